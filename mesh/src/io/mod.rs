@@ -1,0 +1,4 @@
+//! File formats: gmsh input, VTK output.
+
+pub mod gmsh;
+pub mod vtk;
