@@ -10,7 +10,7 @@ use crate::error::{MeshError, Result};
 use crate::mesh::{CellBlock, Mesh, PhysicalGroup};
 
 fn check_counts(n: &[usize], lo: &[f64], hi: &[f64]) -> Result<()> {
-    if n.iter().any(|&k| k == 0) {
+    if n.contains(&0) {
         return Err(MeshError::Argument(format!(
             "cell counts {n:?} must all be at least 1"
         )));

@@ -299,6 +299,24 @@ impl Mesh {
         self.blocks[cell.block].cell(cell.index)
     }
 
+    /// For each facet of [`Mesh::topology`], whether a cell of a physical
+    /// group of dimension `dim - 1` lies on it. Boundary facets that are not
+    /// tagged cannot receive boundary conditions.
+    pub fn tagged_facets(&self) -> Result<Vec<bool>> {
+        let topo = self.topology()?;
+        let mut tagged = vec![false; topo.num_facets()];
+        for g in self.groups.iter().filter(|g| g.dim + 1 == self.dim()) {
+            for c in self.cells_of(g) {
+                let block = &self.blocks[c.block];
+                let corners = &block.cell(c.index)[..block.kind.num_corners()];
+                if let Some(f) = topo.find_facet(corners) {
+                    tagged[f] = true;
+                }
+            }
+        }
+        Ok(tagged)
+    }
+
     /// Topology of the domain cells (edges, facets, neighbours, node graph),
     /// computed on first use and cached.
     pub fn topology(&self) -> Result<&Topology> {

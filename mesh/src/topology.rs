@@ -287,8 +287,8 @@ fn node_graph<'a>(num_nodes: usize, cells: impl Iterator<Item = &'a [usize]> + C
     let mut offsets = Vec::with_capacity(num_nodes + 1);
     offsets.push(0);
     let mut indices = Vec::with_capacity(raw.indices.len() / 2);
-    for i in 0..num_nodes {
-        let row = &mut raw.indices[raw.offsets[i]..fill[i]];
+    for (i, &end) in fill.iter().take(num_nodes).enumerate() {
+        let row = &mut raw.indices[raw.offsets[i]..end];
         row.sort_unstable();
         let start = indices.len();
         for &j in row.iter() {

@@ -102,9 +102,10 @@ pub fn mesh_geo(path: impl AsRef<Path>, options: &GeoOptions) -> Result<Mesh> {
             std::io::Error::from(std::io::ErrorKind::NotFound),
         ));
     }
-    if !(options.size_factor.is_finite() && options.size_factor > 0.0)
-        || !(1..=2).contains(&options.order)
-    {
+    let valid = options.size_factor.is_finite()
+        && options.size_factor > 0.0
+        && (1..=2).contains(&options.order);
+    if !valid {
         return Err(MeshError::Argument(format!(
             "gmsh options: size factor must be positive (got {}), order 1 or 2 (got {})",
             options.size_factor, options.order

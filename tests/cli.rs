@@ -1,0 +1,156 @@
+//! End-to-end tests of the `pde-engine` command line on the shipped meshes
+//! and cases: what a user types, what they see, and the exit status.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn pde(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pde-engine"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run pde-engine")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn mesh_info_json_describes_the_dfg_mesh() {
+    let o = pde(&["mesh", "info", "meshes/dfg_cylinder_l1.msh", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["format"], "MSH 4.1 ASCII");
+    assert_eq!(v["dim"], 2);
+    assert_eq!(v["points"], 2542);
+    assert!(v["cells"]["tri6"].as_u64().unwrap() > 1000);
+    let names: Vec<&str> = v["physical_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["inlet", "outlet", "walls", "cylinder", "fluid"]);
+    assert_eq!(v["quality"]["inverted"], 0);
+    assert_eq!(v["boundary"]["untagged"], 0);
+    // Quality works on the straight-sided cells: the channel minus the
+    // polygon inscribed in the cylinder, one side per cylinder edge.
+    let sides = v["physical_groups"][3]["cells"].as_f64().unwrap();
+    let polygon = sides / 2.0 * 0.05f64.powi(2) * (2.0 * std::f64::consts::PI / sides).sin();
+    let area = v["quality"]["total_measure"].as_f64().unwrap();
+    assert!((area - (2.2 * 0.41 - polygon)).abs() < 1e-12, "{area}");
+    assert_eq!(
+        v["bounding_box"]["max"],
+        serde_json::json!([2.2, 0.41, 0.0])
+    );
+}
+
+#[test]
+fn mesh_info_text_is_readable() {
+    let o = pde(&["mesh", "info", "mesh/tests/data/cube_tet10_v41_binary.msh"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(text.contains("MSH 4.1 binary (little-endian)"), "{text}");
+    assert!(text.contains("total volume"), "{text}");
+    assert!(text.contains("walls"), "{text}");
+}
+
+#[test]
+fn bad_mesh_fails_with_location_and_no_panic() {
+    let o = pde(&[
+        "mesh",
+        "info",
+        "mesh/tests/data/broken/v22_missing_node.msh",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.starts_with("error: mesh/tests/data/broken/v22_missing_node.msh: line 12: element refers to node 99"), "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn convert_to_vtu_and_between_msh_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let vtu = dir.path().join("sub/dfg.vtu");
+    let o = pde(&[
+        "mesh",
+        "convert",
+        "meshes/dfg_cylinder_l1.msh",
+        vtu.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let head = std::fs::read(&vtu).unwrap();
+    assert!(head.starts_with(b"<?xml version=\"1.0\"?>\n<VTKFile type=\"UnstructuredGrid\""));
+
+    let msh = dir.path().join("dfg22.msh");
+    let o = pde(&[
+        "mesh",
+        "convert",
+        "meshes/dfg_cylinder_l1.msh",
+        msh.to_str().unwrap(),
+        "--msh-version",
+        "2.2",
+        "--binary",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = pde(&["mesh", "info", "--json", "meshes/dfg_cylinder_l1.msh"]);
+    let b = pde(&["mesh", "info", "--json", msh.to_str().unwrap()]);
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&a.stdout).unwrap(),
+        serde_json::from_slice(&b.stdout).unwrap(),
+    );
+    assert_eq!(b["format"], "MSH 2.2 binary (little-endian)");
+    for key in ["points", "cells", "physical_groups", "quality", "boundary"] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+
+    let o = pde(&["mesh", "convert", "meshes/dfg_cylinder_l1.msh", "out.stl"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("out.stl: unknown output format; expected .vtu or .msh"));
+}
+
+#[test]
+fn case_file_errors_name_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("bad.yaml");
+    std::fs::write(
+        &case,
+        "name: x\nmesh:\n  file: m.msh\nphysics:\n  model: poisson\noutput:\n  directroy: out\n",
+    )
+    .unwrap();
+    let o = pde(&["run", case.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("bad.yaml: invalid case file"), "{err}");
+    assert!(err.contains("directroy") && err.contains("line 7"), "{err}");
+
+    std::fs::write(
+        &case,
+        "mesh:\n  file: missing.msh\nphysics:\n  model: poisson\n",
+    )
+    .unwrap();
+    let o = pde(&["run", case.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(err.contains("missing.msh"), "{err}");
+}
+
+#[test]
+fn help_teaches_the_first_commands() {
+    let o = pde(&["--help"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(
+        text.contains("pde-engine mesh info")
+            && text.contains("pde-engine run cases/cylinder_flow.yaml"),
+        "{text}"
+    );
+}
