@@ -20,7 +20,7 @@ mod write;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::path::Path;
 
 pub use scanner::Endian;
@@ -72,14 +72,26 @@ pub fn read(path: impl AsRef<Path>) -> Result<Mesh> {
 pub fn read_with_format(path: impl AsRef<Path>) -> Result<(Mesh, MshFormat)> {
     let path = path.as_ref();
     let file = File::open(path).map_err(|e| MeshError::io(path, e))?;
-    parse(BufReader::with_capacity(1 << 20, file), path)
+    let len = file.metadata().map_err(|e| MeshError::io(path, e))?.len();
+    parse_sized(file, path, len)
 }
 
-/// Parses MSH data from any buffered reader; `path` is used in messages only.
-pub fn parse(reader: impl BufRead, path: &Path) -> Result<(Mesh, MshFormat)> {
+/// Parses MSH data from any reader; `path` is used in messages only.
+pub fn parse(reader: impl Read, path: &Path) -> Result<(Mesh, MshFormat)> {
+    parse_sized(reader, path, 1 << 20)
+}
+
+/// Parses MSH data of about `len` bytes. Counts announced in the file are
+/// trusted for pre-allocation only up to what `len` bytes could hold, so a
+/// lying header cannot exhaust memory while a true one is read without
+/// reallocation.
+fn parse_sized(reader: impl Read, path: &Path, len: u64) -> Result<(Mesh, MshFormat)> {
     let mut s = Scanner::new(reader, path);
     let format = read_format(&mut s)?;
-    let mut b = Builder::default();
+    let mut b = Builder {
+        byte_budget: len,
+        ..Builder::default()
+    };
     while s.next_token()? {
         let name = match s.last().strip_prefix('$') {
             Some(name) => name.to_string(),
@@ -114,7 +126,7 @@ pub fn parse(reader: impl BufRead, path: &Path) -> Result<(Mesh, MshFormat)> {
     Ok((mesh, format))
 }
 
-fn read_format<R: BufRead>(s: &mut Scanner<R>) -> Result<MshFormat> {
+fn read_format<R: Read>(s: &mut Scanner<R>) -> Result<MshFormat> {
     s.token("$MeshFormat")?;
     if s.last() != "$MeshFormat" {
         return Err(s.err_at_token(format!(
@@ -160,7 +172,7 @@ fn read_format<R: BufRead>(s: &mut Scanner<R>) -> Result<MshFormat> {
     Ok(MshFormat { version, binary })
 }
 
-fn read_endianness<R: BufRead>(s: &mut Scanner<R>) -> Result<Endian> {
+fn read_endianness<R: Read>(s: &mut Scanner<R>) -> Result<Endian> {
     let at = Position::Byte(s.offset());
     let one = s.raw_i32(
         Endian::Little,
@@ -183,6 +195,8 @@ fn read_endianness<R: BufRead>(s: &mut Scanner<R>) -> Result<Endian> {
 
 /// Maps gmsh node tags (any positive integers) to 0-based point indices.
 enum NodeIndex {
+    /// Tags `min, min + 1, ...` in file order (what gmsh writes): no table.
+    Consecutive { min: u64, count: u64 },
     /// Tags within a small range of their count: direct table.
     Dense { min: u64, table: Vec<usize> },
     /// Sparse tags.
@@ -190,8 +204,13 @@ enum NodeIndex {
 }
 
 impl NodeIndex {
+    #[inline]
     fn get(&self, tag: u64) -> Option<usize> {
         match self {
+            NodeIndex::Consecutive { min, count } => {
+                let i = tag.wrapping_sub(*min);
+                (i < *count).then_some(i as usize)
+            }
             NodeIndex::Dense { min, table } => {
                 let i = tag.checked_sub(*min)?;
                 table
@@ -202,11 +221,6 @@ impl NodeIndex {
             NodeIndex::Sparse(map) => map.get(&tag).copied(),
         }
     }
-}
-
-/// Bounded pre-allocation: counts in a file are not trusted until read.
-fn capacity(count: u64) -> usize {
-    count.min(1 << 20) as usize
 }
 
 /// Accumulates what the sections of a file say, then assembles the mesh.
@@ -222,9 +236,17 @@ struct Builder {
     /// MSH 4.1: physical tags of each entity `(dim, tag)`.
     entity_physicals: BTreeMap<(usize, i32), Vec<i32>>,
     seen_elements: bool,
+    /// Bytes in the input: no section can hold more values than this.
+    byte_budget: u64,
 }
 
 impl Builder {
+    /// Pre-allocation for `count` announced items of at least
+    /// `min_bytes` bytes each in the file.
+    fn capacity(&self, count: u64, min_bytes: u64) -> usize {
+        count.min(self.byte_budget / min_bytes) as usize
+    }
+
     fn block_for(&mut self, kind: CellKind) -> usize {
         if let Some(i) = self.blocks.iter().position(|b| b.kind == kind) {
             return i;
@@ -234,7 +256,7 @@ impl Builder {
         self.blocks.len() - 1
     }
 
-    fn physical_names<R: BufRead>(&mut self, s: &mut Scanner<R>) -> Result<()> {
+    fn physical_names<R: Read>(&mut self, s: &mut Scanner<R>) -> Result<()> {
         let n = s.text_u64("the number of physical names")?;
         for _ in 0..n {
             let dim = s.text_i64("the dimension of a physical name")?;
@@ -250,7 +272,7 @@ impl Builder {
         s.expect("$EndPhysicalNames")
     }
 
-    fn entities<R: BufRead>(&mut self, s: &mut Scanner<R>) -> Result<()> {
+    fn entities<R: Read>(&mut self, s: &mut Scanner<R>) -> Result<()> {
         if s.is_binary() {
             s.end_line()?;
         }
@@ -268,7 +290,7 @@ impl Builder {
                     s.float("an entity bounding-box coordinate")?;
                 }
                 let nphys = s.size("the number of physical tags of an entity")?;
-                let mut phys = Vec::with_capacity(capacity(nphys));
+                let mut phys = Vec::with_capacity(self.capacity(nphys, 2));
                 for _ in 0..nphys {
                     phys.push(read_i32(s, "a physical tag")?);
                 }
@@ -284,14 +306,14 @@ impl Builder {
         s.expect("$EndEntities")
     }
 
-    fn check_first_nodes<R: BufRead>(&self, s: &Scanner<R>) -> Result<()> {
+    fn check_first_nodes<R: Read>(&self, s: &Scanner<R>) -> Result<()> {
         if self.node_index.is_some() {
             return Err(s.err_at_token("second $Nodes section"));
         }
         Ok(())
     }
 
-    fn nodes_v4<R: BufRead>(&mut self, s: &mut Scanner<R>) -> Result<()> {
+    fn nodes_v4<R: Read>(&mut self, s: &mut Scanner<R>) -> Result<()> {
         self.check_first_nodes(s)?;
         if s.is_binary() {
             s.end_line()?;
@@ -301,8 +323,9 @@ impl Builder {
         let num_nodes = s.size("the number of nodes")?;
         s.size("the minimum node tag")?;
         s.size("the maximum node tag")?;
-        self.points.reserve(capacity(num_nodes));
-        self.node_tags.reserve(capacity(num_nodes));
+        // A node takes at least 8 bytes of text ("1 0 0 0\n").
+        self.points.reserve(self.capacity(num_nodes, 8));
+        self.node_tags.reserve(self.capacity(num_nodes, 8));
         for _ in 0..num_blocks {
             let dim = s.int("the entity dimension of a node block")?;
             if !(0..=3).contains(&dim) {
@@ -316,25 +339,44 @@ impl Builder {
                 return Err(s.err(format!("parametric flag {parametric}: expected 0 or 1")));
             }
             let n = s.size("the number of nodes in a block")?;
-            if self.node_tags.len() as u64 + n > num_nodes {
+            if n > num_nodes - self.node_tags.len() as u64 {
                 return Err(s.err(format!(
                     "node blocks hold more nodes than the {num_nodes} the $Nodes header announces"
                 )));
             }
-            let first = self.node_tags.len();
-            for _ in 0..n {
-                let tag = s.size("a node tag")?;
-                self.node_tags.push(tag);
-            }
-            let extra = if parametric == 1 { dim as usize } else { 0 };
-            for k in 0..n as usize {
-                let p = read_point(s)?;
-                for _ in 0..extra {
-                    s.float("a parametric coordinate")?;
+            let tags = &mut self.node_tags;
+            s.sizes(n, "a node tag", |batch, _| {
+                tags.extend_from_slice(batch);
+                Ok(())
+            })?;
+            let width = 3 + if parametric == 1 { dim as usize } else { 0 };
+            let points = &mut self.points;
+            let mut p = [0.0; 3];
+            let mut k = 0;
+            // n <= num_nodes, bounded by the buffer-checked reads above.
+            let values = n
+                .checked_mul(width as u64)
+                .ok_or_else(|| s.err(format!("{n} nodes is too many")))?;
+            s.floats(values, "a node coordinate", |batch, s| {
+                for (i, &c) in batch.iter().enumerate() {
+                    if k < 3 {
+                        p[k] = c;
+                    }
+                    k += 1;
+                    if k == width {
+                        k = 0;
+                        if p.iter().any(|c| !c.is_finite()) {
+                            return Err(s.err_in_batch(
+                                i,
+                                8,
+                                format!("node coordinates {p:?} are not finite"),
+                            ));
+                        }
+                        points.push(p);
+                    }
                 }
-                debug_assert_eq!(self.points.len(), first + k);
-                self.points.push(p);
-            }
+                Ok(())
+            })?;
         }
         if self.node_tags.len() as u64 != num_nodes {
             return Err(s.err_at(
@@ -349,14 +391,14 @@ impl Builder {
         s.expect("$EndNodes")
     }
 
-    fn nodes_v2<R: BufRead>(&mut self, s: &mut Scanner<R>) -> Result<()> {
+    fn nodes_v2<R: Read>(&mut self, s: &mut Scanner<R>) -> Result<()> {
         self.check_first_nodes(s)?;
         let n = s.text_u64("the number of nodes")?;
         if s.is_binary() {
             s.end_line()?;
         }
-        self.points.reserve(capacity(n));
-        self.node_tags.reserve(capacity(n));
+        self.points.reserve(self.capacity(n, 8));
+        self.node_tags.reserve(self.capacity(n, 8));
         for _ in 0..n {
             let tag = s.int("a node number")?;
             let tag =
@@ -369,7 +411,7 @@ impl Builder {
         s.expect("$EndNodes")
     }
 
-    fn index_nodes<R: BufRead>(&mut self, s: &Scanner<R>) -> Result<()> {
+    fn index_nodes<R: Read>(&mut self, s: &Scanner<R>) -> Result<()> {
         let tags = std::mem::take(&mut self.node_tags);
         let n = tags.len() as u64;
         let (min, max) = tags
@@ -378,6 +420,8 @@ impl Builder {
         let duplicate = |t: u64| s.err(format!("node tag {t} appears more than once in $Nodes"));
         let index = if n == 0 {
             NodeIndex::Sparse(HashMap::new())
+        } else if tags.iter().enumerate().all(|(i, &t)| t == min + i as u64) {
+            NodeIndex::Consecutive { min, count: n }
         } else if max - min < 4 * n + 1024 {
             let mut table = vec![usize::MAX; (max - min + 1) as usize];
             for (i, &t) in tags.iter().enumerate() {
@@ -401,7 +445,7 @@ impl Builder {
         Ok(())
     }
 
-    fn node<R: BufRead>(&self, s: &Scanner<R>, tag: i128) -> Result<usize> {
+    fn node<R: Read>(&self, s: &Scanner<R>, tag: i128) -> Result<usize> {
         let index = self
             .node_index
             .as_ref()
@@ -416,7 +460,7 @@ impl Builder {
             })
     }
 
-    fn check_first_elements<R: BufRead>(&mut self, s: &Scanner<R>) -> Result<()> {
+    fn check_first_elements<R: Read>(&mut self, s: &Scanner<R>) -> Result<()> {
         if self.seen_elements {
             return Err(s.err_at_token("second $Elements section"));
         }
@@ -427,7 +471,7 @@ impl Builder {
         Ok(())
     }
 
-    fn elements_v4<R: BufRead>(&mut self, s: &mut Scanner<R>) -> Result<()> {
+    fn elements_v4<R: Read>(&mut self, s: &mut Scanner<R>) -> Result<()> {
         self.check_first_elements(s)?;
         if s.is_binary() {
             s.end_line()?;
@@ -438,7 +482,6 @@ impl Builder {
         s.size("the minimum element tag")?;
         s.size("the maximum element tag")?;
         let mut read = 0u64;
-        let mut nodes = Vec::with_capacity(16);
         for _ in 0..num_blocks {
             let dim = s.int("the entity dimension of an element block")?;
             let entity = read_i32(s, "the entity tag of an element block")?;
@@ -451,25 +494,48 @@ impl Builder {
                 )));
             }
             let n = s.size("the number of elements in a block")?;
-            read += n;
+            read = read.saturating_add(n);
             if read > num_elements {
                 return Err(s.err(format!(
                     "element blocks hold more elements than the {num_elements} the $Elements header announces"
                 )));
             }
             let bi = self.block_for(kind);
-            self.blocks[bi]
-                .nodes
-                .reserve(capacity(n * kind.num_nodes() as u64));
-            for _ in 0..n {
-                s.size("an element tag")?;
-                nodes.clear();
-                for _ in 0..kind.num_nodes() {
-                    let tag = s.size("a node tag of an element")?;
-                    nodes.push(self.node(s, tag as i128)?);
+            // Each number of an element takes at least 2 bytes of text.
+            let cells = self.capacity(n, 2 * (1 + kind.num_nodes() as u64));
+            self.blocks[bi].nodes.reserve(cells * kind.num_nodes());
+            self.blocks[bi].entity.reserve(cells);
+            let index = self
+                .node_index
+                .as_ref()
+                .ok_or_else(|| s.err("$Elements before $Nodes"))?;
+            let block = &mut self.blocks[bi];
+            let per = 1 + kind.num_nodes();
+            let mut k = 0;
+            let values = n
+                .checked_mul(per as u64)
+                .ok_or_else(|| s.err(format!("{n} elements is too many")))?;
+            s.sizes(values, "an element tag or node", |batch, s| {
+                // The first value of each element is its tag, then its nodes.
+                for (i, &v) in batch.iter().enumerate() {
+                    if k > 0 {
+                        let node = index.get(v).ok_or_else(|| {
+                            s.err_in_batch(
+                                i,
+                                8,
+                                format!("element refers to node {v}, which is not in $Nodes"),
+                            )
+                        })?;
+                        block.nodes.push(node);
+                    }
+                    k += 1;
+                    if k == per {
+                        block.entity.push(entity);
+                        k = 0;
+                    }
                 }
-                self.blocks[bi].push(&nodes, entity);
-            }
+                Ok(())
+            })?;
         }
         if read != num_elements {
             return Err(s.err_at(
@@ -482,7 +548,7 @@ impl Builder {
         s.expect("$EndElements")
     }
 
-    fn elements_v2<R: BufRead>(&mut self, s: &mut Scanner<R>) -> Result<()> {
+    fn elements_v2<R: Read>(&mut self, s: &mut Scanner<R>) -> Result<()> {
         self.check_first_elements(s)?;
         let n = s.text_u64("the number of elements")?;
         let binary = s.is_binary();
@@ -571,7 +637,7 @@ impl Builder {
         }
     }
 
-    fn finish<R: BufRead>(mut self, s: &Scanner<R>) -> Result<Mesh> {
+    fn finish<R: Read>(mut self, s: &Scanner<R>) -> Result<Mesh> {
         let invalid = |message: &str| MeshError::Invalid {
             path: s.path().to_path_buf(),
             message: message.to_string(),
@@ -611,19 +677,19 @@ impl Builder {
 }
 
 /// Position of a section header just read (its first value, in binary).
-fn header_position<R: BufRead>(s: &Scanner<R>) -> Position {
+fn header_position<R: Read>(s: &Scanner<R>) -> Position {
     match s.token_position() {
         Position::Byte(_) => Position::Byte(s.offset() - 8),
         line => line,
     }
 }
 
-fn read_i32<R: BufRead>(s: &mut Scanner<R>, what: &str) -> Result<i32> {
+fn read_i32<R: Read>(s: &mut Scanner<R>, what: &str) -> Result<i32> {
     let v = s.int(what)?;
     i32::try_from(v).map_err(|_| s.err(format!("{what} {v} is out of range")))
 }
 
-fn read_point<R: BufRead>(s: &mut Scanner<R>) -> Result<[f64; 3]> {
+fn read_point<R: Read>(s: &mut Scanner<R>) -> Result<[f64; 3]> {
     let p = [
         s.float("a node x coordinate")?,
         s.float("a node y coordinate")?,
@@ -635,7 +701,7 @@ fn read_point<R: BufRead>(s: &mut Scanner<R>) -> Result<[f64; 3]> {
     Ok(p)
 }
 
-fn element_kind<R: BufRead>(s: &Scanner<R>, code: i64) -> Result<CellKind> {
+fn element_kind<R: Read>(s: &Scanner<R>, code: i64) -> Result<CellKind> {
     i32::try_from(code)
         .ok()
         .and_then(CellKind::from_gmsh_type)
