@@ -1,10 +1,18 @@
 //! # pde-engine
 //!
-//! The PDE engine: meshes in ([`mesh_source`]), case files ([`case`]), mesh
-//! reports ([`report`]), and the `pde-engine` command-line tool. The finite
-//! element / finite volume core, solvers, physics and time loop build on
-//! these (see `docs/` and the project README for what is available now).
+//! The PDE engine: meshes in ([`mesh_source`]), finite elements ([`fem`]),
+//! linear algebra ([`linalg`]), physical models ([`physics`]), case files
+//! ([`case`]), mesh reports ([`report`]), and the `pde-engine` command-line
+//! tool.
 
 pub mod case;
+pub mod fem;
+pub mod linalg;
 pub mod mesh_source;
+pub mod physics;
 pub mod report;
+
+/// The examples of `docs/api.md`, run as doc tests so the tour stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/api.md")]
+pub struct ApiTour;

@@ -54,7 +54,8 @@ pub const ALL_KINDS: [CellKind; 12] = [
 
 const TRI_EDGES: &[[usize; 2]] = &[[0, 1], [1, 2], [2, 0]];
 const QUAD_EDGES: &[[usize; 2]] = &[[0, 1], [1, 2], [2, 3], [3, 0]];
-const TET_EDGES: &[[usize; 2]] = &[[0, 1], [1, 2], [2, 0], [0, 3], [1, 3], [2, 3]];
+// In gmsh's tet10 mid-node order, so that edge k carries node 4 + k.
+const TET_EDGES: &[[usize; 2]] = &[[0, 1], [1, 2], [2, 0], [0, 3], [2, 3], [1, 3]];
 const HEX_EDGES: &[[usize; 2]] = &[
     [0, 1],
     [1, 2],
@@ -188,8 +189,9 @@ impl CellKind {
         )
     }
 
-    /// Edges as pairs of local corner numbers (empty for points and lines' own
-    /// edge is the line itself).
+    /// Edges as pairs of local corner numbers (a line's only edge is itself;
+    /// points have none). For quadratic cells, edge `k` carries the mid-node
+    /// `num_corners() + k` (gmsh order).
     pub const fn edges(self) -> &'static [[usize; 2]] {
         match self.linear() {
             CellKind::Line2 => &[[0, 1]],

@@ -191,7 +191,7 @@ impl Topology {
             cell_neighbours.indices[s..e].sort_unstable();
         }
 
-        let node_graph = node_graph(mesh.points.len(), cells().map(|(_, n)| n));
+        let node_graph = cell_adjacency(mesh.points.len(), cells().map(|(_, n)| n), false);
 
         Ok(Topology {
             block_offsets,
@@ -264,11 +264,17 @@ impl Topology {
     }
 }
 
-/// Node adjacency through shared cells: row `i` lists the nodes `j != i`
-/// that share at least one cell with node `i`, sorted.
-fn node_graph<'a>(num_nodes: usize, cells: impl Iterator<Item = &'a [usize]> + Clone) -> Csr {
+/// Adjacency through shared cells: row `i` lists, sorted, the entries `j`
+/// (node or degree-of-freedom numbers below `num_nodes`) that share at least
+/// one cell with `i`, including `i` itself if `with_diagonal`. This is the
+/// sparsity pattern of a matrix assembled cell by cell.
+pub fn cell_adjacency<'a>(
+    num_nodes: usize,
+    cells: impl Iterator<Item = &'a [usize]> + Clone,
+    with_diagonal: bool,
+) -> Csr {
     // Upper bound of each row, fill, then sort and deduplicate each row.
-    let mut bound = vec![0usize; num_nodes];
+    let mut bound = vec![usize::from(with_diagonal); num_nodes];
     for c in cells.clone() {
         for &a in c {
             bound[a] += c.len() - 1;
@@ -276,6 +282,12 @@ fn node_graph<'a>(num_nodes: usize, cells: impl Iterator<Item = &'a [usize]> + C
     }
     let mut raw = Csr::from_row_lengths(bound.iter().copied());
     let mut fill = raw.offsets.clone();
+    if with_diagonal {
+        for (i, f) in fill.iter_mut().take(num_nodes).enumerate() {
+            raw.indices[*f] = i;
+            *f += 1;
+        }
+    }
     for c in cells {
         for &a in c {
             for &b in c.iter().filter(|&&b| b != a) {

@@ -1,0 +1,490 @@
+//! Assembly of bilinear and linear forms into the CSR pattern of a space,
+//! in parallel (one value array per thread, summed; no locks, no hashing).
+//!
+//! A form is a *kernel*: a function that receives the tabulated basis on one
+//! cell ([`CellValues`]) and adds the local matrix (row-major) or vector.
+//! Ready-made kernels: [`laplace`], [`mass`], [`source`].
+
+// Index loops over small dense arrays read like the formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
+use pde_mesh::topology::cell_adjacency;
+use rayon::prelude::*;
+
+use super::element::Lagrange;
+use super::quadrature::{simplex, Quadrature};
+use super::space::FunctionSpace;
+use super::{FemError, Result};
+use crate::linalg::{entry_index, zeros_with_pattern, SparseMatrix};
+
+/// The basis of a space tabulated at the quadrature points of one cell.
+#[derive(Clone, Debug, Default)]
+pub struct CellValues {
+    /// Local basis functions.
+    pub num_dofs: usize,
+    /// Quadrature weights times the Jacobian determinant.
+    pub weights: Vec<f64>,
+    /// Physical coordinates of the quadrature points.
+    pub points: Vec<[f64; 3]>,
+    /// `phi[q * num_dofs + i]`: basis function `i` at point `q`.
+    pub phi: Vec<f64>,
+    /// `grad[q * num_dofs + i]`: its physical gradient (unused components 0).
+    pub grad: Vec<[f64; 3]>,
+}
+
+impl CellValues {
+    /// Number of quadrature points.
+    pub fn num_points(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Basis values at point `q`.
+    pub fn phi_at(&self, q: usize) -> &[f64] {
+        &self.phi[q * self.num_dofs..(q + 1) * self.num_dofs]
+    }
+
+    /// Basis gradients at point `q`.
+    pub fn grad_at(&self, q: usize) -> &[[f64; 3]] {
+        &self.grad[q * self.num_dofs..(q + 1) * self.num_dofs]
+    }
+
+    /// The value at point `q` of the finite-element function with local
+    /// coefficients `u`.
+    pub fn value(&self, q: usize, u: &[f64]) -> f64 {
+        self.phi_at(q).iter().zip(u).map(|(p, c)| p * c).sum()
+    }
+
+    /// Its gradient at point `q`.
+    pub fn gradient(&self, q: usize, u: &[f64]) -> [f64; 3] {
+        let mut g = [0.0; 3];
+        for (gi, c) in self.grad_at(q).iter().zip(u) {
+            for k in 0..3 {
+                g[k] += gi[k] * c;
+            }
+        }
+        g
+    }
+}
+
+/// Basis and geometry tabulated on the reference cell, computed once per form.
+struct Tabulation {
+    dim: usize,
+    element: Lagrange,
+    geometry: Lagrange,
+    quad: Quadrature,
+    phi: Vec<f64>,
+    dphi: Vec<[f64; 3]>,
+    gphi: Vec<f64>,
+    gdphi: Vec<[f64; 3]>,
+}
+
+impl Tabulation {
+    fn new(element: Lagrange, geometry: Lagrange, degree: usize) -> Self {
+        let quad = simplex(element.dim(), degree);
+        let (n, ng) = (element.num_dofs(), geometry.num_dofs());
+        let nq = quad.weights.len();
+        let mut t = Tabulation {
+            dim: element.dim(),
+            element,
+            geometry,
+            phi: vec![0.0; nq * n],
+            dphi: vec![[0.0; 3]; nq * n],
+            gphi: vec![0.0; nq * ng],
+            gdphi: vec![[0.0; 3]; nq * ng],
+            quad,
+        };
+        for (q, x) in t.quad.points.iter().enumerate() {
+            element.values(x, &mut t.phi[q * n..(q + 1) * n]);
+            element.gradients(x, &mut t.dphi[q * n..(q + 1) * n]);
+            geometry.values(x, &mut t.gphi[q * ng..(q + 1) * ng]);
+            geometry.gradients(x, &mut t.gdphi[q * ng..(q + 1) * ng]);
+        }
+        t
+    }
+
+    /// Maps to the cell with geometry nodes `x` (cell number `cell` for errors).
+    fn reinit(&self, cell: usize, x: &[[f64; 3]], v: &mut CellValues) -> Result<()> {
+        let (n, ng, d) = (self.element.num_dofs(), self.geometry.num_dofs(), self.dim);
+        let nq = self.quad.weights.len();
+        v.num_dofs = n;
+        v.weights.resize(nq, 0.0);
+        v.points.resize(nq, [0.0; 3]);
+        v.phi.clear();
+        v.phi.extend_from_slice(&self.phi);
+        v.grad.resize(nq * n, [0.0; 3]);
+        for q in 0..nq {
+            // Jacobian J[a][b] = d x_a / d xi_b.
+            let mut jac = [[0.0; 3]; 3];
+            let mut p = [0.0; 3];
+            for k in 0..ng {
+                let (g, dg) = (self.gphi[q * ng + k], self.gdphi[q * ng + k]);
+                for a in 0..3 {
+                    p[a] += g * x[k][a];
+                }
+                for a in 0..d {
+                    for b in 0..d {
+                        jac[a][b] += x[k][a] * dg[b];
+                    }
+                }
+            }
+            let (det, inv) = invert(&jac, d);
+            if det == 0.0 || !det.is_finite() {
+                return Err(FemError::DegenerateCell { cell, det });
+            }
+            v.weights[q] = self.quad.weights[q] * det.abs();
+            v.points[q] = p;
+            for i in 0..n {
+                let r = self.dphi[q * n + i];
+                // grad_x phi = J^{-T} grad_xi phi.
+                v.grad[q * n + i] = std::array::from_fn(|c| {
+                    if c < d {
+                        (0..d).map(|b| inv[b][c] * r[b]).sum()
+                    } else {
+                        0.0
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Determinant and inverse of the leading `d x d` block.
+fn invert(m: &[[f64; 3]; 3], d: usize) -> (f64, [[f64; 3]; 3]) {
+    let mut inv = [[0.0; 3]; 3];
+    match d {
+        1 => {
+            inv[0][0] = 1.0 / m[0][0];
+            (m[0][0], inv)
+        }
+        2 => {
+            let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
+            inv[0][0] = m[1][1] / det;
+            inv[0][1] = -m[0][1] / det;
+            inv[1][0] = -m[1][0] / det;
+            inv[1][1] = m[0][0] / det;
+            (det, inv)
+        }
+        _ => {
+            let c = |i: usize, j: usize| {
+                let (i1, i2, j1, j2) = ((i + 1) % 3, (i + 2) % 3, (j + 1) % 3, (j + 2) % 3);
+                m[i1][j1] * m[i2][j2] - m[i1][j2] * m[i2][j1]
+            };
+            let det = m[0][0] * c(0, 0) + m[0][1] * c(0, 1) + m[0][2] * c(0, 2);
+            for i in 0..3 {
+                for j in 0..3 {
+                    inv[j][i] = c(i, j) / det;
+                }
+            }
+            (det, inv)
+        }
+    }
+}
+
+/// The sparsity pattern of matrices on `space` (dofs sharing a cell).
+pub fn pattern(space: &FunctionSpace) -> pde_mesh::Csr {
+    let n = space.element().num_dofs();
+    cell_adjacency(
+        space.num_dofs(),
+        space.all_cell_dofs().chunks_exact(n),
+        true,
+    )
+}
+
+/// Runs `work(cell, values, local)` over all cells in parallel, one
+/// accumulator per thread, and returns the accumulators.
+fn over_cells<A: Send>(
+    space: &FunctionSpace,
+    quad_degree: usize,
+    init: impl Fn() -> A + Sync,
+    work: impl Fn(usize, &CellValues, &mut A) + Sync,
+) -> Result<Vec<A>> {
+    let tab = Tabulation::new(space.element(), space.geometry(), quad_degree);
+    let cells = space.num_cells();
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = cells.div_ceil(threads).max(1);
+    let mesh = space.mesh();
+    (0..cells.div_ceil(chunk))
+        .into_par_iter()
+        .map(|t| {
+            let mut acc = init();
+            let mut values = CellValues::default();
+            let mut x = Vec::new();
+            for c in t * chunk..((t + 1) * chunk).min(cells) {
+                x.clear();
+                x.extend(space.cell_nodes(c).iter().map(|&v| mesh.points[v]));
+                tab.reinit(c, &x, &mut values)?;
+                work(c, &values, &mut acc);
+            }
+            Ok(acc)
+        })
+        .collect()
+}
+
+/// Assembles the matrix of a bilinear form: `kernel(values, local)` adds the
+/// `n x n` local matrix (row-major: test function `i`, trial function `j`)
+/// of each cell. `quad_degree` is the polynomial degree integrated exactly.
+pub fn assemble_matrix(
+    space: &FunctionSpace,
+    quad_degree: usize,
+    kernel: impl Fn(&CellValues, &mut [f64]) + Sync,
+) -> Result<SparseMatrix> {
+    let mut a = zeros_with_pattern(pattern(space));
+    let n = space.element().num_dofs();
+    let nnz = a.val().len();
+    let a_ref = &a;
+    let parts = over_cells(
+        space,
+        quad_degree,
+        || (vec![0.0; nnz], vec![0.0; n * n]),
+        |c, values, (acc, local)| {
+            local.iter_mut().for_each(|v| *v = 0.0);
+            kernel(values, local);
+            let dofs = space.cell_dofs(c);
+            for (i, &gi) in dofs.iter().enumerate() {
+                for (j, &gj) in dofs.iter().enumerate() {
+                    let k =
+                        entry_index(a_ref, gi, gj).expect("pattern holds every cell's dof pairs");
+                    acc[k] += local[i * n + j];
+                }
+            }
+        },
+    )?;
+    let val = a.val_mut();
+    for (part, _) in parts {
+        val.iter_mut().zip(part).for_each(|(v, p)| *v += p);
+    }
+    Ok(a)
+}
+
+/// Assembles the vector of a linear form: `kernel(values, local)` adds the
+/// local vector of each cell.
+pub fn assemble_vector(
+    space: &FunctionSpace,
+    quad_degree: usize,
+    kernel: impl Fn(&CellValues, &mut [f64]) + Sync,
+) -> Result<Vec<f64>> {
+    let n = space.element().num_dofs();
+    let nd = space.num_dofs();
+    let parts = over_cells(
+        space,
+        quad_degree,
+        || (vec![0.0; nd], vec![0.0; n]),
+        |c, values, (acc, local)| {
+            local.iter_mut().for_each(|v| *v = 0.0);
+            kernel(values, local);
+            for (&g, l) in space.cell_dofs(c).iter().zip(local.iter()) {
+                acc[g] += l;
+            }
+        },
+    )?;
+    let mut b = vec![0.0; nd];
+    for (part, _) in parts {
+        b.iter_mut().zip(part).for_each(|(v, p)| *v += p);
+    }
+    Ok(b)
+}
+
+/// Integrates `f(x, values, q)` over the domain, summing over quadrature
+/// points (used for functionals such as error norms).
+pub fn integrate(
+    space: &FunctionSpace,
+    quad_degree: usize,
+    f: impl Fn(usize, &CellValues, usize) -> f64 + Sync,
+) -> Result<f64> {
+    let parts = over_cells(
+        space,
+        quad_degree,
+        || 0.0,
+        |c, values, acc| {
+            *acc += (0..values.num_points())
+                .map(|q| values.weights[q] * f(c, values, q))
+                .sum::<f64>();
+        },
+    )?;
+    Ok(parts.into_iter().sum())
+}
+
+/// Assembles a boundary term over the cells of physical group `group`
+/// (dimension `dim - 1`): `kernel(values, local)` adds the local vector of
+/// each boundary cell, with the basis of the space restricted to it.
+pub fn assemble_boundary_vector(
+    space: &FunctionSpace,
+    group: &str,
+    quad_degree: usize,
+    kernel: impl Fn(&CellValues, &mut [f64]),
+) -> Result<Vec<f64>> {
+    let mut b = vec![0.0; space.num_dofs()];
+    over_boundary(space, group, quad_degree, |dofs, values, n| {
+        let mut local = vec![0.0; n];
+        kernel(values, &mut local);
+        for (&g, l) in dofs.iter().zip(&local) {
+            b[g] += l;
+        }
+    })?;
+    Ok(b)
+}
+
+/// Adds a boundary bilinear form over group `group` to `a` (whose pattern is
+/// [`pattern`] of the space): `kernel` adds the local matrix of each
+/// boundary cell (e.g. the `alpha u v` of a Robin condition).
+pub fn add_boundary_matrix(
+    a: &mut SparseMatrix,
+    space: &FunctionSpace,
+    group: &str,
+    quad_degree: usize,
+    kernel: impl Fn(&CellValues, &mut [f64]),
+) -> Result<()> {
+    let mut entries = Vec::new();
+    over_boundary(space, group, quad_degree, |dofs, values, n| {
+        let mut local = vec![0.0; n * n];
+        kernel(values, &mut local);
+        for (i, &gi) in dofs.iter().enumerate() {
+            for (j, &gj) in dofs.iter().enumerate() {
+                entries.push((gi, gj, local[i * n + j]));
+            }
+        }
+    })?;
+    for (i, j, v) in entries {
+        let k = entry_index(a, i, j).ok_or_else(|| {
+            FemError::Unsupported(format!("entry ({i}, {j}) is not in the matrix pattern"))
+        })?;
+        a.val_mut()[k] += v;
+    }
+    Ok(())
+}
+
+/// Tabulates the space's trace on each boundary cell of `group` and calls
+/// `f(dofs, values, num_local_dofs)`. Weights carry the surface measure.
+fn over_boundary(
+    space: &FunctionSpace,
+    group: &str,
+    quad_degree: usize,
+    mut f: impl FnMut(&[usize], &CellValues, usize),
+) -> Result<()> {
+    let mesh = space.mesh();
+    let g = mesh.group(group)?;
+    if g.dim + 1 != space.dim() {
+        return Err(FemError::Unsupported(format!(
+            "boundary terms need a group of dimension {}; '{group}' has dimension {}",
+            space.dim() - 1,
+            g.dim
+        )));
+    }
+    let mut values = CellValues::default();
+    for c in mesh.cells_of(g) {
+        let block = &mesh.blocks[c.block];
+        let kind = block.kind;
+        let element = Lagrange::new(kind, space.degree())
+            .ok_or_else(|| FemError::Unsupported(format!("boundary cells of kind {kind}")))?;
+        let geometry = Lagrange::new(kind, kind.order())
+            .ok_or_else(|| FemError::Unsupported(format!("boundary cells of kind {kind}")))?;
+        let nodes = block.cell(c.index);
+        let corners = &nodes[..kind.num_corners()];
+        let mut dofs: Vec<usize> = corners
+            .iter()
+            .map(|&v| {
+                space.vertex_dof(v).ok_or_else(|| {
+                    FemError::Unsupported(format!(
+                        "boundary node {v} is not a vertex of the domain"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+        if space.degree() == 2 {
+            dofs.extend(space.facet_edge_dofs(kind, corners)?);
+        }
+        let tab = Tabulation::new(element, geometry, quad_degree);
+        let x: Vec<[f64; 3]> = nodes.iter().map(|&v| mesh.points[v]).collect();
+        tab.reinit_facet(&x, &mut values);
+        f(&dofs, &values, element.num_dofs());
+    }
+    Ok(())
+}
+
+impl Tabulation {
+    /// Maps to a boundary cell (a line in 2D, a triangle in 3D): weights carry
+    /// the length/area element; gradients are left zero.
+    fn reinit_facet(&self, x: &[[f64; 3]], v: &mut CellValues) {
+        let (n, ng, d) = (self.element.num_dofs(), self.geometry.num_dofs(), self.dim);
+        let nq = self.quad.weights.len();
+        v.num_dofs = n;
+        v.weights.resize(nq, 0.0);
+        v.points.resize(nq, [0.0; 3]);
+        v.phi.clear();
+        v.phi.extend_from_slice(&self.phi);
+        v.grad.clear();
+        v.grad.resize(nq * n, [0.0; 3]);
+        for q in 0..nq {
+            let mut t = [[0.0; 3]; 2];
+            let mut p = [0.0; 3];
+            for k in 0..ng {
+                let (g, dg) = (self.gphi[q * ng + k], self.gdphi[q * ng + k]);
+                for a in 0..3 {
+                    p[a] += g * x[k][a];
+                    for (b, tb) in t.iter_mut().enumerate().take(d) {
+                        tb[a] += x[k][a] * dg[b];
+                    }
+                }
+            }
+            let measure = match d {
+                0 => 1.0,
+                1 => (t[0][0].powi(2) + t[0][1].powi(2) + t[0][2].powi(2)).sqrt(),
+                _ => {
+                    let c = [
+                        t[0][1] * t[1][2] - t[0][2] * t[1][1],
+                        t[0][2] * t[1][0] - t[0][0] * t[1][2],
+                        t[0][0] * t[1][1] - t[0][1] * t[1][0],
+                    ];
+                    (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt()
+                }
+            };
+            v.weights[q] = self.quad.weights[q] * measure;
+            v.points[q] = p;
+        }
+    }
+}
+
+/// Kernel of `∫ κ(x) ∇u·∇v`.
+pub fn laplace(kappa: impl Fn([f64; 3]) -> f64 + Sync) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    move |v, a| {
+        let n = v.num_dofs;
+        for q in 0..v.num_points() {
+            let w = v.weights[q] * kappa(v.points[q]);
+            let g = v.grad_at(q);
+            for i in 0..n {
+                for j in 0..n {
+                    a[i * n + j] += w * (g[i][0] * g[j][0] + g[i][1] * g[j][1] + g[i][2] * g[j][2]);
+                }
+            }
+        }
+    }
+}
+
+/// Kernel of `∫ c(x) u v`.
+pub fn mass(c: impl Fn([f64; 3]) -> f64 + Sync) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    move |v, a| {
+        let n = v.num_dofs;
+        for q in 0..v.num_points() {
+            let w = v.weights[q] * c(v.points[q]);
+            let p = v.phi_at(q);
+            for i in 0..n {
+                for j in 0..n {
+                    a[i * n + j] += w * p[i] * p[j];
+                }
+            }
+        }
+    }
+}
+
+/// Kernel of `∫ f(x) v`.
+pub fn source(f: impl Fn([f64; 3]) -> f64 + Sync) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    move |v, b| {
+        for q in 0..v.num_points() {
+            let w = v.weights[q] * f(v.points[q]);
+            for (bi, p) in b.iter_mut().zip(v.phi_at(q)) {
+                *bi += w * p;
+            }
+        }
+    }
+}

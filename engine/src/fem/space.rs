@@ -1,0 +1,230 @@
+//! Continuous Lagrange function spaces on simplex meshes and their
+//! degree-of-freedom maps.
+
+use std::sync::Arc;
+
+use pde_mesh::{CellKind, Mesh};
+
+use super::element::Lagrange;
+use super::{FemError, Result};
+
+/// A continuous, scalar Lagrange space of degree 1 or 2 on the domain cells
+/// of a mesh of lines, triangles or tetrahedra (straight or quadratic:
+/// quadratic cells give isoparametric elements with curved boundaries).
+///
+/// Degrees of freedom: the mesh vertices (corner nodes) first, numbered in
+/// node order, then (degree 2) one per mesh edge, in topology edge order.
+#[derive(Clone, Debug)]
+pub struct FunctionSpace {
+    mesh: Arc<Mesh>,
+    block: usize,
+    element: Lagrange,
+    geometry: Lagrange,
+    cell_dofs: Vec<usize>,
+    num_dofs: usize,
+    num_vertex_dofs: usize,
+    vertex_dof: Vec<usize>,
+    dof_points: Vec<[f64; 3]>,
+}
+
+impl FunctionSpace {
+    /// The space of degree `degree` on `mesh`'s domain cells.
+    pub fn new(mesh: Arc<Mesh>, degree: usize) -> Result<FunctionSpace> {
+        let dim = mesh.dim();
+        let blocks: Vec<usize> = mesh.domain_blocks().map(|(i, _)| i).collect();
+        let [block] = blocks[..] else {
+            return Err(FemError::Unsupported(format!(
+                "finite-element spaces need one kind of domain cell; this mesh has {}",
+                blocks
+                    .iter()
+                    .map(|&b| mesh.blocks[b].kind.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let kind = mesh.blocks[block].kind;
+        let unsupported = || {
+            FemError::Unsupported(format!(
+                "P{degree} elements on {kind} cells are not available (lines, triangles and \
+                 tetrahedra, straight or quadratic, with degree 1 or 2)"
+            ))
+        };
+        let element = Lagrange::new(kind, degree).ok_or_else(unsupported)?;
+        let geometry = Lagrange::new(kind, kind.order()).ok_or_else(unsupported)?;
+        if dim == 0 {
+            return Err(unsupported());
+        }
+        let cells = &mesh.blocks[block];
+        let nc = kind.num_corners();
+
+        // Vertex dofs in node order.
+        let mut vertex_dof = vec![usize::MAX; mesh.num_points()];
+        for c in cells.cells() {
+            for &v in &c[..nc] {
+                vertex_dof[v] = 0;
+            }
+        }
+        let mut num_vertex_dofs = 0;
+        let mut dof_points = Vec::new();
+        for (node, d) in vertex_dof.iter_mut().enumerate() {
+            if *d == 0 {
+                *d = num_vertex_dofs;
+                num_vertex_dofs += 1;
+                dof_points.push(mesh.points[node]);
+            }
+        }
+
+        let ndof = element.num_dofs();
+        let mut cell_dofs = Vec::with_capacity(cells.len() * ndof);
+        let mut num_dofs = num_vertex_dofs;
+        if degree == 1 {
+            for c in cells.cells() {
+                cell_dofs.extend(c[..nc].iter().map(|&v| vertex_dof[v]));
+            }
+        } else {
+            let topo = mesh.topology()?;
+            num_dofs += topo.edges.len();
+            dof_points.resize(num_dofs, [0.0; 3]);
+            for (i, c) in cells.cells().enumerate() {
+                cell_dofs.extend(c[..nc].iter().map(|&v| vertex_dof[v]));
+                for (k, &e) in topo.cell_edges.row(i).iter().enumerate() {
+                    cell_dofs.push(num_vertex_dofs + e);
+                    // The edge's point: the mid-node of a quadratic cell (on a
+                    // curved boundary), else the midpoint.
+                    dof_points[num_vertex_dofs + e] = if kind.order() == 2 {
+                        mesh.points[c[nc + k]]
+                    } else {
+                        let [a, b] = kind.edges()[k];
+                        let (pa, pb) = (mesh.points[c[a]], mesh.points[c[b]]);
+                        std::array::from_fn(|j| 0.5 * (pa[j] + pb[j]))
+                    };
+                }
+            }
+        }
+        Ok(FunctionSpace {
+            mesh,
+            block,
+            element,
+            geometry,
+            cell_dofs,
+            num_dofs,
+            num_vertex_dofs,
+            vertex_dof,
+            dof_points,
+        })
+    }
+
+    /// The mesh.
+    pub fn mesh(&self) -> &Arc<Mesh> {
+        &self.mesh
+    }
+
+    /// The finite element.
+    pub fn element(&self) -> Lagrange {
+        self.element
+    }
+
+    /// The element describing the geometry of each cell (degree 2 for quadratic cells).
+    pub fn geometry(&self) -> Lagrange {
+        self.geometry
+    }
+
+    /// Polynomial degree.
+    pub fn degree(&self) -> usize {
+        self.element.degree
+    }
+
+    /// Spatial dimension of the domain.
+    pub fn dim(&self) -> usize {
+        self.element.dim()
+    }
+
+    /// Number of degrees of freedom.
+    pub fn num_dofs(&self) -> usize {
+        self.num_dofs
+    }
+
+    /// Number of domain cells.
+    pub fn num_cells(&self) -> usize {
+        self.mesh.blocks[self.block].len()
+    }
+
+    /// The dofs of cell `c`, in the element's local order.
+    pub fn cell_dofs(&self, c: usize) -> &[usize] {
+        let n = self.element.num_dofs();
+        &self.cell_dofs[c * n..(c + 1) * n]
+    }
+
+    /// All cells' dofs, `element().num_dofs()` per cell.
+    pub fn all_cell_dofs(&self) -> &[usize] {
+        &self.cell_dofs
+    }
+
+    /// The geometry nodes (mesh point indices) of cell `c`.
+    pub fn cell_nodes(&self, c: usize) -> &[usize] {
+        self.mesh.blocks[self.block].cell(c)
+    }
+
+    /// The point each dof sits at (vertices; edge mid-nodes for degree 2).
+    pub fn dof_points(&self) -> &[[f64; 3]] {
+        &self.dof_points
+    }
+
+    /// The dof of mesh vertex `node`, if it is a vertex of a domain cell.
+    pub fn vertex_dof(&self, node: usize) -> Option<usize> {
+        self.vertex_dof
+            .get(node)
+            .copied()
+            .filter(|&d| d != usize::MAX)
+    }
+
+    /// The nodal interpolant of `f`.
+    pub fn interpolate(&self, f: impl Fn([f64; 3]) -> f64) -> Vec<f64> {
+        self.dof_points.iter().map(|&p| f(p)).collect()
+    }
+
+    /// The dofs on the cells of a physical group of dimension `dim - 1`
+    /// (boundary conditions), sorted.
+    pub fn group_dofs(&self, group: &str) -> Result<Vec<usize>> {
+        let g = self.mesh.group(group)?;
+        if g.dim + 1 != self.dim() && g.dim != 0 {
+            return Err(FemError::Unsupported(format!(
+                "group '{group}' has dimension {}; boundary conditions need a group of dimension {}",
+                g.dim,
+                self.dim() - 1
+            )));
+        }
+        let mut dofs = Vec::new();
+        for c in self.mesh.cells_of(g) {
+            let block = &self.mesh.blocks[c.block];
+            let nodes = block.cell(c.index);
+            let corners = &nodes[..block.kind.num_corners()];
+            dofs.extend(corners.iter().filter_map(|&v| self.vertex_dof(v)));
+            if self.degree() == 2 {
+                dofs.extend(self.facet_edge_dofs(block.kind, corners)?);
+            }
+        }
+        dofs.sort_unstable();
+        dofs.dedup();
+        Ok(dofs)
+    }
+
+    /// The edge dofs of a boundary cell, in its kind's edge order.
+    pub(crate) fn facet_edge_dofs(&self, kind: CellKind, corners: &[usize]) -> Result<Vec<usize>> {
+        let topo = self.mesh.topology()?;
+        kind.edges()
+            .iter()
+            .map(|e| {
+                let (a, b) = (corners[e[0]], corners[e[1]]);
+                topo.edges
+                    .binary_search(&[a.min(b), a.max(b)])
+                    .map(|i| self.num_vertex_dofs + i)
+                    .map_err(|_| {
+                        FemError::Unsupported(format!(
+                            "boundary edge {a}-{b} is not an edge of the domain"
+                        ))
+                    })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,162 @@
+//! Linear algebra: one sparse matrix type (faer's CSR [`SparseMatrix`]), the
+//! [`LinearSolver`] and [`Preconditioner`] traits that classical and learned
+//! components implement, direct solvers (faer Cholesky) and Krylov methods.
+
+pub mod direct;
+pub mod krylov;
+pub mod precond;
+
+use faer::sparse::{SparseRowMat, SymbolicSparseRowMat};
+use pde_mesh::Csr;
+use rayon::prelude::*;
+
+/// The sparse matrix type used everywhere: compressed sparse rows, sorted
+/// column indices, `usize` indices, `f64` values.
+pub type SparseMatrix = SparseRowMat<usize, f64>;
+
+/// A square matrix with the given pattern (rows sorted) and zero values.
+pub fn zeros_with_pattern(pattern: Csr) -> SparseMatrix {
+    let n = pattern.rows();
+    let nnz = pattern.nnz();
+    let symbolic = SymbolicSparseRowMat::new_checked(n, n, pattern.offsets, None, pattern.indices);
+    SparseRowMat::new(symbolic, vec![0.0; nnz])
+}
+
+/// Position of entry `(i, j)` in the value array, if it is in the pattern.
+pub fn entry_index(a: &SparseMatrix, i: usize, j: usize) -> Option<usize> {
+    let s = a.symbolic();
+    let (start, end) = (s.row_ptr()[i], s.row_ptr()[i + 1]);
+    s.col_idx()[start..end]
+        .binary_search(&j)
+        .ok()
+        .map(|k| start + k)
+}
+
+/// Rows below which a product runs on one thread (spawning costs more).
+const PARALLEL_ROWS: usize = 20_000;
+
+/// `y = A x` (parallel over rows for large matrices; faer's own product is
+/// single-threaded, ../shared/CRATE_NOTES.md).
+pub fn spmv(a: &SparseMatrix, x: &[f64], y: &mut [f64]) {
+    let s = a.symbolic();
+    let (ptr, col, val) = (s.row_ptr(), s.col_idx(), a.val());
+    let row = |i: usize| -> f64 { (ptr[i]..ptr[i + 1]).map(|k| val[k] * x[col[k]]).sum() };
+    if y.len() < PARALLEL_ROWS {
+        y.iter_mut().enumerate().for_each(|(i, yi)| *yi = row(i));
+    } else {
+        y.par_iter_mut()
+            .enumerate()
+            .for_each(|(i, yi)| *yi = row(i));
+    }
+}
+
+/// Euclidean dot product.
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Euclidean norm.
+pub fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// What a solve did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SolveReport {
+    /// Iterations (0 for direct solvers).
+    pub iterations: usize,
+    /// Final residual norm `|b - A x|` relative to `|b|`.
+    pub relative_residual: f64,
+    /// Residual norm (of the preconditioned iteration) after each iteration.
+    pub history: Vec<f64>,
+}
+
+/// Why a solve failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SolverError {
+    /// The iteration did not reach the tolerance.
+    #[error("{method} did not converge: relative residual {residual:.3e} after {iterations} iterations (tolerance {tolerance:.1e})")]
+    NotConverged {
+        /// Method name.
+        method: &'static str,
+        /// Iterations done.
+        iterations: usize,
+        /// Relative residual reached.
+        residual: f64,
+        /// Relative tolerance asked for.
+        tolerance: f64,
+    },
+    /// The method broke down (e.g. CG on a matrix that is not positive definite).
+    #[error("{method} broke down at iteration {iteration}: {reason}")]
+    Breakdown {
+        /// Method name.
+        method: &'static str,
+        /// Iteration of the breakdown.
+        iteration: usize,
+        /// What happened.
+        reason: String,
+    },
+    /// A direct factorisation failed.
+    #[error("factorisation failed: {0}")]
+    Factorization(String),
+    /// Sizes do not match.
+    #[error("dimension mismatch: {0}")]
+    Dimension(String),
+}
+
+/// Solves `A x = b`. Implementations may keep state between calls (a
+/// symbolic factorisation, a preconditioner's set-up) and reuse it while the
+/// matrix pattern stays the same. `x` holds the initial guess on entry.
+pub trait LinearSolver {
+    /// Solves `A x = b`.
+    fn solve(
+        &mut self,
+        a: &SparseMatrix,
+        b: &[f64],
+        x: &mut [f64],
+    ) -> Result<SolveReport, SolverError>;
+}
+
+/// An approximation of `A^{-1}` applied inside Krylov methods. Classical
+/// ones (Jacobi, incomplete factorisations, AMG) and learned ones implement
+/// it alike; the Krylov method keeps its own convergence check, so a poor
+/// preconditioner costs iterations, never accuracy.
+pub trait Preconditioner: Send + Sync {
+    /// Prepares for matrix `a` (called when the matrix changes).
+    fn setup(&mut self, a: &SparseMatrix) -> Result<(), SolverError>;
+    /// `z = M^{-1} r`.
+    fn apply(&self, r: &[f64], z: &mut [f64]);
+    /// A short name for reports.
+    fn name(&self) -> &'static str;
+}
+
+fn check_sizes(a: &SparseMatrix, b: &[f64], x: &[f64]) -> Result<(), SolverError> {
+    if a.nrows() != a.ncols() || b.len() != a.nrows() || x.len() != a.nrows() {
+        return Err(SolverError::Dimension(format!(
+            "matrix {}x{}, right-hand side {}, solution {}",
+            a.nrows(),
+            a.ncols(),
+            b.len(),
+            x.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `|b - A x| / |b|` (or `|b - A x|` when `b = 0`).
+pub fn relative_residual(a: &SparseMatrix, b: &[f64], x: &[f64]) -> f64 {
+    let mut r = vec![0.0; b.len()];
+    spmv(a, x, &mut r);
+    let res = r
+        .iter()
+        .zip(b)
+        .map(|(ax, bi)| (bi - ax).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let nb = norm(b);
+    if nb > 0.0 {
+        res / nb
+    } else {
+        res
+    }
+}

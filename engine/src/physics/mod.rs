@@ -1,0 +1,19 @@
+//! Physical models, one module each.
+
+pub mod poisson;
+
+use std::sync::Arc;
+
+/// A scalar field given as a function of position, shared between threads.
+pub type ScalarFn = Arc<dyn Fn([f64; 3]) -> f64 + Send + Sync>;
+
+/// Errors of the physical models.
+#[derive(Debug, thiserror::Error)]
+pub enum PhysicsError {
+    /// From the finite-element layer.
+    #[error(transparent)]
+    Fem(#[from] crate::fem::FemError),
+    /// From a linear solver.
+    #[error(transparent)]
+    Solver(#[from] crate::linalg::SolverError),
+}
