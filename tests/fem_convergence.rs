@@ -134,6 +134,10 @@ fn cg_matches_cholesky_and_the_analysis_is_reused() {
     let (direct, _) = p.solve(&mut chol).unwrap();
     let (_, again) = p.solve(&mut chol).unwrap();
     assert_eq!(chol.analyses, 1, "same pattern: one symbolic analysis");
+    assert_eq!(
+        chol.factorizations, 1,
+        "same values: one numeric factorisation"
+    );
     assert!(again.relative_residual < 1e-12);
     let tol = Tolerance {
         rtol: 1e-12,

@@ -2,8 +2,8 @@
 //!
 //! The PDE engine: meshes in ([`mesh_source`]), finite elements ([`fem`]),
 //! linear algebra ([`linalg`]), physical models ([`physics`]), case files
-//! ([`case`]), mesh reports ([`report`]), and the `pde-engine` command-line
-//! tool.
+//! ([`case`]), mesh reports ([`report`]), time integration ([`time`]), and
+//! the `pde-engine` command-line tool.
 
 pub mod case;
 pub mod fem;
@@ -11,6 +11,7 @@ pub mod linalg;
 pub mod mesh_source;
 pub mod physics;
 pub mod report;
+pub mod time;
 
 /// The examples of `docs/api.md`, run as doc tests so the tour stays true.
 #[cfg(doctest)]

@@ -1,5 +1,6 @@
 //! Physical models, one module each.
 
+pub mod heat;
 pub mod poisson;
 
 use std::sync::Arc;

@@ -1,0 +1,239 @@
+//! The heat equation `∂u/∂t - ∇·(κ ∇u) = f(x, t)` with Dirichlet `u = g(x, t)`
+//! and Neumann `κ ∂u/∂n = h(x, t)` conditions on physical groups, integrated
+//! with backward Euler, Crank–Nicolson or BDF2 ([`Integrator`]).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::{PhysicsError, ScalarFn};
+use crate::fem::{assembly, bc, FunctionSpace};
+use crate::linalg::{spmv, LinearSolver, SparseMatrix};
+use crate::time::{Integrator, StepError, StepReport, Stepper};
+
+/// A field of space and time.
+pub type SpaceTimeFn = Arc<dyn Fn([f64; 3], f64) -> f64 + Send + Sync>;
+
+/// A time-dependent boundary condition.
+#[derive(Clone)]
+pub enum HeatBoundary {
+    /// `u = g(x, t)`.
+    Dirichlet(SpaceTimeFn),
+    /// `κ ∂u/∂n = h(x, t)`.
+    Neumann(SpaceTimeFn),
+}
+
+/// The heat equation on a function space, as a [`Stepper`].
+pub struct Heat {
+    /// The discrete space.
+    pub space: FunctionSpace,
+    /// Source `f(x, t)`.
+    pub source: SpaceTimeFn,
+    /// Boundary conditions by physical-group name (others: insulated).
+    pub boundary: Vec<(String, HeatBoundary)>,
+    /// The time integrator.
+    pub integrator: Integrator,
+    solver: Box<dyn LinearSolver>,
+    mass: SparseMatrix,
+    stiffness: SparseMatrix,
+    /// Committed states `(t, u)`, newest last (at most three kept).
+    history: VecDeque<(f64, Vec<f64>)>,
+    tried: Option<(f64, Vec<f64>)>,
+}
+
+impl Heat {
+    /// The heat equation with diffusion `kappa`, initial state `u0` at time
+    /// `t0`, and the linear solver to use each step.
+    pub fn new(
+        space: FunctionSpace,
+        kappa: ScalarFn,
+        u0: impl Fn([f64; 3]) -> f64,
+        t0: f64,
+        solver: Box<dyn LinearSolver>,
+    ) -> Result<Heat, PhysicsError> {
+        let q = 2 * space.degree() + 2;
+        let mass = assembly::assemble_matrix(&space, q, assembly::mass(|_| 1.0))?;
+        let stiffness = assembly::assemble_matrix(&space, q, assembly::laplace(move |x| kappa(x)))?;
+        let u = space.interpolate(u0);
+        Ok(Heat {
+            space,
+            source: Arc::new(|_, _| 0.0),
+            boundary: Vec::new(),
+            integrator: Integrator::BackwardEuler,
+            solver,
+            mass,
+            stiffness,
+            history: VecDeque::from([(t0, u)]),
+            tried: None,
+        })
+    }
+
+    /// Sets (or replaces) the condition on a group.
+    pub fn set_boundary(&mut self, group: &str, condition: HeatBoundary) {
+        self.boundary.retain(|(g, _)| g != group);
+        self.boundary.push((group.to_string(), condition));
+    }
+
+    /// The committed state.
+    pub fn solution(&self) -> &[f64] {
+        &self.history.back().expect("at least the initial state").1
+    }
+
+    /// The committed time.
+    pub fn time(&self) -> f64 {
+        self.history.back().expect("at least the initial state").0
+    }
+
+    /// Overwrites the committed state (coupling: another code sets the field).
+    pub fn set_solution(&mut self, u: Vec<f64>) {
+        let t = self.time();
+        self.history.clear();
+        self.history.push_back((t, u));
+    }
+
+    /// Load vector `F(t)`: sources and Neumann fluxes.
+    fn load(&self, t: f64) -> Result<Vec<f64>, PhysicsError> {
+        let q = 2 * self.space.degree() + 2;
+        let f = self.source.clone();
+        let mut b = assembly::assemble_vector(&self.space, q, assembly::source(move |x| f(x, t)))?;
+        for (group, condition) in &self.boundary {
+            if let HeatBoundary::Neumann(h) = condition {
+                let h = h.clone();
+                let bn = assembly::assemble_boundary_vector(
+                    &self.space,
+                    group,
+                    q,
+                    assembly::source(move |x| h(x, t)),
+                )?;
+                b.iter_mut().zip(bn).for_each(|(bi, v)| *bi += v);
+            }
+        }
+        Ok(b)
+    }
+
+    /// Local error estimate of the tried step from divided differences of
+    /// the committed history and the new state (None while history is short).
+    fn error_estimate(&self, t_new: f64, u_new: &[f64]) -> Option<f64> {
+        let p = self.integrator.order();
+        if self.history.len() < p + 1 {
+            return None;
+        }
+        let pts: Vec<(f64, &[f64])> = self
+            .history
+            .iter()
+            .skip(self.history.len() - (p + 1))
+            .map(|(t, u)| (*t, u.as_slice()))
+            .chain(std::iter::once((t_new, u_new)))
+            .collect();
+        // Divided difference of order p + 1 approximates u^{(p+1)} / (p+1)!.
+        let mut dd: Vec<Vec<f64>> = pts.iter().map(|(_, u)| u.to_vec()).collect();
+        for level in 1..=p + 1 {
+            for i in 0..dd.len() - level {
+                let span = pts[i + level].0 - pts[i].0;
+                let next = dd[i + 1].clone();
+                dd[i]
+                    .iter_mut()
+                    .zip(&next)
+                    .for_each(|(a, b)| *a = (b - *a) / span);
+            }
+        }
+        let h = t_new - pts[p].0;
+        let factorial = if p == 1 { 2.0 } else { 6.0 };
+        // Local error constants: BE h^2/2 u'', CN h^3/12 u''', BDF2 2h^3/9 u'''.
+        let constant = match self.integrator {
+            Integrator::BackwardEuler => 0.5,
+            Integrator::CrankNicolson => 1.0 / 12.0,
+            Integrator::Bdf2 => 2.0 / 9.0,
+        };
+        let scale = 1.0 + u_new.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let derivative = dd[0].iter().fold(0.0f64, |m, v| m.max(v.abs())) * factorial;
+        Some(constant * h.powi(p as i32 + 1) * derivative / scale)
+    }
+}
+
+impl Stepper for Heat {
+    fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+        let (t_prev, u) = self.history.back().expect("initial state").clone();
+        debug_assert!((t_prev - t).abs() <= 1e-9 * t.abs().max(1.0));
+        let n = u.len();
+        let f_new = self.load(t + dt)?;
+        let (m, a) = (self.mass.val(), self.stiffness.val());
+        let mut mu = vec![0.0; n];
+        let mut au = vec![0.0; n];
+        spmv(&self.mass, &u, &mut mu);
+        // System K = alpha M + beta A, right-hand side by integrator.
+        let bdf2_history = self.integrator == Integrator::Bdf2 && self.history.len() >= 2;
+        let (alpha, beta, mut rhs) = match self.integrator {
+            Integrator::BackwardEuler => (
+                1.0,
+                dt,
+                mu.iter()
+                    .zip(&f_new)
+                    .map(|(a, f)| a + dt * f)
+                    .collect::<Vec<_>>(),
+            ),
+            Integrator::Bdf2 if bdf2_history => {
+                let (t1, u1) = &self.history[self.history.len() - 2];
+                let w = dt / (t - t1);
+                let mut mu1 = vec![0.0; n];
+                spmv(&self.mass, u1, &mut mu1);
+                let rhs = (0..n)
+                    .map(|i| (1.0 + w) * mu[i] - w * w / (1.0 + w) * mu1[i] + dt * f_new[i])
+                    .collect();
+                ((1.0 + 2.0 * w) / (1.0 + w), dt, rhs)
+            }
+            // Crank–Nicolson, also the first step of BDF2.
+            _ => {
+                spmv(&self.stiffness, &u, &mut au);
+                let f_old = self.load(t)?;
+                let rhs = (0..n)
+                    .map(|i| mu[i] - 0.5 * dt * au[i] + 0.5 * dt * (f_old[i] + f_new[i]))
+                    .collect();
+                (1.0, 0.5 * dt, rhs)
+            }
+        };
+        let mut k = self.mass.clone();
+        k.val_mut()
+            .iter_mut()
+            .zip(m.iter().zip(a))
+            .for_each(|(kv, (mv, av))| *kv = alpha * mv + beta * av);
+        let mut fixed = Vec::new();
+        for (group, condition) in &self.boundary {
+            if let HeatBoundary::Dirichlet(g) = condition {
+                for d in self.space.group_dofs(group).map_err(PhysicsError::from)? {
+                    fixed.push((d, g(self.space.dof_points()[d], t + dt)));
+                }
+            }
+        }
+        let (dofs, values): (Vec<usize>, Vec<f64>) = fixed.into_iter().unzip();
+        bc::apply_dirichlet(&mut k, &mut rhs, &dofs, &values);
+        let mut u_new = u.clone();
+        let report = self
+            .solver
+            .solve(&k, &rhs, &mut u_new)
+            .map_err(PhysicsError::from)?;
+        let max_abs = u_new.iter().fold(
+            0.0f64,
+            |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) },
+        );
+        let error_estimate = self.error_estimate(t + dt, &u_new);
+        self.tried = Some((t + dt, u_new));
+        Ok(StepReport {
+            iterations: report.iterations,
+            error_estimate,
+            max_abs,
+        })
+    }
+
+    fn commit(&mut self) {
+        if let Some(state) = self.tried.take() {
+            self.history.push_back(state);
+            while self.history.len() > 3 {
+                self.history.pop_front();
+            }
+        }
+    }
+
+    fn fields(&self) -> Vec<(String, Vec<f64>)> {
+        vec![("u".to_string(), self.solution().to_vec())]
+    }
+}

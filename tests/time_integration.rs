@@ -1,0 +1,194 @@
+//! Time integration: the backward-Euler exactness test, temporal orders of
+//! backward Euler, Crank–Nicolson and BDF2, adaptive steps, and the loop's
+//! divergence stop.
+
+use std::sync::Arc;
+
+use pde_engine::fem::FunctionSpace;
+use pde_engine::linalg::direct::Cholesky;
+use pde_engine::physics::heat::{Heat, HeatBoundary};
+use pde_engine::time::{Adaptive, Integrator, StepError, StepReport, Stepper, TimeLoop};
+use pde_mesh::{generate, CellKind};
+
+fn square(n: usize) -> Arc<pde_mesh::Mesh> {
+    Arc::new(generate::rectangle([0.0, 0.0], [1.0, 1.0], [n, n], CellKind::Tri3).unwrap())
+}
+
+fn dirichlet_everywhere(heat: &mut Heat, g: impl Fn([f64; 3], f64) -> f64 + Send + Sync + 'static) {
+    let g: Arc<dyn Fn([f64; 3], f64) -> f64 + Send + Sync> = Arc::new(g);
+    for side in ["left", "right", "bottom", "top"] {
+        heat.set_boundary(side, HeatBoundary::Dirichlet(g.clone()));
+    }
+}
+
+/// ../shared/reference/README.md: backward Euler with P1 reproduces
+/// u = 1 + x^2 + 3 y^2 + 1.2 t (f = 1.2 - 2 - 6) exactly at the nodes.
+#[test]
+fn backward_euler_p1_reproduces_the_reference_solution_exactly() {
+    let exact = |x: [f64; 3], t: f64| 1.0 + x[0] * x[0] + 3.0 * x[1] * x[1] + 1.2 * t;
+    let space = FunctionSpace::new(square(8), 1).unwrap();
+    let points = space.dof_points().to_vec();
+    let mut heat = Heat::new(
+        space,
+        Arc::new(|_| 1.0),
+        |x| exact(x, 0.0),
+        0.0,
+        Box::new(Cholesky::new()),
+    )
+    .unwrap();
+    heat.source = Arc::new(|_, _| 1.2 - 2.0 - 6.0);
+    dirichlet_everywhere(&mut heat, exact);
+    let mut worst = 0.0f64;
+    TimeLoop::new(0.0, 1.0, 0.1)
+        .run(&mut heat, None, &mut [], |_, t, _, _, s| {
+            let u = &s.fields()[0].1;
+            for (ui, p) in u.iter().zip(&points) {
+                worst = worst.max((ui - exact(*p, t)).abs());
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(worst < 1e-12, "largest nodal error {worst:e}");
+}
+
+/// u = (1 + x^2 + 3 y^2) cos t lies in the P2 space at every t, so the
+/// error is the integrator's alone.
+fn temporal_error(integrator: Integrator, dt: f64) -> f64 {
+    let spatial = |x: [f64; 3]| 1.0 + x[0] * x[0] + 3.0 * x[1] * x[1];
+    let exact = move |x: [f64; 3], t: f64| spatial(x) * t.cos();
+    let space = FunctionSpace::new(square(4), 2).unwrap();
+    let mut heat = Heat::new(
+        space,
+        Arc::new(|_| 1.0),
+        |x| exact(x, 0.0),
+        0.0,
+        Box::new(Cholesky::new()),
+    )
+    .unwrap();
+    heat.integrator = integrator;
+    heat.source = Arc::new(move |x, t| -spatial(x) * t.sin() - 8.0 * t.cos());
+    dirichlet_everywhere(&mut heat, exact);
+    TimeLoop::new(0.0, 1.0, dt)
+        .run(&mut heat, None, &mut [], |_, _, _, _, _| Ok(()))
+        .unwrap();
+    let reference = heat.space.interpolate(|x| exact(x, 1.0));
+    heat.solution()
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn integrators_converge_at_their_order() {
+    for (integrator, order) in [
+        (Integrator::BackwardEuler, 1.0),
+        (Integrator::CrankNicolson, 2.0),
+        (Integrator::Bdf2, 2.0),
+    ] {
+        let errors: Vec<f64> = [0.1, 0.05, 0.025]
+            .iter()
+            .map(|&dt| temporal_error(integrator, dt))
+            .collect();
+        let rate = (errors[1] / errors[2]).log2();
+        assert!(
+            (rate - order).abs() < 0.1,
+            "{integrator:?}: errors {errors:?}, rate {rate}"
+        );
+    }
+}
+
+#[test]
+fn fixed_steps_land_on_the_end_time() {
+    let space = FunctionSpace::new(square(6), 1).unwrap();
+    let mut heat = Heat::new(
+        space,
+        Arc::new(|_| 1.0),
+        |_| 0.0,
+        0.0,
+        Box::new(Cholesky::new()),
+    )
+    .unwrap();
+    dirichlet_everywhere(&mut heat, |_, t| t);
+    let summary = TimeLoop::new(0.0, 0.5, 0.1)
+        .run(&mut heat, None, &mut [], |_, _, _, _, _| Ok(()))
+        .unwrap();
+    assert_eq!(summary.steps, 5);
+    assert!((summary.t - 0.5).abs() < 1e-12);
+}
+
+#[test]
+fn adaptive_steps_follow_the_solution() {
+    // A decaying mode: fast at first, then slow; steps should grow.
+    let spatial = |x: [f64; 3]| 1.0 + x[0] * x[0] + 3.0 * x[1] * x[1];
+    let exact = move |x: [f64; 3], t: f64| spatial(x) * (-5.0 * t).exp();
+    let space = FunctionSpace::new(square(4), 2).unwrap();
+    let mut heat = Heat::new(
+        space,
+        Arc::new(|_| 1.0),
+        |x| exact(x, 0.0),
+        0.0,
+        Box::new(Cholesky::new()),
+    )
+    .unwrap();
+    heat.integrator = Integrator::Bdf2;
+    heat.source = Arc::new(move |x, t| (-5.0 * spatial(x) - 8.0) * (-5.0 * t).exp());
+    dirichlet_everywhere(&mut heat, exact);
+    let mut run = TimeLoop::new(0.0, 2.0, 1e-3);
+    run.adaptive = Some(Adaptive {
+        tolerance: 1e-5,
+        dt_min: 1e-6,
+        dt_max: 0.5,
+    });
+    let summary = run
+        .run(&mut heat, None, &mut [], |_, _, _, _, _| Ok(()))
+        .unwrap();
+    assert!(
+        summary.dt_range.1 > 20.0 * summary.dt_range.0,
+        "{summary:?}"
+    );
+    assert!(summary.steps < 200, "{summary:?}");
+    let reference = heat.space.interpolate(|x| exact(x, 2.0));
+    let err = heat
+        .solution()
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-3, "final error {err:e} after {summary:?}");
+}
+
+/// A stepper whose state blows up on the third step.
+struct Exploding(usize, f64);
+impl Stepper for Exploding {
+    fn try_step(&mut self, _t: f64, _dt: f64) -> Result<StepReport, StepError> {
+        self.1 = if self.0 == 2 { f64::NAN } else { 1.0 };
+        Ok(StepReport {
+            max_abs: self.1,
+            ..StepReport::default()
+        })
+    }
+    fn commit(&mut self) {
+        self.0 += 1;
+    }
+    fn fields(&self) -> Vec<(String, Vec<f64>)> {
+        vec![("u".into(), vec![self.1])]
+    }
+}
+
+#[test]
+fn divergence_stops_the_loop_with_step_and_time() {
+    let mut outputs = 0;
+    let err = TimeLoop::new(0.0, 1.0, 0.25)
+        .run(&mut Exploding(0, 0.0), None, &mut [], |_, _, _, _, _| {
+            outputs += 1;
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(matches!(err, StepError::Diverged { step: 3, .. }), "{err}");
+    assert!(err.to_string().contains("t = 7.5"), "{err}");
+    assert_eq!(
+        outputs, 2,
+        "the two good steps were output, the bad one was not"
+    );
+}
