@@ -9,3 +9,4 @@ for level in 1 2 3; do
   gmsh dfg_cylinder.geo -2 -order 2 -setnumber level "$level" -format msh41 \
        -o "dfg_cylinder_l$level.msh" -v 2
 done
+gmsh lshape.geo -2 -format msh41 -o lshape.msh -v 2

@@ -124,7 +124,7 @@ fn case_file_errors_name_file_line_and_key() {
     let case = dir.path().join("bad.yaml");
     std::fs::write(
         &case,
-        "name: x\nmesh:\n  file: m.msh\nphysics:\n  model: poisson\noutput:\n  directroy: out\n",
+        "name: x\nmesh:\n  file: m.msh\nphysics:\n  poisson: {}\noutput:\n  directroy: out\n",
     )
     .unwrap();
     let o = pde(&["run", case.to_str().unwrap()]);
@@ -135,12 +135,117 @@ fn case_file_errors_name_file_line_and_key() {
 
     std::fs::write(
         &case,
-        "mesh:\n  file: missing.msh\nphysics:\n  model: poisson\n",
+        "mesh:\n  file: missing.msh\nphysics:\n  poisson: {}\n",
     )
     .unwrap();
-    let o = pde(&["run", case.to_str().unwrap()]);
-    let err = stderr(&o);
+    let err = stderr(&pde(&["run", case.to_str().unwrap()]));
     assert!(err.contains("missing.msh"), "{err}");
+
+    // Expressions are checked when the file is read, with their line.
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [2, 2], kind: tri3}\nphysics:\n  poisson:\n    source: sin(w*x)\n",
+    )
+    .unwrap();
+    let err = stderr(&pde(&["check", case.to_str().unwrap()]));
+    assert!(
+        err.contains("line 5") && err.contains("unknown name 'w'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_lists_the_groups_the_mesh_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("groups.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [2, 2], kind: tri3}\n\
+         physics:\n  heat:\n    boundary:\n      inlet: {dirichlet: 0}\ntime: {end: 1, dt: -0.1}\n",
+    )
+    .unwrap();
+    let o = pde(&["check", case.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "physics.heat.boundary.inlet: the mesh has no such group; it has left (dim 1)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("time.dt: -0.1 must be positive"), "{err}");
+    let ok = pde(&["check", "cases/heat_square.yaml"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+}
+
+#[test]
+fn shipped_cases_run_and_write_their_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("heat");
+    let o = pde(&[
+        "run",
+        "cases/heat_square.yaml",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("summary"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["steps"], 40);
+    // The exact solution at the centre at t = 2: 1 + 0.25 + 0.75 + 2.4.
+    assert!(
+        (summary["probes"]["centre"].as_f64().unwrap() - 4.4).abs() < 1e-12,
+        "{summary}"
+    );
+    let pvd = std::fs::read_to_string(out.join("heat_square.pvd")).unwrap();
+    assert_eq!(pvd.matches("<DataSet").count(), 11, "steps 0, 4, ..., 40");
+    let probes = std::fs::read_to_string(out.join("probes.csv")).unwrap();
+    assert_eq!(probes.lines().count(), 42, "header, t = 0 and 40 steps");
+
+    let out = dir.path().join("lshape");
+    let o = pde(&[
+        "run",
+        "cases/poisson_lshape.yaml",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("poisson_lshape.vtu").is_file());
+}
+
+#[test]
+fn divergence_stops_with_a_message_and_keeps_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("blowup.yaml");
+    // The source is infinite at t = 0.5.
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n\
+         physics:\n  heat:\n    source: 1/(0.5-t)\ntime: {end: 1, dt: 0.1}\noutput: {every: 1}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = pde(&[
+        "run",
+        case.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the run stopped") && err.contains("diverged at step 5, t = 5.0"),
+        "{err}"
+    );
+    let pvd = std::fs::read_to_string(out.join("blowup.pvd")).unwrap();
+    assert!(pvd.trim_end().ends_with("</VTKFile>"));
+    assert_eq!(
+        pvd.matches("<DataSet").count(),
+        5,
+        "t = 0 and the four good steps"
+    );
+    assert!(std::fs::read_to_string(out.join("probes.csv")).is_ok());
 }
 
 #[test]

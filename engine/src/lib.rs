@@ -6,11 +6,13 @@
 //! the `pde-engine` command-line tool.
 
 pub mod case;
+pub mod expr;
 pub mod fem;
 pub mod linalg;
 pub mod mesh_source;
 pub mod physics;
 pub mod report;
+pub mod runner;
 pub mod time;
 
 /// The examples of `docs/api.md`, run as doc tests so the tour stays true.

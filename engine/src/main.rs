@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use pde_engine::case::Case;
 use pde_engine::mesh_source::read_mesh_file;
 use pde_engine::report::MeshReport;
+use pde_engine::runner::{load_case, run_case, RunOptions};
 use pde_mesh::io::gmsh::{self, Endian, MshFormat, MshVersion};
 use pde_mesh::io::vtk::{self, CellSelection, DataArray, VtuOptions};
 
@@ -40,6 +40,13 @@ enum Command {
         /// Output directory (overrides the case's output.directory).
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// Check a case file and its mesh without running it: unknown keys,
+    /// wrong types, missing physical groups and impossible values are
+    /// reported with the file, line and key.
+    Check {
+        /// The case file.
+        case: PathBuf,
     },
     /// Performance measurements (see docs/performance.md).
     #[command(subcommand)]
@@ -123,6 +130,7 @@ fn dispatch(command: Command) -> Result<()> {
             binary,
         }) => mesh_convert(&file, &out, domain_only, msh_version, binary),
         Command::Run { case, output } => run(&case, output),
+        Command::Check { case } => check(&case),
         Command::Bench(BenchCommand::MeshRead { file, repeat }) => bench_mesh_read(&file, repeat),
     }
 }
@@ -215,28 +223,52 @@ fn mesh_convert(
 }
 
 fn run(case_path: &Path, output: Option<PathBuf>) -> Result<()> {
-    let case = Case::read(case_path)?;
-    let base = case_path.parent().unwrap_or(Path::new("."));
-    let mesh = case
-        .mesh
-        .load(base)
-        .with_context(|| format!("{}: mesh", case_path.display()))?;
-    let name = case.run_name(case_path);
-    let out_dir = output
-        .or(case.output.directory.clone())
-        .unwrap_or_else(|| Path::new("out").join(&name));
-    eprintln!(
-        "case {name}: mesh with {} points and {} domain cells; output to {}",
-        mesh.num_points(),
-        mesh.num_cells_of_dim(mesh.dim()),
-        out_dir.display()
-    );
-    bail!(
-        "{}: physics model '{}' is not available in this version of pde-engine \
-         (the solvers land in the next releases; see README.md, \"Status\")",
+    use std::io::IsTerminal;
+    let options = RunOptions {
+        output,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let result = run_case(case_path, &options)?;
+    println!("{}", summary_table(&result.summary));
+    println!("results in {}/ (summary.json)", result.output.display());
+    Ok(())
+}
+
+/// The summary as aligned `key  value` lines.
+fn summary_table(summary: &serde_json::Value) -> String {
+    let mut out = String::from("summary\n");
+    if let Some(map) = summary.as_object() {
+        for (k, v) in map {
+            let text = match v {
+                serde_json::Value::Number(n) => n.as_f64().map_or(n.to_string(), |f| {
+                    if f.fract() == 0.0 && f.abs() < 1e15 {
+                        format!("{f:.0}")
+                    } else {
+                        format!("{f:.6e}")
+                    }
+                }),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("  {k:<20} {text}\n"));
+        }
+    }
+    out
+}
+
+fn check(case_path: &Path) -> Result<()> {
+    let (case, mesh, name) = load_case(case_path)?;
+    let model = match case.physics {
+        pde_engine::case::Physics::Poisson(_) => "poisson",
+        pde_engine::case::Physics::Heat(_) => "heat",
+    };
+    println!(
+        "{}: ok ({name}: {model} on {} points, {} domain cells)",
         case_path.display(),
-        case.physics.model
-    )
+        mesh.num_points(),
+        mesh.num_cells_of_dim(mesh.dim())
+    );
+    Ok(())
 }
 
 /// Resident-set figures of this process from /proc (Linux), in bytes.

@@ -20,7 +20,7 @@ pub mod norms;
 pub mod quadrature;
 pub mod space;
 
-pub use space::FunctionSpace;
+pub use space::{FunctionSpace, PointEvaluator};
 
 /// Errors of the finite-element layer.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,52 @@ use pde_mesh::{CellKind, Mesh};
 use super::element::Lagrange;
 use super::{FemError, Result};
 
+/// Evaluates functions of a space at one point: `Σ weights[i] u[dofs[i]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointEvaluator {
+    /// The dofs of the cell containing the point.
+    pub dofs: Vec<usize>,
+    /// The basis functions' values at the point.
+    pub weights: Vec<f64>,
+}
+
+impl PointEvaluator {
+    /// The value of `u` at the point.
+    pub fn eval(&self, u: &[f64]) -> f64 {
+        self.dofs
+            .iter()
+            .zip(&self.weights)
+            .map(|(&d, w)| w * u[d])
+            .sum()
+    }
+}
+
+/// Solves the leading `d x d` system `m xi = r` (Cramer's rule); `None` if singular.
+fn solve_small(m: &[[f64; 3]; 3], d: usize, r: [f64; 3]) -> Option<[f64; 3]> {
+    let det = |m: &[[f64; 3]; 3]| match d {
+        1 => m[0][0],
+        2 => m[0][0] * m[1][1] - m[0][1] * m[1][0],
+        _ => {
+            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+        }
+    };
+    let full = det(m);
+    if full == 0.0 || !full.is_finite() {
+        return None;
+    }
+    let mut xi = [0.0; 3];
+    for (k, x) in xi.iter_mut().enumerate().take(d) {
+        let mut mk = *m;
+        for a in 0..d {
+            mk[a][k] = r[a];
+        }
+        *x = det(&mk) / full;
+    }
+    Some(xi)
+}
+
 /// A continuous, scalar Lagrange space of degree 1 or 2 on the domain cells
 /// of a mesh of lines, triangles or tetrahedra (straight or quadratic:
 /// quadratic cells give isoparametric elements with curved boundaries).
@@ -181,6 +227,66 @@ impl FunctionSpace {
     /// The nodal interpolant of `f`.
     pub fn interpolate(&self, f: impl Fn([f64; 3]) -> f64) -> Vec<f64> {
         self.dof_points.iter().map(|&p| f(p)).collect()
+    }
+
+    /// Values of the finite-element function `u` at every mesh point (for
+    /// output on the mesh): vertices take their dof; mid-edge nodes of
+    /// quadratic cells take the edge dof (P2) or the mean of the edge's
+    /// vertices (P1); points outside the domain cells get 0.
+    pub fn point_values(&self, u: &[f64]) -> Vec<f64> {
+        let mesh = &self.mesh;
+        let mut out: Vec<f64> = (0..mesh.num_points())
+            .map(|p| self.vertex_dof(p).map_or(0.0, |d| u[d]))
+            .collect();
+        let kind = mesh.blocks[self.block].kind;
+        if kind.order() == 2 {
+            let nc = kind.num_corners();
+            for c in 0..self.num_cells() {
+                let nodes = self.cell_nodes(c);
+                let dofs = self.cell_dofs(c);
+                for (k, e) in kind.edges().iter().enumerate() {
+                    out[nodes[nc + k]] = if self.degree() == 2 {
+                        u[dofs[nc + k]]
+                    } else {
+                        0.5 * (u[dofs[e[0]]] + u[dofs[e[1]]])
+                    };
+                }
+            }
+        }
+        out
+    }
+
+    /// How to evaluate functions of this space at point `p`: the cell that
+    /// contains it (located on its straight-sided corners) and the basis
+    /// weights. `None` outside the mesh.
+    pub fn point_evaluator(&self, p: [f64; 3]) -> Option<PointEvaluator> {
+        let d = self.dim();
+        let mesh = &self.mesh;
+        let tol = 1e-10;
+        for c in 0..self.num_cells() {
+            let nodes = self.cell_nodes(c);
+            let x0 = mesh.points[nodes[0]];
+            // Affine map from the corners: x = x0 + J xi.
+            let mut jac = [[0.0; 3]; 3];
+            for b in 0..d {
+                let xb = mesh.points[nodes[b + 1]];
+                for a in 0..d {
+                    jac[a][b] = xb[a] - x0[a];
+                }
+            }
+            let Some(xi) = solve_small(&jac, d, std::array::from_fn(|a| p[a] - x0[a])) else {
+                continue;
+            };
+            if xi[..d].iter().all(|&v| v >= -tol) && xi[..d].iter().sum::<f64>() <= 1.0 + tol {
+                let mut weights = vec![0.0; self.element.num_dofs()];
+                self.element.values(&xi, &mut weights);
+                return Some(PointEvaluator {
+                    dofs: self.cell_dofs(c).to_vec(),
+                    weights,
+                });
+            }
+        }
+        None
     }
 
     /// The dofs on the cells of a physical group of dimension `dim - 1`

@@ -1,0 +1,91 @@
+//! Expressions of `x, y, z, t` in case files (`"sin(pi*x) * exp(-t)"`),
+//! parsed once and evaluated at quadrature points and nodes.
+//!
+//! Operators `+ - * / ^`, functions such as `sin cos tan exp log sqrt abs`,
+//! the constant `pi`. Parsing and evaluation use the `exmex` crate.
+
+use std::sync::Arc;
+
+use exmex::prelude::*;
+
+/// The names an expression may use.
+pub const VARIABLES: [&str; 4] = ["x", "y", "z", "t"];
+
+/// A parsed expression of `x, y, z, t`.
+///
+/// ```
+/// use pde_engine::expr::Expr;
+/// let e = Expr::parse("1 + x^2 + 3*y^2 + 1.2*t").unwrap();
+/// assert_eq!(e.eval([1.0, 2.0, 0.0], 0.5), 1.0 + 1.0 + 12.0 + 0.6);
+/// assert!(Expr::parse("x + w").unwrap_err().contains("unknown name 'w'"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Expr {
+    text: String,
+    /// Shared: exmex keeps an expression in fixed-size inline arrays (~20 KB).
+    flat: Arc<exmex::FlatEx<f64>>,
+    /// For each of exmex's variables (in its order), where its value comes
+    /// from: 0-3 for x, y, z, t; 4 for pi.
+    slots: Vec<usize>,
+    /// Whether `t` appears.
+    time_dependent: bool,
+}
+
+impl Expr {
+    /// Parses `text`; the error says what is wrong and what is allowed.
+    pub fn parse(text: &str) -> Result<Expr, String> {
+        let flat = exmex::parse::<f64>(text)
+            .map_err(|e| format!("invalid expression '{text}': {}", e.msg()))?;
+        let slots = flat
+            .var_names()
+            .iter()
+            .map(|v| match v.as_str() {
+                "pi" => Ok(4),
+                name => VARIABLES.iter().position(|&n| n == name).ok_or_else(|| {
+                    format!("invalid expression '{text}': unknown name '{name}'; expressions may use x, y, z, t and pi")
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let time_dependent = slots.contains(&3);
+        Ok(Expr {
+            text: text.to_string(),
+            flat: Arc::new(flat),
+            slots,
+            time_dependent,
+        })
+    }
+
+    /// The expression's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it depends on `t`.
+    pub fn is_time_dependent(&self) -> bool {
+        self.time_dependent
+    }
+
+    /// Value at point `p` and time `t` (NaN where it is undefined, e.g. `log(-1)`).
+    pub fn eval(&self, p: [f64; 3], t: f64) -> f64 {
+        let all = [p[0], p[1], p[2], t, std::f64::consts::PI];
+        let mut vars = [0.0; 5];
+        for (v, &s) in vars.iter_mut().zip(&self.slots) {
+            *v = all[s];
+        }
+        self.flat
+            .eval(&vars[..self.slots.len()])
+            .unwrap_or(f64::NAN)
+    }
+
+    /// As a function of space (at a fixed time).
+    pub fn at_time(&self, t: f64) -> Arc<dyn Fn([f64; 3]) -> f64 + Send + Sync> {
+        let e = self.clone();
+        Arc::new(move |p| e.eval(p, t))
+    }
+
+    /// As a function of space and time.
+    pub fn space_time(&self) -> Arc<dyn Fn([f64; 3], f64) -> f64 + Send + Sync> {
+        let e = self.clone();
+        Arc::new(move |p, t| e.eval(p, t))
+    }
+}

@@ -1,0 +1,310 @@
+//! Runs a case file: loads and checks everything first, then solves, writes
+//! `.vtu`/`.pvd` output, monitors (`probes.csv`) and `summary.json`, with a
+//! progress bar for time-dependent runs.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use pde_mesh::io::vtk::{self, DataArray, PvdWriter, VtuOptions};
+use pde_mesh::Mesh;
+
+use crate::case::{
+    BoundarySpec, Case, MonitorSpec, Physics, PreconditionerKind, ScalarModel, SolverKind,
+    SolverSpec,
+};
+use crate::fem::{FunctionSpace, PointEvaluator};
+use crate::linalg::direct::Cholesky;
+use crate::linalg::krylov::{Cg, Tolerance};
+use crate::linalg::precond::{Identity, Jacobi};
+use crate::linalg::LinearSolver;
+use crate::physics::heat::{Heat, HeatBoundary};
+use crate::physics::poisson::{BoundaryCondition, Poisson};
+use crate::time::{StepError, Stepper, TimeLoop};
+
+/// Options of [`run_case`] that do not belong in the case file.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Overrides the case's output directory.
+    pub output: Option<PathBuf>,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The output directory.
+    pub output: PathBuf,
+    /// The summary also written to `summary.json`.
+    pub summary: serde_json::Value,
+}
+
+/// Reads, checks and loads a case: the case, its mesh and its name.
+pub fn load_case(path: &Path) -> Result<(Case, Mesh, String)> {
+    let case = Case::read(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mesh = case
+        .mesh
+        .load(base)
+        .with_context(|| format!("{}: mesh", path.display()))?;
+    case.check(&mesh)
+        .with_context(|| format!("{}: the case does not fit its mesh", path.display()))?;
+    let name = case.run_name(path);
+    Ok((case, mesh, name))
+}
+
+/// The linear solver a case asks for.
+pub fn make_solver(spec: &SolverSpec) -> Box<dyn LinearSolver> {
+    match spec.kind {
+        SolverKind::Cholesky => Box::new(Cholesky::new()),
+        SolverKind::Cg => {
+            let tolerance = Tolerance {
+                rtol: spec.rtol,
+                atol: 0.0,
+                max_iterations: spec.max_iterations,
+            };
+            match spec.preconditioner {
+                PreconditionerKind::Jacobi => {
+                    Box::new(Cg::new(Box::new(Jacobi::default()), tolerance))
+                }
+                PreconditionerKind::None => Box::new(Cg::new(Box::new(Identity), tolerance)),
+            }
+        }
+    }
+}
+
+/// Probes: name and evaluator, located once.
+fn probes(case: &Case, space: &FunctionSpace) -> Result<Vec<(String, PointEvaluator)>> {
+    case.monitors
+        .iter()
+        .map(|m| {
+            let MonitorSpec::Probe { name, point } = m;
+            let p = [
+                point[0],
+                point.get(1).copied().unwrap_or(0.0),
+                point.get(2).copied().unwrap_or(0.0),
+            ];
+            let e = space.point_evaluator(p).with_context(|| {
+                format!("monitors: probe '{name}' at {point:?} is outside the mesh")
+            })?;
+            Ok((name.clone(), e))
+        })
+        .collect()
+}
+
+/// Runs the case at `path`.
+pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
+    let started = Instant::now();
+    let (case, mesh, name) = load_case(path)?;
+    let out = options
+        .output
+        .clone()
+        .or_else(|| case.output.directory.clone())
+        .unwrap_or_else(|| Path::new("out").join(&name));
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("{}: cannot create the output directory", out.display()))?;
+    let mesh = Arc::new(mesh);
+    let mut summary = match &case.physics {
+        Physics::Poisson(model) => run_poisson(&case, model, mesh, &name, &out)?,
+        Physics::Heat(model) => run_heat(&case, model, mesh, &name, &out, options.progress)?,
+    };
+    summary["case"] = serde_json::json!(path.display().to_string());
+    summary["wall_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
+    let text = serde_json::to_string_pretty(&summary)?;
+    vtk::write_atomically(&out.join("summary.json"), |w| w.write_all(text.as_bytes()))?;
+    Ok(RunResult {
+        output: out,
+        summary,
+    })
+}
+
+fn space_for(model: &ScalarModel, mesh: Arc<Mesh>) -> Result<FunctionSpace> {
+    FunctionSpace::new(mesh, model.degree).context("physics")
+}
+
+fn write_solution(space: &FunctionSpace, u: &[f64], file: &Path) -> Result<()> {
+    let values = space.point_values(u);
+    vtk::write_vtu(
+        file,
+        space.mesh(),
+        &[DataArray::scalars("u", &values)],
+        &[],
+        &VtuOptions::default(),
+    )?;
+    Ok(())
+}
+
+fn run_poisson(
+    case: &Case,
+    model: &ScalarModel,
+    mesh: Arc<Mesh>,
+    name: &str,
+    out: &Path,
+) -> Result<serde_json::Value> {
+    let mut p = Poisson::new(space_for(model, mesh)?);
+    p.kappa = model.kappa.at_time(0.0);
+    p.source = model.source.at_time(0.0);
+    for (group, bc) in &model.boundary {
+        let condition = match bc {
+            BoundarySpec::Dirichlet(g) => BoundaryCondition::Dirichlet(g.at_time(0.0)),
+            BoundarySpec::Neumann(h) => BoundaryCondition::Neumann(h.at_time(0.0)),
+            BoundarySpec::Robin { alpha, value } => BoundaryCondition::Robin {
+                alpha: alpha.at_time(0.0),
+                value: value.at_time(0.0),
+            },
+        };
+        p.set_boundary(group, condition);
+    }
+    let probes = probes(case, &p.space)?;
+    let mut solver = make_solver(&case.solver);
+    let (u, report) = p.solve(solver.as_mut())?;
+    if u.iter().any(|v| !v.is_finite()) {
+        bail!("the solution is not finite (check the coefficients for division by zero or log of negatives)");
+    }
+    let file = out.join(format!("{name}.vtu"));
+    write_solution(&p.space, &u, &file)?;
+    let probe_values: serde_json::Map<String, serde_json::Value> = probes
+        .iter()
+        .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(&u))))
+        .collect();
+    Ok(serde_json::json!({
+        "model": "poisson",
+        "unknowns": p.space.num_dofs(),
+        "degree": p.space.degree(),
+        "solver_iterations": report.iterations,
+        "relative_residual": report.relative_residual,
+        "min": u.iter().copied().fold(f64::INFINITY, f64::min),
+        "max": u.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        "probes": probe_values,
+        "output": file.display().to_string(),
+    }))
+}
+
+fn run_heat(
+    case: &Case,
+    model: &ScalarModel,
+    mesh: Arc<Mesh>,
+    name: &str,
+    out: &Path,
+    progress: bool,
+) -> Result<serde_json::Value> {
+    let time = case
+        .time
+        .as_ref()
+        .context("time: the heat model needs a time section")?;
+    let space = space_for(model, mesh)?;
+    let probes = probes(case, &space)?;
+    let initial = model
+        .initial
+        .clone()
+        .unwrap_or_else(|| crate::expr::Expr::parse("0").expect("constant"));
+    let t0 = time.start;
+    let mut heat = Heat::new(
+        space,
+        model.kappa.at_time(t0),
+        |x| initial.eval(x, t0),
+        t0,
+        make_solver(&case.solver),
+    )?;
+    heat.source = model.source.space_time();
+    heat.integrator = time.integrator;
+    for (group, bc) in &model.boundary {
+        let condition = match bc {
+            BoundarySpec::Dirichlet(g) => HeatBoundary::Dirichlet(g.space_time()),
+            BoundarySpec::Neumann(h) => HeatBoundary::Neumann(h.space_time()),
+            BoundarySpec::Robin { .. } => bail!(
+                "physics.heat.boundary.{group}: robin conditions are not available for heat yet"
+            ),
+        };
+        heat.set_boundary(group, condition);
+    }
+
+    let mut pvd = PvdWriter::new(out.join(format!("{name}.pvd")));
+    let write = |pvd: &mut PvdWriter,
+                 step: usize,
+                 t: f64,
+                 s: &dyn Stepper,
+                 space: &FunctionSpace|
+     -> Result<(), StepError> {
+        let file = out.join(format!("{name}_{step:05}.vtu"));
+        let u = &s.fields()[0].1;
+        write_solution(space, u, &file).map_err(|e| StepError::Output(format!("{e:#}")))?;
+        pvd.push(t, &file)
+            .map_err(|e| StepError::Output(e.to_string()))
+    };
+    let output_space = heat.space.clone();
+    write(&mut pvd, 0, t0, &heat, &output_space)?;
+
+    let mut csv = String::from("t");
+    for (n, _) in &probes {
+        let _ = write!(csv, ",{n}");
+    }
+    csv.push('\n');
+    let probe_row = |csv: &mut String, t: f64, u: &[f64]| {
+        let _ = write!(csv, "{t:.9e}");
+        for (_, e) in &probes {
+            let _ = write!(csv, ",{:.9e}", e.eval(u));
+        }
+        csv.push('\n');
+    };
+    probe_row(&mut csv, t0, heat.solution());
+
+    let bar = if progress {
+        indicatif::ProgressBar::new(1000)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    let mut run = TimeLoop::new(t0, time.end, time.dt);
+    run.adaptive = time.adaptive;
+    let every = case.output.every;
+    let mut last_written = 0;
+    let result = run.run(&mut heat, None, &mut [], |step, t, dt, report, s| {
+        probe_row(&mut csv, t, &s.fields()[0].1);
+        bar.set_position((1000.0 * (t - t0) / (time.end - t0)) as u64);
+        bar.set_message(format!(
+            "t {t:.4e}  dt {dt:.2e}  step {step}  it {}",
+            report.iterations
+        ));
+        if step % every == 0 || (time.end - t).abs() <= 1e-12 * time.end.abs().max(1.0) {
+            last_written = step;
+            write(&mut pvd, step, t, s, &output_space)?;
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    // Probes are kept whatever happened, like the output written so far.
+    vtk::write_atomically(&out.join("probes.csv"), |w| w.write_all(csv.as_bytes()))?;
+    let summary = result.with_context(|| format!("{}: the run stopped", pvd.path().display()))?;
+    let u = heat.solution();
+    let probe_values: serde_json::Map<String, serde_json::Value> = probes
+        .iter()
+        .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(u))))
+        .collect();
+    Ok(serde_json::json!({
+        "model": "heat",
+        "unknowns": heat.space.num_dofs(),
+        "degree": heat.space.degree(),
+        "integrator": format!("{:?}", time.integrator),
+        "steps": summary.steps,
+        "rejected_steps": summary.rejected,
+        "t_end": summary.t,
+        "dt_min": summary.dt_range.0,
+        "dt_max": summary.dt_range.1,
+        "solver_iterations": summary.iterations,
+        "last_output_step": last_written,
+        "min": u.iter().copied().fold(f64::INFINITY, f64::min),
+        "max": u.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        "probes": probe_values,
+        "output": pvd.path().display().to_string(),
+    }))
+}
