@@ -102,31 +102,43 @@ impl Tabulation {
         t
     }
 
-    /// Maps to the cell with geometry nodes `x` (cell number `cell` for errors).
-    fn reinit(&self, cell: usize, x: &[[f64; 3]], v: &mut CellValues) -> Result<()> {
-        let (n, ng, d) = (self.element.num_dofs(), self.geometry.num_dofs(), self.dim);
-        let nq = self.quad.weights.len();
+    /// Sizes `v` for this tabulation and copies the reference basis values.
+    fn prepare(&self, v: &mut CellValues) {
+        let (n, nq) = (self.element.num_dofs(), self.quad.weights.len());
         v.num_dofs = n;
         v.weights.resize(nq, 0.0);
         v.points.resize(nq, [0.0; 3]);
         v.phi.clear();
         v.phi.extend_from_slice(&self.phi);
+        v.grad.clear();
         v.grad.resize(nq * n, [0.0; 3]);
-        for q in 0..nq {
-            // Jacobian J[a][b] = d x_a / d xi_b.
-            let mut jac = [[0.0; 3]; 3];
-            let mut p = [0.0; 3];
-            for k in 0..ng {
-                let (g, dg) = (self.gphi[q * ng + k], self.gdphi[q * ng + k]);
-                for a in 0..3 {
-                    p[a] += g * x[k][a];
-                }
-                for a in 0..d {
-                    for b in 0..d {
-                        jac[a][b] += x[k][a] * dg[b];
-                    }
+    }
+
+    /// The physical point of quadrature point `q` on the cell with geometry
+    /// nodes `x`, and the Jacobian `J[a][b] = d x_a / d xi_b` (all three
+    /// physical coordinates `a`, reference directions `b < dim`).
+    fn map(&self, q: usize, x: &[[f64; 3]]) -> ([f64; 3], [[f64; 3]; 3]) {
+        let ng = self.geometry.num_dofs();
+        let mut jac = [[0.0; 3]; 3];
+        let mut p = [0.0; 3];
+        for k in 0..ng {
+            let (g, dg) = (self.gphi[q * ng + k], self.gdphi[q * ng + k]);
+            for a in 0..3 {
+                p[a] += g * x[k][a];
+                for b in 0..self.dim {
+                    jac[a][b] += x[k][a] * dg[b];
                 }
             }
+        }
+        (p, jac)
+    }
+
+    /// Maps to the cell with geometry nodes `x` (cell number `cell` for errors).
+    fn reinit(&self, cell: usize, x: &[[f64; 3]], v: &mut CellValues) -> Result<()> {
+        let (n, d) = (self.element.num_dofs(), self.dim);
+        self.prepare(v);
+        for q in 0..self.quad.weights.len() {
+            let (p, jac) = self.map(q, x);
             let (det, inv) = invert(&jac, d);
             if det == 0.0 || !det.is_finite() {
                 return Err(FemError::DegenerateCell { cell, det });
@@ -221,6 +233,13 @@ fn over_cells<A: Send>(
         .collect()
 }
 
+/// Adds the per-thread accumulators (with their scratch) into `target`.
+fn add_parts(target: &mut [f64], parts: Vec<(Vec<f64>, Vec<f64>)>) {
+    for (part, _) in parts {
+        target.iter_mut().zip(part).for_each(|(v, p)| *v += p);
+    }
+}
+
 /// Assembles the matrix of a bilinear form: `kernel(values, local)` adds the
 /// `n x n` local matrix (row-major: test function `i`, trial function `j`)
 /// of each cell. `quad_degree` is the polynomial degree integrated exactly.
@@ -250,10 +269,7 @@ pub fn assemble_matrix(
             }
         },
     )?;
-    let val = a.val_mut();
-    for (part, _) in parts {
-        val.iter_mut().zip(part).for_each(|(v, p)| *v += p);
-    }
+    add_parts(a.val_mut(), parts);
     Ok(a)
 }
 
@@ -279,9 +295,7 @@ pub fn assemble_vector(
         },
     )?;
     let mut b = vec![0.0; nd];
-    for (part, _) in parts {
-        b.iter_mut().zip(part).for_each(|(v, p)| *v += p);
-    }
+    add_parts(&mut b, parts);
     Ok(b)
 }
 
@@ -406,37 +420,22 @@ impl Tabulation {
     /// Maps to a boundary cell (a line in 2D, a triangle in 3D): weights carry
     /// the length/area element; gradients are left zero.
     fn reinit_facet(&self, x: &[[f64; 3]], v: &mut CellValues) {
-        let (n, ng, d) = (self.element.num_dofs(), self.geometry.num_dofs(), self.dim);
-        let nq = self.quad.weights.len();
-        v.num_dofs = n;
-        v.weights.resize(nq, 0.0);
-        v.points.resize(nq, [0.0; 3]);
-        v.phi.clear();
-        v.phi.extend_from_slice(&self.phi);
-        v.grad.clear();
-        v.grad.resize(nq * n, [0.0; 3]);
-        for q in 0..nq {
-            let mut t = [[0.0; 3]; 2];
-            let mut p = [0.0; 3];
-            for k in 0..ng {
-                let (g, dg) = (self.gphi[q * ng + k], self.gdphi[q * ng + k]);
-                for a in 0..3 {
-                    p[a] += g * x[k][a];
-                    for (b, tb) in t.iter_mut().enumerate().take(d) {
-                        tb[a] += x[k][a] * dg[b];
-                    }
-                }
-            }
-            let measure = match d {
+        self.prepare(v);
+        for q in 0..self.quad.weights.len() {
+            let (p, jac) = self.map(q, x);
+            // Tangents are the Jacobian's columns.
+            let t = |b: usize| [jac[0][b], jac[1][b], jac[2][b]];
+            let measure = match self.dim {
                 0 => 1.0,
-                1 => (t[0][0].powi(2) + t[0][1].powi(2) + t[0][2].powi(2)).sqrt(),
+                1 => t(0).iter().map(|c| c * c).sum::<f64>().sqrt(),
                 _ => {
+                    let (u, w) = (t(0), t(1));
                     let c = [
-                        t[0][1] * t[1][2] - t[0][2] * t[1][1],
-                        t[0][2] * t[1][0] - t[0][0] * t[1][2],
-                        t[0][0] * t[1][1] - t[0][1] * t[1][0],
+                        u[1] * w[2] - u[2] * w[1],
+                        u[2] * w[0] - u[0] * w[2],
+                        u[0] * w[1] - u[1] * w[0],
                     ];
-                    (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt()
+                    c.iter().map(|v| v * v).sum::<f64>().sqrt()
                 }
             };
             v.weights[q] = self.quad.weights[q] * measure;

@@ -46,6 +46,12 @@ impl<W: Write> Out<'_, W> {
         self.bytes(v.to_le_bytes(), v.to_be_bytes(), format!("{v:?}"))
     }
 
+    /// Closes a section: binary data is followed by a newline first.
+    fn end_section(&mut self, name: &str) -> io::Result<()> {
+        let newline = if self.binary.is_some() { "\n" } else { "" };
+        writeln!(self.w, "{newline}$End{name}")
+    }
+
     /// Ends a text record; nothing in binary.
     fn end(&mut self) -> io::Result<()> {
         match self.binary {
@@ -146,11 +152,7 @@ fn write_v4<W: Write>(out: &mut Out<W>, mesh: &Mesh) -> io::Result<()> {
             out.end()?;
         }
     }
-    out.text(if out.binary.is_some() {
-        "\n$EndEntities\n"
-    } else {
-        "$EndEntities\n"
-    })?;
+    out.end_section("Entities")?;
 
     // All nodes in one block on the first domain entity.
     let n = mesh.num_points() as u64;
@@ -178,11 +180,7 @@ fn write_v4<W: Write>(out: &mut Out<W>, mesh: &Mesh) -> io::Result<()> {
             out.end()?;
         }
     }
-    out.text(if out.binary.is_some() {
-        "\n$EndNodes\n"
-    } else {
-        "$EndNodes\n"
-    })?;
+    out.end_section("Nodes")?;
 
     // One element block per run of consecutive cells on the same entity,
     // so that cells keep their order.
@@ -223,11 +221,7 @@ fn write_v4<W: Write>(out: &mut Out<W>, mesh: &Mesh) -> io::Result<()> {
             out.end()?;
         }
     }
-    out.text(if out.binary.is_some() {
-        "\n$EndElements\n"
-    } else {
-        "$EndElements\n"
-    })
+    out.end_section("Elements")
 }
 
 fn write_v2<W: Write>(out: &mut Out<W>, mesh: &Mesh) -> io::Result<()> {
@@ -240,11 +234,7 @@ fn write_v2<W: Write>(out: &mut Out<W>, mesh: &Mesh) -> io::Result<()> {
         }
         out.end()?;
     }
-    out.text(if out.binary.is_some() {
-        "\n$EndNodes\n"
-    } else {
-        "$EndNodes\n"
-    })?;
+    out.end_section("Nodes")?;
     let total: usize = mesh.blocks.iter().map(|b| b.len()).sum();
     writeln!(out.w, "$Elements\n{total}")?;
     let mut tag = 0;
@@ -276,9 +266,5 @@ fn write_v2<W: Write>(out: &mut Out<W>, mesh: &Mesh) -> io::Result<()> {
             out.end()?;
         }
     }
-    out.text(if out.binary.is_some() {
-        "\n$EndElements\n"
-    } else {
-        "$EndElements\n"
-    })
+    out.end_section("Elements")
 }
