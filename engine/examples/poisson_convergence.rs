@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 before.map_or("".to_string(), |b| format!("{:.2}", (b / now).log2()))
             };
             println!(
-                "| P{degree} | {n} | {} | {l2:.3e} | {} | {h1:.3e} | {} |",
+                "| P{degree} | {n} | {} | {l2:.4e} | {} | {h1:.4e} | {} |",
                 p.space.num_dofs(),
                 rate(l2, previous.map(|p| p.0)),
                 rate(h1, previous.map(|p| p.1))
