@@ -133,9 +133,10 @@ fn cg_matches_cholesky_and_the_analysis_is_reused() {
     let mut chol = Cholesky::new();
     let (direct, _) = p.solve(&mut chol).unwrap();
     let (_, again) = p.solve(&mut chol).unwrap();
-    assert_eq!(chol.analyses, 1, "same pattern: one symbolic analysis");
+    assert_eq!(chol.analyses(), 1, "same pattern: one symbolic analysis");
     assert_eq!(
-        chol.factorizations, 1,
+        chol.factorizations(),
+        1,
         "same values: one numeric factorisation"
     );
     assert!(again.relative_residual < 1e-12);

@@ -3,7 +3,7 @@
 //!
 //! A form is a *kernel*: a function that receives the tabulated basis on one
 //! cell ([`CellValues`]) and adds the local matrix (row-major) or vector.
-//! Ready-made kernels: [`laplace`], [`mass`], [`source`].
+//! Ready-made kernels: [`laplace`], [`mass`], [`advection`], [`source`].
 
 // Index loops over small dense arrays read like the formulas they implement.
 #![allow(clippy::needless_range_loop)]
@@ -454,6 +454,25 @@ pub fn laplace(kappa: impl Fn([f64; 3]) -> f64 + Sync) -> impl Fn(&CellValues, &
             for i in 0..n {
                 for j in 0..n {
                     a[i * n + j] += w * (g[i][0] * g[j][0] + g[i][1] * g[j][1] + g[i][2] * g[j][2]);
+                }
+            }
+        }
+    }
+}
+
+/// Kernel of `∫ (β(x)·∇u) v` (advection by the velocity field `β`; not symmetric).
+pub fn advection(
+    beta: impl Fn([f64; 3]) -> [f64; 3] + Sync,
+) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    move |v, a| {
+        let n = v.num_dofs;
+        for q in 0..v.num_points() {
+            let b = beta(v.points[q]);
+            let (p, g) = (v.phi_at(q), v.grad_at(q));
+            for i in 0..n {
+                for j in 0..n {
+                    a[i * n + j] +=
+                        v.weights[q] * (b[0] * g[j][0] + b[1] * g[j][1] + b[2] * g[j][2]) * p[i];
                 }
             }
         }

@@ -110,3 +110,249 @@ impl LinearSolver for Cg {
         })
     }
 }
+
+/// `r = b - A x`.
+fn residual(a: &SparseMatrix, b: &[f64], x: &[f64], r: &mut [f64]) {
+    spmv(a, x, r);
+    r.iter_mut().zip(b).for_each(|(ri, bi)| *ri = bi - *ri);
+}
+
+/// Restarted GMRES(m) with right preconditioning (the residual it watches
+/// is the true one), for any non-singular system.
+pub struct Gmres {
+    /// Stopping rule.
+    pub tolerance: Tolerance,
+    /// Krylov vectors kept between restarts.
+    pub restart: usize,
+    /// The preconditioner (set up on every solve).
+    pub preconditioner: Box<dyn Preconditioner>,
+}
+
+impl Gmres {
+    /// GMRES(`restart`) with the given preconditioner and tolerance.
+    pub fn new(
+        preconditioner: Box<dyn Preconditioner>,
+        tolerance: Tolerance,
+        restart: usize,
+    ) -> Self {
+        Gmres {
+            tolerance,
+            restart: restart.max(1),
+            preconditioner,
+        }
+    }
+}
+
+impl LinearSolver for Gmres {
+    fn solve(
+        &mut self,
+        a: &SparseMatrix,
+        b: &[f64],
+        x: &mut [f64],
+    ) -> Result<SolveReport, SolverError> {
+        check_sizes(a, b, x)?;
+        self.preconditioner.setup(a)?;
+        let n = b.len();
+        let m = self.restart;
+        let Tolerance {
+            rtol,
+            atol,
+            max_iterations,
+        } = self.tolerance;
+        let target = (rtol * norm(b)).max(atol);
+        let mut r = vec![0.0; n];
+        residual(a, b, x, &mut r);
+        let mut history = vec![norm(&r)];
+        let mut it = 0;
+        let mut w = vec![0.0; n];
+        while history[history.len() - 1] > target {
+            let beta = norm(&r);
+            let mut v: Vec<Vec<f64>> = vec![r.iter().map(|ri| ri / beta).collect()];
+            let mut z: Vec<Vec<f64>> = Vec::with_capacity(m);
+            let mut h = vec![vec![0.0; m]; m + 1];
+            let (mut cs, mut sn) = (vec![0.0; m], vec![0.0; m]);
+            let mut g = vec![0.0; m + 1];
+            g[0] = beta;
+            let mut k = 0;
+            while k < m && it < max_iterations {
+                let mut zk = vec![0.0; n];
+                self.preconditioner.apply(&v[k], &mut zk);
+                spmv(a, &zk, &mut w);
+                z.push(zk);
+                // Modified Gram–Schmidt.
+                for i in 0..=k {
+                    h[i][k] = super::dot(&w, &v[i]);
+                    w.iter_mut()
+                        .zip(&v[i])
+                        .for_each(|(wj, vj)| *wj -= h[i][k] * vj);
+                }
+                h[k + 1][k] = norm(&w);
+                // Earlier rotations, then a new one that zeroes h[k+1][k].
+                for i in 0..k {
+                    let t = cs[i] * h[i][k] + sn[i] * h[i + 1][k];
+                    h[i + 1][k] = -sn[i] * h[i][k] + cs[i] * h[i + 1][k];
+                    h[i][k] = t;
+                }
+                let rho = h[k][k].hypot(h[k + 1][k]);
+                if rho == 0.0 {
+                    return Err(SolverError::Breakdown {
+                        method: "GMRES",
+                        iteration: it,
+                        reason: "zero column in the Hessenberg matrix (singular system?)".into(),
+                    });
+                }
+                cs[k] = h[k][k] / rho;
+                sn[k] = h[k + 1][k] / rho;
+                let hk1 = h[k + 1][k];
+                h[k][k] = rho;
+                g[k + 1] = -sn[k] * g[k];
+                g[k] *= cs[k];
+                it += 1;
+                k += 1;
+                history.push(g[k].abs());
+                if g[k].abs() <= target || hk1 == 0.0 {
+                    break;
+                }
+                v.push(w.iter().map(|wj| wj / hk1).collect());
+            }
+            // Back substitution for y in H y = g, then x += Z y.
+            let mut y = vec![0.0; k];
+            for i in (0..k).rev() {
+                let s: f64 = (i + 1..k).map(|j| h[i][j] * y[j]).sum();
+                y[i] = (g[i] - s) / h[i][i];
+            }
+            for (yi, zi) in y.iter().zip(&z) {
+                x.iter_mut().zip(zi).for_each(|(xj, zj)| *xj += yi * zj);
+            }
+            residual(a, b, x, &mut r);
+            let true_residual = norm(&r);
+            *history
+                .last_mut()
+                .expect("history has the initial residual") = true_residual;
+            if true_residual <= target {
+                break;
+            }
+            if it >= max_iterations {
+                return Err(SolverError::NotConverged {
+                    method: "GMRES",
+                    iterations: it,
+                    residual: relative_residual(a, b, x),
+                    tolerance: rtol,
+                });
+            }
+        }
+        Ok(SolveReport {
+            iterations: it,
+            relative_residual: relative_residual(a, b, x),
+            history,
+        })
+    }
+}
+
+/// BiCGStab with right preconditioning, for non-symmetric systems.
+pub struct BiCgStab {
+    /// Stopping rule.
+    pub tolerance: Tolerance,
+    /// The preconditioner (set up on every solve).
+    pub preconditioner: Box<dyn Preconditioner>,
+}
+
+impl BiCgStab {
+    /// BiCGStab with the given preconditioner and tolerance.
+    pub fn new(preconditioner: Box<dyn Preconditioner>, tolerance: Tolerance) -> Self {
+        BiCgStab {
+            tolerance,
+            preconditioner,
+        }
+    }
+}
+
+impl LinearSolver for BiCgStab {
+    fn solve(
+        &mut self,
+        a: &SparseMatrix,
+        b: &[f64],
+        x: &mut [f64],
+    ) -> Result<SolveReport, SolverError> {
+        check_sizes(a, b, x)?;
+        self.preconditioner.setup(a)?;
+        let n = b.len();
+        let Tolerance {
+            rtol,
+            atol,
+            max_iterations,
+        } = self.tolerance;
+        let target = (rtol * norm(b)).max(atol);
+        let mut r = vec![0.0; n];
+        residual(a, b, x, &mut r);
+        let r_hat = r.clone();
+        let (mut rho, mut alpha, mut omega) = (1.0, 1.0, 1.0);
+        let (mut v, mut p) = (vec![0.0; n], vec![0.0; n]);
+        let (mut p_hat, mut s_hat, mut t) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut history = vec![norm(&r)];
+        let mut it = 0;
+        let breakdown = |it: usize, what: &str| SolverError::Breakdown {
+            method: "BiCGStab",
+            iteration: it,
+            reason: what.to_string(),
+        };
+        while history[it] > target {
+            if it == max_iterations {
+                return Err(SolverError::NotConverged {
+                    method: "BiCGStab",
+                    iterations: it,
+                    residual: relative_residual(a, b, x),
+                    tolerance: rtol,
+                });
+            }
+            let rho_new = super::dot(&r_hat, &r);
+            if rho_new == 0.0 {
+                return Err(breakdown(it, "r_hat . r = 0"));
+            }
+            let beta = (rho_new / rho) * (alpha / omega);
+            rho = rho_new;
+            for j in 0..n {
+                p[j] = r[j] + beta * (p[j] - omega * v[j]);
+            }
+            self.preconditioner.apply(&p, &mut p_hat);
+            spmv(a, &p_hat, &mut v);
+            let rv = super::dot(&r_hat, &v);
+            if rv == 0.0 {
+                return Err(breakdown(it, "r_hat . A p = 0"));
+            }
+            alpha = rho / rv;
+            // r becomes s = r - alpha v.
+            r.iter_mut().zip(&v).for_each(|(rj, vj)| *rj -= alpha * vj);
+            x.iter_mut()
+                .zip(&p_hat)
+                .for_each(|(xj, pj)| *xj += alpha * pj);
+            it += 1;
+            let s_norm = norm(&r);
+            if s_norm <= target {
+                history.push(s_norm);
+                break;
+            }
+            self.preconditioner.apply(&r, &mut s_hat);
+            spmv(a, &s_hat, &mut t);
+            let tt = super::dot(&t, &t);
+            omega = if tt > 0.0 {
+                super::dot(&t, &r) / tt
+            } else {
+                0.0
+            };
+            if omega == 0.0 {
+                return Err(breakdown(it, "omega = 0"));
+            }
+            x.iter_mut()
+                .zip(&s_hat)
+                .for_each(|(xj, sj)| *xj += omega * sj);
+            r.iter_mut().zip(&t).for_each(|(rj, tj)| *rj -= omega * tj);
+            history.push(norm(&r));
+        }
+        Ok(SolveReport {
+            iterations: it,
+            relative_residual: relative_residual(a, b, x),
+            history,
+        })
+    }
+}
