@@ -215,6 +215,55 @@ fn shipped_cases_run_and_write_their_output() {
 }
 
 #[test]
+fn solvers_are_chosen_in_the_case_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("amg.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [64, 64], kind: tri3}\n\
+         physics:\n  poisson:\n    source: 2*pi^2*sin(pi*x)*sin(pi*y)\n    boundary:\n\
+         \x20     left: {dirichlet: 0}\n      right: {dirichlet: 0}\n      bottom: {dirichlet: 0}\n      top: {dirichlet: 0}\n\
+         solver: {kind: cg, preconditioner: amg, rtol: 1e-12}\n\
+         monitors:\n  - probe: {name: centre, point: [0.5, 0.5]}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = pde(&[
+        "run",
+        case.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let iterations = summary["solver_iterations"].as_u64().unwrap();
+    assert!((1..30).contains(&iterations), "{summary}");
+    // CG stops on its recursive residual; the true one may differ by round-off.
+    assert!(
+        summary["relative_residual"].as_f64().unwrap() < 1e-11,
+        "{summary}"
+    );
+    // The exact solution is 1 at the centre; P1 on 64x64 is within 1e-3.
+    assert!(
+        (summary["probes"]["centre"].as_f64().unwrap() - 1.0).abs() < 1e-3,
+        "{summary}"
+    );
+
+    std::fs::write(
+        &case,
+        "mesh: {file: x.msh}\nphysics: {poisson: {}}\nsolver: {kind: multigrid}\n",
+    )
+    .unwrap();
+    let err = stderr(&pde(&["check", case.to_str().unwrap()]));
+    assert!(
+        err.contains("unknown variant `multigrid`")
+            && err.contains("cholesky, lu, cg, gmres, bicgstab"),
+        "{err}"
+    );
+}
+
+#[test]
 fn divergence_stops_with_a_message_and_keeps_the_output() {
     let dir = tempfile::tempdir().unwrap();
     let case = dir.path().join("blowup.yaml");

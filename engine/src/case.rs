@@ -95,10 +95,11 @@ pub enum BoundarySpec {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SolverSpec {
-    /// `cholesky` (direct, default) or `cg`.
+    /// `cholesky` (direct, default), `lu`, `cg`, `gmres` or `bicgstab`.
     #[serde(default)]
     pub kind: SolverKind,
-    /// Preconditioner of iterative solvers: `jacobi` (default) or `none`.
+    /// Preconditioner of iterative solvers: `jacobi` (default), `ssor`,
+    /// `ilu0`, `amg` or `none`.
     #[serde(default)]
     pub preconditioner: PreconditionerKind,
     /// Relative tolerance of iterative solvers. Default 1e-10.
@@ -107,6 +108,9 @@ pub struct SolverSpec {
     /// Iteration limit of iterative solvers. Default 10000.
     #[serde(default = "max_iterations_default")]
     pub max_iterations: usize,
+    /// GMRES restart length. Default 50.
+    #[serde(default = "restart_default")]
+    pub restart: usize,
 }
 
 impl Default for SolverSpec {
@@ -116,6 +120,7 @@ impl Default for SolverSpec {
             preconditioner: PreconditionerKind::default(),
             rtol: rtol_default(),
             max_iterations: max_iterations_default(),
+            restart: restart_default(),
         }
     }
 }
@@ -124,11 +129,17 @@ impl Default for SolverSpec {
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SolverKind {
-    /// Sparse Cholesky (faer).
+    /// Sparse Cholesky (faer), for symmetric positive definite systems.
     #[default]
     Cholesky,
-    /// Preconditioned conjugate gradients.
+    /// Sparse LU (faer), for any non-singular system.
+    Lu,
+    /// Preconditioned conjugate gradients (symmetric positive definite).
     Cg,
+    /// Restarted GMRES (any system).
+    Gmres,
+    /// BiCGStab (any system).
+    Bicgstab,
 }
 
 /// Preconditioners available in case files.
@@ -138,6 +149,12 @@ pub enum PreconditionerKind {
     /// Diagonal scaling.
     #[default]
     Jacobi,
+    /// Symmetric successive over-relaxation (relaxation 1.2).
+    Ssor,
+    /// Incomplete LU without fill (IC(0) on symmetric matrices).
+    Ilu0,
+    /// Smoothed-aggregation algebraic multigrid (one V-cycle).
+    Amg,
     /// None.
     None,
 }
@@ -208,6 +225,9 @@ fn rtol_default() -> f64 {
 }
 fn max_iterations_default() -> usize {
     10_000
+}
+fn restart_default() -> usize {
+    50
 }
 fn expr_one() -> Expr {
     Expr::parse("1").expect("constant")

@@ -17,10 +17,11 @@ use crate::case::{
     SolverSpec,
 };
 use crate::fem::{FunctionSpace, PointEvaluator};
-use crate::linalg::direct::Cholesky;
-use crate::linalg::krylov::{Cg, Tolerance};
-use crate::linalg::precond::{Identity, Jacobi};
-use crate::linalg::LinearSolver;
+use crate::linalg::amg::Amg;
+use crate::linalg::direct::{Cholesky, SparseLu};
+use crate::linalg::krylov::{BiCgStab, Cg, Gmres, Tolerance};
+use crate::linalg::precond::{Identity, Ilu0, Jacobi, Ssor};
+use crate::linalg::{LinearSolver, Preconditioner};
 use crate::physics::heat::{Heat, HeatBoundary};
 use crate::physics::poisson::{BoundaryCondition, Poisson};
 use crate::time::{StepError, Stepper, TimeLoop};
@@ -59,21 +60,26 @@ pub fn load_case(path: &Path) -> Result<(Case, Mesh, String)> {
 
 /// The linear solver a case asks for.
 pub fn make_solver(spec: &SolverSpec) -> Box<dyn LinearSolver> {
+    let tolerance = Tolerance {
+        rtol: spec.rtol,
+        atol: 0.0,
+        max_iterations: spec.max_iterations,
+    };
+    let preconditioner = || -> Box<dyn Preconditioner> {
+        match spec.preconditioner {
+            PreconditionerKind::Jacobi => Box::new(Jacobi::default()),
+            PreconditionerKind::Ssor => Box::new(Ssor::new(1.2)),
+            PreconditionerKind::Ilu0 => Box::new(Ilu0::default()),
+            PreconditionerKind::Amg => Box::new(Amg::default()),
+            PreconditionerKind::None => Box::new(Identity),
+        }
+    };
     match spec.kind {
         SolverKind::Cholesky => Box::new(Cholesky::new()),
-        SolverKind::Cg => {
-            let tolerance = Tolerance {
-                rtol: spec.rtol,
-                atol: 0.0,
-                max_iterations: spec.max_iterations,
-            };
-            match spec.preconditioner {
-                PreconditionerKind::Jacobi => {
-                    Box::new(Cg::new(Box::new(Jacobi::default()), tolerance))
-                }
-                PreconditionerKind::None => Box::new(Cg::new(Box::new(Identity), tolerance)),
-            }
-        }
+        SolverKind::Lu => Box::new(SparseLu::new()),
+        SolverKind::Cg => Box::new(Cg::new(preconditioner(), tolerance)),
+        SolverKind::Gmres => Box::new(Gmres::new(preconditioner(), tolerance, spec.restart)),
+        SolverKind::Bicgstab => Box::new(BiCgStab::new(preconditioner(), tolerance)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`LinearSolver`] and [`Preconditioner`] traits that classical and learned
 //! components implement, direct solvers (faer Cholesky) and Krylov methods.
 
+pub mod amg;
 pub mod direct;
 pub mod krylov;
 pub mod precond;
