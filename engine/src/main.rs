@@ -9,6 +9,8 @@ use pde_engine::mesh_source::read_mesh_file;
 use pde_engine::report::MeshReport;
 use pde_engine::runner::{load_case, run_case, RunOptions};
 use pde_mesh::io::gmsh::{self, Endian, MshFormat, MshVersion};
+
+mod bench;
 use pde_mesh::io::vtk::{self, CellSelection, DataArray, VtuOptions};
 
 /// pde-engine: finite elements and finite volumes on unstructured meshes.
@@ -106,6 +108,17 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// P1 Poisson on the unit square (the problem of
+    /// ../shared/peers/poisson_*.py): mesh, assembly, AMG-CG and Cholesky
+    /// timings, residuals, L2 error and peak memory, as one JSON line.
+    Poisson {
+        /// Target number of unknowns (boundary included).
+        #[arg(long, default_value_t = 100_000)]
+        n: usize,
+        /// Threads for assembly and matrix products.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -132,6 +145,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Run { case, output } => run(&case, output),
         Command::Check { case } => check(&case),
         Command::Bench(BenchCommand::MeshRead { file, repeat }) => bench_mesh_read(&file, repeat),
+        Command::Bench(BenchCommand::Poisson { n, threads }) => bench::poisson(n, threads),
     }
 }
 
@@ -272,7 +286,7 @@ fn check(case_path: &Path) -> Result<()> {
 }
 
 /// Resident-set figures of this process from /proc (Linux), in bytes.
-fn rss() -> (u64, u64) {
+pub(crate) fn rss() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status

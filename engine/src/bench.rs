@@ -1,0 +1,97 @@
+//! `pde-engine bench poisson`: the Poisson problem of the peer scripts in
+//! `../shared/peers/`, timed stage by stage, so ratios can be taken in one
+//! session (`benches/poisson/run.sh`).
+
+use std::f64::consts::PI;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+use pde_engine::fem::{assembly, bc, norms, FunctionSpace};
+use pde_engine::linalg::amg::Amg;
+use pde_engine::linalg::direct::Cholesky;
+use pde_engine::linalg::krylov::{Cg, Tolerance};
+use pde_engine::linalg::{LinearSolver, Preconditioner};
+use pde_mesh::{generate, CellKind};
+
+/// -Δu = 2π² sin(πx) sin(πy) on the unit square, u = 0 on the boundary;
+/// `nx = round(sqrt(n) - 1)` squares per side split along the (0,0)-(1,1)
+/// diagonal, as in the peer scripts.
+pub fn poisson(n: usize, threads: usize) -> Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()?;
+    let exact = |x: [f64; 3]| (PI * x[0]).sin() * (PI * x[1]).sin();
+    let nx = ((n as f64).sqrt() - 1.0).round().max(2.0) as usize;
+    let t = Instant::now();
+    let mesh = Arc::new(generate::rectangle(
+        [0.0, 0.0],
+        [1.0, 1.0],
+        [nx, nx],
+        CellKind::Tri3,
+    )?);
+    let space = FunctionSpace::new(mesh, 1)?;
+    let t_mesh = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let a0 = assembly::assemble_matrix(&space, 2, assembly::laplace(|_| 1.0))?;
+    let t_matrix = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let b0 = assembly::assemble_vector(
+        &space,
+        4,
+        assembly::source(move |x| 2.0 * PI * PI * exact(x)),
+    )?;
+    let t_rhs = t.elapsed().as_secs_f64();
+    let mut dofs: Vec<usize> = ["left", "right", "bottom", "top"]
+        .iter()
+        .map(|g| space.group_dofs(g))
+        .collect::<Result<Vec<_>, _>>()?
+        .concat();
+    dofs.sort_unstable();
+    dofs.dedup();
+    let (mut a, mut b) = (a0, b0);
+    bc::apply_dirichlet(&mut a, &mut b, &dofs, &vec![0.0; dofs.len()]);
+
+    let mut solvers = serde_json::Map::new();
+    // AMG-CG, relative tolerance 1e-10 as the peers.
+    let t = Instant::now();
+    let mut amg = Amg::default();
+    amg.setup(&a)?;
+    let t_setup = t.elapsed().as_secs_f64();
+    let (levels, complexity) = (amg.num_levels(), amg.operator_complexity());
+    let t = Instant::now();
+    let mut x = vec![0.0; b.len()];
+    let report = Cg::new(
+        Box::new(amg),
+        Tolerance {
+            rtol: 1e-10,
+            ..Tolerance::default()
+        },
+    )
+    .solve(&a, &b, &mut x)?;
+    let t_solve = t.elapsed().as_secs_f64();
+    solvers.insert(
+        "cg_amg".into(),
+        serde_json::json!({"t_setup": t_setup, "t_solve": t_solve, "t_total": t_setup + t_solve,
+            "iterations": report.iterations, "levels": levels, "operator_complexity": complexity,
+            "relres": report.relative_residual, "l2_error": norms::l2_error(&space, &x, exact)?}),
+    );
+    // Cholesky.
+    let t = Instant::now();
+    let mut y = vec![0.0; b.len()];
+    let report = Cholesky::new().solve(&a, &b, &mut y)?;
+    let t_chol = t.elapsed().as_secs_f64();
+    solvers.insert(
+        "cholesky".into(),
+        serde_json::json!({"t_total": t_chol, "relres": report.relative_residual,
+            "l2_error": norms::l2_error(&space, &y, exact)?}),
+    );
+    let (_, peak) = crate::rss();
+    println!(
+        "{}",
+        serde_json::json!({"lib": "pde-engine", "order": 1, "threads": threads, "nx": nx, "ndof": space.num_dofs(),
+            "nnz": a.val().len(), "t_mesh": t_mesh, "t_assemble_matrix": t_matrix, "t_assemble_rhs": t_rhs,
+            "t_assemble": t_matrix + t_rhs, "solvers": solvers, "maxrss_MiB": peak as f64 / 1048576.0})
+    );
+    Ok(())
+}
