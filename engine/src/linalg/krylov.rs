@@ -26,6 +26,39 @@ impl Default for Tolerance {
     }
 }
 
+/// The common start of the Krylov methods: checks sizes, sets up the
+/// preconditioner, and returns the residual target and `b - A x`.
+fn start(
+    a: &SparseMatrix,
+    b: &[f64],
+    x: &[f64],
+    preconditioner: &mut dyn Preconditioner,
+    tolerance: &Tolerance,
+) -> Result<(f64, Vec<f64>), SolverError> {
+    check_sizes(a, b, x)?;
+    preconditioner.setup(a)?;
+    let mut r = vec![0.0; b.len()];
+    residual(a, b, x, &mut r);
+    Ok(((tolerance.rtol * norm(b)).max(tolerance.atol), r))
+}
+
+/// The error of a method that ran out of iterations.
+fn not_converged(
+    method: &'static str,
+    iterations: usize,
+    a: &SparseMatrix,
+    b: &[f64],
+    x: &[f64],
+    tolerance: f64,
+) -> SolverError {
+    SolverError::NotConverged {
+        method,
+        iterations,
+        residual: relative_residual(a, b, x),
+        tolerance,
+    }
+}
+
 /// Preconditioned conjugate gradients for symmetric positive definite systems.
 pub struct Cg {
     /// Stopping rule.
@@ -51,18 +84,13 @@ impl LinearSolver for Cg {
         b: &[f64],
         x: &mut [f64],
     ) -> Result<SolveReport, SolverError> {
-        check_sizes(a, b, x)?;
-        self.preconditioner.setup(a)?;
+        let (target, mut r) = start(a, b, x, self.preconditioner.as_mut(), &self.tolerance)?;
         let n = b.len();
         let Tolerance {
             rtol,
-            atol,
             max_iterations,
+            ..
         } = self.tolerance;
-        let target = (rtol * norm(b)).max(atol);
-        let mut r = vec![0.0; n];
-        spmv(a, x, &mut r);
-        r.iter_mut().zip(b).for_each(|(ri, bi)| *ri = bi - *ri);
         let mut z = vec![0.0; n];
         self.preconditioner.apply(&r, &mut z);
         let mut p = z.clone();
@@ -72,12 +100,7 @@ impl LinearSolver for Cg {
         let mut it = 0;
         while history[it] > target {
             if it == max_iterations {
-                return Err(SolverError::NotConverged {
-                    method: "CG",
-                    iterations: it,
-                    residual: relative_residual(a, b, x),
-                    tolerance: rtol,
-                });
+                return Err(not_converged("CG", it, a, b, x, rtol));
             }
             spmv(a, &p, &mut ap);
             let pap = super::dot(&p, &ap);
@@ -150,18 +173,14 @@ impl LinearSolver for Gmres {
         b: &[f64],
         x: &mut [f64],
     ) -> Result<SolveReport, SolverError> {
-        check_sizes(a, b, x)?;
-        self.preconditioner.setup(a)?;
+        let (target, mut r) = start(a, b, x, self.preconditioner.as_mut(), &self.tolerance)?;
         let n = b.len();
-        let m = self.restart;
         let Tolerance {
             rtol,
-            atol,
             max_iterations,
+            ..
         } = self.tolerance;
-        let target = (rtol * norm(b)).max(atol);
-        let mut r = vec![0.0; n];
-        residual(a, b, x, &mut r);
+        let m = self.restart;
         let mut history = vec![norm(&r)];
         let mut it = 0;
         let mut w = vec![0.0; n];
@@ -233,12 +252,7 @@ impl LinearSolver for Gmres {
                 break;
             }
             if it >= max_iterations {
-                return Err(SolverError::NotConverged {
-                    method: "GMRES",
-                    iterations: it,
-                    residual: relative_residual(a, b, x),
-                    tolerance: rtol,
-                });
+                return Err(not_converged("GMRES", it, a, b, x, rtol));
             }
         }
         Ok(SolveReport {
@@ -274,17 +288,13 @@ impl LinearSolver for BiCgStab {
         b: &[f64],
         x: &mut [f64],
     ) -> Result<SolveReport, SolverError> {
-        check_sizes(a, b, x)?;
-        self.preconditioner.setup(a)?;
+        let (target, mut r) = start(a, b, x, self.preconditioner.as_mut(), &self.tolerance)?;
         let n = b.len();
         let Tolerance {
             rtol,
-            atol,
             max_iterations,
+            ..
         } = self.tolerance;
-        let target = (rtol * norm(b)).max(atol);
-        let mut r = vec![0.0; n];
-        residual(a, b, x, &mut r);
         let r_hat = r.clone();
         let (mut rho, mut alpha, mut omega) = (1.0, 1.0, 1.0);
         let (mut v, mut p) = (vec![0.0; n], vec![0.0; n]);
@@ -298,12 +308,7 @@ impl LinearSolver for BiCgStab {
         };
         while history[it] > target {
             if it == max_iterations {
-                return Err(SolverError::NotConverged {
-                    method: "BiCGStab",
-                    iterations: it,
-                    residual: relative_residual(a, b, x),
-                    tolerance: rtol,
-                });
+                return Err(not_converged("BiCGStab", it, a, b, x, rtol));
             }
             let rho_new = super::dot(&r_hat, &r);
             if rho_new == 0.0 {
