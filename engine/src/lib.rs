@@ -13,6 +13,7 @@ pub mod mesh_source;
 pub mod physics;
 pub mod report;
 pub mod runner;
+pub mod simulation;
 pub mod time;
 
 /// The examples of `docs/api.md`, run as doc tests so the tour stays true.

@@ -190,20 +190,13 @@ fn run_poisson(
     }))
 }
 
-fn run_heat(
-    case: &Case,
-    model: &ScalarModel,
-    mesh: Arc<Mesh>,
-    name: &str,
-    out: &Path,
-    progress: bool,
-) -> Result<serde_json::Value> {
+/// The heat model a case describes, at its start time.
+pub fn heat_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>) -> Result<Heat> {
     let time = case
         .time
         .as_ref()
         .context("time: the heat model needs a time section")?;
     let space = space_for(model, mesh)?;
-    let probes = probes(case, &space)?;
     let initial = model
         .initial
         .clone()
@@ -222,12 +215,30 @@ fn run_heat(
         let condition = match bc {
             BoundarySpec::Dirichlet(g) => HeatBoundary::Dirichlet(g.space_time()),
             BoundarySpec::Neumann(h) => HeatBoundary::Neumann(h.space_time()),
-            BoundarySpec::Robin { .. } => bail!(
-                "physics.heat.boundary.{group}: robin conditions are not available for heat yet"
-            ),
+            BoundarySpec::Robin { .. } => {
+                bail!("physics.heat.boundary.{group}: robin conditions are not available for heat yet")
+            }
         };
         heat.set_boundary(group, condition);
     }
+    Ok(heat)
+}
+
+fn run_heat(
+    case: &Case,
+    model: &ScalarModel,
+    mesh: Arc<Mesh>,
+    name: &str,
+    out: &Path,
+    progress: bool,
+) -> Result<serde_json::Value> {
+    let time = case
+        .time
+        .as_ref()
+        .context("time: the heat model needs a time section")?;
+    let mut heat = heat_from_case(case, model, mesh)?;
+    let probes = probes(case, &heat.space)?;
+    let t0 = time.start;
 
     let mut pvd = PvdWriter::new(out.join(format!("{name}.pvd")));
     let write = |pvd: &mut PvdWriter,
