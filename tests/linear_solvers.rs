@@ -17,13 +17,8 @@ fn space(n: usize, degree: usize) -> FunctionSpace {
 }
 
 fn boundary_dofs(s: &FunctionSpace) -> Vec<usize> {
-    let mut d: Vec<usize> = ["left", "right", "bottom", "top"]
-        .iter()
-        .flat_map(|g| s.group_dofs(g).unwrap())
-        .collect();
-    d.sort_unstable();
-    d.dedup();
-    d
+    s.dofs_of_groups(&["left", "right", "bottom", "top"])
+        .unwrap()
 }
 
 /// -ε Δu + β·∇u = 1 with u = 0 on the boundary: a non-symmetric system.

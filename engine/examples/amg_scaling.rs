@@ -23,12 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let space = FunctionSpace::new(mesh, 1)?;
         let mut a = assembly::assemble_matrix(&space, 2, assembly::laplace(|_| 1.0))?;
         let mut b = assembly::assemble_vector(&space, 2, assembly::source(|_| 1.0))?;
-        let mut dofs: Vec<usize> = ["left", "right", "bottom", "top"]
-            .iter()
-            .flat_map(|g| space.group_dofs(g).unwrap())
-            .collect();
-        dofs.sort_unstable();
-        dofs.dedup();
+        let dofs = space.dofs_of_groups(&["left", "right", "bottom", "top"])?;
         bc::apply_dirichlet(&mut a, &mut b, &dofs, &vec![0.0; dofs.len()]);
         let mut amg = Amg::default();
         let t = Instant::now();

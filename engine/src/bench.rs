@@ -42,13 +42,7 @@ pub fn poisson(n: usize, threads: usize) -> Result<()> {
         assembly::source(move |x| 2.0 * PI * PI * exact(x)),
     )?;
     let t_rhs = t.elapsed().as_secs_f64();
-    let mut dofs: Vec<usize> = ["left", "right", "bottom", "top"]
-        .iter()
-        .map(|g| space.group_dofs(g))
-        .collect::<Result<Vec<_>, _>>()?
-        .concat();
-    dofs.sort_unstable();
-    dofs.dedup();
+    let dofs = space.dofs_of_groups(&["left", "right", "bottom", "top"])?;
     let (mut a, mut b) = (a0, b0);
     bc::apply_dirichlet(&mut a, &mut b, &dofs, &vec![0.0; dofs.len()]);
 

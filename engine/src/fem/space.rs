@@ -292,22 +292,30 @@ impl FunctionSpace {
     /// The dofs on the cells of a physical group of dimension `dim - 1`
     /// (boundary conditions), sorted.
     pub fn group_dofs(&self, group: &str) -> Result<Vec<usize>> {
-        let g = self.mesh.group(group)?;
-        if g.dim + 1 != self.dim() && g.dim != 0 {
-            return Err(FemError::Unsupported(format!(
-                "group '{group}' has dimension {}; boundary conditions need a group of dimension {}",
-                g.dim,
-                self.dim() - 1
-            )));
-        }
+        self.dofs_of_groups(&[group])
+    }
+
+    /// The dofs on the cells of several boundary groups, sorted and distinct
+    /// (e.g. all sides of a box that share a Dirichlet condition).
+    pub fn dofs_of_groups(&self, groups: &[&str]) -> Result<Vec<usize>> {
         let mut dofs = Vec::new();
-        for c in self.mesh.cells_of(g) {
-            let block = &self.mesh.blocks[c.block];
-            let nodes = block.cell(c.index);
-            let corners = &nodes[..block.kind.num_corners()];
-            dofs.extend(corners.iter().filter_map(|&v| self.vertex_dof(v)));
-            if self.degree() == 2 {
-                dofs.extend(self.facet_edge_dofs(block.kind, corners)?);
+        for group in groups {
+            let g = self.mesh.group(group)?;
+            if g.dim + 1 != self.dim() && g.dim != 0 {
+                return Err(FemError::Unsupported(format!(
+                    "group '{group}' has dimension {}; boundary conditions need a group of dimension {}",
+                    g.dim,
+                    self.dim() - 1
+                )));
+            }
+            for c in self.mesh.cells_of(g) {
+                let block = &self.mesh.blocks[c.block];
+                let nodes = block.cell(c.index);
+                let corners = &nodes[..block.kind.num_corners()];
+                dofs.extend(corners.iter().filter_map(|&v| self.vertex_dof(v)));
+                if self.degree() == 2 {
+                    dofs.extend(self.facet_edge_dofs(block.kind, corners)?);
+                }
             }
         }
         dofs.sort_unstable();
