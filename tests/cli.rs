@@ -215,6 +215,43 @@ fn shipped_cases_run_and_write_their_output() {
 }
 
 #[test]
+fn advection_diffusion_case_carries_the_hill_round_and_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ad");
+    let o = pde(&[
+        "run",
+        "cases/advection_diffusion.yaml",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    // After one revolution the hill (peak 1) is back at `start`, nothing is
+    // left at `opposite`, and SUPG has kept undershoots small.
+    let start = summary["probes"]["start"].as_f64().unwrap();
+    let opposite = summary["probes"]["opposite"].as_f64().unwrap();
+    assert!(start > 0.95 && opposite.abs() < 1e-3, "{summary}");
+    assert!(summary["min"].as_f64().unwrap() > -0.01, "{summary}");
+
+    // The steady problem: no time section; a symmetric solver is refused.
+    let case = dir.path().join("steady.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n\
+         physics:\n  advection_diffusion:\n    kappa: 1e-3\n    boundary: {left: {dirichlet: 1}}\n\
+         solver: {kind: cholesky}\n",
+    )
+    .unwrap();
+    let err = stderr(&pde(&["check", case.to_str().unwrap()]));
+    assert!(
+        err.contains("physics.advection_diffusion.velocity: required")
+            && err.contains("solver.kind: Cholesky needs a symmetric matrix"),
+        "{err}"
+    );
+}
+
+#[test]
 fn solvers_are_chosen_in_the_case_file() {
     let dir = tempfile::tempdir().unwrap();
     let case = dir.path().join("amg.yaml");

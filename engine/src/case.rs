@@ -50,6 +50,33 @@ pub enum Physics {
     Poisson(ScalarModel),
     /// `∂u/∂t - ∇·(κ∇u) = f`.
     Heat(ScalarModel),
+    /// `∂u/∂t + β·∇u - ∇·(κ∇u) = f` (steady without a time section), SUPG-stabilised.
+    AdvectionDiffusion(ScalarModel),
+}
+
+impl Physics {
+    /// The model's name as the case file spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Physics::Poisson(_) => "poisson",
+            Physics::Heat(_) => "heat",
+            Physics::AdvectionDiffusion(_) => "advection_diffusion",
+        }
+    }
+
+    /// Whether the discrete operator is symmetric (Cholesky and CG apply).
+    pub fn is_symmetric(&self) -> bool {
+        !matches!(self, Physics::AdvectionDiffusion(_))
+    }
+
+    /// The direct solver used when the case names none.
+    pub fn default_solver(&self) -> SolverKind {
+        if self.is_symmetric() {
+            SolverKind::Cholesky
+        } else {
+            SolverKind::Lu
+        }
+    }
 }
 
 /// Parameters of the scalar diffusion models (Poisson, heat).
@@ -72,6 +99,13 @@ pub struct ScalarModel {
     /// insulated (`κ ∂u/∂n = 0`).
     #[serde(default)]
     pub boundary: BTreeMap<String, BoundarySpec>,
+    /// Advection velocity `β(x, y, z)`, one expression per coordinate
+    /// (advection–diffusion only, where it is required).
+    #[serde(default)]
+    pub velocity: Option<Vec<Expr>>,
+    /// SUPG stabilisation of advection (advection–diffusion only). Default true.
+    #[serde(default = "yes")]
+    pub supg: bool,
 }
 
 /// A boundary condition of a scalar model.
@@ -95,9 +129,10 @@ pub enum BoundarySpec {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SolverSpec {
-    /// `cholesky` (direct, default), `lu`, `cg`, `gmres` or `bicgstab`.
+    /// `cholesky`, `lu`, `cg`, `gmres` or `bicgstab`. Default: the model's
+    /// direct solver ([`Physics::default_solver`]).
     #[serde(default)]
-    pub kind: SolverKind,
+    pub kind: Option<SolverKind>,
     /// Preconditioner of iterative solvers: `jacobi` (default), `ssor`,
     /// `ilu0`, `amg` or `none`.
     #[serde(default)]
@@ -116,7 +151,7 @@ pub struct SolverSpec {
 impl Default for SolverSpec {
     fn default() -> Self {
         SolverSpec {
-            kind: SolverKind::default(),
+            kind: None,
             preconditioner: PreconditionerKind::default(),
             rtol: rtol_default(),
             max_iterations: max_iterations_default(),
@@ -126,11 +161,10 @@ impl Default for SolverSpec {
 }
 
 /// Linear solvers available in case files.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SolverKind {
     /// Sparse Cholesky (faer), for symmetric positive definite systems.
-    #[default]
     Cholesky,
     /// Sparse LU (faer), for any non-singular system.
     Lu,
@@ -220,6 +254,9 @@ fn is_positive(v: f64) -> bool {
 fn one() -> usize {
     1
 }
+fn yes() -> bool {
+    true
+}
 fn rtol_default() -> f64 {
     1e-10
 }
@@ -282,10 +319,39 @@ impl Case {
     pub fn check(&self, mesh: &Mesh) -> Result<()> {
         let mut problems = Vec::new();
         let dim = mesh.dim();
-        let (model, name) = match &self.physics {
-            Physics::Poisson(m) => (m, "poisson"),
-            Physics::Heat(m) => (m, "heat"),
-        };
+        let name = self.physics.name();
+        let (Physics::Poisson(model) | Physics::Heat(model) | Physics::AdvectionDiffusion(model)) =
+            &self.physics;
+        match (&self.physics, &model.velocity) {
+            (Physics::AdvectionDiffusion(_), None) => problems.push(format!(
+                "physics.{name}.velocity: required; one expression per coordinate, e.g. [1, 0]"
+            )),
+            (Physics::AdvectionDiffusion(_), Some(v)) if v.len() < dim || v.len() > 3 => problems
+                .push(format!(
+                    "physics.{name}.velocity: {} components given; expected {dim} to 3",
+                    v.len()
+                )),
+            (Physics::AdvectionDiffusion(_), Some(v)) => {
+                if let Some(e) = v.iter().find(|e| e.is_time_dependent()) {
+                    problems.push(format!(
+                        "physics.{name}.velocity: '{}' depends on t; the velocity must be steady",
+                        e.text()
+                    ))
+                }
+            }
+            (_, Some(_)) => problems.push(format!(
+                "physics.{name}.velocity: only advection_diffusion has a velocity"
+            )),
+            _ => {}
+        }
+        if let Some(kind @ (SolverKind::Cholesky | SolverKind::Cg)) = self.solver.kind {
+            if !self.physics.is_symmetric() {
+                problems.push(format!(
+                    "solver.kind: {kind:?} needs a symmetric matrix, which {name} does not \
+                     give; use lu, gmres or bicgstab"
+                ));
+            }
+        }
         if !(1..=2).contains(&model.degree) {
             problems.push(format!(
                 "physics.{name}.degree: {} is not available; expected 1 or 2",
@@ -309,6 +375,11 @@ impl Case {
         match (&self.physics, &self.time) {
             (Physics::Poisson(_), Some(_)) => {
                 problems.push("time: the poisson model is steady; remove the time section".into())
+            }
+            (Physics::AdvectionDiffusion(m), None) if m.initial.is_some() => {
+                problems.push(format!(
+                    "physics.{name}.initial: a steady run (no time section) has no initial state"
+                ))
             }
             (Physics::Heat(_), None) => {
                 problems.push("time: the heat model needs `time: {end, dt}`".into())

@@ -11,12 +11,56 @@ use exmex::prelude::*;
 /// The names an expression may use.
 pub const VARIABLES: [&str; 4] = ["x", "y", "z", "t"];
 
+/// Rewrites number literals in scientific notation (`1e-6`, `2.5E+3`),
+/// which exmex's literal syntax lacks, as plain decimals.
+fn expand_exponents(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let starts_number = (b[i].is_ascii_digit() || b[i] == b'.')
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'));
+        if !starts_number {
+            out.push(b[i] as char);
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+            j += 1;
+        }
+        let mut k = j;
+        if k < b.len() && (b[k] == b'e' || b[k] == b'E') {
+            k += 1;
+            if k < b.len() && (b[k] == b'+' || b[k] == b'-') {
+                k += 1;
+            }
+            let digits = k;
+            while k < b.len() && b[k].is_ascii_digit() {
+                k += 1;
+            }
+            if k > digits {
+                if let Ok(v) = text[i..k].parse::<f64>() {
+                    // Display never uses an exponent and round-trips exactly.
+                    out.push_str(&format!("({v})"));
+                    i = k;
+                    continue;
+                }
+            }
+        }
+        out.push_str(&text[i..j]);
+        i = j;
+    }
+    out
+}
+
 /// A parsed expression of `x, y, z, t`.
 ///
 /// ```
 /// use pde_engine::expr::Expr;
 /// let e = Expr::parse("1 + x^2 + 3*y^2 + 1.2*t").unwrap();
 /// assert_eq!(e.eval([1.0, 2.0, 0.0], 0.5), 1.0 + 1.0 + 12.0 + 0.6);
+/// assert_eq!(Expr::parse("2.5e-3*exp(x)").unwrap().eval([0.0; 3], 0.0), 2.5e-3);
 /// assert!(Expr::parse("x + w").unwrap_err().contains("unknown name 'w'"));
 /// ```
 #[derive(Clone, Debug)]
@@ -29,12 +73,14 @@ pub struct Expr {
     slots: Vec<usize>,
     /// Whether `t` appears.
     time_dependent: bool,
+    /// The value of an expression of no variable (`pi` aside), computed once.
+    constant: Option<f64>,
 }
 
 impl Expr {
     /// Parses `text`; the error says what is wrong and what is allowed.
     pub fn parse(text: &str) -> Result<Expr, String> {
-        let flat = exmex::parse::<f64>(text)
+        let flat = exmex::parse::<f64>(&expand_exponents(text))
             .map_err(|e| format!("invalid expression '{text}': {}", e.msg()))?;
         let slots = flat
             .var_names()
@@ -47,11 +93,17 @@ impl Expr {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let time_dependent = slots.contains(&3);
+        let constant = slots
+            .iter()
+            .all(|&s| s == 4)
+            .then(|| flat.eval(&vec![std::f64::consts::PI; slots.len()]).ok())
+            .flatten();
         Ok(Expr {
             text: text.to_string(),
             flat: Arc::new(flat),
             slots,
             time_dependent,
+            constant,
         })
     }
 
@@ -67,6 +119,9 @@ impl Expr {
 
     /// Value at point `p` and time `t` (NaN where it is undefined, e.g. `log(-1)`).
     pub fn eval(&self, p: [f64; 3], t: f64) -> f64 {
+        if let Some(c) = self.constant {
+            return c;
+        }
         let all = [p[0], p[1], p[2], t, std::f64::consts::PI];
         let mut vars = [0.0; 5];
         for (v, &s) in vars.iter_mut().zip(&self.slots) {
@@ -79,12 +134,18 @@ impl Expr {
 
     /// As a function of space (at a fixed time).
     pub fn at_time(&self, t: f64) -> Arc<dyn Fn([f64; 3]) -> f64 + Send + Sync> {
+        if let Some(c) = self.constant {
+            return Arc::new(move |_| c);
+        }
         let e = self.clone();
         Arc::new(move |p| e.eval(p, t))
     }
 
     /// As a function of space and time.
     pub fn space_time(&self) -> Arc<dyn Fn([f64; 3], f64) -> f64 + Send + Sync> {
+        if let Some(c) = self.constant {
+            return Arc::new(move |_, _| c);
+        }
         let e = self.clone();
         Arc::new(move |p, t| e.eval(p, t))
     }

@@ -272,10 +272,7 @@ fn summary_table(summary: &serde_json::Value) -> String {
 
 fn check(case_path: &Path) -> Result<()> {
     let (case, mesh, name) = load_case(case_path)?;
-    let model = match case.physics {
-        pde_engine::case::Physics::Poisson(_) => "poisson",
-        pde_engine::case::Physics::Heat(_) => "heat",
-    };
+    let model = case.physics.name();
     println!(
         "{}: ok ({name}: {model} on {} points, {} domain cells)",
         case_path.display(),

@@ -21,7 +21,7 @@ use crate::linalg::amg::Amg;
 use crate::linalg::direct::{Cholesky, SparseLu};
 use crate::linalg::krylov::{BiCgStab, Cg, Gmres, Tolerance};
 use crate::linalg::precond::{Identity, Ilu0, Jacobi, Ssor};
-use crate::linalg::{LinearSolver, Preconditioner};
+use crate::linalg::{LinearSolver, Preconditioner, SolveReport};
 use crate::physics::heat::{Heat, HeatBoundary};
 use crate::physics::poisson::{BoundaryCondition, Poisson};
 use crate::time::{StepError, Stepper, TimeLoop};
@@ -58,8 +58,8 @@ pub fn load_case(path: &Path) -> Result<(Case, Mesh, String)> {
     Ok((case, mesh, name))
 }
 
-/// The linear solver a case asks for.
-pub fn make_solver(spec: &SolverSpec) -> Box<dyn LinearSolver> {
+/// The linear solver a case asks for (`default` when it names none).
+pub fn make_solver(spec: &SolverSpec, default: SolverKind) -> Box<dyn LinearSolver> {
     let tolerance = Tolerance {
         rtol: spec.rtol,
         atol: 0.0,
@@ -74,7 +74,7 @@ pub fn make_solver(spec: &SolverSpec) -> Box<dyn LinearSolver> {
             PreconditionerKind::None => Box::new(Identity),
         }
     };
-    match spec.kind {
+    match spec.kind.unwrap_or(default) {
         SolverKind::Cholesky => Box::new(Cholesky::new()),
         SolverKind::Lu => Box::new(SparseLu::new()),
         SolverKind::Cg => Box::new(Cg::new(preconditioner(), tolerance)),
@@ -116,7 +116,12 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
     let mesh = Arc::new(mesh);
     let mut summary = match &case.physics {
         Physics::Poisson(model) => run_poisson(&case, model, mesh, &name, &out)?,
-        Physics::Heat(model) => run_heat(&case, model, mesh, &name, &out, options.progress)?,
+        Physics::AdvectionDiffusion(model) if case.time.is_none() => {
+            run_steady_transport(&case, model, mesh, &name, &out)?
+        }
+        Physics::Heat(model) | Physics::AdvectionDiffusion(model) => {
+            run_transient(&case, model, mesh, &name, &out, options.progress)?
+        }
     };
     summary["case"] = serde_json::json!(path.display().to_string());
     summary["wall_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
@@ -166,21 +171,48 @@ fn run_poisson(
         p.set_boundary(group, condition);
     }
     let probes = probes(case, &p.space)?;
-    let mut solver = make_solver(&case.solver);
+    let mut solver = make_solver(&case.solver, case.physics.default_solver());
     let (u, report) = p.solve(solver.as_mut())?;
+    steady_output(case, &p.space, &u, &report, &probes, name, out)
+}
+
+/// Steady advection–diffusion: the transport model's steady state.
+fn run_steady_transport(
+    case: &Case,
+    model: &ScalarModel,
+    mesh: Arc<Mesh>,
+    name: &str,
+    out: &Path,
+) -> Result<serde_json::Value> {
+    let mut m = scalar_model_from_case(case, model, mesh)?;
+    let probes = probes(case, &m.space)?;
+    let report = m.solve_steady()?;
+    steady_output(case, &m.space, m.solution(), &report, &probes, name, out)
+}
+
+/// Writes a steady solution as `<name>.vtu` and returns its summary.
+fn steady_output(
+    case: &Case,
+    space: &FunctionSpace,
+    u: &[f64],
+    report: &SolveReport,
+    probes: &[(String, PointEvaluator)],
+    name: &str,
+    out: &Path,
+) -> Result<serde_json::Value> {
     if u.iter().any(|v| !v.is_finite()) {
         bail!("the solution is not finite (check the coefficients for division by zero or log of negatives)");
     }
     let file = out.join(format!("{name}.vtu"));
-    write_solution(&p.space, &u, &file)?;
+    write_solution(space, u, &file)?;
     let probe_values: serde_json::Map<String, serde_json::Value> = probes
         .iter()
-        .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(&u))))
+        .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(u))))
         .collect();
     Ok(serde_json::json!({
-        "model": "poisson",
-        "unknowns": p.space.num_dofs(),
-        "degree": p.space.degree(),
+        "model": case.physics.name(),
+        "unknowns": space.num_dofs(),
+        "degree": space.degree(),
         "solver_iterations": report.iterations,
         "relative_residual": report.relative_residual,
         "min": u.iter().copied().fold(f64::INFINITY, f64::min),
@@ -190,41 +222,48 @@ fn run_poisson(
     }))
 }
 
-/// The heat model a case describes, at its start time.
-pub fn heat_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>) -> Result<Heat> {
-    let time = case
-        .time
-        .as_ref()
-        .context("time: the heat model needs a time section")?;
+/// The heat or advection–diffusion model a case describes, at its start
+/// time (0 for a steady case).
+pub fn scalar_model_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>) -> Result<Heat> {
     let space = space_for(model, mesh)?;
     let initial = model
         .initial
         .clone()
         .unwrap_or_else(|| crate::expr::Expr::parse("0").expect("constant"));
-    let t0 = time.start;
+    let t0 = case.time.as_ref().map_or(0.0, |t| t.start);
     let mut heat = Heat::new(
         space,
         model.kappa.at_time(t0),
         |x| initial.eval(x, t0),
         t0,
-        make_solver(&case.solver),
+        make_solver(&case.solver, case.physics.default_solver()),
     )?;
     heat.source = model.source.space_time();
-    heat.integrator = time.integrator;
+    if let Some(time) = &case.time {
+        heat.integrator = time.integrator;
+    }
+    if let Some(velocity) = &model.velocity {
+        let beta = velocity.iter().map(|e| e.at_time(t0)).collect::<Vec<_>>();
+        heat.set_advection(
+            Arc::new(move |x| std::array::from_fn(|k| beta.get(k).map_or(0.0, |b| b(x)))),
+            model.supg,
+        )?;
+    }
     for (group, bc) in &model.boundary {
         let condition = match bc {
             BoundarySpec::Dirichlet(g) => HeatBoundary::Dirichlet(g.space_time()),
             BoundarySpec::Neumann(h) => HeatBoundary::Neumann(h.space_time()),
-            BoundarySpec::Robin { .. } => {
-                bail!("physics.heat.boundary.{group}: robin conditions are not available for heat yet")
-            }
+            BoundarySpec::Robin { .. } => bail!(
+                "physics.{}.boundary.{group}: robin conditions are available for poisson only",
+                case.physics.name()
+            ),
         };
         heat.set_boundary(group, condition);
     }
     Ok(heat)
 }
 
-fn run_heat(
+fn run_transient(
     case: &Case,
     model: &ScalarModel,
     mesh: Arc<Mesh>,
@@ -235,8 +274,8 @@ fn run_heat(
     let time = case
         .time
         .as_ref()
-        .context("time: the heat model needs a time section")?;
-    let mut heat = heat_from_case(case, model, mesh)?;
+        .context("time: a time-dependent run needs a time section")?;
+    let mut heat = scalar_model_from_case(case, model, mesh)?;
     let probes = probes(case, &heat.space)?;
     let t0 = time.start;
 
@@ -308,7 +347,7 @@ fn run_heat(
         .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(u))))
         .collect();
     Ok(serde_json::json!({
-        "model": "heat",
+        "model": case.physics.name(),
         "unknowns": heat.space.num_dofs(),
         "degree": heat.space.degree(),
         "integrator": format!("{:?}", time.integrator),

@@ -21,11 +21,11 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::case::Physics;
 use crate::physics::heat::Heat;
-use crate::runner::{heat_from_case, load_case};
+use crate::runner::{load_case, scalar_model_from_case};
 use crate::time::{StepReport, Stepper};
 
 /// A time-dependent model advanced step by step.
@@ -45,14 +45,16 @@ impl Simulation {
     /// The simulation described by a case file (a time-dependent model).
     pub fn from_case(path: &Path) -> Result<Self> {
         let (case, mesh, _) = load_case(path)?;
-        let Physics::Heat(model) = &case.physics else {
+        let (Physics::Heat(model) | Physics::AdvectionDiffusion(model), Some(time)) =
+            (&case.physics, &case.time)
+        else {
             bail!(
-                "{}: a step-by-step simulation needs a time-dependent model",
+                "{}: a step-by-step simulation needs a time-dependent model (heat or \
+                 advection_diffusion with a time section)",
                 path.display()
             );
         };
-        let time = case.time.as_ref().context("time section")?;
-        let heat = heat_from_case(&case, model, std::sync::Arc::new(mesh))?;
+        let heat = scalar_model_from_case(&case, model, std::sync::Arc::new(mesh))?;
         Simulation::new(heat, time.dt)
     }
 

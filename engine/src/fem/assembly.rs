@@ -30,6 +30,12 @@ pub struct CellValues {
     pub phi: Vec<f64>,
     /// `grad[q * num_dofs + i]`: its physical gradient (unused components 0).
     pub grad: Vec<[f64; 3]>,
+    /// Reference Hessians of the basis (constant on the cell; empty for P1).
+    pub hessians: Vec<[[f64; 3]; 3]>,
+    /// Inverse Jacobian of the cell map at each point (`inv[b][c] = dξ_b/dx_c`).
+    pub inverse_jacobians: Vec<[[f64; 3]; 3]>,
+    /// Reference dimension.
+    pub dim: usize,
 }
 
 impl CellValues {
@@ -46,6 +52,25 @@ impl CellValues {
     /// Basis gradients at point `q`.
     pub fn grad_at(&self, q: usize) -> &[[f64; 3]] {
         &self.grad[q * self.num_dofs..(q + 1) * self.num_dofs]
+    }
+
+    /// The physical Laplacian of basis function `i` at point `q`:
+    /// `tr(J^{-T} H J^{-1})` with the reference Hessian `H` (zero for P1;
+    /// on curved cells the affine part, the usual approximation).
+    pub fn laplacian(&self, q: usize, i: usize) -> f64 {
+        let Some(h) = self.hessians.get(i) else {
+            return 0.0;
+        };
+        let (inv, d) = (&self.inverse_jacobians[q], self.dim);
+        let mut sum = 0.0;
+        for c in 0..d {
+            for a in 0..d {
+                for b in 0..d {
+                    sum += inv[a][c] * h[a][b] * inv[b][c];
+                }
+            }
+        }
+        sum
     }
 
     /// The value at point `q` of the finite-element function with local
@@ -76,6 +101,8 @@ struct Tabulation {
     dphi: Vec<[f64; 3]>,
     gphi: Vec<f64>,
     gdphi: Vec<[f64; 3]>,
+    /// Reference Hessians of the basis (constant; empty for P1).
+    hessians: Vec<[[f64; 3]; 3]>,
 }
 
 impl Tabulation {
@@ -91,8 +118,13 @@ impl Tabulation {
             dphi: vec![[0.0; 3]; nq * n],
             gphi: vec![0.0; nq * ng],
             gdphi: vec![[0.0; 3]; nq * ng],
+            hessians: Vec::new(),
             quad,
         };
+        if element.degree > 1 {
+            t.hessians = vec![[[0.0; 3]; 3]; n];
+            element.hessians(&mut t.hessians);
+        }
         for (q, x) in t.quad.points.iter().enumerate() {
             element.values(x, &mut t.phi[q * n..(q + 1) * n]);
             element.gradients(x, &mut t.dphi[q * n..(q + 1) * n]);
@@ -102,16 +134,21 @@ impl Tabulation {
         t
     }
 
-    /// Sizes `v` for this tabulation and copies the reference basis values.
+    /// Sizes `v` for this tabulation and copies what does not depend on the
+    /// cell (basis values, reference Hessians); then [`Tabulation::reinit`]
+    /// maps `v` to each cell in turn.
     fn prepare(&self, v: &mut CellValues) {
         let (n, nq) = (self.element.num_dofs(), self.quad.weights.len());
         v.num_dofs = n;
+        v.dim = self.dim;
         v.weights.resize(nq, 0.0);
         v.points.resize(nq, [0.0; 3]);
         v.phi.clear();
         v.phi.extend_from_slice(&self.phi);
         v.grad.clear();
         v.grad.resize(nq * n, [0.0; 3]);
+        v.hessians.clone_from(&self.hessians);
+        v.inverse_jacobians.resize(nq, [[0.0; 3]; 3]);
     }
 
     /// The physical point of quadrature point `q` on the cell with geometry
@@ -136,7 +173,6 @@ impl Tabulation {
     /// Maps to the cell with geometry nodes `x` (cell number `cell` for errors).
     fn reinit(&self, cell: usize, x: &[[f64; 3]], v: &mut CellValues) -> Result<()> {
         let (n, d) = (self.element.num_dofs(), self.dim);
-        self.prepare(v);
         for q in 0..self.quad.weights.len() {
             let (p, jac) = self.map(q, x);
             let (det, inv) = invert(&jac, d);
@@ -156,6 +192,7 @@ impl Tabulation {
                     }
                 });
             }
+            v.inverse_jacobians[q] = inv;
         }
         Ok(())
     }
@@ -221,6 +258,7 @@ fn over_cells<A: Send>(
         .map(|t| {
             let mut acc = init();
             let mut values = CellValues::default();
+            tab.prepare(&mut values);
             let mut x = Vec::new();
             for c in t * chunk..((t + 1) * chunk).min(cells) {
                 x.clear();
@@ -502,6 +540,112 @@ pub fn source(f: impl Fn([f64; 3]) -> f64 + Sync) -> impl Fn(&CellValues, &mut [
             let w = v.weights[q] * f(v.points[q]);
             for (bi, p) in b.iter_mut().zip(v.phi_at(q)) {
                 *bi += w * p;
+            }
+        }
+    }
+}
+
+/// The streamline-upwind weights `τ (β·∇φ_i)` at quadrature point `q` for
+/// velocity `beta` and diffusion `kappa`, written into `out`.
+///
+/// `τ = h / (2|β|) (coth Pe - 1/Pe)` with the cell Péclet number
+/// `Pe = |β| h / (2κ)` and `h = 2|β| / Σ_i |β·∇φ_i|`, the cell's length
+/// along the flow seen by its basis (Tezduyar's `h_UGN`, which also shrinks
+/// with the degree). This is the choice that makes P1 SUPG nodally exact for
+/// 1D advection–diffusion.
+fn streamline_weights(v: &CellValues, q: usize, beta: [f64; 3], kappa: f64, out: &mut [f64]) {
+    let g = v.grad_at(q);
+    let speed = beta.iter().map(|b| b * b).sum::<f64>().sqrt();
+    let mut sum = 0.0;
+    for (o, gi) in out.iter_mut().zip(g) {
+        *o = beta[0] * gi[0] + beta[1] * gi[1] + beta[2] * gi[2];
+        sum += o.abs();
+    }
+    if speed == 0.0 || sum == 0.0 {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        return;
+    }
+    let h = 2.0 * speed / sum;
+    let peclet = speed * h / (2.0 * kappa.max(f64::MIN_POSITIVE));
+    // coth(Pe) - 1/Pe, by its series where the closed form cancels.
+    let xi = if peclet < 1e-3 {
+        peclet / 3.0
+    } else {
+        1.0 / peclet.tanh() - 1.0 / peclet
+    };
+    let tau = h / (2.0 * speed) * xi;
+    out.iter_mut().for_each(|o| *o *= tau);
+}
+
+/// Largest number of local basis functions of the elements (P2 on a tetrahedron).
+const MAX_LOCAL_DOFS: usize = 10;
+
+/// Kernel of the SUPG terms of the operator `β·∇u - ∇·(κ∇u)`:
+/// `Σ_cells ∫ (β·∇u - κΔu) τ (β·∇v)`. The diffusive part of the residual
+/// (zero for P1) keeps P2 consistent, hence of optimal order; the `∇κ·∇u`
+/// part of a variable coefficient is left out.
+pub fn supg_operator(
+    beta: impl Fn([f64; 3]) -> [f64; 3] + Sync,
+    kappa: impl Fn([f64; 3]) -> f64 + Sync,
+) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    move |v, a| {
+        let n = v.num_dofs;
+        let mut s = [0.0; MAX_LOCAL_DOFS];
+        for q in 0..v.num_points() {
+            let (x, g) = (v.points[q], v.grad_at(q));
+            let b = beta(x);
+            streamline_weights(v, q, b, kappa(x), &mut s[..n]);
+            let k = kappa(x);
+            let mut r = [0.0; MAX_LOCAL_DOFS];
+            for (j, rj) in r[..n].iter_mut().enumerate() {
+                *rj = b[0] * g[j][0] + b[1] * g[j][1] + b[2] * g[j][2] - k * v.laplacian(q, j);
+            }
+            for i in 0..n {
+                for j in 0..n {
+                    a[i * n + j] += v.weights[q] * s[i] * r[j];
+                }
+            }
+        }
+    }
+}
+
+/// Kernel of the SUPG term of `∂u/∂t`: `Σ_cells ∫ u τ (β·∇v)` (added to the
+/// mass matrix, which keeps the stabilisation consistent in time).
+pub fn supg_mass(
+    beta: impl Fn([f64; 3]) -> [f64; 3] + Sync,
+    kappa: impl Fn([f64; 3]) -> f64 + Sync,
+) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    move |v, a| {
+        let n = v.num_dofs;
+        let mut s = [0.0; MAX_LOCAL_DOFS];
+        for q in 0..v.num_points() {
+            let x = v.points[q];
+            streamline_weights(v, q, beta(x), kappa(x), &mut s[..n]);
+            let p = v.phi_at(q);
+            for i in 0..n {
+                for j in 0..n {
+                    a[i * n + j] += v.weights[q] * s[i] * p[j];
+                }
+            }
+        }
+    }
+}
+
+/// Kernel of the SUPG term of the source: `Σ_cells ∫ f τ (β·∇v)`.
+pub fn supg_source(
+    beta: impl Fn([f64; 3]) -> [f64; 3] + Sync,
+    kappa: impl Fn([f64; 3]) -> f64 + Sync,
+    f: impl Fn([f64; 3]) -> f64 + Sync,
+) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    move |v, b| {
+        let n = v.num_dofs;
+        let mut s = [0.0; MAX_LOCAL_DOFS];
+        for q in 0..v.num_points() {
+            let x = v.points[q];
+            streamline_weights(v, q, beta(x), kappa(x), &mut s[..n]);
+            let w = v.weights[q] * f(x);
+            for (bi, si) in b.iter_mut().zip(&s[..n]) {
+                *bi += w * si;
             }
         }
     }

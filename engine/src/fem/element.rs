@@ -93,6 +93,28 @@ impl Lagrange {
             out[nv + k] = std::array::from_fn(|c| 4.0 * (g[a][c] * l[b] + l[a] * g[b][c]));
         }
     }
+
+    /// Reference Hessians of all basis functions (constant on the cell: zero
+    /// for P1; for P2 `4 ∇λ_i ∇λ_iᵀ` at vertices and
+    /// `4 (∇λ_a ∇λ_bᵀ + ∇λ_b ∇λ_aᵀ)` at edges).
+    pub fn hessians(&self, out: &mut [[[f64; 3]; 3]]) {
+        let nv = self.num_vertices();
+        out.iter_mut().for_each(|h| *h = [[0.0; 3]; 3]);
+        if self.degree == 1 {
+            return;
+        }
+        let g: Vec<[f64; 3]> = (0..nv).map(|i| self.barycentric_grad(i)).collect();
+        let outer = |a: usize, b: usize| -> [[f64; 3]; 3] {
+            std::array::from_fn(|r| std::array::from_fn(|c| 4.0 * g[a][r] * g[b][c]))
+        };
+        for (i, h) in out[..nv].iter_mut().enumerate() {
+            *h = outer(i, i);
+        }
+        for (k, e) in self.shape.edges().iter().enumerate() {
+            let (ab, ba) = (outer(e[0], e[1]), outer(e[1], e[0]));
+            out[nv + k] = std::array::from_fn(|r| std::array::from_fn(|c| ab[r][c] + ba[r][c]));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,18 @@
 //! The heat equation `∂u/∂t - ∇·(κ ∇u) = f(x, t)` with Dirichlet `u = g(x, t)`
 //! and Neumann `κ ∂u/∂n = h(x, t)` conditions on physical groups, integrated
 //! with backward Euler, Crank–Nicolson or BDF2 ([`Integrator`]).
+//!
+//! With a velocity field ([`Heat::set_advection`]) the same model is the
+//! advection–diffusion equation `∂u/∂t + β·∇u - ∇·(κ ∇u) = f`, stabilised
+//! with SUPG (streamline-upwind Petrov–Galerkin) for high Péclet numbers.
+//! It can also be solved for its steady state ([`Heat::solve_steady`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{PhysicsError, ScalarFn};
+use super::{PhysicsError, ScalarFn, VectorFn};
 use crate::fem::{assembly, bc, FunctionSpace};
-use crate::linalg::{spmv, LinearSolver, SparseMatrix};
+use crate::linalg::{spmv, LinearSolver, SolveReport, SparseMatrix};
 use crate::time::{Integrator, StepError, StepReport, Stepper};
 
 /// A field of space and time.
@@ -32,12 +37,20 @@ pub struct Heat {
     pub boundary: Vec<(String, HeatBoundary)>,
     /// The time integrator.
     pub integrator: Integrator,
+    kappa: ScalarFn,
+    /// Advection velocity and whether SUPG is on (see [`Heat::set_advection`]).
+    advection: Option<(VectorFn, bool)>,
     solver: Box<dyn LinearSolver>,
+    /// `M` (plus its SUPG part when advection is stabilised).
     mass: SparseMatrix,
+    /// The spatial operator: diffusion, plus advection and SUPG when set.
     stiffness: SparseMatrix,
     /// Committed states `(t, u)`, newest last (at most three kept).
     history: VecDeque<(f64, Vec<f64>)>,
     tried: Option<(f64, Vec<f64>)>,
+    /// `F(t)` of the last tried step's end: Crank–Nicolson's next step
+    /// starts there, with the data that were in force then.
+    end_load: Option<(f64, Vec<f64>)>,
 }
 
 impl Heat {
@@ -52,19 +65,85 @@ impl Heat {
     ) -> Result<Heat, PhysicsError> {
         let q = 2 * space.degree() + 2;
         let mass = assembly::assemble_matrix(&space, q, assembly::mass(|_| 1.0))?;
-        let stiffness = assembly::assemble_matrix(&space, q, assembly::laplace(move |x| kappa(x)))?;
+        let k = kappa.clone();
+        let stiffness = assembly::assemble_matrix(&space, q, assembly::laplace(move |x| k(x)))?;
         let u = space.interpolate(u0);
         Ok(Heat {
             space,
             source: Arc::new(|_, _| 0.0),
             boundary: Vec::new(),
             integrator: Integrator::BackwardEuler,
+            kappa,
+            advection: None,
             solver,
             mass,
             stiffness,
             history: VecDeque::from([(t0, u)]),
             tried: None,
+            end_load: None,
         })
+    }
+
+    /// Adds advection by the (steady) velocity field `beta`, turning the
+    /// model into advection–diffusion; `supg` adds streamline-upwind
+    /// stabilisation to the operator, the time derivative and the source, so
+    /// the scheme stays consistent. Advection makes the system
+    /// non-symmetric: use LU, GMRES or BiCGStab.
+    pub fn set_advection(&mut self, beta: VectorFn, supg: bool) -> Result<(), PhysicsError> {
+        let q = 2 * self.space.degree() + 2;
+        let space = &self.space;
+        let (k, b) = (self.kappa.clone(), beta.clone());
+        let mut mass = assembly::assemble_matrix(space, q, assembly::mass(|_| 1.0))?;
+        let mut stiffness = assembly::assemble_matrix(space, q, assembly::laplace(move |x| k(x)))?;
+        let advection = assembly::assemble_matrix(space, q, assembly::advection(move |x| b(x)))?;
+        add_values(&mut stiffness, &advection);
+        if supg {
+            let (k, b) = (self.kappa.clone(), beta.clone());
+            let s = assembly::assemble_matrix(
+                space,
+                q,
+                assembly::supg_operator(move |x| b(x), move |x| k(x)),
+            )?;
+            add_values(&mut stiffness, &s);
+            let (k, b) = (self.kappa.clone(), beta.clone());
+            let s = assembly::assemble_matrix(
+                space,
+                q,
+                assembly::supg_mass(move |x| b(x), move |x| k(x)),
+            )?;
+            add_values(&mut mass, &s);
+        }
+        self.mass = mass;
+        self.stiffness = stiffness;
+        self.advection = Some((beta, supg));
+        Ok(())
+    }
+
+    /// Solves the steady problem `β·∇u - ∇·(κ∇u) = f(x, t)` at the committed
+    /// time `t` and makes its solution the committed state.
+    pub fn solve_steady(&mut self) -> Result<SolveReport, PhysicsError> {
+        let t = self.time();
+        let mut k = self.stiffness.clone();
+        let mut rhs = self.load(t)?;
+        let (dofs, values) = self.dirichlet(t)?;
+        bc::apply_dirichlet(&mut k, &mut rhs, &dofs, &values);
+        let mut u = self.solution().to_vec();
+        let report = self.solver.solve(&k, &rhs, &mut u)?;
+        self.set_solution(u);
+        Ok(report)
+    }
+
+    /// The Dirichlet dofs and their values at time `t`.
+    fn dirichlet(&self, t: f64) -> Result<(Vec<usize>, Vec<f64>), PhysicsError> {
+        let mut fixed = Vec::new();
+        for (group, condition) in &self.boundary {
+            if let HeatBoundary::Dirichlet(g) = condition {
+                for d in self.space.group_dofs(group)? {
+                    fixed.push((d, g(self.space.dof_points()[d], t)));
+                }
+            }
+        }
+        Ok(fixed.into_iter().unzip())
     }
 
     /// Sets (or replaces) the condition on a group.
@@ -95,6 +174,15 @@ impl Heat {
         let q = 2 * self.space.degree() + 2;
         let f = self.source.clone();
         let mut b = assembly::assemble_vector(&self.space, q, assembly::source(move |x| f(x, t)))?;
+        if let Some((beta, true)) = &self.advection {
+            let (f, k, beta) = (self.source.clone(), self.kappa.clone(), beta.clone());
+            let s = assembly::assemble_vector(
+                &self.space,
+                q,
+                assembly::supg_source(move |x| beta(x), move |x| k(x), move |x| f(x, t)),
+            )?;
+            b.iter_mut().zip(s).for_each(|(bi, v)| *bi += v);
+        }
         for (group, condition) in &self.boundary {
             if let HeatBoundary::Neumann(h) = condition {
                 let h = h.clone();
@@ -184,7 +272,10 @@ impl Stepper for Heat {
             // Crank–Nicolson, also the first step of BDF2.
             _ => {
                 spmv(&self.stiffness, &u, &mut au);
-                let f_old = self.load(t)?;
+                let f_old = match self.end_load.take() {
+                    Some((t_load, f)) if t_load == t => f,
+                    _ => self.load(t)?,
+                };
                 let rhs = (0..n)
                     .map(|i| mu[i] - 0.5 * dt * au[i] + 0.5 * dt * (f_old[i] + f_new[i]))
                     .collect();
@@ -196,15 +287,7 @@ impl Stepper for Heat {
             .iter_mut()
             .zip(m.iter().zip(a))
             .for_each(|(kv, (mv, av))| *kv = alpha * mv + beta * av);
-        let mut fixed = Vec::new();
-        for (group, condition) in &self.boundary {
-            if let HeatBoundary::Dirichlet(g) = condition {
-                for d in self.space.group_dofs(group).map_err(PhysicsError::from)? {
-                    fixed.push((d, g(self.space.dof_points()[d], t + dt)));
-                }
-            }
-        }
-        let (dofs, values): (Vec<usize>, Vec<f64>) = fixed.into_iter().unzip();
+        let (dofs, values) = self.dirichlet(t + dt)?;
         bc::apply_dirichlet(&mut k, &mut rhs, &dofs, &values);
         let mut u_new = u.clone();
         let report = self
@@ -216,6 +299,7 @@ impl Stepper for Heat {
             |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) },
         );
         let error_estimate = self.error_estimate(t + dt, &u_new);
+        self.end_load = Some((t + dt, f_new));
         self.tried = Some((t + dt, u_new));
         Ok(StepReport {
             iterations: report.iterations,
@@ -236,4 +320,13 @@ impl Stepper for Heat {
     fn fields(&self) -> Vec<(String, Vec<f64>)> {
         vec![("u".to_string(), self.solution().to_vec())]
     }
+}
+
+/// `a += b` for matrices on the same pattern.
+fn add_values(a: &mut SparseMatrix, b: &SparseMatrix) {
+    debug_assert_eq!(a.col_idx(), b.col_idx());
+    a.val_mut()
+        .iter_mut()
+        .zip(b.val())
+        .for_each(|(x, y)| *x += y);
 }

@@ -8,6 +8,9 @@ use std::sync::Arc;
 /// A scalar field given as a function of position, shared between threads.
 pub type ScalarFn = Arc<dyn Fn([f64; 3]) -> f64 + Send + Sync>;
 
+/// A vector field (e.g. a velocity) as a function of position.
+pub type VectorFn = Arc<dyn Fn([f64; 3]) -> [f64; 3] + Send + Sync>;
+
 /// Errors of the physical models.
 #[derive(Debug, thiserror::Error)]
 pub enum PhysicsError {
