@@ -36,6 +36,9 @@ pub struct CellValues {
     pub inverse_jacobians: Vec<[[f64; 3]; 3]>,
     /// Reference dimension.
     pub dim: usize,
+    /// The domain cell these values belong to (for kernels that read
+    /// finite-element functions through the space's `cell_dofs`).
+    pub cell: usize,
 }
 
 impl CellValues {
@@ -173,6 +176,7 @@ impl Tabulation {
     /// Maps to the cell with geometry nodes `x` (cell number `cell` for errors).
     fn reinit(&self, cell: usize, x: &[[f64; 3]], v: &mut CellValues) -> Result<()> {
         let (n, d) = (self.element.num_dofs(), self.dim);
+        v.cell = cell;
         for q in 0..self.quad.weights.len() {
             let (p, jac) = self.map(q, x);
             let (det, inv) = invert(&jac, d);
@@ -240,30 +244,39 @@ pub fn pattern(space: &FunctionSpace) -> pde_mesh::Csr {
     )
 }
 
-/// Runs `work(cell, values, local)` over all cells in parallel, one
-/// accumulator per thread, and returns the accumulators.
+/// Runs `work(cell, values, acc)` over all cells in parallel, one
+/// accumulator per thread, and returns the accumulators. `values` holds the
+/// basis of each of `spaces` (all on one mesh) at the same quadrature points.
 fn over_cells<A: Send>(
-    space: &FunctionSpace,
+    spaces: &[&FunctionSpace],
     quad_degree: usize,
     init: impl Fn() -> A + Sync,
-    work: impl Fn(usize, &CellValues, &mut A) + Sync,
+    work: impl Fn(usize, &[CellValues], &mut A) + Sync,
 ) -> Result<Vec<A>> {
-    let tab = Tabulation::new(space.element(), space.geometry(), quad_degree);
-    let cells = space.num_cells();
+    let tabs: Vec<Tabulation> = spaces
+        .iter()
+        .map(|s| Tabulation::new(s.element(), s.geometry(), quad_degree))
+        .collect();
+    let first = spaces[0];
+    let cells = first.num_cells();
     let threads = rayon::current_num_threads().max(1);
     let chunk = cells.div_ceil(threads).max(1);
-    let mesh = space.mesh();
+    let mesh = first.mesh();
     (0..cells.div_ceil(chunk))
         .into_par_iter()
         .map(|t| {
             let mut acc = init();
-            let mut values = CellValues::default();
-            tab.prepare(&mut values);
+            let mut values = vec![CellValues::default(); tabs.len()];
+            for (tab, v) in tabs.iter().zip(values.iter_mut()) {
+                tab.prepare(v);
+            }
             let mut x = Vec::new();
             for c in t * chunk..((t + 1) * chunk).min(cells) {
                 x.clear();
-                x.extend(space.cell_nodes(c).iter().map(|&v| mesh.points[v]));
-                tab.reinit(c, &x, &mut values)?;
+                x.extend(first.cell_nodes(c).iter().map(|&v| mesh.points[v]));
+                for (tab, v) in tabs.iter().zip(values.iter_mut()) {
+                    tab.reinit(c, &x, v)?;
+                }
                 work(c, &values, &mut acc);
             }
             Ok(acc)
@@ -271,11 +284,87 @@ fn over_cells<A: Send>(
         .collect()
 }
 
-/// Adds the per-thread accumulators (with their scratch) into `target`.
-fn add_parts(target: &mut [f64], parts: Vec<(Vec<f64>, Vec<f64>)>) {
-    for (part, _) in parts {
-        target.iter_mut().zip(part).for_each(|(v, p)| *v += p);
+/// The local-to-global dof map of an assembly: `cell_dofs(c, out)` writes
+/// the global dofs of cell `c` in the order of the kernel's local numbering.
+pub(crate) trait CellDofs: Sync {
+    /// Writes cell `c`'s dofs into `out` (cleared first).
+    fn cell_dofs(&self, c: usize, out: &mut Vec<usize>);
+}
+
+impl CellDofs for FunctionSpace {
+    fn cell_dofs(&self, c: usize, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend_from_slice(FunctionSpace::cell_dofs(self, c));
     }
+}
+
+/// Zeroes the values of `a` and assembles into its (fixed) pattern:
+/// `kernel(values, dofs, local)` adds the local matrix, row-major in the
+/// local numbering of `map`.
+pub(crate) fn matrix_into(
+    a: &mut SparseMatrix,
+    spaces: &[&FunctionSpace],
+    map: &impl CellDofs,
+    quad_degree: usize,
+    kernel: impl Fn(&[CellValues], &[usize], &mut [f64]) + Sync,
+) -> Result<()> {
+    let nnz = a.val().len();
+    let a_ref = &*a;
+    let parts = over_cells(
+        spaces,
+        quad_degree,
+        || (vec![0.0; nnz], Vec::new(), Vec::new()),
+        |c, values, (acc, local, dofs)| {
+            map.cell_dofs(c, dofs);
+            let n = dofs.len();
+            local.clear();
+            local.resize(n * n, 0.0);
+            kernel(values, dofs, local);
+            for (i, &gi) in dofs.iter().enumerate() {
+                for (j, &gj) in dofs.iter().enumerate() {
+                    let k =
+                        entry_index(a_ref, gi, gj).expect("pattern holds every cell's dof pairs");
+                    acc[k] += local[i * n + j];
+                }
+            }
+        },
+    )?;
+    let val = a.val_mut();
+    val.iter_mut().for_each(|v| *v = 0.0);
+    for (part, _, _) in parts {
+        val.iter_mut().zip(part).for_each(|(v, p)| *v += p);
+    }
+    Ok(())
+}
+
+/// Assembles a vector of length `len`: `kernel(values, dofs, local)` adds
+/// the local vector in the local numbering of `map`.
+pub(crate) fn vector_over(
+    len: usize,
+    spaces: &[&FunctionSpace],
+    map: &impl CellDofs,
+    quad_degree: usize,
+    kernel: impl Fn(&[CellValues], &[usize], &mut [f64]) + Sync,
+) -> Result<Vec<f64>> {
+    let parts = over_cells(
+        spaces,
+        quad_degree,
+        || (vec![0.0; len], Vec::new(), Vec::new()),
+        |c, values, (acc, local, dofs)| {
+            map.cell_dofs(c, dofs);
+            local.clear();
+            local.resize(dofs.len(), 0.0);
+            kernel(values, dofs, local);
+            for (&g, l) in dofs.iter().zip(local.iter()) {
+                acc[g] += l;
+            }
+        },
+    )?;
+    let mut b = vec![0.0; len];
+    for (part, _, _) in parts {
+        b.iter_mut().zip(part).for_each(|(v, p)| *v += p);
+    }
+    Ok(b)
 }
 
 /// Assembles the matrix of a bilinear form: `kernel(values, local)` adds the
@@ -287,28 +376,22 @@ pub fn assemble_matrix(
     kernel: impl Fn(&CellValues, &mut [f64]) + Sync,
 ) -> Result<SparseMatrix> {
     let mut a = zeros_with_pattern(pattern(space));
-    let n = space.element().num_dofs();
-    let nnz = a.val().len();
-    let a_ref = &a;
-    let parts = over_cells(
-        space,
-        quad_degree,
-        || (vec![0.0; nnz], vec![0.0; n * n]),
-        |c, values, (acc, local)| {
-            local.iter_mut().for_each(|v| *v = 0.0);
-            kernel(values, local);
-            let dofs = space.cell_dofs(c);
-            for (i, &gi) in dofs.iter().enumerate() {
-                for (j, &gj) in dofs.iter().enumerate() {
-                    let k =
-                        entry_index(a_ref, gi, gj).expect("pattern holds every cell's dof pairs");
-                    acc[k] += local[i * n + j];
-                }
-            }
-        },
-    )?;
-    add_parts(a.val_mut(), parts);
+    reassemble_matrix(&mut a, space, quad_degree, kernel)?;
     Ok(a)
+}
+
+/// Assembles a bilinear form again into a matrix with the space's pattern
+/// (from [`assemble_matrix`]), overwriting its values: the pattern, and a
+/// direct solver's symbolic analysis of it, stay.
+pub fn reassemble_matrix(
+    a: &mut SparseMatrix,
+    space: &FunctionSpace,
+    quad_degree: usize,
+    kernel: impl Fn(&CellValues, &mut [f64]) + Sync,
+) -> Result<()> {
+    matrix_into(a, &[space], space, quad_degree, |v, _, local| {
+        kernel(&v[0], local)
+    })
 }
 
 /// Assembles the vector of a linear form: `kernel(values, local)` adds the
@@ -318,23 +401,13 @@ pub fn assemble_vector(
     quad_degree: usize,
     kernel: impl Fn(&CellValues, &mut [f64]) + Sync,
 ) -> Result<Vec<f64>> {
-    let n = space.element().num_dofs();
-    let nd = space.num_dofs();
-    let parts = over_cells(
+    vector_over(
+        space.num_dofs(),
+        &[space],
         space,
         quad_degree,
-        || (vec![0.0; nd], vec![0.0; n]),
-        |c, values, (acc, local)| {
-            local.iter_mut().for_each(|v| *v = 0.0);
-            kernel(values, local);
-            for (&g, l) in space.cell_dofs(c).iter().zip(local.iter()) {
-                acc[g] += l;
-            }
-        },
-    )?;
-    let mut b = vec![0.0; nd];
-    add_parts(&mut b, parts);
-    Ok(b)
+        |v, _, local| kernel(&v[0], local),
+    )
 }
 
 /// Integrates `f(x, values, q)` over the domain, summing over quadrature
@@ -345,12 +418,13 @@ pub fn integrate(
     f: impl Fn(usize, &CellValues, usize) -> f64 + Sync,
 ) -> Result<f64> {
     let parts = over_cells(
-        space,
+        &[space],
         quad_degree,
         || 0.0,
         |c, values, acc| {
-            *acc += (0..values.num_points())
-                .map(|q| values.weights[q] * f(c, values, q))
+            let v = &values[0];
+            *acc += (0..v.num_points())
+                .map(|q| v.weights[q] * f(c, v, q))
                 .sum::<f64>();
         },
     )?;

@@ -16,10 +16,12 @@
 pub mod assembly;
 pub mod bc;
 pub mod element;
+pub mod mixed;
 pub mod norms;
 pub mod quadrature;
 pub mod space;
 
+pub use mixed::MixedSpace;
 pub use space::{FunctionSpace, PointEvaluator};
 
 /// Errors of the finite-element layer.

@@ -1,6 +1,7 @@
 //! Physical models, one module each.
 
 pub mod heat;
+pub mod navier_stokes;
 pub mod poisson;
 
 use std::sync::Arc;
@@ -20,4 +21,7 @@ pub enum PhysicsError {
     /// From a linear solver.
     #[error(transparent)]
     Solver(#[from] crate::linalg::SolverError),
+    /// A nonlinear iteration did not converge.
+    #[error("{0}")]
+    NotConverged(String),
 }

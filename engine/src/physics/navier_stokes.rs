@@ -1,0 +1,575 @@
+//! Incompressible Navier–Stokes `∂u/∂t + (u·∇)u - νΔu + ∇p = f`, `∇·u = 0`
+//! (and Stokes, without the convection term) with Taylor–Hood P2/P1
+//! elements on triangles or tetrahedra, isoparametric on quadratic meshes.
+//!
+//! - Steady: Newton's method from the Stokes solution
+//!   ([`NavierStokes::solve_steady`]), with the increment of every iteration
+//!   reported.
+//! - Unsteady ([`Stepper`]): BDF2 (variable step, started with backward
+//!   Euler) or backward Euler, with the convecting velocity extrapolated to
+//!   the new time level, so each step is one linear (Oseen) solve whose
+//!   symbolic factorisation is reused.
+//! - Boundary conditions by physical group: a velocity `g(x, t)`, no-slip,
+//!   or do-nothing (`ν ∂u/∂n - p n = 0`, the natural condition).
+//! - Forces on a group in the volume (residual) form: the discrete momentum
+//!   residual tested with the velocity basis functions of that group, which
+//!   is far more accurate than integrating the stress over the boundary.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use super::PhysicsError;
+use crate::fem::assembly::{self, CellValues};
+use crate::fem::{bc, FunctionSpace, MixedSpace, PointEvaluator};
+use crate::linalg::direct::Cholesky;
+use crate::linalg::{LinearSolver, SparseMatrix};
+use crate::time::{Integrator, StepError, StepReport, Stepper};
+
+/// A vector field of space and time.
+pub type VectorSpaceTimeFn = Arc<dyn Fn([f64; 3], f64) -> [f64; 3] + Send + Sync>;
+
+/// A boundary condition of the flow on a physical group.
+#[derive(Clone)]
+pub enum FlowBoundary {
+    /// `u = g(x, t)` (inflow profiles, moving walls).
+    Velocity(VectorSpaceTimeFn),
+    /// `u = 0`.
+    NoSlip,
+    /// `ν ∂u/∂n - p n = 0`: free outflow (the natural condition; listing
+    /// it is documentation).
+    DoNothing,
+}
+
+/// What Newton's method did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewtonReport {
+    /// Newton iterations (after the Stokes start).
+    pub iterations: usize,
+    /// Relative size of each update, `|δx|∞ / |x|∞`.
+    pub increments: Vec<f64>,
+}
+
+/// A step tried but not yet committed.
+struct Tried {
+    t: f64,
+    x: Vec<f64>,
+    force: Option<[f64; 3]>,
+}
+
+/// The rows of the momentum equations at the force group's velocity dofs,
+/// kept from the system before Dirichlet elimination: `(row, entries, b)`.
+type ResidualRows = Vec<(usize, Vec<(usize, f64)>, f64)>;
+
+/// Incompressible flow with Taylor–Hood elements, as a [`Stepper`] or solved
+/// for its steady state.
+///
+/// ```
+/// use std::sync::Arc;
+/// use pde_engine::linalg::direct::SparseLu;
+/// use pde_engine::physics::navier_stokes::{FlowBoundary, NavierStokes};
+/// use pde_mesh::{generate, CellKind};
+///
+/// // Poiseuille flow u = (y (1 - y), 0), p = 2ν (1 - x) is quadratic:
+/// // Taylor–Hood reproduces it exactly, convection included.
+/// let mesh = Arc::new(generate::rectangle([0.0, 0.0], [1.0, 1.0], [4, 4], CellKind::Tri3).unwrap());
+/// let mut ns = NavierStokes::new(mesh, 0.1, Box::new(SparseLu::new())).unwrap();
+/// let profile = Arc::new(|x: [f64; 3], _t: f64| [x[1] * (1.0 - x[1]), 0.0, 0.0]);
+/// ns.set_boundary("left", FlowBoundary::Velocity(profile));
+/// ns.set_boundary("bottom", FlowBoundary::NoSlip);
+/// ns.set_boundary("top", FlowBoundary::NoSlip);
+/// ns.set_boundary("right", FlowBoundary::DoNothing);
+/// ns.solve_steady(1e-12, 10).unwrap();
+/// let p = ns.pressure_at([0.5, 0.5, 0.0]).unwrap();
+/// assert!((p - 2.0 * 0.1 * 0.5).abs() < 1e-10);
+/// ```
+pub struct NavierStokes {
+    /// Velocity (field 0, P2, one component per dimension) and pressure
+    /// (field 1, P1).
+    pub space: MixedSpace,
+    /// Kinematic viscosity.
+    pub nu: f64,
+    /// Whether the convection term is on (false: Stokes).
+    pub convection: bool,
+    /// Time integrator: `Bdf2` or `BackwardEuler`.
+    pub integrator: Integrator,
+    /// Body force `f(x, t)` (none by default).
+    pub body_force: Option<VectorSpaceTimeFn>,
+    boundary: Vec<(String, FlowBoundary)>,
+    /// The group whose force is measured, and its velocity (scalar) dofs.
+    force_group: Option<(String, Vec<usize>)>,
+    /// A pressure dof fixed to 0 (flows enclosed by velocity conditions).
+    pressure_pin: Option<usize>,
+    solver: Box<dyn LinearSolver>,
+    matrix: SparseMatrix,
+    /// Committed states `(t, x)`, newest last (two kept for BDF2).
+    history: VecDeque<(f64, Vec<f64>)>,
+    tried: Option<Tried>,
+    force: Option<[f64; 3]>,
+    /// The P2 mass matrix and its factor, for the vorticity projection.
+    projection: Mutex<Option<(SparseMatrix, Cholesky)>>,
+}
+
+/// Quadrature degree: exact for the convection term `(w·∇u)·v` of P2 on
+/// straight cells.
+const QUAD_DEGREE: usize = 5;
+
+impl NavierStokes {
+    /// The flow at rest with viscosity `nu` on `mesh`, solving its linear
+    /// systems with `solver` (sparse LU is the robust choice).
+    pub fn new(
+        mesh: Arc<pde_mesh::Mesh>,
+        nu: f64,
+        solver: Box<dyn LinearSolver>,
+    ) -> Result<NavierStokes, PhysicsError> {
+        let space = MixedSpace::taylor_hood(mesh)?;
+        let matrix = space.zero_matrix();
+        let x = vec![0.0; space.num_dofs()];
+        Ok(NavierStokes {
+            space,
+            nu,
+            convection: true,
+            integrator: Integrator::Bdf2,
+            body_force: None,
+            boundary: Vec::new(),
+            force_group: None,
+            pressure_pin: None,
+            solver,
+            matrix,
+            history: VecDeque::from([(0.0, x)]),
+            tried: None,
+            force: None,
+            projection: Mutex::new(None),
+        })
+    }
+
+    /// Sets (or replaces) the condition on a group.
+    pub fn set_boundary(&mut self, group: &str, condition: FlowBoundary) {
+        self.boundary.retain(|(g, _)| g != group);
+        self.boundary.push((group.to_string(), condition));
+    }
+
+    /// Measures the force the fluid exerts on `group` (see [`NavierStokes::force`]).
+    pub fn measure_force_on(&mut self, group: &str) -> Result<(), PhysicsError> {
+        let dofs = self.velocity_space().group_dofs(group)?;
+        self.force_group = Some((group.to_string(), dofs));
+        Ok(())
+    }
+
+    /// Fixes the pressure to 0 at the vertex nearest `point`: needed when
+    /// velocity conditions enclose the flow (the pressure is then only
+    /// defined up to a constant).
+    pub fn pin_pressure(&mut self, point: [f64; 3]) {
+        let q = self.space.space(1);
+        let nearest = (0..q.num_dofs())
+            .min_by(|&a, &b| {
+                let d = |i: usize| {
+                    let x = q.dof_points()[i];
+                    (0..3).map(|k| (x[k] - point[k]).powi(2)).sum::<f64>()
+                };
+                d(a).total_cmp(&d(b))
+            })
+            .expect("a mesh has vertices");
+        self.pressure_pin = Some(self.space.offset(1, 0) + nearest);
+    }
+
+    /// Sets the committed state: time `t` and the velocity `u0(x)` (the
+    /// pressure starts at 0).
+    pub fn set_initial(&mut self, t: f64, u0: impl Fn([f64; 3]) -> [f64; 3]) {
+        let mut x = vec![0.0; self.space.num_dofs()];
+        let v = self.space.space(0);
+        let values: Vec<[f64; 3]> = v.dof_points().iter().map(|&p| u0(p)).collect();
+        for c in 0..self.dim() {
+            let r = self.space.range(0, c);
+            for (xi, val) in x[r].iter_mut().zip(&values) {
+                *xi = val[c];
+            }
+        }
+        self.history.clear();
+        self.history.push_back((t, x));
+        self.force = None;
+    }
+
+    /// Space dimension.
+    pub fn dim(&self) -> usize {
+        self.space.components(0)
+    }
+
+    /// The scalar P2 space of each velocity component.
+    pub fn velocity_space(&self) -> &FunctionSpace {
+        self.space.space(0)
+    }
+
+    /// The P1 pressure space.
+    pub fn pressure_space(&self) -> &FunctionSpace {
+        self.space.space(1)
+    }
+
+    /// The committed state (all fields, numbered as [`MixedSpace`]).
+    pub fn state(&self) -> &[f64] {
+        &self.history.back().expect("at least the initial state").1
+    }
+
+    /// The committed time.
+    pub fn time(&self) -> f64 {
+        self.history.back().expect("at least the initial state").0
+    }
+
+    /// Component `c` of the committed velocity (P2 dof values).
+    pub fn velocity(&self, c: usize) -> &[f64] {
+        &self.state()[self.space.range(0, c)]
+    }
+
+    /// The committed pressure (P1 dof values).
+    pub fn pressure(&self) -> &[f64] {
+        &self.state()[self.space.range(1, 0)]
+    }
+
+    /// The pressure at a point (`None` outside the mesh).
+    pub fn pressure_at(&self, p: [f64; 3]) -> Option<f64> {
+        self.pressure_space()
+            .point_evaluator(p)
+            .map(|e| e.eval(self.pressure()))
+    }
+
+    /// A located point for repeated pressure evaluations.
+    pub fn pressure_probe(&self, p: [f64; 3]) -> Option<PointEvaluator> {
+        self.pressure_space().point_evaluator(p)
+    }
+
+    /// The force the fluid exerts on the group of
+    /// [`NavierStokes::measure_force_on`] in the committed state (density 1).
+    pub fn force(&self) -> Option<[f64; 3]> {
+        self.force
+    }
+
+    /// Dirichlet dofs and values at time `t`.
+    fn dirichlet(&self, t: f64) -> Result<(Vec<usize>, Vec<f64>), PhysicsError> {
+        let v = self.velocity_space();
+        let d = self.dim();
+        let mut fixed = Vec::new();
+        for (group, condition) in &self.boundary {
+            let value: Box<dyn Fn([f64; 3]) -> [f64; 3]> = match condition {
+                FlowBoundary::DoNothing => continue,
+                FlowBoundary::NoSlip => Box::new(|_| [0.0; 3]),
+                FlowBoundary::Velocity(g) => Box::new(move |x| g(x, t)),
+            };
+            for i in v.group_dofs(group)? {
+                let g = value(v.dof_points()[i]);
+                for (c, gc) in g.iter().enumerate().take(d) {
+                    fixed.push((self.space.offset(0, c) + i, *gc));
+                }
+            }
+        }
+        if let Some(p) = self.pressure_pin {
+            fixed.push((p, 0.0));
+        }
+        // A dof on two groups (a corner) keeps the last condition listed.
+        fixed.sort_by_key(|&(i, _)| i);
+        fixed.dedup_by_key(|&mut (i, _)| i);
+        Ok(fixed.into_iter().unzip())
+    }
+
+    /// Assembles the linearised system into `self.matrix` and returns its
+    /// right-hand side:
+    /// `a0 (u, v) + ν (∇u, ∇v) + ((w·∇)u, v) [+ ((u·∇)w, v)] - (p, ∇·v) - (q, ∇·u)`
+    /// `= (h, v) / dt-scaled history + (f, v) [+ ((w·∇)w, v)]`,
+    /// with `w` the convecting velocity and the bracketed Newton terms.
+    fn assemble(
+        &mut self,
+        a0: f64,
+        history: Option<(f64, &[f64])>,
+        convecting: Option<&[f64]>,
+        newton: bool,
+        t: f64,
+    ) -> Result<Vec<f64>, PhysicsError> {
+        let d = self.dim();
+        let nu = self.nu;
+        let space = &self.space;
+        let nv = space.space(0).element().num_dofs();
+        let np = space.space(1).element().num_dofs();
+        let size = d * nv + np;
+        let field_at = |x: &[f64], v: &CellValues, dofs: &[usize], q: usize| {
+            let mut value = [0.0; 3];
+            let mut grad = [[0.0; 3]; 3];
+            let (phi, g) = (v.phi_at(q), v.grad_at(q));
+            for c in 0..d {
+                for i in 0..nv {
+                    let coef = x[dofs[c * nv + i]];
+                    value[c] += coef * phi[i];
+                    for k in 0..d {
+                        grad[c][k] += coef * g[i][k];
+                    }
+                }
+            }
+            (value, grad)
+        };
+        space.assemble_matrix_into(&mut self.matrix, QUAD_DEGREE, |values, dofs, local| {
+            let (v, p) = (&values[0], &values[1]);
+            for q in 0..v.num_points() {
+                let wt = v.weights[q];
+                let (phi, g, psi) = (v.phi_at(q), v.grad_at(q), p.phi_at(q));
+                let (w, gw) = match convecting {
+                    Some(x) => field_at(x, v, dofs, q),
+                    None => ([0.0; 3], [[0.0; 3]; 3]),
+                };
+                for i in 0..nv {
+                    for j in 0..nv {
+                        let conv = w[0] * g[j][0] + w[1] * g[j][1] + w[2] * g[j][2];
+                        let diff = g[i][0] * g[j][0] + g[i][1] * g[j][1] + g[i][2] * g[j][2];
+                        let s = wt * (a0 * phi[i] * phi[j] + nu * diff + conv * phi[i]);
+                        for c in 0..d {
+                            local[(c * nv + i) * size + c * nv + j] += s;
+                        }
+                        if newton {
+                            let m = wt * phi[i] * phi[j];
+                            for c in 0..d {
+                                for c2 in 0..d {
+                                    local[(c * nv + i) * size + c2 * nv + j] += m * gw[c][c2];
+                                }
+                            }
+                        }
+                    }
+                    for k in 0..np {
+                        for c in 0..d {
+                            let b = -wt * psi[k] * g[i][c];
+                            local[(c * nv + i) * size + d * nv + k] += b;
+                            local[(d * nv + k) * size + c * nv + i] += b;
+                        }
+                    }
+                }
+            }
+        })?;
+        let body = self.body_force.clone();
+        let rhs = space.assemble_vector(QUAD_DEGREE, |values, dofs, local| {
+            let v = &values[0];
+            for q in 0..v.num_points() {
+                let mut f = body.as_ref().map_or([0.0; 3], |f| f(v.points[q], t));
+                if let Some((scale, h)) = history {
+                    let (hq, _) = field_at(h, v, dofs, q);
+                    (0..d).for_each(|c| f[c] += scale * hq[c]);
+                }
+                if let (true, Some(x)) = (newton, convecting) {
+                    let (w, gw) = field_at(x, v, dofs, q);
+                    for c in 0..d {
+                        f[c] += (0..d).map(|k| w[k] * gw[c][k]).sum::<f64>();
+                    }
+                }
+                let phi = v.phi_at(q);
+                for c in 0..d {
+                    for i in 0..nv {
+                        local[c * nv + i] += v.weights[q] * f[c] * phi[i];
+                    }
+                }
+            }
+        })?;
+        Ok(rhs)
+    }
+
+    /// Keeps the momentum rows of the force group before elimination.
+    fn residual_rows(&self, rhs: &[f64]) -> ResidualRows {
+        let Some((_, dofs)) = &self.force_group else {
+            return Vec::new();
+        };
+        let a = &self.matrix;
+        let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
+        let mut rows = Vec::with_capacity(dofs.len() * self.dim());
+        for c in 0..self.dim() {
+            for &i in dofs {
+                let r = self.space.offset(0, c) + i;
+                let entries = (ptr[r]..ptr[r + 1]).map(|k| (col[k], val[k])).collect();
+                rows.push((r, entries, rhs[r]));
+            }
+        }
+        rows
+    }
+
+    /// The force from the kept rows and the solution: minus the momentum
+    /// residual tested with the group's velocity basis functions.
+    fn force_from(&self, rows: &ResidualRows, x: &[f64]) -> Option<[f64; 3]> {
+        self.force_group.as_ref()?;
+        let n = self.velocity_space().num_dofs();
+        let base = self.space.offset(0, 0);
+        let mut f = [0.0; 3];
+        for (r, entries, b) in rows {
+            let residual: f64 = entries.iter().map(|&(j, v)| v * x[j]).sum::<f64>() - b;
+            f[(r - base) / n] -= residual;
+        }
+        Some(f)
+    }
+
+    /// Eliminates the Dirichlet conditions at `t` and solves, starting from `x`.
+    fn solve_system(
+        &mut self,
+        mut rhs: Vec<f64>,
+        t: f64,
+        x: &mut [f64],
+    ) -> Result<usize, PhysicsError> {
+        let (dofs, values) = self.dirichlet(t)?;
+        bc::apply_dirichlet(&mut self.matrix, &mut rhs, &dofs, &values);
+        let report = self.solver.solve(&self.matrix, &rhs, x)?;
+        Ok(report.iterations)
+    }
+
+    /// Solves the steady problem at the committed time by Newton's method
+    /// started from the Stokes solution, until the relative update is below
+    /// `tolerance`; the solution becomes the committed state.
+    pub fn solve_steady(
+        &mut self,
+        tolerance: f64,
+        max_iterations: usize,
+    ) -> Result<NewtonReport, PhysicsError> {
+        let t = self.time();
+        let mut x = self.state().to_vec();
+        let mut report = NewtonReport::default();
+        let rhs = self.assemble(0.0, None, None, false, t)?;
+        let mut rows = self.residual_rows(&rhs);
+        self.solve_system(rhs, t, &mut x)?;
+        if self.convection {
+            loop {
+                if report.iterations == max_iterations {
+                    return Err(PhysicsError::NotConverged(format!(
+                        "Newton's method did not converge in {max_iterations} iterations \
+                         (relative updates {})",
+                        report
+                            .increments
+                            .iter()
+                            .map(|v| format!("{v:.1e}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                let w = x.clone();
+                let rhs = self.assemble(0.0, None, Some(&w), true, t)?;
+                rows = self.residual_rows(&rhs);
+                self.solve_system(rhs, t, &mut x)?;
+                let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+                let change = x
+                    .iter()
+                    .zip(&w)
+                    .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                report.iterations += 1;
+                report.increments.push(change / scale);
+                if !(change / scale).is_finite() {
+                    return Err(PhysicsError::NotConverged(
+                        "Newton's method diverged (the update is not finite)".into(),
+                    ));
+                }
+                if change / scale < tolerance {
+                    break;
+                }
+            }
+        }
+        self.force = self.force_from(&rows, &x);
+        self.history.clear();
+        self.history.push_back((t, x));
+        Ok(report)
+    }
+
+    /// The vorticity at the velocity dofs, by L2 projection onto P2: a
+    /// scalar `∂u_y/∂x - ∂u_x/∂y` in 2D, three components in 3D.
+    pub fn vorticity(&self) -> Result<Vec<Vec<f64>>, PhysicsError> {
+        let v = self.velocity_space();
+        let d = self.dim();
+        let x = self.state();
+        let mut guard = self.projection.lock().expect("not poisoned");
+        if guard.is_none() {
+            let m = assembly::assemble_matrix(v, 4, assembly::mass(|_| 1.0))?;
+            *guard = Some((m, Cholesky::new()));
+        }
+        let (mass, solver) = guard.as_mut().expect("set above");
+        let offsets: Vec<usize> = (0..d).map(|c| self.space.offset(0, c)).collect();
+        let components: &[(usize, usize)] = if d == 2 {
+            &[(1, 0)]
+        } else {
+            &[(2, 1), (0, 2), (1, 0)]
+        };
+        let mut out = Vec::new();
+        for &(a, b) in components {
+            // ω = ∂u_a/∂x_b - ∂u_b/∂x_a.
+            let rhs = assembly::assemble_vector(v, 4, |values, local| {
+                let dofs = v.cell_dofs(values.cell);
+                for q in 0..values.num_points() {
+                    let g = values.grad_at(q);
+                    let mut w = 0.0;
+                    for (i, &dof) in dofs.iter().enumerate() {
+                        w += x[offsets[a] + dof] * g[i][b] - x[offsets[b] + dof] * g[i][a];
+                    }
+                    for (l, p) in local.iter_mut().zip(values.phi_at(q)) {
+                        *l += values.weights[q] * w * p;
+                    }
+                }
+            })?;
+            let mut omega = vec![0.0; v.num_dofs()];
+            solver.solve(mass, &rhs, &mut omega)?;
+            out.push(omega);
+        }
+        Ok(out)
+    }
+}
+
+impl Stepper for NavierStokes {
+    fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+        let (_, x_n) = self.history.back().expect("initial state").clone();
+        let bdf2 = self.integrator == Integrator::Bdf2 && self.history.len() >= 2;
+        // Variable-step BDF2: (α u^{n+1} - h) / dt with the extrapolated
+        // convecting velocity u* = (1 + ω) u^n - ω u^{n-1}, ω = dt / dt_old.
+        let (alpha, h, star) = if bdf2 {
+            let (t1, x_1) = &self.history[self.history.len() - 2];
+            let w = dt / (t - t1);
+            let h: Vec<f64> = x_n
+                .iter()
+                .zip(x_1)
+                .map(|(a, b)| (1.0 + w) * a - w * w / (1.0 + w) * b)
+                .collect();
+            let star: Vec<f64> = x_n
+                .iter()
+                .zip(x_1)
+                .map(|(a, b)| (1.0 + w) * a - w * b)
+                .collect();
+            ((1.0 + 2.0 * w) / (1.0 + w), h, star)
+        } else {
+            (1.0, x_n.clone(), x_n.clone())
+        };
+        let convecting = self.convection.then_some(star.as_slice());
+        let rhs = self.assemble(alpha / dt, Some((1.0 / dt, &h)), convecting, false, t + dt)?;
+        let rows = self.residual_rows(&rhs);
+        let mut x = x_n;
+        let iterations = self.solve_system(rhs, t + dt, &mut x)?;
+        let max_abs = self.space.range(0, 0).start..self.space.range(0, self.dim() - 1).end;
+        let max_abs =
+            x[max_abs].iter().fold(
+                0.0f64,
+                |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) },
+            );
+        let force = self.force_from(&rows, &x);
+        self.tried = Some(Tried {
+            t: t + dt,
+            x,
+            force,
+        });
+        Ok(StepReport {
+            iterations,
+            error_estimate: None,
+            max_abs,
+        })
+    }
+
+    fn commit(&mut self) {
+        if let Some(tried) = self.tried.take() {
+            self.history.push_back((tried.t, tried.x));
+            while self.history.len() > 2 {
+                self.history.pop_front();
+            }
+            self.force = tried.force;
+        }
+    }
+
+    fn fields(&self) -> Vec<(String, Vec<f64>)> {
+        let names = ["velocity_x", "velocity_y", "velocity_z"];
+        let mut out: Vec<(String, Vec<f64>)> = (0..self.dim())
+            .map(|c| (names[c].to_string(), self.velocity(c).to_vec()))
+            .collect();
+        out.push(("pressure".into(), self.pressure().to_vec()));
+        out
+    }
+}

@@ -1,0 +1,160 @@
+//! Taylor–Hood Navier–Stokes: convergence orders on the Kovasznay flow (an
+//! exact solution) and the DFG 2D-1 benchmark against its reference values.
+
+use std::f64::consts::PI;
+use std::sync::Arc;
+
+use pde_engine::fem::{assembly, norms};
+use pde_engine::linalg::direct::SparseLu;
+use pde_engine::physics::navier_stokes::{FlowBoundary, NavierStokes};
+use pde_mesh::{generate, CellKind};
+
+/// Kovasznay flow at Re = 40 on [-0.5, 1] x [-0.5, 1.5].
+struct Kovasznay {
+    lambda: f64,
+}
+
+impl Kovasznay {
+    fn new(re: f64) -> Self {
+        Kovasznay {
+            lambda: re / 2.0 - (re * re / 4.0 + 4.0 * PI * PI).sqrt(),
+        }
+    }
+    fn velocity(&self, x: [f64; 3]) -> [f64; 3] {
+        let e = (self.lambda * x[0]).exp();
+        [
+            1.0 - e * (2.0 * PI * x[1]).cos(),
+            self.lambda / (2.0 * PI) * e * (2.0 * PI * x[1]).sin(),
+            0.0,
+        ]
+    }
+    fn gradient(&self, x: [f64; 3], c: usize) -> [f64; 3] {
+        let (l, e) = (self.lambda, (self.lambda * x[0]).exp());
+        let (s, co) = ((2.0 * PI * x[1]).sin(), (2.0 * PI * x[1]).cos());
+        if c == 0 {
+            [-l * e * co, 2.0 * PI * e * s, 0.0]
+        } else {
+            [l * l / (2.0 * PI) * e * s, l * e * co, 0.0]
+        }
+    }
+    fn pressure(&self, x: [f64; 3]) -> f64 {
+        0.5 * (1.0 - (2.0 * self.lambda * x[0]).exp())
+    }
+}
+
+/// Errors (velocity L2, velocity H1 semi-norm, pressure L2 up to a
+/// constant) of the steady Taylor–Hood solution on an n x n mesh.
+fn kovasznay_errors(n: usize) -> [f64; 3] {
+    let re = 40.0;
+    let k = Arc::new(Kovasznay::new(re));
+    let mesh =
+        Arc::new(generate::rectangle([-0.5, -0.5], [1.0, 1.5], [n, n], CellKind::Tri3).unwrap());
+    let mut ns = NavierStokes::new(mesh, 1.0 / re, Box::new(SparseLu::new())).unwrap();
+    let kk = k.clone();
+    let exact = FlowBoundary::Velocity(Arc::new(move |x, _| kk.velocity(x)));
+    for side in ["left", "right", "bottom", "top"] {
+        ns.set_boundary(side, exact.clone());
+    }
+    ns.pin_pressure([0.0, 0.0, 0.0]);
+    let report = ns.solve_steady(1e-11, 12).unwrap();
+    assert!(report.iterations <= 6, "{report:?}");
+    let v = ns.velocity_space();
+    let (mut l2, mut h1) = (0.0f64, 0.0f64);
+    for c in 0..2 {
+        let kc = k.clone();
+        l2 += norms::l2_error(v, ns.velocity(c), move |x| kc.velocity(x)[c])
+            .unwrap()
+            .powi(2);
+        let kc = k.clone();
+        h1 += norms::h1_seminorm_error(v, ns.velocity(c), move |x| kc.gradient(x, c))
+            .unwrap()
+            .powi(2);
+    }
+    // The pressure is defined up to a constant: compare after removing the
+    // mean difference.
+    let q = ns.pressure_space();
+    let ph = ns.pressure();
+    let kc = k.clone();
+    let diff = assembly::integrate(q, 4, |_, v, i| {
+        v.value(i, &q_local(q, v, ph)) - kc.pressure(v.points[i])
+    })
+    .unwrap();
+    let area = 1.5 * 2.0;
+    let shift = diff / area;
+    let kc = k.clone();
+    let p = norms::l2_error(q, ph, move |x| kc.pressure(x) + shift).unwrap();
+    [l2.sqrt(), h1.sqrt(), p]
+}
+
+/// The local coefficients of `u` on the cell of `values`.
+fn q_local(
+    space: &pde_engine::fem::FunctionSpace,
+    values: &assembly::CellValues,
+    u: &[f64],
+) -> Vec<f64> {
+    space.cell_dofs(values.cell).iter().map(|&d| u[d]).collect()
+}
+
+#[test]
+fn kovasznay_flow_converges_at_the_taylor_hood_orders() {
+    let sizes = [8, 16, 32];
+    let errors: Vec<[f64; 3]> = sizes.iter().map(|&n| kovasznay_errors(n)).collect();
+    let rate = |k: usize, i: usize| (errors[i][k] / errors[i + 1][k]).log2();
+    eprintln!("Kovasznay errors (u L2, u H1, p L2): {errors:?}");
+    for (k, name, expected) in [
+        (0, "velocity L2", 3.0),
+        (1, "velocity H1", 2.0),
+        (2, "pressure L2", 2.0),
+    ] {
+        eprintln!("{name}: rates {:.2} {:.2}", rate(k, 0), rate(k, 1));
+        assert!(
+            rate(k, 1) > expected - 0.1,
+            "{name} rate {:.2}, expected {expected}",
+            rate(k, 1)
+        );
+    }
+}
+
+/// DFG 2D-1 (Re = 20, steady) on a mesh level: `(cd, cl, dp, unknowns)`.
+fn dfg_2d1(level: usize) -> (f64, f64, f64, usize) {
+    let path = format!(
+        "{}/../meshes/dfg_cylinder_l{level}.msh",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mesh = Arc::new(pde_mesh::io::gmsh::read(std::path::Path::new(&path)).unwrap());
+    let mut ns = NavierStokes::new(mesh, 1e-3, Box::new(SparseLu::new())).unwrap();
+    let um = 0.3;
+    ns.set_boundary(
+        "inlet",
+        FlowBoundary::Velocity(Arc::new(move |x, _| {
+            [4.0 * um * x[1] * (0.41 - x[1]) / (0.41 * 0.41), 0.0, 0.0]
+        })),
+    );
+    ns.set_boundary("walls", FlowBoundary::NoSlip);
+    ns.set_boundary("cylinder", FlowBoundary::NoSlip);
+    ns.set_boundary("outlet", FlowBoundary::DoNothing);
+    ns.measure_force_on("cylinder").unwrap();
+    let report = ns.solve_steady(1e-10, 10).unwrap();
+    eprintln!("2D-1 level {level}: Newton {report:?}");
+    let f = ns.force().unwrap();
+    let ubar = 2.0 * um / 3.0;
+    let scale = 2.0 / (ubar * ubar * 0.1);
+    let dp = ns.pressure_at([0.15, 0.2, 0.0]).unwrap() - ns.pressure_at([0.25, 0.2, 0.0]).unwrap();
+    (scale * f[0], scale * f[1], dp, ns.space.num_dofs())
+}
+
+/// Reference values: ../shared/reference/dfg_cylinder.json (2D-1).
+#[test]
+fn dfg_2d1_drag_lift_and_pressure_difference_match_the_reference() {
+    let (cd_ref, cl_ref, dp_ref) = (5.57953523384, 0.010618948146, 0.11752016697);
+    let (cd, cl, dp, n) = dfg_2d1(2);
+    eprintln!(
+        "2D-1 ({n} unknowns): cd {cd:.6} ({:+.2e}), cl {cl:.6} ({:+.2e}), dp {dp:.6} ({:+.2e})",
+        (cd - cd_ref) / cd_ref,
+        (cl - cl_ref) / cl_ref,
+        (dp - dp_ref) / dp_ref
+    );
+    assert!(((cd - cd_ref) / cd_ref).abs() < 1e-3, "cd {cd}");
+    assert!(((cl - cl_ref) / cl_ref).abs() < 0.02, "cl {cl}");
+    assert!(((dp - dp_ref) / dp_ref).abs() < 0.005, "dp {dp}");
+}
