@@ -7,3 +7,5 @@ scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo test --workspace --all-features
+# The unsteady DFG benchmarks (minutes each) in release mode.
+cargo test --release -p pde-engine --test dfg_unsteady -- --ignored

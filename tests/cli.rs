@@ -214,6 +214,45 @@ fn shipped_cases_run_and_write_their_output() {
     assert!(out.join("poisson_lshape.vtu").is_file());
 }
 
+/// The steady DFG case end to end: summary values within the 2D-1
+/// accuracy targets, forces.csv, the output file, and a flow-specific
+/// check error.
+#[test]
+fn steady_cylinder_case_reproduces_dfg_2d1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("re20");
+    let o = pde(&[
+        "run",
+        "cases/cylinder_flow_re20.yaml",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("forces.cd"), "{}", stdout(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let f = &summary["forces"];
+    let rel = |key: &str, reference: f64| (f[key].as_f64().unwrap() - reference) / reference;
+    assert!(rel("cd", 5.57953523384).abs() < 1e-3, "{summary}");
+    assert!(rel("cl", 0.010618948146).abs() < 0.02, "{summary}");
+    assert!(rel("dp", 0.11752016697).abs() < 0.005, "{summary}");
+    let csv = std::fs::read_to_string(out.join("forces.csv")).unwrap();
+    assert!(csv.starts_with("t,cd,cl,dp\n"), "{csv}");
+    assert!(out.join("cylinder_flow_re20.vtu").is_file());
+
+    let case = dir.path().join("bad_flow.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  file: ../../work/none.msh\nphysics:\n  navier_stokes: {nu: 0.001, boundary: {inlet: slip}}\n",
+    )
+    .unwrap();
+    let err = stderr(&pde(&["check", case.to_str().unwrap()]));
+    assert!(
+        err.contains("unknown variant `slip`") && err.contains("velocity, no_slip, do_nothing"),
+        "{err}"
+    );
+}
+
 #[test]
 fn advection_diffusion_case_carries_the_hill_round_and_is_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -246,7 +285,7 @@ fn advection_diffusion_case_carries_the_hill_round_and_is_checked() {
     let err = stderr(&pde(&["check", case.to_str().unwrap()]));
     assert!(
         err.contains("physics.advection_diffusion.velocity: required")
-            && err.contains("solver.kind: Cholesky needs a symmetric matrix"),
+            && err.contains("solver.kind: Cholesky needs a symmetric positive definite matrix"),
         "{err}"
     );
 }
@@ -295,7 +334,7 @@ fn solvers_are_chosen_in_the_case_file() {
     let err = stderr(&pde(&["check", case.to_str().unwrap()]));
     assert!(
         err.contains("unknown variant `multigrid`")
-            && err.contains("cholesky, lu, cg, gmres, bicgstab"),
+            && err.contains("cholesky, lu, lagged_lu, cg, gmres, bicgstab"),
         "{err}"
     );
 }

@@ -158,3 +158,36 @@ fn dfg_2d1_drag_lift_and_pressure_difference_match_the_reference() {
     assert!(((cl - cl_ref) / cl_ref).abs() < 0.02, "cl {cl}");
     assert!(((dp - dp_ref) / dp_ref).abs() < 0.005, "dp {dp}");
 }
+
+/// The same code on tetrahedra: 3D Poiseuille flow between plates,
+/// `u = (y (1 - y), 0, 0)`, `p = 2ν (1 - x)`, lies in Taylor–Hood P2/P1, so
+/// the steady Navier–Stokes solution reproduces it to round-off.
+#[test]
+fn taylor_hood_reproduces_3d_poiseuille_flow_on_tetrahedra() {
+    let nu = 0.05;
+    let mesh = Arc::new(generate::cuboid([0.0; 3], [1.0; 3], [3, 3, 3], CellKind::Tet4).unwrap());
+    let mut ns = NavierStokes::new(mesh, nu, Box::new(SparseLu::new())).unwrap();
+    let exact = |x: [f64; 3]| [x[1] * (1.0 - x[1]), 0.0, 0.0];
+    let g = FlowBoundary::Velocity(Arc::new(move |x, _| exact(x)));
+    for side in ["left", "front", "back", "bottom", "top"] {
+        ns.set_boundary(side, g.clone());
+    }
+    ns.set_boundary("right", FlowBoundary::DoNothing);
+    ns.solve_steady(1e-12, 10).unwrap();
+    let v = ns.velocity_space();
+    for (i, p) in v.dof_points().iter().enumerate() {
+        for c in 0..3 {
+            assert!(
+                (ns.velocity(c)[i] - exact(*p)[c]).abs() < 1e-10,
+                "u_{c} at {p:?}"
+            );
+        }
+    }
+    let p = ns.pressure_at([0.3, 0.4, 0.6]).unwrap();
+    assert!((p - 2.0 * nu * 0.7).abs() < 1e-10, "p {p}");
+    assert_eq!(
+        ns.vorticity().unwrap().len(),
+        3,
+        "three vorticity components in 3D"
+    );
+}

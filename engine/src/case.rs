@@ -52,6 +52,68 @@ pub enum Physics {
     Heat(ScalarModel),
     /// `∂u/∂t + β·∇u - ∇·(κ∇u) = f` (steady without a time section), SUPG-stabilised.
     AdvectionDiffusion(ScalarModel),
+    /// Incompressible Navier–Stokes, Taylor–Hood P2/P1 (steady without a time section).
+    NavierStokes(FlowModel),
+    /// Stokes flow, Taylor–Hood P2/P1 (steady without a time section).
+    Stokes(FlowModel),
+}
+
+/// Parameters of the flow models (Navier–Stokes, Stokes).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowModel {
+    /// Kinematic viscosity `ν` (density 1).
+    pub nu: f64,
+    /// Boundary conditions by physical-group name. Groups not listed are
+    /// do-nothing (free outflow).
+    #[serde(default)]
+    pub boundary: BTreeMap<String, FlowBoundarySpec>,
+    /// Initial velocity, one expression per coordinate. Default: at rest.
+    #[serde(default)]
+    pub initial: Option<Vec<Expr>>,
+    /// Body force per unit mass, one expression of `x, y, z, t` per coordinate.
+    #[serde(default)]
+    pub body_force: Option<Vec<Expr>>,
+    /// Fix the pressure to 0 at the vertex nearest this point (needed when
+    /// velocity conditions enclose the flow).
+    #[serde(default)]
+    pub pressure_reference: Option<Vec<f64>>,
+    /// Newton's method of steady runs.
+    #[serde(default)]
+    pub newton: NewtonSpec,
+}
+
+/// A boundary condition of a flow model.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowBoundarySpec {
+    /// `u = g(x, y, z, t)`, one expression per coordinate.
+    Velocity(Vec<Expr>),
+    /// `u = 0`.
+    NoSlip,
+    /// `ν ∂u/∂n - p n = 0` (free outflow; the default).
+    DoNothing,
+}
+
+/// Newton's method settings.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NewtonSpec {
+    /// Stop when the relative update `|δx|∞/|x|∞` is below this. Default 1e-10.
+    #[serde(default = "newton_tolerance")]
+    pub tolerance: f64,
+    /// Iteration limit. Default 20.
+    #[serde(default = "newton_iterations")]
+    pub max_iterations: usize,
+}
+
+impl Default for NewtonSpec {
+    fn default() -> Self {
+        NewtonSpec {
+            tolerance: newton_tolerance(),
+            max_iterations: newton_iterations(),
+        }
+    }
 }
 
 impl Physics {
@@ -61,20 +123,35 @@ impl Physics {
             Physics::Poisson(_) => "poisson",
             Physics::Heat(_) => "heat",
             Physics::AdvectionDiffusion(_) => "advection_diffusion",
+            Physics::NavierStokes(_) => "navier_stokes",
+            Physics::Stokes(_) => "stokes",
         }
     }
 
-    /// Whether the discrete operator is symmetric (Cholesky and CG apply).
+    /// Whether the discrete operator is symmetric positive definite
+    /// (Cholesky and CG apply).
     pub fn is_symmetric(&self) -> bool {
-        !matches!(self, Physics::AdvectionDiffusion(_))
+        matches!(self, Physics::Poisson(_) | Physics::Heat(_))
     }
 
-    /// The direct solver used when the case names none.
-    pub fn default_solver(&self) -> SolverKind {
-        if self.is_symmetric() {
-            SolverKind::Cholesky
-        } else {
-            SolverKind::Lu
+    /// Whether a time section is required.
+    pub fn needs_time(&self) -> bool {
+        matches!(self, Physics::Heat(_))
+    }
+
+    /// Whether the model can be time-dependent.
+    pub fn allows_time(&self) -> bool {
+        !matches!(self, Physics::Poisson(_))
+    }
+
+    /// The solver used when the case names none: Cholesky for symmetric
+    /// models, LU for the others, and for time-dependent flows LU kept
+    /// across steps ([`SolverKind::LaggedLu`]).
+    pub fn default_solver(&self, transient: bool) -> SolverKind {
+        match self {
+            _ if self.is_symmetric() => SolverKind::Cholesky,
+            Physics::NavierStokes(_) | Physics::Stokes(_) if transient => SolverKind::LaggedLu,
+            _ => SolverKind::Lu,
         }
     }
 }
@@ -146,6 +223,9 @@ pub struct SolverSpec {
     /// GMRES restart length. Default 50.
     #[serde(default = "restart_default")]
     pub restart: usize,
+    /// `lagged_lu`: refactorise when GMRES needs more iterations than this. Default 10.
+    #[serde(default = "refactor_after_default")]
+    pub refactor_after: usize,
 }
 
 impl Default for SolverSpec {
@@ -156,6 +236,7 @@ impl Default for SolverSpec {
             rtol: rtol_default(),
             max_iterations: max_iterations_default(),
             restart: restart_default(),
+            refactor_after: refactor_after_default(),
         }
     }
 }
@@ -168,6 +249,10 @@ pub enum SolverKind {
     Cholesky,
     /// Sparse LU (faer), for any non-singular system.
     Lu,
+    /// Sparse LU whose factor is kept across time steps as the GMRES
+    /// preconditioner, refactorised when GMRES needs more than
+    /// `refactor_after` iterations.
+    LaggedLu,
     /// Preconditioned conjugate gradients (symmetric positive definite).
     Cg,
     /// Restarted GMRES (any system).
@@ -204,12 +289,24 @@ pub struct TimeSpec {
     pub end: f64,
     /// Time step (the first step when adaptive).
     pub dt: f64,
-    /// `backward_euler` (default), `crank_nicolson` or `bdf2`.
+    /// `backward_euler`, `crank_nicolson` or `bdf2`. Default: the model's
+    /// ([`TimeSpec::integrator_for`]).
     #[serde(default)]
-    pub integrator: Integrator,
+    pub integrator: Option<Integrator>,
     /// Adaptive steps: `{tolerance, dt_min, dt_max}`.
     #[serde(default)]
     pub adaptive: Option<Adaptive>,
+}
+
+impl TimeSpec {
+    /// The integrator of a run of `physics`: the one named, else BDF2 for
+    /// flows and backward Euler for the scalar models.
+    pub fn integrator_for(&self, physics: &Physics) -> Integrator {
+        self.integrator.unwrap_or(match physics {
+            Physics::NavierStokes(_) | Physics::Stokes(_) => Integrator::Bdf2,
+            _ => Integrator::BackwardEuler,
+        })
+    }
 }
 
 /// Output settings.
@@ -237,13 +334,39 @@ impl Default for Output {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum MonitorSpec {
-    /// The solution at a point, into `probes.csv`.
+    /// The solution at a point, into `probes.csv` (flows: every velocity
+    /// component and the pressure).
     Probe {
         /// Column name.
         name: String,
         /// The point (2 or 3 coordinates).
         point: Vec<f64>,
     },
+    /// Force coefficients on a group (flows): `forces.csv` with `t,cd,cl`
+    /// (and `cs` in 3D), plus `dp` when `pressure_difference` is given, and
+    /// `forces.png`.
+    Forces(ForcesSpec),
+}
+
+/// Drag and lift coefficients `c = 2 F / (ρ U² L)` (density 1) of a body.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ForcesSpec {
+    /// The body's boundary group.
+    pub group: String,
+    /// Reference velocity `U` (the DFG benchmark: the mean inflow velocity).
+    #[serde(default = "one_f64")]
+    pub reference_velocity: f64,
+    /// Reference length `L` (in 3D, the reference area). Default 1.
+    #[serde(default = "one_f64")]
+    pub reference_length: f64,
+    /// Two points whose pressure difference `p(a) - p(b)` is recorded as `dp`.
+    #[serde(default)]
+    pub pressure_difference: Option<[Vec<f64>; 2]>,
+    /// The summary's extremes and Strouhal number use the record from this
+    /// time on (to skip the start-up). Default: the whole run.
+    #[serde(default)]
+    pub statistics_from: Option<f64>,
 }
 
 /// `v > 0`, false for NaN.
@@ -257,6 +380,15 @@ fn one() -> usize {
 fn yes() -> bool {
     true
 }
+fn one_f64() -> f64 {
+    1.0
+}
+fn newton_tolerance() -> f64 {
+    1e-10
+}
+fn newton_iterations() -> usize {
+    20
+}
 fn rtol_default() -> f64 {
     1e-10
 }
@@ -265,6 +397,9 @@ fn max_iterations_default() -> usize {
 }
 fn restart_default() -> usize {
     50
+}
+fn refactor_after_default() -> usize {
+    10
 }
 fn expr_one() -> Expr {
     Expr::parse("1").expect("constant")
@@ -320,18 +455,62 @@ impl Case {
         let mut problems = Vec::new();
         let dim = mesh.dim();
         let name = self.physics.name();
-        let (Physics::Poisson(model) | Physics::Heat(model) | Physics::AdvectionDiffusion(model)) =
-            &self.physics;
-        match (&self.physics, &model.velocity) {
-            (Physics::AdvectionDiffusion(_), None) => problems.push(format!(
+        let groups: Vec<&String> = match &self.physics {
+            Physics::Poisson(m) | Physics::Heat(m) | Physics::AdvectionDiffusion(m) => {
+                self.check_scalar(m, dim, &mut problems);
+                m.boundary.keys().collect()
+            }
+            Physics::NavierStokes(m) | Physics::Stokes(m) => {
+                self.check_flow(m, dim, &mut problems);
+                m.boundary.keys().collect()
+            }
+        };
+        for group in groups {
+            check_group(
+                mesh,
+                &format!("physics.{name}.boundary.{group}"),
+                group,
+                &mut problems,
+            );
+        }
+        if let Some(kind @ (SolverKind::Cholesky | SolverKind::Cg)) = self.solver.kind {
+            if !self.physics.is_symmetric() {
+                problems.push(format!(
+                    "solver.kind: {kind:?} needs a symmetric positive definite matrix, which \
+                     {name} does not give; use lu, gmres or bicgstab"
+                ));
+            }
+        }
+        self.check_time(&mut problems);
+        if self.output.every == 0 {
+            problems.push("output.every: must be at least 1".into());
+        }
+        if !is_positive(self.solver.rtol) {
+            problems.push(format!(
+                "solver.rtol: {} must be positive",
+                self.solver.rtol
+            ));
+        }
+        self.check_monitors(mesh, &mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", problems.join("\n"))
+        }
+    }
+
+    fn check_scalar(&self, model: &ScalarModel, dim: usize, problems: &mut Vec<String>) {
+        let name = self.physics.name();
+        let advection = matches!(self.physics, Physics::AdvectionDiffusion(_));
+        match &model.velocity {
+            None if advection => problems.push(format!(
                 "physics.{name}.velocity: required; one expression per coordinate, e.g. [1, 0]"
             )),
-            (Physics::AdvectionDiffusion(_), Some(v)) if v.len() < dim || v.len() > 3 => problems
-                .push(format!(
-                    "physics.{name}.velocity: {} components given; expected {dim} to 3",
-                    v.len()
-                )),
-            (Physics::AdvectionDiffusion(_), Some(v)) => {
+            Some(_) if !advection => problems.push(format!(
+                "physics.{name}.velocity: only advection_diffusion has a velocity"
+            )),
+            Some(v) => {
+                check_vector(&format!("physics.{name}.velocity"), v, dim, problems);
                 if let Some(e) = v.iter().find(|e| e.is_time_dependent()) {
                     problems.push(format!(
                         "physics.{name}.velocity: '{}' depends on t; the velocity must be steady",
@@ -339,18 +518,7 @@ impl Case {
                     ))
                 }
             }
-            (_, Some(_)) => problems.push(format!(
-                "physics.{name}.velocity: only advection_diffusion has a velocity"
-            )),
-            _ => {}
-        }
-        if let Some(kind @ (SolverKind::Cholesky | SolverKind::Cg)) = self.solver.kind {
-            if !self.physics.is_symmetric() {
-                problems.push(format!(
-                    "solver.kind: {kind:?} needs a symmetric matrix, which {name} does not \
-                     give; use lu, gmres or bicgstab"
-                ));
-            }
+            None => {}
         }
         if !(1..=2).contains(&model.degree) {
             problems.push(format!(
@@ -358,33 +526,80 @@ impl Case {
                 model.degree
             ));
         }
-        for group in model.boundary.keys() {
-            match mesh.group(group) {
-                Ok(g) if g.dim + 1 != dim => problems.push(format!(
-                    "physics.{name}.boundary.{group}: the group has dimension {}; boundary conditions need dimension {}",
-                    g.dim,
-                    dim.saturating_sub(1)
-                )),
-                Ok(_) => {}
-                Err(_) => problems.push(format!(
-                    "physics.{name}.boundary.{group}: the mesh has no such group; it has {}",
-                    mesh.group_names().join(", ")
-                )),
+        if self.time.is_none() && model.initial.is_some() {
+            problems.push(format!(
+                "physics.{name}.initial: a steady run (no time section) has no initial state"
+            ));
+        }
+    }
+
+    fn check_flow(&self, model: &FlowModel, dim: usize, problems: &mut Vec<String>) {
+        let name = self.physics.name();
+        if !is_positive(model.nu) {
+            problems.push(format!("physics.{name}.nu: {} must be positive", model.nu));
+        }
+        for (group, bc) in &model.boundary {
+            if let FlowBoundarySpec::Velocity(v) = bc {
+                check_vector(
+                    &format!("physics.{name}.boundary.{group}.velocity"),
+                    v,
+                    dim,
+                    problems,
+                );
             }
         }
-        match (&self.physics, &self.time) {
-            (Physics::Poisson(_), Some(_)) => {
-                problems.push("time: the poisson model is steady; remove the time section".into())
+        for (key, v) in [
+            ("initial", &model.initial),
+            ("body_force", &model.body_force),
+        ] {
+            if let Some(v) = v {
+                check_vector(&format!("physics.{name}.{key}"), v, dim, problems);
             }
-            (Physics::AdvectionDiffusion(m), None) if m.initial.is_some() => {
+        }
+        if self.time.is_none() && model.initial.is_some() {
+            problems.push(format!(
+                "physics.{name}.initial: a steady run (no time section) has no initial state"
+            ));
+        }
+        if let Some(p) = &model.pressure_reference {
+            check_point(
+                &format!("physics.{name}.pressure_reference"),
+                p,
+                dim,
+                problems,
+            );
+        }
+        if !is_positive(model.newton.tolerance) || model.newton.max_iterations == 0 {
+            problems.push(format!(
+                "physics.{name}.newton: need tolerance > 0 and max_iterations >= 1"
+            ));
+        }
+        if let Some(t) = &self.time {
+            let integrator = t.integrator_for(&self.physics);
+            if integrator == Integrator::CrankNicolson {
                 problems.push(format!(
-                    "physics.{name}.initial: a steady run (no time section) has no initial state"
-                ))
+                    "time.integrator: crank_nicolson is not available for {name}; use bdf2 \
+                     (the default) or backward_euler"
+                ));
             }
-            (Physics::Heat(_), None) => {
-                problems.push("time: the heat model needs `time: {end, dt}`".into())
+            if t.adaptive.is_some() {
+                problems.push(format!(
+                    "time.adaptive: {name} runs with a fixed step; remove `adaptive`"
+                ));
             }
-            (_, Some(t)) => {
+        }
+    }
+
+    fn check_time(&self, problems: &mut Vec<String>) {
+        let name = self.physics.name();
+        match &self.time {
+            Some(_) if !self.physics.allows_time() => problems.push(format!(
+                "time: the {name} model is steady; remove the time section"
+            )),
+            None if self.physics.needs_time() => {
+                problems.push(format!("time: the {name} model needs `time: {{end, dt}}`"))
+            }
+            Some(t) => {
                 if !is_positive(t.end - t.start) {
                     problems.push(format!(
                         "time.end: {} must be after time.start ({})",
@@ -403,30 +618,77 @@ impl Case {
                     }
                 }
             }
-            _ => {}
+            None => {}
         }
-        if self.output.every == 0 {
-            problems.push("output.every: must be at least 1".into());
-        }
-        if !is_positive(self.solver.rtol) {
-            problems.push(format!(
-                "solver.rtol: {} must be positive",
-                self.solver.rtol
-            ));
-        }
+    }
+
+    fn check_monitors(&self, mesh: &Mesh, problems: &mut Vec<String>) {
+        let dim = mesh.dim();
+        let flow = matches!(self.physics, Physics::NavierStokes(_) | Physics::Stokes(_));
+        let mut forces = 0;
         for m in &self.monitors {
-            let MonitorSpec::Probe { name, point } = m;
-            if point.len() < dim || point.len() > 3 {
-                problems.push(format!(
-                    "monitors: probe '{name}' has {} coordinates; expected {dim} to 3",
-                    point.len()
-                ));
+            match m {
+                MonitorSpec::Probe { name, point } => {
+                    check_point(&format!("monitors: probe '{name}'"), point, dim, problems)
+                }
+                MonitorSpec::Forces(_) if !flow => problems.push(format!(
+                    "monitors: forces are measured on flows (navier_stokes, stokes), not {}",
+                    self.physics.name()
+                )),
+                MonitorSpec::Forces(f) => {
+                    check_group(mesh, "monitors: forces.group", &f.group, problems);
+                    forces += 1;
+                    if !(is_positive(f.reference_velocity) && is_positive(f.reference_length)) {
+                        problems.push(
+                            "monitors: forces: reference_velocity and reference_length must be positive"
+                                .into(),
+                        );
+                    }
+                    for p in f.pressure_difference.iter().flatten() {
+                        check_point("monitors: forces.pressure_difference", p, dim, problems);
+                    }
+                }
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            bail!("{}", problems.join("\n"))
+        if forces > 1 {
+            problems.push("monitors: one forces monitor per case".into());
         }
+    }
+}
+
+/// A boundary group must exist and have dimension `dim - 1`.
+fn check_group(mesh: &Mesh, key: &str, group: &str, problems: &mut Vec<String>) {
+    let dim = mesh.dim();
+    match mesh.group(group) {
+        Ok(g) if g.dim + 1 != dim => problems.push(format!(
+            "{key}: the group has dimension {}; boundary conditions need dimension {}",
+            g.dim,
+            dim.saturating_sub(1)
+        )),
+        Ok(_) => {}
+        Err(_) => problems.push(format!(
+            "{key}: the mesh has no such group; it has {}",
+            mesh.group_names().join(", ")
+        )),
+    }
+}
+
+/// A vector of expressions needs `dim` to 3 components.
+fn check_vector(key: &str, v: &[Expr], dim: usize, problems: &mut Vec<String>) {
+    if v.len() < dim || v.len() > 3 {
+        problems.push(format!(
+            "{key}: {} components given; expected {dim} to 3",
+            v.len()
+        ));
+    }
+}
+
+/// A point needs `dim` to 3 coordinates.
+fn check_point(key: &str, p: &[f64], dim: usize, problems: &mut Vec<String>) {
+    if p.len() < dim || p.len() > 3 {
+        problems.push(format!(
+            "{key} has {} coordinates; expected {dim} to 3",
+            p.len()
+        ));
     }
 }

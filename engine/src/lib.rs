@@ -11,6 +11,7 @@ pub mod fem;
 pub mod linalg;
 pub mod mesh_source;
 pub mod physics;
+pub mod plot;
 pub mod report;
 pub mod runner;
 pub mod simulation;

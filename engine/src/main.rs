@@ -248,26 +248,47 @@ fn run(case_path: &Path, output: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The summary as aligned `key  value` lines.
+/// The summary as aligned `key  value` lines; nested objects (forces,
+/// probes) appear as `group.key` lines.
 fn summary_table(summary: &serde_json::Value) -> String {
     let mut out = String::from("summary\n");
-    if let Some(map) = summary.as_object() {
-        for (k, v) in map {
-            let text = match v {
-                serde_json::Value::Number(n) => n.as_f64().map_or(n.to_string(), |f| {
-                    if f.fract() == 0.0 && f.abs() < 1e15 {
-                        format!("{f:.0}")
-                    } else {
-                        format!("{f:.6e}")
-                    }
-                }),
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            out.push_str(&format!("  {k:<20} {text}\n"));
-        }
-    }
+    summary_lines(&mut out, "", summary);
     out
+}
+
+fn summary_lines(out: &mut String, prefix: &str, value: &serde_json::Value) {
+    let Some(map) = value.as_object() else { return };
+    for (k, v) in map {
+        let key = format!("{prefix}{k}");
+        let text = match v {
+            serde_json::Value::Object(_) => {
+                summary_lines(out, &format!("{key}."), v);
+                continue;
+            }
+            serde_json::Value::Number(n) => n.as_f64().map_or(n.to_string(), number),
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_f64().map_or(i.to_string(), number))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("  {key:<24} {text}\n"));
+    }
+}
+
+/// A number as people read it: integers plainly, others to 7 significant
+/// digits (scientific notation when very large or small).
+fn number(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.0}")
+    } else if (1e-3..1e6).contains(&f.abs()) {
+        let digits = (6 - f.abs().log10().floor() as i32).max(0) as usize;
+        format!("{f:.digits$}")
+    } else {
+        format!("{f:.6e}")
+    }
 }
 
 fn check(case_path: &Path) -> Result<()> {

@@ -18,13 +18,17 @@ use crate::case::{
 };
 use crate::fem::{FunctionSpace, PointEvaluator};
 use crate::linalg::amg::Amg;
-use crate::linalg::direct::{Cholesky, SparseLu};
+use crate::linalg::direct::{Cholesky, LaggedLu, SparseLu};
 use crate::linalg::krylov::{BiCgStab, Cg, Gmres, Tolerance};
 use crate::linalg::precond::{Identity, Ilu0, Jacobi, Ssor};
 use crate::linalg::{LinearSolver, Preconditioner, SolveReport};
 use crate::physics::heat::{Heat, HeatBoundary};
 use crate::physics::poisson::{BoundaryCondition, Poisson};
 use crate::time::{StepError, Stepper, TimeLoop};
+
+mod flow;
+
+pub use flow::flow_from_case;
 
 /// Options of [`run_case`] that do not belong in the case file.
 #[derive(Clone, Debug, Default)]
@@ -77,29 +81,34 @@ pub fn make_solver(spec: &SolverSpec, default: SolverKind) -> Box<dyn LinearSolv
     match spec.kind.unwrap_or(default) {
         SolverKind::Cholesky => Box::new(Cholesky::new()),
         SolverKind::Lu => Box::new(SparseLu::new()),
+        SolverKind::LaggedLu => Box::new(LaggedLu::new(tolerance, spec.refactor_after)),
         SolverKind::Cg => Box::new(Cg::new(preconditioner(), tolerance)),
         SolverKind::Gmres => Box::new(Gmres::new(preconditioner(), tolerance, spec.restart)),
         SolverKind::Bicgstab => Box::new(BiCgStab::new(preconditioner(), tolerance)),
     }
 }
 
-/// Probes: name and evaluator, located once.
+/// Probes: name and evaluator on `space`, located once.
 fn probes(case: &Case, space: &FunctionSpace) -> Result<Vec<(String, PointEvaluator)>> {
-    case.monitors
-        .iter()
-        .map(|m| {
-            let MonitorSpec::Probe { name, point } = m;
-            let p = [
-                point[0],
-                point.get(1).copied().unwrap_or(0.0),
-                point.get(2).copied().unwrap_or(0.0),
-            ];
+    probe_points(case)
+        .map(|(name, p)| {
             let e = space.point_evaluator(p).with_context(|| {
-                format!("monitors: probe '{name}' at {point:?} is outside the mesh")
+                format!("monitors: probe '{name}' at {p:?} is outside the mesh")
             })?;
-            Ok((name.clone(), e))
+            Ok((name.to_string(), e))
         })
         .collect()
+}
+
+/// The probes of a case: name and point (missing coordinates 0).
+pub(crate) fn probe_points(case: &Case) -> impl Iterator<Item = (&str, [f64; 3])> {
+    case.monitors.iter().filter_map(|m| match m {
+        MonitorSpec::Probe { name, point } => Some((
+            name.as_str(),
+            std::array::from_fn(|k| point.get(k).copied().unwrap_or(0.0)),
+        )),
+        MonitorSpec::Forces(_) => None,
+    })
 }
 
 /// Runs the case at `path`.
@@ -122,6 +131,9 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
         Physics::Heat(model) | Physics::AdvectionDiffusion(model) => {
             run_transient(&case, model, mesh, &name, &out, options.progress)?
         }
+        Physics::NavierStokes(model) | Physics::Stokes(model) => {
+            flow::run_flow(&case, model, mesh, &name, &out, options.progress)?
+        }
     };
     summary["case"] = serde_json::json!(path.display().to_string());
     summary["wall_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
@@ -138,15 +150,11 @@ fn space_for(model: &ScalarModel, mesh: Arc<Mesh>) -> Result<FunctionSpace> {
 }
 
 fn write_solution(space: &FunctionSpace, u: &[f64], file: &Path) -> Result<()> {
-    let values = space.point_values(u);
-    vtk::write_vtu(
-        file,
+    write_points(
         space.mesh(),
-        &[DataArray::scalars("u", &values)],
-        &[],
-        &VtuOptions::default(),
-    )?;
-    Ok(())
+        &[PointArray::scalars("u", space.point_values(u))],
+        file,
+    )
 }
 
 fn run_poisson(
@@ -171,7 +179,10 @@ fn run_poisson(
         p.set_boundary(group, condition);
     }
     let probes = probes(case, &p.space)?;
-    let mut solver = make_solver(&case.solver, case.physics.default_solver());
+    let mut solver = make_solver(
+        &case.solver,
+        case.physics.default_solver(case.time.is_some()),
+    );
     let (u, report) = p.solve(solver.as_mut())?;
     steady_output(case, &p.space, &u, &report, &probes, name, out)
 }
@@ -236,11 +247,14 @@ pub fn scalar_model_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>)
         model.kappa.at_time(t0),
         |x| initial.eval(x, t0),
         t0,
-        make_solver(&case.solver, case.physics.default_solver()),
+        make_solver(
+            &case.solver,
+            case.physics.default_solver(case.time.is_some()),
+        ),
     )?;
     heat.source = model.source.space_time();
     if let Some(time) = &case.time {
-        heat.integrator = time.integrator;
+        heat.integrator = time.integrator_for(&case.physics);
     }
     if let Some(velocity) = &model.velocity {
         let beta = velocity.iter().map(|e| e.at_time(t0)).collect::<Vec<_>>();
@@ -279,21 +293,15 @@ fn run_transient(
     let probes = probes(case, &heat.space)?;
     let t0 = time.start;
 
-    let mut pvd = PvdWriter::new(out.join(format!("{name}.pvd")));
-    let write = |pvd: &mut PvdWriter,
-                 step: usize,
-                 t: f64,
-                 s: &dyn Stepper,
-                 space: &FunctionSpace|
-     -> Result<(), StepError> {
-        let file = out.join(format!("{name}_{step:05}.vtu"));
-        let u = &s.fields()[0].1;
-        write_solution(space, u, &file).map_err(|e| StepError::Output(format!("{e:#}")))?;
-        pvd.push(t, &file)
-            .map_err(|e| StepError::Output(e.to_string()))
-    };
+    let mut series = Series::new(out, name, case.output.every, time.end);
     let output_space = heat.space.clone();
-    write(&mut pvd, 0, t0, &heat, &output_space)?;
+    let arrays = |s: &dyn Stepper| {
+        vec![PointArray::scalars(
+            "u",
+            output_space.point_values(&s.fields()[0].1),
+        )]
+    };
+    series.write(0, t0, output_space.mesh(), arrays(&heat))?;
 
     let mut csv = String::from("t");
     for (n, _) in &probes {
@@ -309,7 +317,157 @@ fn run_transient(
     };
     probe_row(&mut csv, t0, heat.solution());
 
-    let bar = if progress {
+    let bar = progress_bar(progress);
+    let mut run = TimeLoop::new(t0, time.end, time.dt);
+    run.adaptive = time.adaptive;
+    let result = run.run(&mut heat, None, &mut [], |step, t, dt, report, s| {
+        probe_row(&mut csv, t, &s.fields()[0].1);
+        bar.set_position((1000.0 * (t - t0) / (time.end - t0)) as u64);
+        bar.set_message(format!(
+            "t {t:.4e}  dt {dt:.2e}  step {step}  it {}",
+            report.iterations
+        ));
+        series.maybe_write(step, t, output_space.mesh(), || Ok(arrays(s)))
+    });
+    bar.finish_and_clear();
+    // Probes are kept whatever happened, like the output written so far.
+    vtk::write_atomically(&out.join("probes.csv"), |w| w.write_all(csv.as_bytes()))?;
+    let summary =
+        result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
+    let u = heat.solution();
+    let probe_values: serde_json::Map<String, serde_json::Value> = probes
+        .iter()
+        .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(u))))
+        .collect();
+    Ok(serde_json::json!({
+        "model": case.physics.name(),
+        "unknowns": heat.space.num_dofs(),
+        "degree": heat.space.degree(),
+        "integrator": format!("{:?}", time.integrator_for(&case.physics)),
+        "steps": summary.steps,
+        "rejected_steps": summary.rejected,
+        "t_end": summary.t,
+        "dt_min": summary.dt_range.0,
+        "dt_max": summary.dt_range.1,
+        "solver_iterations": summary.iterations,
+        "last_output_step": series.last_written(),
+        "min": u.iter().copied().fold(f64::INFINITY, f64::min),
+        "max": u.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        "probes": probe_values,
+        "output": series.path().display().to_string(),
+    }))
+}
+
+/// A point-data array for output, owning its values.
+pub(crate) struct PointArray {
+    name: String,
+    components: usize,
+    values: Vec<f64>,
+}
+
+impl PointArray {
+    /// One value per mesh point.
+    pub(crate) fn scalars(name: &str, values: Vec<f64>) -> Self {
+        PointArray {
+            name: name.into(),
+            components: 1,
+            values,
+        }
+    }
+
+    /// `components` values per mesh point, interleaved.
+    pub(crate) fn vectors(name: &str, components: usize, values: Vec<f64>) -> Self {
+        PointArray {
+            name: name.into(),
+            components,
+            values,
+        }
+    }
+}
+
+/// Writes point data on a mesh as a `.vtu` file.
+pub(crate) fn write_points(mesh: &Mesh, arrays: &[PointArray], file: &Path) -> Result<()> {
+    let data: Vec<DataArray> = arrays
+        .iter()
+        .map(|a| match a.components {
+            1 => DataArray::scalars(&a.name, &a.values),
+            c => DataArray::vectors(&a.name, c, &a.values),
+        })
+        .collect();
+    vtk::write_vtu(file, mesh, &data, &[], &VtuOptions::default())?;
+    Ok(())
+}
+
+/// A time series in the output directory: `<name>_NNNNN.vtu` files listed
+/// in `<name>.pvd`, which is valid after every write.
+pub(crate) struct Series {
+    pvd: PvdWriter,
+    dir: PathBuf,
+    name: String,
+    every: usize,
+    end: f64,
+    last_written: usize,
+}
+
+impl Series {
+    /// A series written every `every` steps and at time `end`.
+    pub(crate) fn new(dir: &Path, name: &str, every: usize, end: f64) -> Self {
+        Series {
+            pvd: PvdWriter::new(dir.join(format!("{name}.pvd"))),
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            every,
+            end,
+            last_written: 0,
+        }
+    }
+
+    /// The `.pvd` file.
+    pub(crate) fn path(&self) -> &Path {
+        self.pvd.path()
+    }
+
+    /// The last step written.
+    pub(crate) fn last_written(&self) -> usize {
+        self.last_written
+    }
+
+    /// Writes step `step` at time `t`.
+    pub(crate) fn write(
+        &mut self,
+        step: usize,
+        t: f64,
+        mesh: &Mesh,
+        arrays: Vec<PointArray>,
+    ) -> Result<(), StepError> {
+        let file = self.dir.join(format!("{}_{step:05}.vtu", self.name));
+        write_points(mesh, &arrays, &file).map_err(|e| StepError::Output(format!("{e:#}")))?;
+        self.pvd
+            .push(t, &file)
+            .map_err(|e| StepError::Output(e.to_string()))?;
+        self.last_written = step;
+        Ok(())
+    }
+
+    /// Writes step `step` if it is due: every `every` steps, and at the end.
+    pub(crate) fn maybe_write(
+        &mut self,
+        step: usize,
+        t: f64,
+        mesh: &Mesh,
+        arrays: impl FnOnce() -> Result<Vec<PointArray>, StepError>,
+    ) -> Result<(), StepError> {
+        if step % self.every == 0 || (self.end - t).abs() <= 1e-12 * self.end.abs().max(1.0) {
+            self.write(step, t, mesh, arrays()?)?;
+        }
+        Ok(())
+    }
+}
+
+/// A progress bar (hidden unless `show`): position in thousandths of the
+/// run, a message, elapsed time and ETA.
+pub(crate) fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    let bar = if show {
         indicatif::ProgressBar::new(1000)
     } else {
         indicatif::ProgressBar::hidden()
@@ -320,47 +478,5 @@ fn run_transient(
         )
         .expect("valid template"),
     );
-    let mut run = TimeLoop::new(t0, time.end, time.dt);
-    run.adaptive = time.adaptive;
-    let every = case.output.every;
-    let mut last_written = 0;
-    let result = run.run(&mut heat, None, &mut [], |step, t, dt, report, s| {
-        probe_row(&mut csv, t, &s.fields()[0].1);
-        bar.set_position((1000.0 * (t - t0) / (time.end - t0)) as u64);
-        bar.set_message(format!(
-            "t {t:.4e}  dt {dt:.2e}  step {step}  it {}",
-            report.iterations
-        ));
-        if step % every == 0 || (time.end - t).abs() <= 1e-12 * time.end.abs().max(1.0) {
-            last_written = step;
-            write(&mut pvd, step, t, s, &output_space)?;
-        }
-        Ok(())
-    });
-    bar.finish_and_clear();
-    // Probes are kept whatever happened, like the output written so far.
-    vtk::write_atomically(&out.join("probes.csv"), |w| w.write_all(csv.as_bytes()))?;
-    let summary = result.with_context(|| format!("{}: the run stopped", pvd.path().display()))?;
-    let u = heat.solution();
-    let probe_values: serde_json::Map<String, serde_json::Value> = probes
-        .iter()
-        .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(u))))
-        .collect();
-    Ok(serde_json::json!({
-        "model": case.physics.name(),
-        "unknowns": heat.space.num_dofs(),
-        "degree": heat.space.degree(),
-        "integrator": format!("{:?}", time.integrator),
-        "steps": summary.steps,
-        "rejected_steps": summary.rejected,
-        "t_end": summary.t,
-        "dt_min": summary.dt_range.0,
-        "dt_max": summary.dt_range.1,
-        "solver_iterations": summary.iterations,
-        "last_output_step": last_written,
-        "min": u.iter().copied().fold(f64::INFINITY, f64::min),
-        "max": u.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        "probes": probe_values,
-        "output": pvd.path().display().to_string(),
-    }))
+    bar
 }

@@ -247,7 +247,7 @@ pub fn pattern(space: &FunctionSpace) -> pde_mesh::Csr {
 /// Runs `work(cell, values, acc)` over all cells in parallel, one
 /// accumulator per thread, and returns the accumulators. `values` holds the
 /// basis of each of `spaces` (all on one mesh) at the same quadrature points.
-fn over_cells<A: Send>(
+pub(crate) fn over_cells<A: Send>(
     spaces: &[&FunctionSpace],
     quad_degree: usize,
     init: impl Fn() -> A + Sync,

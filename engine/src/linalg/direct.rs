@@ -8,7 +8,13 @@ use faer::linalg::solvers::Solve;
 use faer::sparse::linalg::solvers::{Llt, Lu, SymbolicLlt, SymbolicLu};
 use faer::Side;
 
-use super::{check_sizes, relative_residual, LinearSolver, SolveReport, SolverError, SparseMatrix};
+use std::sync::Arc;
+
+use super::krylov::{Gmres, Tolerance};
+use super::{
+    check_sizes, relative_residual, LinearSolver, Preconditioner, SolveReport, SolverError,
+    SparseMatrix,
+};
 
 /// The analysis and factor of the last matrix seen, with the counts of each.
 struct FactorCache<S, N> {
@@ -60,6 +66,19 @@ impl<S: Clone, N> FactorCache<S, N> {
             self.numeric = Some((a.val().to_vec(), n));
         }
         Ok(&self.numeric.as_ref().expect("factorised above").1)
+    }
+
+    /// The factor kept from the last factorisation, if it has `a`'s pattern
+    /// (its values may be older than `a`'s).
+    fn kept(&self, a: &SparseMatrix) -> Option<&N> {
+        let s = a.symbolic();
+        let same_pattern = self
+            .symbolic
+            .as_ref()
+            .is_some_and(|(ptr, col, _)| ptr[..] == s.row_ptr()[..] && col[..] == s.col_idx()[..]);
+        same_pattern
+            .then(|| self.numeric.as_ref().map(|(_, n)| n))
+            .flatten()
     }
 }
 
@@ -126,7 +145,7 @@ impl LinearSolver for Cholesky {
 /// Sparse LU with partial pivoting, for any non-singular matrix.
 #[derive(Default)]
 pub struct SparseLu {
-    cache: FactorCache<SymbolicLu<usize>, Lu<usize, f64>>,
+    cache: FactorCache<SymbolicLu<usize>, Arc<Lu<usize, f64>>>,
 }
 
 impl SparseLu {
@@ -154,27 +173,142 @@ impl LinearSolver for SparseLu {
         x: &mut [f64],
     ) -> Result<SolveReport, SolverError> {
         check_sizes(a, b, x)?;
+        let lu = self.factor(a)?;
+        solve_with(&lu, b, x)?;
+        Ok(report(a, b, x))
+    }
+}
+
+impl SparseLu {
+    /// The factor of `a` (computed unless `a` is the matrix last factorised).
+    fn factor(&mut self, a: &SparseMatrix) -> Result<Arc<Lu<usize, f64>>, SolverError> {
         // The CSR matrix viewed as CSC is A^T: factorise that, then solve
         // with its transpose, A, without copying the matrix.
-        let lu = self.cache.factor(
-            a,
-            |a| {
-                SymbolicLu::try_new(a.as_ref().transpose().symbolic())
-                    .map_err(|e| SolverError::Factorization(format!("{e:?}")))
-            },
-            |sym, a| {
-                Lu::try_new_with_symbolic(sym, a.as_ref().transpose()).map_err(|e| {
-                    SolverError::Factorization(format!("{e:?} (is the matrix singular?)"))
-                })
-            },
-        )?;
-        x.copy_from_slice(b);
-        lu.solve_transpose_in_place(faer::ColMut::from_slice_mut(x).as_mat_mut());
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(SolverError::Factorization(
-                "the LU solution is not finite: the matrix is singular".into(),
-            ));
+        self.cache
+            .factor(
+                a,
+                |a| {
+                    SymbolicLu::try_new(a.as_ref().transpose().symbolic())
+                        .map_err(|e| SolverError::Factorization(format!("{e:?}")))
+                },
+                |sym, a| {
+                    Lu::try_new_with_symbolic(sym, a.as_ref().transpose())
+                        .map(Arc::new)
+                        .map_err(|e| {
+                            SolverError::Factorization(format!("{e:?} (is the matrix singular?)"))
+                        })
+                },
+            )
+            .cloned()
+    }
+}
+
+/// `x = A^{-1} b` with the factor of `A^T` (see [`SparseLu`]).
+fn solve_with(lu: &Lu<usize, f64>, b: &[f64], x: &mut [f64]) -> Result<(), SolverError> {
+    x.copy_from_slice(b);
+    lu.solve_transpose_in_place(faer::ColMut::from_slice_mut(x).as_mat_mut());
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(SolverError::Factorization(
+            "the LU solution is not finite: the matrix is singular".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A kept LU factor used as a preconditioner.
+struct FactorPreconditioner(Arc<Lu<usize, f64>>);
+
+impl Preconditioner for FactorPreconditioner {
+    fn setup(&mut self, _a: &SparseMatrix) -> Result<(), SolverError> {
+        Ok(())
+    }
+
+    fn apply(&self, r: &[f64], z: &mut [f64]) {
+        z.copy_from_slice(r);
+        self.0
+            .solve_transpose_in_place(faer::ColMut::from_slice_mut(z).as_mat_mut());
+    }
+
+    fn name(&self) -> &'static str {
+        "lagged LU"
+    }
+}
+
+/// Sparse LU for sequences of slowly changing matrices (time steps of a
+/// flow): the factor of an earlier matrix preconditions GMRES on the
+/// current one, and the matrix is factorised again only when GMRES needs
+/// more than `refactor_after` iterations. The answer meets the GMRES
+/// tolerance either way; a fresh factorisation solves directly.
+///
+/// ```
+/// use pde_engine::linalg::direct::LaggedLu;
+/// use pde_engine::linalg::krylov::Tolerance;
+/// use pde_engine::linalg::{zeros_with_pattern, LinearSolver};
+/// use pde_mesh::Csr;
+/// let pattern = Csr { offsets: vec![0, 2, 4], indices: vec![0, 1, 0, 1] };
+/// let mut a = zeros_with_pattern(pattern);
+/// a.val_mut().copy_from_slice(&[4.0, 1.0, 2.0, 3.0]);
+/// let mut lu = LaggedLu::new(Tolerance::default(), 10);
+/// let mut x = vec![0.0; 2];
+/// lu.solve(&a, &[1.0, 2.0], &mut x).unwrap();
+/// a.val_mut()[0] = 4.1; // a small change: GMRES with the old factor
+/// let report = lu.solve(&a, &[1.0, 2.0], &mut x).unwrap();
+/// assert!(report.iterations > 0 && lu.factorizations() == 1);
+/// ```
+pub struct LaggedLu {
+    lu: SparseLu,
+    tolerance: Tolerance,
+    refactor_after: usize,
+}
+
+impl LaggedLu {
+    /// GMRES to `tolerance` with the kept factor, refactorising when it
+    /// needs more than `refactor_after` iterations.
+    pub fn new(tolerance: Tolerance, refactor_after: usize) -> Self {
+        LaggedLu {
+            lu: SparseLu::new(),
+            tolerance,
+            refactor_after,
         }
+    }
+
+    /// Numeric factorisations done so far.
+    pub fn factorizations(&self) -> usize {
+        self.lu.factorizations()
+    }
+}
+
+impl LinearSolver for LaggedLu {
+    fn solve(
+        &mut self,
+        a: &SparseMatrix,
+        b: &[f64],
+        x: &mut [f64],
+    ) -> Result<SolveReport, SolverError> {
+        check_sizes(a, b, x)?;
+        if let Some(lu) = self.lu.cache.kept(a) {
+            let tolerance = Tolerance {
+                max_iterations: self.refactor_after,
+                ..self.tolerance
+            };
+            let restart = self.refactor_after.max(1);
+            let mut gmres = Gmres::new(
+                Box::new(FactorPreconditioner(lu.clone())),
+                tolerance,
+                restart,
+            );
+            let mut guess = x.to_vec();
+            match gmres.solve(a, b, &mut guess) {
+                Ok(report) => {
+                    x.copy_from_slice(&guess);
+                    return Ok(report);
+                }
+                Err(SolverError::NotConverged { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let lu = self.lu.factor(a)?;
+        solve_with(&lu, b, x)?;
         Ok(report(a, b, x))
     }
 }

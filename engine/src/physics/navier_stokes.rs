@@ -22,7 +22,7 @@ use super::PhysicsError;
 use crate::fem::assembly::{self, CellValues};
 use crate::fem::{bc, FunctionSpace, MixedSpace, PointEvaluator};
 use crate::linalg::direct::Cholesky;
-use crate::linalg::{LinearSolver, SparseMatrix};
+use crate::linalg::{entry_index, spmv, LinearSolver, SparseMatrix};
 use crate::time::{Integrator, StepError, StepReport, Stepper};
 
 /// A vector field of space and time.
@@ -105,13 +105,48 @@ pub struct NavierStokes {
     history: VecDeque<(f64, Vec<f64>)>,
     tried: Option<Tried>,
     force: Option<[f64; 3]>,
-    /// The P2 mass matrix and its factor, for the vorticity projection.
-    projection: Mutex<Option<(SparseMatrix, Cholesky)>>,
+    /// The time-step matrix without convection, `a0 M + ν A + B terms`,
+    /// for the `a0` it was assembled with.
+    step_matrix: Option<(f64, Vec<f64>)>,
+    /// The scalar P2 mass matrix (history terms, vorticity projection).
+    mass: SparseMatrix,
+    /// For each cell, component and local pair `(i, j)` of velocity basis
+    /// functions, the position of its entry in `matrix`.
+    convection_positions: Vec<usize>,
+    /// The factor of `mass`, for the vorticity projection.
+    projection: Mutex<Cholesky>,
 }
 
 /// Quadrature degree: exact for the convection term `(w·∇u)·v` of P2 on
 /// straight cells.
 const QUAD_DEGREE: usize = 5;
+
+/// Velocity basis functions of a cell at most (P2 on a tetrahedron).
+const MAX_VELOCITY_DOFS: usize = 10;
+
+/// For each cell, velocity component `c` and local pair `(i, j)`, the
+/// position of entry `(offset_c + dof_i, offset_c + dof_j)` in `a`.
+fn velocity_block_positions(space: &MixedSpace, a: &SparseMatrix) -> Vec<usize> {
+    let v = space.space(0);
+    let d = space.components(0);
+    let nv = v.element().num_dofs();
+    let mut out = Vec::with_capacity(v.num_cells() * d * nv * nv);
+    for cell in 0..v.num_cells() {
+        let dofs = v.cell_dofs(cell);
+        for c in 0..d {
+            let base = space.offset(0, c);
+            for &i in dofs {
+                for &j in dofs {
+                    out.push(
+                        entry_index(a, base + i, base + j)
+                            .expect("the pattern couples a cell's dofs"),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
 
 impl NavierStokes {
     /// The flow at rest with viscosity `nu` on `mesh`, solving its linear
@@ -124,6 +159,9 @@ impl NavierStokes {
         let space = MixedSpace::taylor_hood(mesh)?;
         let matrix = space.zero_matrix();
         let x = vec![0.0; space.num_dofs()];
+        let v = space.space(0);
+        let mass = assembly::assemble_matrix(v, 4, assembly::mass(|_| 1.0))?;
+        let convection_positions = velocity_block_positions(&space, &matrix);
         Ok(NavierStokes {
             space,
             nu,
@@ -138,7 +176,10 @@ impl NavierStokes {
             history: VecDeque::from([(0.0, x)]),
             tried: None,
             force: None,
-            projection: Mutex::new(None),
+            step_matrix: None,
+            mass,
+            convection_positions,
+            projection: Mutex::new(Cholesky::new()),
         })
     }
 
@@ -263,7 +304,7 @@ impl NavierStokes {
         if let Some(p) = self.pressure_pin {
             fixed.push((p, 0.0));
         }
-        // A dof on two groups (a corner) keeps the last condition listed.
+        // A dof on two groups (a corner) keeps the condition set first.
         fixed.sort_by_key(|&(i, _)| i);
         fixed.dedup_by_key(|&mut (i, _)| i);
         Ok(fixed.into_iter().unzip())
@@ -363,6 +404,107 @@ impl NavierStokes {
             }
         })?;
         Ok(rhs)
+    }
+
+    /// The system of a time step, fast: the matrix without convection is
+    /// kept for its `a0` (it changes only with the step size), the
+    /// convection term by `w` is added through precomputed positions, and
+    /// the history term of the right-hand side is `scale · M h` per
+    /// velocity component.
+    fn assemble_step(
+        &mut self,
+        a0: f64,
+        scale: f64,
+        h: &[f64],
+        w: &[f64],
+        t: f64,
+    ) -> Result<Vec<f64>, PhysicsError> {
+        // Steps of equal size give the same a0 up to the round-off of the
+        // accumulated times: keep the matrix then.
+        let same = |a: f64| (a - a0).abs() <= 1e-10 * a0.abs();
+        if !self.step_matrix.as_ref().is_some_and(|(a, _)| same(*a)) {
+            self.assemble(a0, None, None, false, t)?;
+            self.step_matrix = Some((a0, self.matrix.val().to_vec()));
+        }
+        let d = self.dim();
+        let (_, constant) = self.step_matrix.as_ref().expect("assembled above");
+        let values = self.matrix.val_mut();
+        values.copy_from_slice(constant);
+        if self.convection {
+            let space = &self.space;
+            let v = space.space(0);
+            let nv = v.element().num_dofs();
+            let offsets: Vec<usize> = (0..d).map(|c| space.offset(0, c)).collect();
+            let positions = &self.convection_positions;
+            let nnz = values.len();
+            let parts = assembly::over_cells(
+                &[v],
+                QUAD_DEGREE,
+                || vec![0.0; nnz],
+                |cell, values, acc| {
+                    let vals = &values[0];
+                    let dofs = v.cell_dofs(cell);
+                    let mut local = [0.0; MAX_VELOCITY_DOFS * MAX_VELOCITY_DOFS];
+                    for q in 0..vals.num_points() {
+                        let (phi, g) = (vals.phi_at(q), vals.grad_at(q));
+                        let mut wq = [0.0; 3];
+                        for (c, wc) in wq.iter_mut().enumerate().take(d) {
+                            *wc = (0..nv).map(|i| w[offsets[c] + dofs[i]] * phi[i]).sum();
+                        }
+                        for j in 0..nv {
+                            let conv = vals.weights[q]
+                                * (wq[0] * g[j][0] + wq[1] * g[j][1] + wq[2] * g[j][2]);
+                            for i in 0..nv {
+                                local[i * nv + j] += conv * phi[i];
+                            }
+                        }
+                    }
+                    let at = &positions[cell * d * nv * nv..(cell + 1) * d * nv * nv];
+                    for c in 0..d {
+                        for (k, l) in local[..nv * nv].iter().enumerate() {
+                            acc[at[c * nv * nv + k]] += l;
+                        }
+                    }
+                },
+            )?;
+            for part in parts {
+                values.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+            }
+        }
+        let mut rhs = match &self.body_force {
+            Some(_) => self.assemble_body_force(t)?,
+            None => vec![0.0; self.space.num_dofs()],
+        };
+        let mut mh = vec![0.0; self.velocity_space().num_dofs()];
+        for c in 0..self.dim() {
+            let r = self.space.range(0, c);
+            spmv(&self.mass, &h[r.clone()], &mut mh);
+            rhs[r]
+                .iter_mut()
+                .zip(&mh)
+                .for_each(|(b, m)| *b += scale * m);
+        }
+        Ok(rhs)
+    }
+
+    /// `(f, v)` for the body force at time `t`.
+    fn assemble_body_force(&self, t: f64) -> Result<Vec<f64>, PhysicsError> {
+        let d = self.dim();
+        let nv = self.velocity_space().element().num_dofs();
+        let body = self.body_force.clone();
+        Ok(self
+            .space
+            .assemble_vector(QUAD_DEGREE, |values, _, local| {
+                let v = &values[0];
+                for q in 0..v.num_points() {
+                    let f = body.as_ref().map_or([0.0; 3], |f| f(v.points[q], t));
+                    for (c, fc) in f.iter().enumerate().take(d) {
+                        for (i, p) in v.phi_at(q).iter().enumerate() {
+                            local[c * nv + i] += v.weights[q] * fc * p;
+                        }
+                    }
+                }
+            })?)
     }
 
     /// Keeps the momentum rows of the force group before elimination.
@@ -471,12 +613,7 @@ impl NavierStokes {
         let v = self.velocity_space();
         let d = self.dim();
         let x = self.state();
-        let mut guard = self.projection.lock().expect("not poisoned");
-        if guard.is_none() {
-            let m = assembly::assemble_matrix(v, 4, assembly::mass(|_| 1.0))?;
-            *guard = Some((m, Cholesky::new()));
-        }
-        let (mass, solver) = guard.as_mut().expect("set above");
+        let mut solver = self.projection.lock().expect("not poisoned");
         let offsets: Vec<usize> = (0..d).map(|c| self.space.offset(0, c)).collect();
         let components: &[(usize, usize)] = if d == 2 {
             &[(1, 0)]
@@ -500,7 +637,7 @@ impl NavierStokes {
                 }
             })?;
             let mut omega = vec![0.0; v.num_dofs()];
-            solver.solve(mass, &rhs, &mut omega)?;
+            solver.solve(&self.mass, &rhs, &mut omega)?;
             out.push(omega);
         }
         Ok(out)
@@ -530,8 +667,7 @@ impl Stepper for NavierStokes {
         } else {
             (1.0, x_n.clone(), x_n.clone())
         };
-        let convecting = self.convection.then_some(star.as_slice());
-        let rhs = self.assemble(alpha / dt, Some((1.0 / dt, &h)), convecting, false, t + dt)?;
+        let rhs = self.assemble_step(alpha / dt, 1.0 / dt, &h, &star, t + dt)?;
         let rows = self.residual_rows(&rhs);
         let mut x = x_n;
         let iterations = self.solve_system(rhs, t + dt, &mut x)?;

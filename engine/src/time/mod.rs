@@ -176,13 +176,14 @@ impl TimeLoop {
     }
 
     /// Runs the loop. `on_step(step, t, dt, report, stepper)` is called after
-    /// every committed step (output and progress go there).
-    pub fn run(
+    /// every committed step (output and progress go there); it sees the
+    /// stepper's own type, so it can read model-specific state.
+    pub fn run<S: Stepper>(
         &self,
-        stepper: &mut dyn Stepper,
+        stepper: &mut S,
         mut mover: Option<(&mut dyn MeshMover, &pde_mesh::Mesh)>,
         monitors: &mut [&mut dyn Monitor],
-        mut on_step: impl FnMut(usize, f64, f64, &StepReport, &dyn Stepper) -> Result<(), StepError>,
+        mut on_step: impl FnMut(usize, f64, f64, &StepReport, &S) -> Result<(), StepError>,
     ) -> Result<RunSummary, StepError> {
         let mut t = self.t0;
         let mut dt = self.dt;
@@ -237,7 +238,7 @@ impl TimeLoop {
             summary.steps += 1;
             summary.dt_range = (summary.dt_range.0.min(h), summary.dt_range.1.max(h));
             for m in monitors.iter_mut() {
-                m.record(summary.steps, t, stepper, &report)?;
+                m.record(summary.steps, t, &*stepper, &report)?;
             }
             on_step(summary.steps, t, h, &report, stepper)?;
         }

@@ -1,0 +1,421 @@
+//! Runs the flow models (Navier–Stokes, Stokes): steady by Newton's method,
+//! or in time; writes velocity, pressure and vorticity, `forces.csv` and
+//! `forces.png` (drag and lift coefficients, pressure difference),
+//! `probes.csv`, and the summary (extremes of the coefficients, Strouhal
+//! number, time per step).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use pde_mesh::io::vtk;
+use pde_mesh::Mesh;
+
+use super::{make_solver, probe_points, progress_bar, write_points, PointArray, Series};
+use crate::case::{Case, FlowBoundarySpec, FlowModel, ForcesSpec, MonitorSpec, Physics};
+use crate::expr::Expr;
+use crate::fem::PointEvaluator;
+use crate::physics::navier_stokes::{FlowBoundary, NavierStokes, VectorSpaceTimeFn};
+use crate::plot::{self, Panel};
+use crate::time::{StepError, TimeLoop};
+
+/// A vector of expressions as a function of space and time.
+fn vector_fn(v: &[Expr]) -> VectorSpaceTimeFn {
+    let f: Vec<_> = v.iter().map(|e| e.space_time()).collect();
+    Arc::new(move |x, t| std::array::from_fn(|k| f.get(k).map_or(0.0, |g| g(x, t))))
+}
+
+/// A point from 2 or 3 coordinates.
+fn point3(p: &[f64]) -> [f64; 3] {
+    std::array::from_fn(|k| p.get(k).copied().unwrap_or(0.0))
+}
+
+/// The forces monitor of a case, if any.
+fn forces_spec(case: &Case) -> Option<&ForcesSpec> {
+    case.monitors.iter().find_map(|m| match m {
+        MonitorSpec::Forces(f) => Some(f),
+        MonitorSpec::Probe { .. } => None,
+    })
+}
+
+/// The flow a case describes, at its start time.
+pub fn flow_from_case(case: &Case, model: &FlowModel, mesh: Arc<Mesh>) -> Result<NavierStokes> {
+    let solver = make_solver(
+        &case.solver,
+        case.physics.default_solver(case.time.is_some()),
+    );
+    let mut ns = NavierStokes::new(mesh, model.nu, solver).context("physics")?;
+    ns.convection = matches!(case.physics, Physics::NavierStokes(_));
+    let t0 = case.time.as_ref().map_or(0.0, |t| t.start);
+    if let Some(time) = &case.time {
+        ns.integrator = time.integrator_for(&case.physics);
+    }
+    for (group, bc) in &model.boundary {
+        let condition = match bc {
+            FlowBoundarySpec::Velocity(v) => FlowBoundary::Velocity(vector_fn(v)),
+            FlowBoundarySpec::NoSlip => FlowBoundary::NoSlip,
+            FlowBoundarySpec::DoNothing => FlowBoundary::DoNothing,
+        };
+        ns.set_boundary(group, condition);
+    }
+    ns.body_force = model.body_force.as_deref().map(vector_fn);
+    if let Some(p) = &model.pressure_reference {
+        ns.pin_pressure(point3(p));
+    }
+    let initial = model.initial.as_deref().map(vector_fn);
+    ns.set_initial(t0, |x| initial.as_ref().map_or([0.0; 3], |f| f(x, t0)));
+    if let Some(f) = forces_spec(case) {
+        ns.measure_force_on(&f.group)
+            .with_context(|| format!("monitors: forces.group '{}'", f.group))?;
+    }
+    Ok(ns)
+}
+
+/// Velocity (3 components per point), pressure and vorticity at the mesh points.
+fn flow_arrays(ns: &NavierStokes) -> Result<Vec<PointArray>, StepError> {
+    let v = ns.velocity_space();
+    let d = ns.dim();
+    let points = v.mesh().num_points();
+    let interleave = |fields: &[Vec<f64>]| {
+        let mut out = vec![0.0; 3 * points];
+        for (c, f) in fields.iter().enumerate() {
+            for (i, value) in v.point_values(f).into_iter().enumerate() {
+                out[3 * i + c] = value;
+            }
+        }
+        out
+    };
+    let velocity: Vec<Vec<f64>> = (0..d).map(|c| ns.velocity(c).to_vec()).collect();
+    let vorticity = ns
+        .vorticity()
+        .map_err(|e| StepError::Output(format!("vorticity: {e}")))?;
+    let vorticity = if d == 2 {
+        PointArray::scalars("vorticity", v.point_values(&vorticity[0]))
+    } else {
+        PointArray::vectors("vorticity", 3, interleave(&vorticity))
+    };
+    Ok(vec![
+        PointArray::vectors("velocity", 3, interleave(&velocity)),
+        PointArray::scalars("pressure", ns.pressure_space().point_values(ns.pressure())),
+        vorticity,
+    ])
+}
+
+/// The record of the forces monitor: coefficients over time.
+struct ForceSeries {
+    spec: ForcesSpec,
+    /// `2 / (U² L)`.
+    scale: f64,
+    dp: Option<(PointEvaluator, PointEvaluator)>,
+    dim: usize,
+    /// `t, cd, cl[, cs][, dp]` per record.
+    rows: Vec<Vec<f64>>,
+}
+
+impl ForceSeries {
+    fn new(spec: &ForcesSpec, ns: &NavierStokes) -> Result<Self> {
+        let dp = match &spec.pressure_difference {
+            Some([a, b]) => {
+                let locate = |p: &[f64]| {
+                    ns.pressure_probe(point3(p)).with_context(|| {
+                        format!("monitors: forces.pressure_difference: {p:?} is outside the mesh")
+                    })
+                };
+                Some((locate(a)?, locate(b)?))
+            }
+            None => None,
+        };
+        Ok(ForceSeries {
+            spec: spec.clone(),
+            scale: 2.0 / (spec.reference_velocity.powi(2) * spec.reference_length),
+            dp,
+            dim: ns.dim(),
+            rows: Vec::new(),
+        })
+    }
+
+    fn columns(&self) -> Vec<&'static str> {
+        let mut c = vec!["t", "cd", "cl"];
+        if self.dim == 3 {
+            c.push("cs");
+        }
+        if self.dp.is_some() {
+            c.push("dp");
+        }
+        c
+    }
+
+    fn record(&mut self, t: f64, ns: &NavierStokes) {
+        let Some(f) = ns.force() else { return };
+        let mut row = vec![t];
+        row.extend(f[..self.dim].iter().map(|v| v * self.scale));
+        if let Some((a, b)) = &self.dp {
+            row.push(a.eval(ns.pressure()) - b.eval(ns.pressure()));
+        }
+        self.rows.push(row);
+    }
+
+    fn last(&self) -> Option<(f64, f64)> {
+        self.rows.last().map(|r| (r[1], r[2]))
+    }
+
+    /// Writes `forces.csv` and (with at least two records) `forces.png`.
+    fn write(&self, out: &Path, title: &str) -> Result<()> {
+        let mut csv = self.columns().join(",");
+        csv.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|v| format!("{v:.10e}")).collect();
+            let _ = writeln!(csv, "{}", cells.join(","));
+        }
+        vtk::write_atomically(&out.join("forces.csv"), |w| w.write_all(csv.as_bytes()))?;
+        if self.rows.len() >= 2 {
+            let series = |k: usize| self.rows.iter().map(|r| (r[0], r[k])).collect::<Vec<_>>();
+            let panels = [
+                Panel {
+                    label: "drag coefficient c_D".into(),
+                    points: series(1),
+                },
+                Panel {
+                    label: "lift coefficient c_L".into(),
+                    points: series(2),
+                },
+            ];
+            plot::panels(&out.join("forces.png"), title, "t", &panels)?;
+        }
+        Ok(())
+    }
+
+    /// Extremes, final values and the Strouhal number from the records
+    /// from `statistics_from` on.
+    fn summary(&self) -> serde_json::Value {
+        let from = self.spec.statistics_from.unwrap_or(f64::NEG_INFINITY);
+        let window: Vec<&Vec<f64>> = self.rows.iter().filter(|r| r[0] >= from).collect();
+        let column = |k: usize| window.iter().map(|r| r[k]).collect::<Vec<f64>>();
+        let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        let (cd, cl) = (column(1), column(2));
+        let times = column(0);
+        let mut s = serde_json::json!({
+            "cd_max": max(&cd),
+            "cd_min": min(&cd),
+            "cl_max": max(&cl),
+            "cl_min": min(&cl),
+            "t_cd_max": times.get(argmax(&cd)),
+            "t_cl_max": times.get(argmax(&cl)),
+            "strouhal": strouhal(&times, &cl).map(|f| f * self.spec.reference_length / self.spec.reference_velocity),
+        });
+        if let Some(last) = self.rows.last() {
+            s["cd"] = serde_json::json!(last[1]);
+            s["cl"] = serde_json::json!(last[2]);
+            if self.dp.is_some() {
+                s["dp"] = serde_json::json!(last[last.len() - 1]);
+            }
+        }
+        s
+    }
+}
+
+fn argmax(v: &[f64]) -> usize {
+    (0..v.len())
+        .max_by(|&a, &b| v[a].total_cmp(&v[b]))
+        .unwrap_or(0)
+}
+
+/// The frequency of a periodic signal from its upward crossings of its mean
+/// (linearly interpolated); `None` with fewer than three crossings.
+fn strouhal(t: &[f64], s: &[f64]) -> Option<f64> {
+    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
+    let crossings: Vec<f64> = (1..s.len())
+        .filter(|&i| s[i - 1] < mean && s[i] >= mean)
+        .map(|i| {
+            let (a, b) = (s[i - 1] - mean, s[i] - mean);
+            t[i - 1] + (t[i] - t[i - 1]) * (-a) / (b - a)
+        })
+        .collect();
+    if crossings.len() < 3 {
+        return None;
+    }
+    let periods = (crossings.len() - 1) as f64;
+    Some(periods / (crossings[crossings.len() - 1] - crossings[0]))
+}
+
+/// Probes of a flow: velocity components and pressure at each point.
+struct FlowProbes {
+    names: Vec<String>,
+    velocity: Vec<PointEvaluator>,
+    pressure: Vec<PointEvaluator>,
+    csv: String,
+}
+
+impl FlowProbes {
+    fn new(case: &Case, ns: &NavierStokes) -> Result<Self> {
+        let mut p = FlowProbes {
+            names: Vec::new(),
+            velocity: Vec::new(),
+            pressure: Vec::new(),
+            csv: "t".into(),
+        };
+        let components = ["u", "v", "w"];
+        for (name, point) in probe_points(case) {
+            let outside = || format!("monitors: probe '{name}' at {point:?} is outside the mesh");
+            p.velocity.push(
+                ns.velocity_space()
+                    .point_evaluator(point)
+                    .with_context(outside)?,
+            );
+            p.pressure
+                .push(ns.pressure_probe(point).with_context(outside)?);
+            for c in &components[..ns.dim()] {
+                let _ = write!(p.csv, ",{name}_{c}");
+            }
+            let _ = write!(p.csv, ",{name}_p");
+            p.names.push(name.to_string());
+        }
+        p.csv.push('\n');
+        Ok(p)
+    }
+
+    fn values(&self, ns: &NavierStokes) -> Vec<(String, f64)> {
+        let components = ["u", "v", "w"];
+        let mut out = Vec::new();
+        for (k, name) in self.names.iter().enumerate() {
+            for (c, label) in components[..ns.dim()].iter().enumerate() {
+                out.push((
+                    format!("{name}_{label}"),
+                    self.velocity[k].eval(ns.velocity(c)),
+                ));
+            }
+            out.push((format!("{name}_p"), self.pressure[k].eval(ns.pressure())));
+        }
+        out
+    }
+
+    fn record(&mut self, t: f64, ns: &NavierStokes) {
+        let _ = write!(self.csv, "{t:.9e}");
+        for (_, v) in self.values(ns) {
+            let _ = write!(self.csv, ",{v:.9e}");
+        }
+        self.csv.push('\n');
+    }
+
+    fn summary(&self, ns: &NavierStokes) -> serde_json::Value {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .values(ns)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::json!(v)))
+            .collect();
+        serde_json::Value::Object(map)
+    }
+}
+
+/// Runs a flow case (steady without a time section).
+pub(super) fn run_flow(
+    case: &Case,
+    model: &FlowModel,
+    mesh: Arc<Mesh>,
+    name: &str,
+    out: &Path,
+    progress: bool,
+) -> Result<serde_json::Value> {
+    let mut ns = flow_from_case(case, model, mesh)?;
+    let mut forces = forces_spec(case)
+        .map(|f| ForceSeries::new(f, &ns))
+        .transpose()?;
+    let mut probes = FlowProbes::new(case, &ns)?;
+    let mut summary = serde_json::json!({
+        "model": case.physics.name(),
+        "elements": "Taylor-Hood P2/P1",
+        "unknowns": ns.space.num_dofs(),
+        "nu": model.nu,
+    });
+    let Some(time) = &case.time else {
+        let started = Instant::now();
+        let newton = ns
+            .solve_steady(model.newton.tolerance, model.newton.max_iterations)
+            .context("the steady solve failed")?;
+        let file = out.join(format!("{name}.vtu"));
+        write_points(ns.velocity_space().mesh(), &flow_arrays(&ns)?, &file)?;
+        if let Some(f) = forces.as_mut() {
+            f.record(ns.time(), &ns);
+            f.write(out, name)?;
+            summary["forces"] = f.summary();
+        }
+        summary["newton_iterations"] = serde_json::json!(newton.iterations);
+        summary["newton_updates"] = serde_json::json!(newton.increments);
+        summary["solve_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
+        summary["probes"] = probes.summary(&ns);
+        summary["output"] = serde_json::json!(file.display().to_string());
+        return Ok(summary);
+    };
+
+    let t0 = time.start;
+    let mut series = Series::new(out, name, case.output.every, time.end);
+    let mesh = ns.velocity_space().mesh().clone();
+    series.write(0, t0, &mesh, flow_arrays(&ns)?)?;
+    probes.record(t0, &ns);
+    let bar = progress_bar(progress);
+    let mut run = TimeLoop::new(t0, time.end, time.dt);
+    // Velocities this far above the reference scale mean divergence.
+    run.blow_up = 1e4 * forces.as_ref().map_or(1.0, |f| f.spec.reference_velocity);
+    let started = Instant::now();
+    let span = time.end - t0;
+    let result = run.run(&mut ns, None, &mut [], |step, t, dt, report, ns| {
+        probes.record(t, ns);
+        let mut message = format!(
+            "t {t:.4}  dt {dt:.1e}  step {step}  it {}",
+            report.iterations
+        );
+        if let Some(f) = forces.as_mut() {
+            f.record(t, ns);
+            if let Some((cd, cl)) = f.last() {
+                let _ = write!(message, "  cD {cd:.4}  cL {cl:+.4}");
+            }
+        }
+        bar.set_position((1000.0 * (t - t0) / span) as u64);
+        bar.set_message(message);
+        series.maybe_write(step, t, &mesh, || flow_arrays(ns))
+    });
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    // Monitors are kept whatever happened, like the output written so far.
+    vtk::write_atomically(&out.join("probes.csv"), |w| {
+        w.write_all(probes.csv.as_bytes())
+    })?;
+    if let Some(f) = &forces {
+        f.write(out, name)?;
+        summary["forces"] = f.summary();
+    }
+    let run_summary =
+        result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
+    summary["integrator"] = serde_json::json!(format!("{:?}", ns.integrator));
+    summary["steps"] = serde_json::json!(run_summary.steps);
+    summary["t_end"] = serde_json::json!(run_summary.t);
+    summary["dt"] = serde_json::json!(time.dt);
+    summary["solver_iterations"] = serde_json::json!(run_summary.iterations);
+    summary["time_loop_seconds"] = serde_json::json!(wall);
+    summary["seconds_per_step"] = serde_json::json!(wall / run_summary.steps.max(1) as f64);
+    summary["last_output_step"] = serde_json::json!(series.last_written());
+    summary["probes"] = probes.summary(&ns);
+    summary["output"] = serde_json::json!(series.path().display().to_string());
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strouhal;
+
+    #[test]
+    fn frequency_of_a_sampled_sine_from_its_mean_crossings() {
+        let t: Vec<f64> = (0..2000).map(|i| i as f64 * 0.01).collect();
+        let s: Vec<f64> = t
+            .iter()
+            .map(|t| 0.3 + (2.0 * std::f64::consts::PI * 3.1 * t + 0.4).sin())
+            .collect();
+        let f = strouhal(&t, &s).unwrap();
+        assert!((f - 3.1).abs() < 2e-3, "{f}");
+        assert!(strouhal(&t[..20], &s[..20]).is_none(), "too short a record");
+    }
+}
