@@ -253,6 +253,48 @@ fn steady_cylinder_case_reproduces_dfg_2d1() {
     );
 }
 
+/// A flow whose inflow becomes infinite at t = 0.3 stops there, naming the
+/// step and time, and keeps the series and the forces written so far.
+#[test]
+fn flow_divergence_stops_with_a_message_and_keeps_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("burst.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [2, 1], cells: [8, 4], kind: tri3}\n\
+         physics:\n  navier_stokes:\n    nu: 0.01\n    boundary:\n\
+         \x20     left: {velocity: [\"y*(1 - y)/(0.3 - t)\", 0]}\n      bottom: no_slip\n      top: no_slip\n\
+         time: {end: 1, dt: 0.1}\n\
+         monitors:\n  - forces: {group: bottom}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = pde(&[
+        "run",
+        case.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the run stopped") && err.contains("diverged at step 3, t = 3.0"),
+        "{err}"
+    );
+    let pvd = std::fs::read_to_string(out.join("burst.pvd")).unwrap();
+    assert_eq!(
+        pvd.matches("<DataSet").count(),
+        3,
+        "t = 0 and the two good steps"
+    );
+    let forces = std::fs::read_to_string(out.join("forces.csv")).unwrap();
+    assert_eq!(
+        forces.lines().count(),
+        3,
+        "header and the two good steps: {forces}"
+    );
+}
+
 #[test]
 fn advection_diffusion_case_carries_the_hill_round_and_is_checked() {
     let dir = tempfile::tempdir().unwrap();

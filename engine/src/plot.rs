@@ -16,6 +16,9 @@ pub struct Panel {
     pub label: String,
     /// The points `(x, y)`, in order of x.
     pub points: Vec<(f64, f64)>,
+    /// Draw only the points from this x on (e.g. to leave out a start-up
+    /// transient that would dwarf the rest).
+    pub from: Option<f64>,
 }
 
 const WIDTH: u32 = 1000;
@@ -60,9 +63,22 @@ pub fn panels(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Resu
         let root = root
             .titled(title, ("sans-serif", 22))
             .map_err(|e| fail(&e))?;
-        let (x0, x1) = padded_range(panels.iter().flat_map(|p| p.points.iter().map(|q| q.0)));
+        let shown = |p: &Panel| {
+            let from = p.from.unwrap_or(f64::NEG_INFINITY);
+            p.points
+                .iter()
+                .copied()
+                .filter(move |q| q.0 >= from)
+                .collect::<Vec<_>>()
+        };
+        let (x0, x1) = padded_range(
+            panels
+                .iter()
+                .flat_map(|p| shown(p).into_iter().map(|q| q.0)),
+        );
         for (area, panel) in root.split_evenly((panels.len(), 1)).iter().zip(panels) {
-            let (y0, y1) = padded_range(panel.points.iter().map(|q| q.1));
+            let points = shown(panel);
+            let (y0, y1) = padded_range(points.iter().map(|q| q.1));
             let mut chart = ChartBuilder::on(area)
                 .margin(12)
                 .x_label_area_size(40)
@@ -78,7 +94,7 @@ pub fn panels(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Resu
                 .map_err(|e| fail(&e))?;
             chart
                 .draw_series(LineSeries::new(
-                    panel.points.iter().copied(),
+                    points,
                     RGBColor(31, 119, 180).stroke_width(2),
                 ))
                 .map_err(|e| fail(&e))?;

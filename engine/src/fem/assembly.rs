@@ -654,6 +654,24 @@ fn streamline_weights(v: &CellValues, q: usize, beta: [f64; 3], kappa: f64, out:
 /// Largest number of local basis functions of the elements (P2 on a tetrahedron).
 const MAX_LOCAL_DOFS: usize = 10;
 
+/// Calls `f(q, β, κ, s)` at every quadrature point of `v` with the
+/// streamline-upwind weights `s_i = τ (β·∇φ_i)` there.
+fn over_streamline_weights(
+    v: &CellValues,
+    beta: &impl Fn([f64; 3]) -> [f64; 3],
+    kappa: &impl Fn([f64; 3]) -> f64,
+    mut f: impl FnMut(usize, [f64; 3], f64, &[f64]),
+) {
+    let n = v.num_dofs;
+    let mut s = [0.0; MAX_LOCAL_DOFS];
+    for q in 0..v.num_points() {
+        let x = v.points[q];
+        let (b, k) = (beta(x), kappa(x));
+        streamline_weights(v, q, b, k, &mut s[..n]);
+        f(q, b, k, &s[..n]);
+    }
+}
+
 /// Kernel of the SUPG terms of the operator `β·∇u - ∇·(κ∇u)`:
 /// `Σ_cells ∫ (β·∇u - κΔu) τ (β·∇v)`. The diffusive part of the residual
 /// (zero for P1) keeps P2 consistent, hence of optimal order; the `∇κ·∇u`
@@ -664,12 +682,8 @@ pub fn supg_operator(
 ) -> impl Fn(&CellValues, &mut [f64]) + Sync {
     move |v, a| {
         let n = v.num_dofs;
-        let mut s = [0.0; MAX_LOCAL_DOFS];
-        for q in 0..v.num_points() {
-            let (x, g) = (v.points[q], v.grad_at(q));
-            let b = beta(x);
-            streamline_weights(v, q, b, kappa(x), &mut s[..n]);
-            let k = kappa(x);
+        over_streamline_weights(v, &beta, &kappa, |q, b, k, s| {
+            let g = v.grad_at(q);
             let mut r = [0.0; MAX_LOCAL_DOFS];
             for (j, rj) in r[..n].iter_mut().enumerate() {
                 *rj = b[0] * g[j][0] + b[1] * g[j][1] + b[2] * g[j][2] - k * v.laplacian(q, j);
@@ -679,7 +693,7 @@ pub fn supg_operator(
                     a[i * n + j] += v.weights[q] * s[i] * r[j];
                 }
             }
-        }
+        });
     }
 }
 
@@ -691,17 +705,14 @@ pub fn supg_mass(
 ) -> impl Fn(&CellValues, &mut [f64]) + Sync {
     move |v, a| {
         let n = v.num_dofs;
-        let mut s = [0.0; MAX_LOCAL_DOFS];
-        for q in 0..v.num_points() {
-            let x = v.points[q];
-            streamline_weights(v, q, beta(x), kappa(x), &mut s[..n]);
+        over_streamline_weights(v, &beta, &kappa, |q, _, _, s| {
             let p = v.phi_at(q);
             for i in 0..n {
                 for j in 0..n {
                     a[i * n + j] += v.weights[q] * s[i] * p[j];
                 }
             }
-        }
+        });
     }
 }
 
@@ -712,15 +723,11 @@ pub fn supg_source(
     f: impl Fn([f64; 3]) -> f64 + Sync,
 ) -> impl Fn(&CellValues, &mut [f64]) + Sync {
     move |v, b| {
-        let n = v.num_dofs;
-        let mut s = [0.0; MAX_LOCAL_DOFS];
-        for q in 0..v.num_points() {
-            let x = v.points[q];
-            streamline_weights(v, q, beta(x), kappa(x), &mut s[..n]);
-            let w = v.weights[q] * f(x);
-            for (bi, si) in b.iter_mut().zip(&s[..n]) {
+        over_streamline_weights(v, &beta, &kappa, |q, _, _, s| {
+            let w = v.weights[q] * f(v.points[q]);
+            for (bi, si) in b.iter_mut().zip(s) {
                 *bi += w * si;
             }
-        }
+        });
     }
 }

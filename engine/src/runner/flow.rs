@@ -177,10 +177,12 @@ impl ForceSeries {
                 Panel {
                     label: "drag coefficient c_D".into(),
                     points: series(1),
+                    from: self.spec.statistics_from,
                 },
                 Panel {
                     label: "lift coefficient c_L".into(),
                     points: series(2),
+                    from: self.spec.statistics_from,
                 },
             ];
             plot::panels(&out.join("forces.png"), title, "t", &panels)?;
@@ -188,8 +190,8 @@ impl ForceSeries {
         Ok(())
     }
 
-    /// Extremes, final values and the Strouhal number from the records
-    /// from `statistics_from` on.
+    /// Final values, and for a time series the extremes and the Strouhal
+    /// number from the records from `statistics_from` on.
     fn summary(&self) -> serde_json::Value {
         let from = self.spec.statistics_from.unwrap_or(f64::NEG_INFINITY);
         let window: Vec<&Vec<f64>> = self.rows.iter().filter(|r| r[0] >= from).collect();
@@ -198,7 +200,9 @@ impl ForceSeries {
         let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         let (cd, cl) = (column(1), column(2));
         let times = column(0);
-        let mut s = serde_json::json!({
+        let mut s = serde_json::json!({});
+        if self.rows.len() > 1 {
+            s = serde_json::json!({
             "cd_max": max(&cd),
             "cd_min": min(&cd),
             "cl_max": max(&cl),
@@ -206,7 +210,8 @@ impl ForceSeries {
             "t_cd_max": times.get(argmax(&cd)),
             "t_cl_max": times.get(argmax(&cl)),
             "strouhal": strouhal(&times, &cl).map(|f| f * self.spec.reference_length / self.spec.reference_velocity),
-        });
+            });
+        }
         if let Some(last) = self.rows.last() {
             s["cd"] = serde_json::json!(last[1]);
             s["cl"] = serde_json::json!(last[2]);
