@@ -202,6 +202,21 @@ fn shipped_cases_run_and_write_their_output() {
     assert_eq!(pvd.matches("<DataSet").count(), 11, "steps 0, 4, ..., 40");
     let probes = std::fs::read_to_string(out.join("probes.csv")).unwrap();
     assert_eq!(probes.lines().count(), 42, "header, t = 0 and 40 steps");
+    let steps = std::fs::read_to_string(out.join("steps.csv")).unwrap();
+    assert_eq!(steps.lines().count(), 41, "header and 40 steps");
+    assert!(steps.starts_with("t,dt,solver_iterations,max_abs\n"));
+    // The largest value at t = 2 is u(1, 1) = 1 + 1 + 3 + 2.4.
+    let last: Vec<f64> = steps
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(
+        (last[0] - 2.0).abs() < 1e-12 && (last[3] - 7.4).abs() < 1e-9,
+        "{last:?}"
+    );
 
     let out = dir.path().join("lshape");
     let o = pde(&[

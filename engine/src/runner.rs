@@ -318,10 +318,12 @@ fn run_transient(
     probe_row(&mut csv, t0, heat.solution());
 
     let bar = progress_bar(progress);
+    let mut log = StepLog::default();
     let mut run = TimeLoop::new(t0, time.end, time.dt);
     run.adaptive = time.adaptive;
     let result = run.run(&mut heat, None, &mut [], |step, t, dt, report, s| {
         probe_row(&mut csv, t, &s.fields()[0].1);
+        log.record(t, dt, report);
         bar.set_position((1000.0 * (t - t0) / (time.end - t0)) as u64);
         bar.set_message(format!(
             "t {t:.4e}  dt {dt:.2e}  step {step}  it {}",
@@ -330,8 +332,9 @@ fn run_transient(
         series.maybe_write(step, t, output_space.mesh(), || Ok(arrays(s)))
     });
     bar.finish_and_clear();
-    // Probes are kept whatever happened, like the output written so far.
+    // Monitors are kept whatever happened, like the output written so far.
     vtk::write_atomically(&out.join("probes.csv"), |w| w.write_all(csv.as_bytes()))?;
+    log.write(out)?;
     let summary =
         result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
     let u = heat.solution();
@@ -460,6 +463,38 @@ impl Series {
         if step % self.every == 0 || (self.end - t).abs() <= 1e-12 * self.end.abs().max(1.0) {
             self.write(step, t, mesh, arrays()?)?;
         }
+        Ok(())
+    }
+}
+
+/// `steps.csv`: time, step size, solver iterations and the largest
+/// absolute value of the state after every step of a time-dependent run.
+#[derive(Default)]
+pub(crate) struct StepLog {
+    csv: String,
+}
+
+impl StepLog {
+    /// Records a committed step ending at `t`.
+    pub(crate) fn record(&mut self, t: f64, dt: f64, report: &crate::time::StepReport) {
+        if self.csv.is_empty() {
+            self.csv.push_str("t,dt,solver_iterations,max_abs\n");
+        }
+        let _ = writeln!(
+            self.csv,
+            "{t:.9e},{dt:.6e},{},{:.9e}",
+            report.iterations, report.max_abs
+        );
+    }
+
+    /// Writes `steps.csv` into `out` (header only when no step was taken).
+    pub(crate) fn write(&self, out: &Path) -> Result<()> {
+        let text = if self.csv.is_empty() {
+            "t,dt,solver_iterations,max_abs\n"
+        } else {
+            &self.csv
+        };
+        vtk::write_atomically(&out.join("steps.csv"), |w| w.write_all(text.as_bytes()))?;
         Ok(())
     }
 }

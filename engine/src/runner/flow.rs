@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
-use super::{make_solver, probe_points, progress_bar, write_points, PointArray, Series};
+use super::{make_solver, probe_points, progress_bar, write_points, PointArray, Series, StepLog};
 use crate::case::{Case, FlowBoundarySpec, FlowModel, ForcesSpec, MonitorSpec, Physics};
 use crate::expr::Expr;
 use crate::fem::PointEvaluator;
@@ -367,8 +367,10 @@ pub(super) fn run_flow(
     run.blow_up = 1e4 * forces.as_ref().map_or(1.0, |f| f.spec.reference_velocity);
     let started = Instant::now();
     let span = time.end - t0;
+    let mut log = StepLog::default();
     let result = run.run(&mut ns, None, &mut [], |step, t, dt, report, ns| {
         probes.record(t, ns);
+        log.record(t, dt, report);
         let mut message = format!(
             "t {t:.4}  dt {dt:.1e}  step {step}  it {}",
             report.iterations
@@ -389,6 +391,7 @@ pub(super) fn run_flow(
     vtk::write_atomically(&out.join("probes.csv"), |w| {
         w.write_all(probes.csv.as_bytes())
     })?;
+    log.write(out)?;
     if let Some(f) = &forces {
         f.write(out, name)?;
         summary["forces"] = f.summary();
