@@ -79,7 +79,7 @@ fn poisson_2d_p1_and_p2_rates_with_all_boundary_kinds() {
         let (mut l2, mut h1) = (Vec::new(), Vec::new());
         for n in [4, 8, 16, 32] {
             let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [n, n], CellKind::Tri3).unwrap();
-            let p = problem_2d(mesh, degree);
+            let mut p = problem_2d(mesh, degree);
             let (u, report) = p.solve(&mut Cholesky::new()).unwrap();
             assert!(
                 report.relative_residual < 1e-12,
@@ -129,7 +129,7 @@ fn poisson_3d_p1_and_p2_rates() {
 #[test]
 fn cg_matches_cholesky_and_the_analysis_is_reused() {
     let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [24, 24], CellKind::Tri3).unwrap();
-    let p = problem_2d(mesh, 2);
+    let mut p = problem_2d(mesh, 2);
     let mut chol = Cholesky::new();
     let (direct, _) = p.solve(&mut chol).unwrap();
     let (_, again) = p.solve(&mut chol).unwrap();

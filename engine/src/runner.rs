@@ -24,6 +24,7 @@ use crate::linalg::precond::{Identity, Ilu0, Jacobi, Ssor};
 use crate::linalg::{LinearSolver, Preconditioner, SolveReport};
 use crate::physics::heat::{Heat, HeatBoundary};
 use crate::physics::poisson::{BoundaryCondition, Poisson};
+use crate::physics::Model;
 use crate::time::{StepError, Stepper, TimeLoop};
 
 mod flow;
@@ -149,14 +150,6 @@ fn space_for(model: &ScalarModel, mesh: Arc<Mesh>) -> Result<FunctionSpace> {
     FunctionSpace::new(mesh, model.degree).context("physics")
 }
 
-fn write_solution(space: &FunctionSpace, u: &[f64], file: &Path) -> Result<()> {
-    write_points(
-        space.mesh(),
-        &[PointArray::scalars("u", space.point_values(u))],
-        file,
-    )
-}
-
 fn run_poisson(
     case: &Case,
     model: &ScalarModel,
@@ -184,7 +177,8 @@ fn run_poisson(
         case.physics.default_solver(case.time.is_some()),
     );
     let (u, report) = p.solve(solver.as_mut())?;
-    steady_output(case, &p.space, &u, &report, &probes, name, out)
+    let file = out.join(format!("{name}.vtu"));
+    steady_output(case, &p, &p.space, &u, &report, &probes, &file)
 }
 
 /// Steady advection–diffusion: the transport model's steady state.
@@ -198,24 +192,25 @@ fn run_steady_transport(
     let mut m = scalar_model_from_case(case, model, mesh)?;
     let probes = probes(case, &m.space)?;
     let report = m.solve_steady()?;
-    steady_output(case, &m.space, m.solution(), &report, &probes, name, out)
+    let file = out.join(format!("{name}.vtu"));
+    steady_output(case, &m, &m.space, m.solution(), &report, &probes, &file)
 }
 
-/// Writes a steady solution as `<name>.vtu` and returns its summary.
+/// Writes a steady scalar model's solution as `<name>.vtu` and returns its
+/// summary.
 fn steady_output(
     case: &Case,
+    model: &dyn Model,
     space: &FunctionSpace,
     u: &[f64],
     report: &SolveReport,
     probes: &[(String, PointEvaluator)],
-    name: &str,
-    out: &Path,
+    file: &Path,
 ) -> Result<serde_json::Value> {
     if u.iter().any(|v| !v.is_finite()) {
         bail!("the solution is not finite (check the coefficients for division by zero or log of negatives)");
     }
-    let file = out.join(format!("{name}.vtu"));
-    write_solution(space, u, &file)?;
+    write_model(model, file)?;
     let probe_values: serde_json::Map<String, serde_json::Value> = probes
         .iter()
         .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(u))))
@@ -294,14 +289,7 @@ fn run_transient(
     let t0 = time.start;
 
     let mut series = Series::new(out, name, case.output.every, time.end);
-    let output_space = heat.space.clone();
-    let arrays = |s: &dyn Stepper| {
-        vec![PointArray::scalars(
-            "u",
-            output_space.point_values(&s.fields()[0].1),
-        )]
-    };
-    series.write(0, t0, output_space.mesh(), arrays(&heat))?;
+    series.write(0, t0, &heat)?;
 
     let mut csv = String::from("t");
     for (n, _) in &probes {
@@ -329,7 +317,7 @@ fn run_transient(
             "t {t:.4e}  dt {dt:.2e}  step {step}  it {}",
             report.iterations
         ));
-        series.maybe_write(step, t, output_space.mesh(), || Ok(arrays(s)))
+        series.maybe_write(step, t, s)
     });
     bar.finish_and_clear();
     // Monitors are kept whatever happened, like the output written so far.
@@ -361,43 +349,17 @@ fn run_transient(
     }))
 }
 
-/// A point-data array for output, owning its values.
-pub(crate) struct PointArray {
-    name: String,
-    components: usize,
-    values: Vec<f64>,
-}
-
-impl PointArray {
-    /// One value per mesh point.
-    pub(crate) fn scalars(name: &str, values: Vec<f64>) -> Self {
-        PointArray {
-            name: name.into(),
-            components: 1,
-            values,
-        }
-    }
-
-    /// `components` values per mesh point, interleaved.
-    pub(crate) fn vectors(name: &str, components: usize, values: Vec<f64>) -> Self {
-        PointArray {
-            name: name.into(),
-            components,
-            values,
-        }
-    }
-}
-
-/// Writes point data on a mesh as a `.vtu` file.
-pub(crate) fn write_points(mesh: &Mesh, arrays: &[PointArray], file: &Path) -> Result<()> {
-    let data: Vec<DataArray> = arrays
+/// Writes a model's state as a `.vtu` file.
+pub(crate) fn write_model(model: &dyn Model, file: &Path) -> Result<()> {
+    let point_data = model.point_data()?;
+    let data: Vec<DataArray> = point_data
         .iter()
         .map(|a| match a.components {
             1 => DataArray::scalars(&a.name, &a.values),
             c => DataArray::vectors(&a.name, c, &a.values),
         })
         .collect();
-    vtk::write_vtu(file, mesh, &data, &[], &VtuOptions::default())?;
+    vtk::write_vtu(file, model.mesh(), &data, &[], &VtuOptions::default())?;
     Ok(())
 }
 
@@ -435,16 +397,15 @@ impl Series {
         self.last_written
     }
 
-    /// Writes step `step` at time `t`.
+    /// Writes `model`'s state as step `step` at time `t`.
     pub(crate) fn write(
         &mut self,
         step: usize,
         t: f64,
-        mesh: &Mesh,
-        arrays: Vec<PointArray>,
+        model: &dyn Model,
     ) -> Result<(), StepError> {
         let file = self.dir.join(format!("{}_{step:05}.vtu", self.name));
-        write_points(mesh, &arrays, &file).map_err(|e| StepError::Output(format!("{e:#}")))?;
+        write_model(model, &file).map_err(|e| StepError::Output(format!("{e:#}")))?;
         self.pvd
             .push(t, &file)
             .map_err(|e| StepError::Output(e.to_string()))?;
@@ -457,11 +418,10 @@ impl Series {
         &mut self,
         step: usize,
         t: f64,
-        mesh: &Mesh,
-        arrays: impl FnOnce() -> Result<Vec<PointArray>, StepError>,
+        model: &dyn Model,
     ) -> Result<(), StepError> {
         if step % self.every == 0 || (self.end - t).abs() <= 1e-12 * self.end.abs().max(1.0) {
-            self.write(step, t, mesh, arrays()?)?;
+            self.write(step, t, model)?;
         }
         Ok(())
     }

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{PhysicsError, ScalarFn, VectorFn};
+use super::{Model, PhysicsError, PointData, ScalarFn, VectorFn};
 use crate::fem::{assembly, bc, FunctionSpace};
 use crate::linalg::{spmv, LinearSolver, SolveReport, SparseMatrix};
 use crate::time::{Integrator, StepError, StepReport, Stepper};
@@ -329,4 +329,29 @@ fn add_values(a: &mut SparseMatrix, b: &SparseMatrix) {
         .iter_mut()
         .zip(b.val())
         .for_each(|(x, y)| *x += y);
+}
+
+impl Model for Heat {
+    fn name(&self) -> &'static str {
+        if self.advection.is_some() {
+            "advection_diffusion"
+        } else {
+            "heat"
+        }
+    }
+
+    fn mesh(&self) -> &Arc<pde_mesh::Mesh> {
+        self.space.mesh()
+    }
+
+    fn unknowns(&self) -> usize {
+        self.space.num_dofs()
+    }
+
+    fn point_data(&self) -> Result<Vec<PointData>, PhysicsError> {
+        Ok(vec![PointData::scalars(
+            "u",
+            self.space.point_values(self.solution()),
+        )])
+    }
 }

@@ -12,6 +12,52 @@ pub type ScalarFn = Arc<dyn Fn([f64; 3]) -> f64 + Send + Sync>;
 /// A vector field (e.g. a velocity) as a function of position.
 pub type VectorFn = Arc<dyn Fn([f64; 3]) -> [f64; 3] + Send + Sync>;
 
+/// Values of a field at every mesh point, for output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointData {
+    /// The field's name in the output.
+    pub name: String,
+    /// Values per point (1: scalar; 3: vector).
+    pub components: usize,
+    /// `components` values per mesh point, interleaved.
+    pub values: Vec<f64>,
+}
+
+impl PointData {
+    /// One value per mesh point.
+    pub fn scalars(name: &str, values: Vec<f64>) -> Self {
+        PointData {
+            name: name.into(),
+            components: 1,
+            values,
+        }
+    }
+
+    /// `components` values per mesh point, interleaved.
+    pub fn vectors(name: &str, components: usize, values: Vec<f64>) -> Self {
+        PointData {
+            name: name.into(),
+            components,
+            values,
+        }
+    }
+}
+
+/// A physical model: it owns its discrete spaces and its state (the
+/// committed solution) and shows the state as point data on its mesh, which
+/// is all the output needs. Time-dependent models are also
+/// [`Stepper`](crate::time::Stepper)s.
+pub trait Model {
+    /// The model's name, as case files spell it.
+    fn name(&self) -> &'static str;
+    /// The mesh.
+    fn mesh(&self) -> &Arc<pde_mesh::Mesh>;
+    /// Number of unknowns.
+    fn unknowns(&self) -> usize;
+    /// The committed state at the mesh points.
+    fn point_data(&self) -> Result<Vec<PointData>, PhysicsError>;
+}
+
 /// Errors of the physical models.
 #[derive(Debug, thiserror::Error)]
 pub enum PhysicsError {

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use super::PhysicsError;
+use super::{Model, PhysicsError, PointData};
 use crate::fem::assembly::{self, CellValues};
 use crate::fem::{bc, FunctionSpace, MixedSpace, PointEvaluator};
 use crate::linalg::direct::Cholesky;
@@ -707,5 +707,55 @@ impl Stepper for NavierStokes {
             .collect();
         out.push(("pressure".into(), self.pressure().to_vec()));
         out
+    }
+}
+
+impl Model for NavierStokes {
+    fn name(&self) -> &'static str {
+        if self.convection {
+            "navier_stokes"
+        } else {
+            "stokes"
+        }
+    }
+
+    fn mesh(&self) -> &Arc<pde_mesh::Mesh> {
+        self.space.mesh()
+    }
+
+    fn unknowns(&self) -> usize {
+        self.space.num_dofs()
+    }
+
+    /// Velocity (3 components), pressure and vorticity (3 components in 3D)
+    /// at every mesh point.
+    fn point_data(&self) -> Result<Vec<PointData>, PhysicsError> {
+        let v = self.velocity_space();
+        let points = v.mesh().num_points();
+        let interleave = |fields: &[&[f64]]| {
+            let mut out = vec![0.0; 3 * points];
+            for (c, f) in fields.iter().enumerate() {
+                for (i, value) in v.point_values(f).into_iter().enumerate() {
+                    out[3 * i + c] = value;
+                }
+            }
+            out
+        };
+        let velocity: Vec<&[f64]> = (0..self.dim()).map(|c| self.velocity(c)).collect();
+        let vorticity = self.vorticity()?;
+        let vorticity = if self.dim() == 2 {
+            PointData::scalars("vorticity", v.point_values(&vorticity[0]))
+        } else {
+            let parts: Vec<&[f64]> = vorticity.iter().map(|w| w.as_slice()).collect();
+            PointData::vectors("vorticity", 3, interleave(&parts))
+        };
+        Ok(vec![
+            PointData::vectors("velocity", 3, interleave(&velocity)),
+            PointData::scalars(
+                "pressure",
+                self.pressure_space().point_values(self.pressure()),
+            ),
+            vorticity,
+        ])
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{PhysicsError, ScalarFn};
+use super::{Model, PhysicsError, PointData, ScalarFn};
 use crate::fem::{assembly, bc, FunctionSpace};
 use crate::linalg::{LinearSolver, SolveReport};
 
@@ -54,6 +54,7 @@ pub struct Poisson {
     /// Boundary conditions by physical-group name; groups not listed get
     /// the natural condition `κ ∂u/∂n = 0`.
     pub boundary: Vec<(String, BoundaryCondition)>,
+    solution: Vec<f64>,
 }
 
 impl Poisson {
@@ -64,7 +65,13 @@ impl Poisson {
             kappa: Arc::new(|_| 1.0),
             source: Arc::new(|_| 0.0),
             boundary: Vec::new(),
+            solution: Vec::new(),
         }
+    }
+
+    /// The last solution (empty before the first solve).
+    pub fn solution(&self) -> &[f64] {
+        &self.solution
     }
 
     /// Sets (or replaces) the condition on a group.
@@ -73,9 +80,10 @@ impl Poisson {
         self.boundary.push((group.to_string(), condition));
     }
 
-    /// Assembles and solves; returns the dof values and the solver's report.
+    /// Assembles and solves; returns the dof values (also kept as the
+    /// model's state) and the solver's report.
     pub fn solve(
-        &self,
+        &mut self,
         solver: &mut dyn LinearSolver,
     ) -> Result<(Vec<f64>, SolveReport), PhysicsError> {
         let space = &self.space;
@@ -127,6 +135,28 @@ impl Poisson {
         bc::apply_dirichlet(&mut a, &mut b, &dofs, &values);
         let mut u = vec![0.0; space.num_dofs()];
         let report = solver.solve(&a, &b, &mut u)?;
+        self.solution.clone_from(&u);
         Ok((u, report))
+    }
+}
+
+impl Model for Poisson {
+    fn name(&self) -> &'static str {
+        "poisson"
+    }
+
+    fn mesh(&self) -> &Arc<pde_mesh::Mesh> {
+        self.space.mesh()
+    }
+
+    fn unknowns(&self) -> usize {
+        self.space.num_dofs()
+    }
+
+    fn point_data(&self) -> Result<Vec<PointData>, PhysicsError> {
+        Ok(vec![PointData::scalars(
+            "u",
+            self.space.point_values(&self.solution),
+        )])
     }
 }

@@ -14,13 +14,13 @@ use anyhow::{Context, Result};
 use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
-use super::{make_solver, probe_points, progress_bar, write_points, PointArray, Series, StepLog};
+use super::{make_solver, probe_points, progress_bar, write_model, Series, StepLog};
 use crate::case::{Case, FlowBoundarySpec, FlowModel, ForcesSpec, MonitorSpec, Physics};
 use crate::expr::Expr;
 use crate::fem::PointEvaluator;
 use crate::physics::navier_stokes::{FlowBoundary, NavierStokes, VectorSpaceTimeFn};
 use crate::plot::{self, Panel};
-use crate::time::{StepError, TimeLoop};
+use crate::time::TimeLoop;
 
 /// A vector of expressions as a function of space and time.
 fn vector_fn(v: &[Expr]) -> VectorSpaceTimeFn {
@@ -72,36 +72,6 @@ pub fn flow_from_case(case: &Case, model: &FlowModel, mesh: Arc<Mesh>) -> Result
             .with_context(|| format!("monitors: forces.group '{}'", f.group))?;
     }
     Ok(ns)
-}
-
-/// Velocity (3 components per point), pressure and vorticity at the mesh points.
-fn flow_arrays(ns: &NavierStokes) -> Result<Vec<PointArray>, StepError> {
-    let v = ns.velocity_space();
-    let d = ns.dim();
-    let points = v.mesh().num_points();
-    let interleave = |fields: &[Vec<f64>]| {
-        let mut out = vec![0.0; 3 * points];
-        for (c, f) in fields.iter().enumerate() {
-            for (i, value) in v.point_values(f).into_iter().enumerate() {
-                out[3 * i + c] = value;
-            }
-        }
-        out
-    };
-    let velocity: Vec<Vec<f64>> = (0..d).map(|c| ns.velocity(c).to_vec()).collect();
-    let vorticity = ns
-        .vorticity()
-        .map_err(|e| StepError::Output(format!("vorticity: {e}")))?;
-    let vorticity = if d == 2 {
-        PointArray::scalars("vorticity", v.point_values(&vorticity[0]))
-    } else {
-        PointArray::vectors("vorticity", 3, interleave(&vorticity))
-    };
-    Ok(vec![
-        PointArray::vectors("velocity", 3, interleave(&velocity)),
-        PointArray::scalars("pressure", ns.pressure_space().point_values(ns.pressure())),
-        vorticity,
-    ])
 }
 
 /// The record of the forces monitor: coefficients over time.
@@ -342,7 +312,7 @@ pub(super) fn run_flow(
             .solve_steady(model.newton.tolerance, model.newton.max_iterations)
             .context("the steady solve failed")?;
         let file = out.join(format!("{name}.vtu"));
-        write_points(ns.velocity_space().mesh(), &flow_arrays(&ns)?, &file)?;
+        write_model(&ns, &file)?;
         if let Some(f) = forces.as_mut() {
             f.record(ns.time(), &ns);
             f.write(out, name)?;
@@ -358,8 +328,7 @@ pub(super) fn run_flow(
 
     let t0 = time.start;
     let mut series = Series::new(out, name, case.output.every, time.end);
-    let mesh = ns.velocity_space().mesh().clone();
-    series.write(0, t0, &mesh, flow_arrays(&ns)?)?;
+    series.write(0, t0, &ns)?;
     probes.record(t0, &ns);
     let bar = progress_bar(progress);
     let mut run = TimeLoop::new(t0, time.end, time.dt);
@@ -383,7 +352,7 @@ pub(super) fn run_flow(
         }
         bar.set_position((1000.0 * (t - t0) / span) as u64);
         bar.set_message(message);
-        series.maybe_write(step, t, &mesh, || flow_arrays(ns))
+        series.maybe_write(step, t, ns)
     });
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
