@@ -179,6 +179,27 @@ fn check_lists_the_groups_the_mesh_has() {
 }
 
 #[test]
+fn check_refuses_the_flow_preconditioner_where_it_cannot_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("lsc.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [2, 2], kind: tri3}\n\
+         physics:\n  heat:\n    boundary:\n      left: {dirichlet: 0}\n\
+         solver: {preconditioner: lsc}\n",
+    )
+    .unwrap();
+    let o = pde(&["check", case.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("solver.preconditioner: lsc is for flow (saddle-point) systems"),
+        "{err}"
+    );
+    assert!(err.contains("set solver.kind: gmres"), "{err}");
+}
+
+#[test]
 fn shipped_cases_run_and_write_their_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("heat");

@@ -211,7 +211,7 @@ pub struct SolverSpec {
     #[serde(default)]
     pub kind: Option<SolverKind>,
     /// Preconditioner of iterative solvers: `jacobi` (default), `ssor`,
-    /// `ilu0`, `amg` or `none`.
+    /// `ilu0`, `amg`, `lsc` (flows) or `none`.
     #[serde(default)]
     pub preconditioner: PreconditionerKind,
     /// Relative tolerance of iterative solvers. Default 1e-10.
@@ -274,6 +274,10 @@ pub enum PreconditionerKind {
     Ilu0,
     /// Smoothed-aggregation algebraic multigrid (one V-cycle).
     Amg,
+    /// Block-triangular preconditioner of flow (saddle-point) systems:
+    /// ILU(0) on the velocity block, least-squares commutator for the Schur
+    /// complement ([`crate::linalg::saddle::BlockLsc`]); with `gmres`.
+    Lsc,
     /// None.
     None,
 }
@@ -479,6 +483,24 @@ impl Case {
                     "solver.kind: {kind:?} needs a symmetric positive definite matrix, which \
                      {name} does not give; use lu, gmres or bicgstab"
                 ));
+            }
+        }
+        if self.solver.preconditioner == PreconditionerKind::Lsc {
+            if !matches!(self.physics, Physics::NavierStokes(_) | Physics::Stokes(_)) {
+                problems.push(format!(
+                    "solver.preconditioner: lsc is for flow (saddle-point) systems, which \
+                     {name} does not give; use amg, ilu0, ssor or jacobi"
+                ));
+            }
+            if !matches!(
+                self.solver.kind,
+                Some(SolverKind::Gmres | SolverKind::Bicgstab)
+            ) {
+                problems.push(
+                    "solver.preconditioner: lsc preconditions an iterative solver; set \
+                     solver.kind: gmres"
+                        .into(),
+                );
             }
         }
         self.check_time(&mut problems);

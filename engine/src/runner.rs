@@ -21,6 +21,7 @@ use crate::linalg::amg::Amg;
 use crate::linalg::direct::{Cholesky, LaggedLu, SparseLu};
 use crate::linalg::krylov::{BiCgStab, Cg, Gmres, Tolerance};
 use crate::linalg::precond::{Identity, Ilu0, Jacobi, Ssor};
+use crate::linalg::saddle::BlockLsc;
 use crate::linalg::{LinearSolver, Preconditioner, SolveReport};
 use crate::physics::heat::{Heat, HeatBoundary};
 use crate::physics::poisson::{BoundaryCondition, Poisson};
@@ -64,7 +65,13 @@ pub fn load_case(path: &Path) -> Result<(Case, Mesh, String)> {
 }
 
 /// The linear solver a case asks for (`default` when it names none).
-pub fn make_solver(spec: &SolverSpec, default: SolverKind) -> Box<dyn LinearSolver> {
+/// `saddle_split` is the first pressure unknown of a flow system, which
+/// the `lsc` preconditioner needs (`check` refuses it for other models).
+pub fn make_solver(
+    spec: &SolverSpec,
+    default: SolverKind,
+    saddle_split: Option<usize>,
+) -> Box<dyn LinearSolver> {
     let tolerance = Tolerance {
         rtol: spec.rtol,
         atol: 0.0,
@@ -76,6 +83,9 @@ pub fn make_solver(spec: &SolverSpec, default: SolverKind) -> Box<dyn LinearSolv
             PreconditionerKind::Ssor => Box::new(Ssor::new(1.2)),
             PreconditionerKind::Ilu0 => Box::new(Ilu0::default()),
             PreconditionerKind::Amg => Box::new(Amg::default()),
+            PreconditionerKind::Lsc => Box::new(BlockLsc::new(
+                saddle_split.expect("case check allows lsc only for flows"),
+            )),
             PreconditionerKind::None => Box::new(Identity),
         }
     };
@@ -175,6 +185,7 @@ fn run_poisson(
     let mut solver = make_solver(
         &case.solver,
         case.physics.default_solver(case.time.is_some()),
+        None,
     );
     let (u, report) = p.solve(solver.as_mut())?;
     let file = out.join(format!("{name}.vtu"));
@@ -245,6 +256,7 @@ pub fn scalar_model_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>)
         make_solver(
             &case.solver,
             case.physics.default_solver(case.time.is_some()),
+            None,
         ),
     )?;
     heat.source = model.source.space_time();

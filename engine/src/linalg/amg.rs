@@ -1,12 +1,14 @@
 //! Smoothed-aggregation algebraic multigrid (Vaněk, Mandel, Brezina 1996)
 //! as a preconditioner: strength of connection, aggregation, a tentative
 //! prolongator smoothed by damped Jacobi, Galerkin coarse operators, and a
-//! V-cycle with symmetric Gauss–Seidel (or damped Jacobi) smoothing. The
-//! V-cycle is symmetric, so it preconditions CG.
+//! V-cycle with symmetric Gauss–Seidel (or damped Jacobi) smoothing. On a
+//! symmetric matrix the V-cycle is symmetric, so it preconditions CG; on a
+//! nonsymmetric one (convection–diffusion, the velocity block of a flow) it
+//! preconditions GMRES.
 
 use faer::sparse::{SparseRowMat, SymbolicSparseRowMat};
 
-use super::{spmv, Preconditioner, SolverError, SparseMatrix};
+use super::{multiply, spmv, transpose, Preconditioner, SolverError, SparseMatrix};
 
 /// Smoothers of the V-cycle.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,7 +34,7 @@ pub struct Amg {
     /// At most this many levels.
     pub max_levels: usize,
     levels: Vec<Level>,
-    coarse: DenseCholesky,
+    coarse: DenseLu,
     coarse_nnz: usize,
     fingerprint: Option<(Vec<usize>, Vec<f64>)>,
     /// Hierarchies built so far.
@@ -57,7 +59,7 @@ impl Default for Amg {
             max_coarse: 400,
             max_levels: 20,
             levels: Vec::new(),
-            coarse: DenseCholesky::default(),
+            coarse: DenseLu::default(),
             coarse_nnz: 0,
             fingerprint: None,
             setups: 0,
@@ -170,7 +172,7 @@ impl Preconditioner for Amg {
             });
             current = coarse;
         }
-        self.coarse = DenseCholesky::new(&current)?;
+        self.coarse = DenseLu::new(&current)?;
         self.coarse_nnz = current.val().len();
         self.fingerprint = Some(print);
         self.setups += 1;
@@ -324,122 +326,72 @@ fn spectral_radius(a: &SparseMatrix, diagonal: &[usize]) -> f64 {
     rho.max(1e-12)
 }
 
-/// `A^T` of a CSR matrix (counting sort by column).
-fn transpose(a: &SparseMatrix) -> SparseMatrix {
-    let s = a.symbolic();
-    let (ptr, col, val) = (s.row_ptr(), s.col_idx(), a.val());
-    let (rows, cols) = (a.nrows(), a.ncols());
-    let mut count = vec![0usize; cols + 1];
-    for &c in col {
-        count[c + 1] += 1;
-    }
-    for c in 0..cols {
-        count[c + 1] += count[c];
-    }
-    let mut fill = count.clone();
-    let mut tcol = vec![0usize; col.len()];
-    let mut tval = vec![0.0; col.len()];
-    for i in 0..rows {
-        for k in ptr[i]..ptr[i + 1] {
-            let dst = fill[col[k]];
-            tcol[dst] = i;
-            tval[dst] = val[k];
-            fill[col[k]] += 1;
-        }
-    }
-    SparseRowMat::new(
-        SymbolicSparseRowMat::new_checked(cols, rows, count, None, tcol),
-        tval,
-    )
-}
-
-/// `A B` of CSR matrices (row by row with a dense accumulator).
-fn multiply(a: &SparseMatrix, b: &SparseMatrix) -> SparseMatrix {
-    let (sa, sb) = (a.symbolic(), b.symbolic());
-    let (aptr, acol, aval) = (sa.row_ptr(), sa.col_idx(), a.val());
-    let (bptr, bcol, bval) = (sb.row_ptr(), sb.col_idx(), b.val());
-    let cols = b.ncols();
-    let mut acc = vec![0.0; cols];
-    let mut mark = vec![usize::MAX; cols];
-    let mut ptr = vec![0];
-    let mut col = Vec::new();
-    let mut val = Vec::new();
-    let mut row_cols = Vec::new();
-    for i in 0..a.nrows() {
-        row_cols.clear();
-        for k in aptr[i]..aptr[i + 1] {
-            let (j, aij) = (acol[k], aval[k]);
-            for m in bptr[j]..bptr[j + 1] {
-                let c = bcol[m];
-                if mark[c] != i {
-                    mark[c] = i;
-                    acc[c] = 0.0;
-                    row_cols.push(c);
-                }
-                acc[c] += aij * bval[m];
-            }
-        }
-        row_cols.sort_unstable();
-        for &c in &row_cols {
-            col.push(c);
-            val.push(acc[c]);
-        }
-        ptr.push(col.len());
-    }
-    SparseRowMat::new(
-        SymbolicSparseRowMat::new_checked(a.nrows(), cols, ptr, None, col),
-        val,
-    )
-}
-
-/// Dense Cholesky of the coarsest operator.
+/// Dense LU with partial pivoting of the coarsest operator (exact for the
+/// nonsymmetric coarse operators of convection–diffusion as well).
 #[derive(Clone, Debug, Default)]
-struct DenseCholesky {
+struct DenseLu {
     n: usize,
-    l: Vec<f64>,
+    /// `L` (unit diagonal, below) and `U` (on and above), row-major.
+    lu: Vec<f64>,
+    /// Row `i` of the factors is row `pivot[i]` of the matrix.
+    pivot: Vec<usize>,
 }
 
-impl DenseCholesky {
+impl DenseLu {
     fn new(a: &SparseMatrix) -> Result<Self, SolverError> {
         let n = a.nrows();
-        let mut l = vec![0.0; n * n];
+        let mut lu = vec![0.0; n * n];
         let s = a.symbolic();
         for i in 0..n {
             for k in s.row_ptr()[i]..s.row_ptr()[i + 1] {
-                l[i * n + s.col_idx()[k]] = a.val()[k];
+                lu[i * n + s.col_idx()[k]] = a.val()[k];
             }
         }
+        let scale = lu.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if !scale.is_finite() {
+            return Err(SolverError::Factorization(
+                "AMG coarsest level is not finite".into(),
+            ));
+        }
+        let mut pivot: Vec<usize> = (0..n).collect();
         for j in 0..n {
-            let mut d = l[j * n + j] - (0..j).map(|k| l[j * n + k] * l[j * n + k]).sum::<f64>();
-            if d <= 0.0 {
-                // Rows outside every aggregate can make the coarsest operator
-                // only semi-definite on its null space; regularise gently.
-                d = d.abs().max(1e-300);
-                if !d.is_finite() {
-                    return Err(SolverError::Factorization(
-                        "AMG coarsest level is not finite".into(),
-                    ));
+            let p = (j..n)
+                .max_by(|&a, &b| lu[a * n + j].abs().total_cmp(&lu[b * n + j].abs()))
+                .expect("j < n");
+            if p != j {
+                for k in 0..n {
+                    lu.swap(j * n + k, p * n + k);
+                }
+                pivot.swap(j, p);
+            }
+            // Rows outside every aggregate can leave the coarsest operator
+            // singular on a null space; regularise gently.
+            if lu[j * n + j].abs() <= 1e-14 * scale {
+                lu[j * n + j] = 1e-14 * scale.max(1e-300);
+            }
+            let d = lu[j * n + j];
+            for i in j + 1..n {
+                let f = lu[i * n + j] / d;
+                lu[i * n + j] = f;
+                if f != 0.0 {
+                    for k in j + 1..n {
+                        lu[i * n + k] -= f * lu[j * n + k];
+                    }
                 }
             }
-            let djj = d.sqrt();
-            l[j * n + j] = djj;
-            for i in j + 1..n {
-                let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-                l[i * n + j] = (l[i * n + j] - s) / djj;
-            }
         }
-        Ok(DenseCholesky { n, l })
+        Ok(DenseLu { n, lu, pivot })
     }
 
     fn solve(&self, b: &[f64], x: &mut [f64]) {
         let n = self.n;
         for i in 0..n {
-            let s: f64 = (0..i).map(|k| self.l[i * n + k] * x[k]).sum();
-            x[i] = (b[i] - s) / self.l[i * n + i];
+            let s: f64 = (0..i).map(|k| self.lu[i * n + k] * x[k]).sum();
+            x[i] = b[self.pivot[i]] - s;
         }
         for i in (0..n).rev() {
-            let s: f64 = (i + 1..n).map(|k| self.l[k * n + i] * x[k]).sum();
-            x[i] = (x[i] - s) / self.l[i * n + i];
+            let s: f64 = (i + 1..n).map(|k| self.lu[i * n + k] * x[k]).sum();
+            x[i] = (x[i] - s) / self.lu[i * n + i];
         }
     }
 }

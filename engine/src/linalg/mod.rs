@@ -6,6 +6,7 @@ pub mod amg;
 pub mod direct;
 pub mod krylov;
 pub mod precond;
+pub mod saddle;
 
 use faer::sparse::{SparseRowMat, SymbolicSparseRowMat};
 use pde_mesh::Csr;
@@ -49,6 +50,74 @@ pub fn spmv(a: &SparseMatrix, x: &[f64], y: &mut [f64]) {
             .enumerate()
             .for_each(|(i, yi)| *yi = row(i));
     }
+}
+
+/// `A^T` of a CSR matrix (counting sort by column).
+pub fn transpose(a: &SparseMatrix) -> SparseMatrix {
+    let s = a.symbolic();
+    let (ptr, col, val) = (s.row_ptr(), s.col_idx(), a.val());
+    let (rows, cols) = (a.nrows(), a.ncols());
+    let mut count = vec![0usize; cols + 1];
+    for &c in col {
+        count[c + 1] += 1;
+    }
+    for c in 0..cols {
+        count[c + 1] += count[c];
+    }
+    let mut fill = count.clone();
+    let mut tcol = vec![0usize; col.len()];
+    let mut tval = vec![0.0; col.len()];
+    for i in 0..rows {
+        for k in ptr[i]..ptr[i + 1] {
+            let dst = fill[col[k]];
+            tcol[dst] = i;
+            tval[dst] = val[k];
+            fill[col[k]] += 1;
+        }
+    }
+    SparseRowMat::new(
+        SymbolicSparseRowMat::new_checked(cols, rows, count, None, tcol),
+        tval,
+    )
+}
+
+/// `A B` of CSR matrices (row by row with a dense accumulator).
+pub fn multiply(a: &SparseMatrix, b: &SparseMatrix) -> SparseMatrix {
+    let (sa, sb) = (a.symbolic(), b.symbolic());
+    let (aptr, acol, aval) = (sa.row_ptr(), sa.col_idx(), a.val());
+    let (bptr, bcol, bval) = (sb.row_ptr(), sb.col_idx(), b.val());
+    let cols = b.ncols();
+    let mut acc = vec![0.0; cols];
+    let mut mark = vec![usize::MAX; cols];
+    let mut ptr = vec![0];
+    let mut col = Vec::new();
+    let mut val = Vec::new();
+    let mut row_cols = Vec::new();
+    for i in 0..a.nrows() {
+        row_cols.clear();
+        for k in aptr[i]..aptr[i + 1] {
+            let (j, aij) = (acol[k], aval[k]);
+            for m in bptr[j]..bptr[j + 1] {
+                let c = bcol[m];
+                if mark[c] != i {
+                    mark[c] = i;
+                    acc[c] = 0.0;
+                    row_cols.push(c);
+                }
+                acc[c] += aij * bval[m];
+            }
+        }
+        row_cols.sort_unstable();
+        for &c in &row_cols {
+            col.push(c);
+            val.push(acc[c]);
+        }
+        ptr.push(col.len());
+    }
+    SparseRowMat::new(
+        SymbolicSparseRowMat::new_checked(a.nrows(), cols, ptr, None, col),
+        val,
+    )
 }
 
 /// Euclidean dot product.

@@ -183,6 +183,18 @@ impl NavierStokes {
         })
     }
 
+    /// Replaces the linear solver (e.g. GMRES with
+    /// [`crate::linalg::saddle::BlockLsc`], which needs
+    /// [`NavierStokes::pressure_offset`] and so the model first).
+    pub fn set_solver(&mut self, solver: Box<dyn LinearSolver>) {
+        self.solver = solver;
+    }
+
+    /// The first pressure unknown: velocities come before it in the system.
+    pub fn pressure_offset(&self) -> usize {
+        self.space.offset(1, 0)
+    }
+
     /// Sets (or replaces) the condition on a group.
     pub fn set_boundary(&mut self, group: &str, condition: FlowBoundary) {
         self.boundary.retain(|(g, _)| g != group);

@@ -18,6 +18,7 @@ use super::{make_solver, probe_points, progress_bar, write_model, Series, StepLo
 use crate::case::{Case, FlowBoundarySpec, FlowModel, ForcesSpec, MonitorSpec, Physics};
 use crate::expr::Expr;
 use crate::fem::PointEvaluator;
+use crate::linalg::direct::SparseLu;
 use crate::physics::navier_stokes::{FlowBoundary, NavierStokes, VectorSpaceTimeFn};
 use crate::plot::{self, Panel};
 use crate::time::TimeLoop;
@@ -43,11 +44,12 @@ fn forces_spec(case: &Case) -> Option<&ForcesSpec> {
 
 /// The flow a case describes, at its start time.
 pub fn flow_from_case(case: &Case, model: &FlowModel, mesh: Arc<Mesh>) -> Result<NavierStokes> {
-    let solver = make_solver(
+    let mut ns = NavierStokes::new(mesh, model.nu, Box::new(SparseLu::new())).context("physics")?;
+    ns.set_solver(make_solver(
         &case.solver,
         case.physics.default_solver(case.time.is_some()),
-    );
-    let mut ns = NavierStokes::new(mesh, model.nu, solver).context("physics")?;
+        Some(ns.pressure_offset()),
+    ));
     ns.convection = matches!(case.physics, Physics::NavierStokes(_));
     let t0 = case.time.as_ref().map_or(0.0, |t| t.start);
     if let Some(time) = &case.time {
