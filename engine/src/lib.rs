@@ -8,6 +8,7 @@
 pub mod case;
 pub mod expr;
 pub mod fem;
+pub mod fvm;
 pub mod linalg;
 pub mod mesh_source;
 pub mod physics;

@@ -90,7 +90,9 @@ pub trait Stepper {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError>;
     /// Makes the last tried step the committed state.
     fn commit(&mut self);
-    /// Named point fields of the committed state, for output and monitors.
+    /// Named fields of the committed state, for output and monitors: one
+    /// value per dof of the model's space (finite elements) or per cell
+    /// (finite volumes).
     fn fields(&self) -> Vec<(String, Vec<f64>)>;
     /// Moves the nodes of the model's mesh (for moving-mesh runs). Models
     /// that cannot follow a moving mesh refuse.

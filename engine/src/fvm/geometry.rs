@@ -1,0 +1,225 @@
+//! Finite-volume geometry of a mesh: cell volumes and centroids, and for
+//! every face its area, unit normal (out of the owner cell), centroid, its
+//! two cells and, on the boundary, its physical group. Built once from the
+//! topology of `pde-mesh` (facets found by sorting, never by search).
+//!
+//! Cells are the domain cells of the mesh (triangles and quadrilaterals in
+//! 2D, tetrahedra and hexahedra in 3D), numbered as
+//! [`pde_mesh::topology::Topology`] numbers them; quadratic cells are taken
+//! by their corners (straight faces).
+
+use pde_mesh::topology::NO_CELL;
+use pde_mesh::{Csr, Mesh, MeshError};
+
+/// One face between two cells, or between a cell and the boundary.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Face {
+    /// The cell the normal points out of.
+    pub owner: usize,
+    /// The cell on the other side (`None` on the boundary).
+    pub neighbour: Option<usize>,
+    /// Length (2D) or area (3D).
+    pub area: f64,
+    /// Unit normal, from the owner towards the neighbour (outward on the
+    /// boundary).
+    pub normal: [f64; 3],
+    /// Centroid.
+    pub centroid: [f64; 3],
+    /// Index into [`FvMesh::group_names`] of the boundary group the face is
+    /// on (`None` inside, or on an untagged boundary).
+    pub group: Option<usize>,
+}
+
+/// The geometry finite volumes need, computed once per mesh.
+///
+/// ```
+/// use pde_engine::fvm::geometry::FvMesh;
+/// use pde_mesh::{generate, CellKind};
+/// let mesh = generate::rectangle([0.0, 0.0], [2.0, 1.0], [4, 2], CellKind::Quad4).unwrap();
+/// let fv = FvMesh::new(&mesh).unwrap();
+/// assert_eq!(fv.num_cells(), 8);
+/// assert!((fv.volume.iter().sum::<f64>() - 2.0).abs() < 1e-14);
+/// // The boundary faces of a closed domain have normals that sum to zero.
+/// let sum: f64 = fv.faces.iter().filter(|f| f.neighbour.is_none()).map(|f| f.area * f.normal[0]).sum();
+/// assert!(sum.abs() < 1e-14);
+/// ```
+#[derive(Clone, Debug)]
+pub struct FvMesh {
+    /// Space dimension (2 or 3).
+    pub dim: usize,
+    /// Cell areas (2D) or volumes (3D).
+    pub volume: Vec<f64>,
+    /// Cell centroids.
+    pub centroid: Vec<[f64; 3]>,
+    /// All faces, in the facet order of the mesh topology.
+    pub faces: Vec<Face>,
+    /// For each cell, its faces.
+    pub cell_faces: Csr,
+    /// Names of the boundary groups (physical groups of dimension `dim - 1`).
+    pub group_names: Vec<String>,
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+/// Dot product of two 3-vectors.
+pub(crate) fn dot3(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// Measure and centroid of a set of weighted parts.
+fn weighted(parts: impl Iterator<Item = (f64, [f64; 3])>) -> (f64, [f64; 3]) {
+    let mut total = 0.0;
+    let mut c = [0.0; 3];
+    for (w, x) in parts {
+        total += w;
+        (0..3).for_each(|k| c[k] += w * x[k]);
+    }
+    (total, c.map(|v| v / total))
+}
+
+fn mean(points: &[[f64; 3]]) -> [f64; 3] {
+    let n = points.len() as f64;
+    let mut c = [0.0; 3];
+    for p in points {
+        (0..3).for_each(|k| c[k] += p[k] / n);
+    }
+    c
+}
+
+/// Area vector (area times unit normal, orientation of the corner order)
+/// and centroid of a planar polygon in 3D, by a fan from its first corner.
+fn polygon(points: &[[f64; 3]]) -> ([f64; 3], [f64; 3]) {
+    let mut vector = [0.0; 3];
+    let parts = (1..points.len() - 1).map(|i| {
+        let a = cross(sub(points[i], points[0]), sub(points[i + 1], points[0]));
+        (0..3).for_each(|k| vector[k] += 0.5 * a[k]);
+        let area = 0.5 * dot3(a, a).sqrt();
+        (area, mean(&[points[0], points[i], points[i + 1]]))
+    });
+    let (_, centroid) = weighted(parts.collect::<Vec<_>>().into_iter());
+    (vector, centroid)
+}
+
+impl FvMesh {
+    /// The geometry of `mesh`'s domain cells and their faces.
+    pub fn new(mesh: &Mesh) -> Result<FvMesh, MeshError> {
+        let topo = mesh.topology()?;
+        let dim = mesh.dim();
+        let corners_of = |cell: usize| -> (pde_mesh::CellKind, Vec<[f64; 3]>) {
+            let r = topo.cell_ref(cell);
+            let kind = mesh.blocks[r.block].kind;
+            let nodes = mesh.cell_nodes(r);
+            let x = nodes[..kind.num_corners()]
+                .iter()
+                .map(|&n| mesh.points[n])
+                .collect();
+            (kind, x)
+        };
+        let mut volume = Vec::with_capacity(topo.num_cells);
+        let mut centroid = Vec::with_capacity(topo.num_cells);
+        for cell in 0..topo.num_cells {
+            let (kind, x) = corners_of(cell);
+            let (v, c) = if dim == 2 {
+                let (a, c) = polygon(&x);
+                (dot3(a, a).sqrt(), c)
+            } else {
+                // Tetrahedra from the corner mean to each (fanned) facet.
+                let m = mean(&x);
+                weighted(kind.facets().iter().flat_map(|facet| {
+                    let f: Vec<[f64; 3]> = facet.iter().map(|&l| x[l]).collect();
+                    (1..f.len() - 1).map(move |i| {
+                        let (a, b, c) = (sub(f[0], m), sub(f[i], m), sub(f[i + 1], m));
+                        let v = dot3(a, cross(b, c)).abs() / 6.0;
+                        (v, mean(&[m, f[0], f[i], f[i + 1]]))
+                    })
+                }))
+            };
+            volume.push(v);
+            centroid.push(c);
+        }
+        let mut face_group = vec![None; topo.num_facets()];
+        let mut group_names = Vec::new();
+        for g in mesh.groups.iter().filter(|g| g.dim + 1 == dim) {
+            let index = group_names.len();
+            group_names.push(g.name.clone());
+            for c in mesh.cells_of(g) {
+                let block = &mesh.blocks[c.block];
+                let corners = &block.cell(c.index)[..block.kind.num_corners()];
+                if let Some(f) = topo.find_facet(corners) {
+                    face_group[f] = Some(index);
+                }
+            }
+        }
+        let faces = (0..topo.num_facets())
+            .map(|f| {
+                let [owner, other] = topo.facet_cells[f];
+                let x: Vec<[f64; 3]> = topo
+                    .facet_corners(mesh, f)
+                    .iter()
+                    .map(|&n| mesh.points[n])
+                    .collect();
+                let (mut n, area, c) = if dim == 2 {
+                    let t = sub(x[1], x[0]);
+                    let len = dot3(t, t).sqrt();
+                    ([t[1] / len, -t[0] / len, 0.0], len, mean(&x))
+                } else {
+                    let (a, c) = polygon(&x);
+                    let area = dot3(a, a).sqrt();
+                    (a.map(|v| v / area), area, c)
+                };
+                // Out of the owner, whatever the corner order.
+                if dot3(n, sub(c, centroid[owner])) < 0.0 {
+                    n = n.map(|v| -v);
+                }
+                Face {
+                    owner,
+                    neighbour: (other != NO_CELL).then_some(other),
+                    area,
+                    normal: n,
+                    centroid: c,
+                    group: if other == NO_CELL {
+                        face_group[f]
+                    } else {
+                        None
+                    },
+                }
+            })
+            .collect();
+        Ok(FvMesh {
+            dim,
+            volume,
+            centroid,
+            faces,
+            cell_faces: topo.cell_facets.clone(),
+            group_names,
+        })
+    }
+
+    /// Number of cells.
+    pub fn num_cells(&self) -> usize {
+        self.volume.len()
+    }
+
+    /// The index of boundary group `name`, or an error listing those there are.
+    pub fn group_index(&self, name: &str) -> Result<usize, String> {
+        self.group_names
+            .iter()
+            .position(|g| g == name)
+            .ok_or_else(|| {
+                format!(
+                    "the mesh has no boundary group '{name}'; it has {}",
+                    self.group_names.join(", ")
+                )
+            })
+    }
+}

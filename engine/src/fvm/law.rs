@@ -1,0 +1,190 @@
+//! Conservation laws `∂u/∂t + ∇·F(u) = 0` with `N` conserved quantities,
+//! and the numerical fluxes between two states on a face.
+//!
+//! - [`LinearAdvection`]: a scalar carried by a given velocity field
+//!   (`F = a u`); on it both numerical fluxes are the upwind flux.
+//! - [`Burgers`]: inviscid Burgers along a direction `d`, `F = d u²/2`.
+//! - [`ShallowWater`]: `(h, hu, hv)` with gravity `g`.
+
+use super::geometry::{dot3, FvMesh};
+
+/// A system of conservation laws with `N` conserved quantities.
+pub trait ConservationLaw<const N: usize>: Sync {
+    /// The physical flux `F(u)·n` through face `face` with unit normal `n`
+    /// (the face index lets laws depend on position, e.g. a velocity field).
+    fn flux(&self, u: &[f64; N], n: [f64; 3], face: usize) -> [f64; N];
+    /// The smallest and largest wave speed of `u` in direction `n`.
+    fn wave_speeds(&self, u: &[f64; N], n: [f64; 3], face: usize) -> (f64, f64);
+    /// The ghost state behind a wall with normal `n` (mirror image: no
+    /// mass through the wall). Scalars keep their value.
+    fn wall(&self, u: &[f64; N], _n: [f64; 3]) -> [f64; N] {
+        *u
+    }
+    /// Names of the conserved quantities, for output.
+    fn names(&self) -> [&'static str; N];
+}
+
+/// Numerical fluxes between the states left (owner side) and right.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NumericalFlux {
+    /// Local Lax–Friedrichs: central flux with dissipation by the largest
+    /// wave speed. Upwind for linear advection.
+    #[default]
+    Rusanov,
+    /// Harten–Lax–van Leer with the two outermost wave speeds (Davis
+    /// estimates). Upwind for linear advection; less dissipative than
+    /// Rusanov for systems.
+    Hll,
+}
+
+impl NumericalFlux {
+    /// The flux through face `face` (unit normal `n`, left to right).
+    pub fn eval<L: ConservationLaw<N>, const N: usize>(
+        self,
+        law: &L,
+        left: &[f64; N],
+        right: &[f64; N],
+        n: [f64; 3],
+        face: usize,
+    ) -> [f64; N] {
+        let fl = law.flux(left, n, face);
+        let fr = law.flux(right, n, face);
+        let (l_min, l_max) = law.wave_speeds(left, n, face);
+        let (r_min, r_max) = law.wave_speeds(right, n, face);
+        match self {
+            NumericalFlux::Rusanov => {
+                let s = l_min
+                    .abs()
+                    .max(l_max.abs())
+                    .max(r_min.abs())
+                    .max(r_max.abs());
+                std::array::from_fn(|k| 0.5 * (fl[k] + fr[k]) - 0.5 * s * (right[k] - left[k]))
+            }
+            NumericalFlux::Hll => {
+                let (sl, sr) = (l_min.min(r_min), l_max.max(r_max));
+                if sl >= 0.0 {
+                    fl
+                } else if sr <= 0.0 {
+                    fr
+                } else {
+                    std::array::from_fn(|k| {
+                        (sr * fl[k] - sl * fr[k] + sl * sr * (right[k] - left[k])) / (sr - sl)
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// A scalar carried by a velocity field: `∂c/∂t + ∇·(a c) = 0`. The
+/// velocity enters only through its normal component at each face, which
+/// another model (the FEM flow) may overwrite every step.
+#[derive(Clone, Debug)]
+pub struct LinearAdvection {
+    /// `a·n` at each face (normal of [`super::geometry::Face`]).
+    pub face_velocity: Vec<f64>,
+}
+
+impl LinearAdvection {
+    /// The velocity field `a(x)` sampled at the face centroids.
+    pub fn new(mesh: &FvMesh, a: impl Fn([f64; 3]) -> [f64; 3]) -> Self {
+        let mut law = LinearAdvection {
+            face_velocity: vec![0.0; mesh.faces.len()],
+        };
+        law.set_velocity(mesh, a);
+        law
+    }
+
+    /// Samples a new velocity field at the face centroids.
+    pub fn set_velocity(&mut self, mesh: &FvMesh, a: impl Fn([f64; 3]) -> [f64; 3]) {
+        for (v, f) in self.face_velocity.iter_mut().zip(&mesh.faces) {
+            *v = dot3(a(f.centroid), f.normal);
+        }
+    }
+}
+
+impl ConservationLaw<1> for LinearAdvection {
+    fn flux(&self, u: &[f64; 1], _n: [f64; 3], face: usize) -> [f64; 1] {
+        [self.face_velocity[face] * u[0]]
+    }
+
+    fn wave_speeds(&self, _u: &[f64; 1], _n: [f64; 3], face: usize) -> (f64, f64) {
+        let a = self.face_velocity[face];
+        (a, a)
+    }
+
+    fn names(&self) -> [&'static str; 1] {
+        ["c"]
+    }
+}
+
+/// Inviscid Burgers along a direction: `∂u/∂t + ∇·(d u²/2) = 0`, a scalar
+/// law whose smooth solutions steepen into shocks.
+#[derive(Clone, Copy, Debug)]
+pub struct Burgers {
+    /// The direction `d` the waves travel along.
+    pub direction: [f64; 3],
+}
+
+impl ConservationLaw<1> for Burgers {
+    fn flux(&self, u: &[f64; 1], n: [f64; 3], _face: usize) -> [f64; 1] {
+        [0.5 * u[0] * u[0] * dot3(self.direction, n)]
+    }
+
+    fn wave_speeds(&self, u: &[f64; 1], n: [f64; 3], _face: usize) -> (f64, f64) {
+        let s = u[0] * dot3(self.direction, n);
+        (s, s)
+    }
+
+    fn names(&self) -> [&'static str; 1] {
+        ["u"]
+    }
+}
+
+/// The shallow-water equations in conservative form, `(h, hu, hv)`, in the
+/// plane: water depth `h`, discharge `h u`, gravity `g`.
+#[derive(Clone, Copy, Debug)]
+pub struct ShallowWater {
+    /// Gravitational acceleration.
+    pub g: f64,
+}
+
+/// Depths below which a cell counts as dry (velocity taken as 0).
+const DRY: f64 = 1e-12;
+
+impl ShallowWater {
+    /// Velocity of a state (0 where dry).
+    fn velocity(u: &[f64; 3]) -> [f64; 2] {
+        if u[0] > DRY {
+            [u[1] / u[0], u[2] / u[0]]
+        } else {
+            [0.0, 0.0]
+        }
+    }
+}
+
+impl ConservationLaw<3> for ShallowWater {
+    fn flux(&self, u: &[f64; 3], n: [f64; 3], _face: usize) -> [f64; 3] {
+        let [vx, vy] = ShallowWater::velocity(u);
+        let un = vx * n[0] + vy * n[1];
+        let p = 0.5 * self.g * u[0] * u[0];
+        [u[0] * un, u[1] * un + p * n[0], u[2] * un + p * n[1]]
+    }
+
+    fn wave_speeds(&self, u: &[f64; 3], n: [f64; 3], _face: usize) -> (f64, f64) {
+        let [vx, vy] = ShallowWater::velocity(u);
+        let un = vx * n[0] + vy * n[1];
+        let c = (self.g * u[0].max(0.0)).sqrt();
+        (un - c, un + c)
+    }
+
+    /// Reflects the normal discharge.
+    fn wall(&self, u: &[f64; 3], n: [f64; 3]) -> [f64; 3] {
+        let qn = u[1] * n[0] + u[2] * n[1];
+        [u[0], u[1] - 2.0 * qn * n[0], u[2] - 2.0 * qn * n[1]]
+    }
+
+    fn names(&self) -> [&'static str; 3] {
+        ["h", "hu", "hv"]
+    }
+}
