@@ -10,3 +10,4 @@ for level in 1 2 3; do
        -o "dfg_cylinder_l$level.msh" -v 2
 done
 gmsh lshape.geo -2 -format msh41 -o lshape.msh -v 2
+gmsh dam_break.geo -2 -format msh41 -o dam_break.msh -v 2

@@ -16,6 +16,23 @@ fn pde(args: &[&str]) -> Output {
         .expect("run pde-engine")
 }
 
+/// `pde-engine run CASE --output OUT`.
+fn run_into(case: &std::path::Path, out: &std::path::Path) -> Output {
+    pde(&[
+        "run",
+        case.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ])
+}
+
+/// Runs `case` into `out`, which must succeed, and reads its summary.
+fn run_ok(case: &std::path::Path, out: &std::path::Path) -> serde_json::Value {
+    let o = run_into(case, out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -199,6 +216,74 @@ fn check_refuses_the_flow_preconditioner_where_it_cannot_work() {
     assert!(err.contains("set solver.kind: gmres"), "{err}");
 }
 
+/// A dam break in a closed strip of quadrilaterals: cell data in the
+/// series, `conservation.csv`, mass kept to round-off.
+#[test]
+fn shallow_water_runs_write_cell_data_and_conserve_mass() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("dam.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [-1, 0], max: [1, 0.1], cells: [80, 4], kind: quad4}\n\
+         physics:\n  shallow_water:\n    initial: [\"0.75 - 0.25*signum(x)\"]\n\
+         time: {end: 0.2, dt: 0.05}\noutput: {every: 5}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let summary = run_ok(&case, &out);
+    assert!(
+        summary["mass_balance_error"].as_f64().unwrap().abs() < 1e-13,
+        "{summary}"
+    );
+    // The CFL limit (about 0.5 · 0.025 / 3.1), not time.dt, sets the steps.
+    assert!(summary["dt_max"].as_f64().unwrap() < 0.005, "{summary}");
+    let conservation = std::fs::read_to_string(out.join("conservation.csv")).unwrap();
+    assert!(conservation.starts_with("t,total_h,outflow_h,min_h,max_h,total_hu"));
+    assert_eq!(
+        conservation.lines().count(),
+        summary["steps"].as_u64().unwrap() as usize + 2
+    );
+    let vtu =
+        String::from_utf8_lossy(&std::fs::read(out.join("dam_00000.vtu")).unwrap()).into_owned();
+    assert!(
+        vtu.contains("<CellData") && vtu.contains("Name=\"h\""),
+        "cell data h"
+    );
+
+    let shipped = pde(&["check", "cases/dam_break.yaml"]);
+    assert!(shipped.status.success(), "{}", stderr(&shipped));
+
+    // A dry start and a 3D mesh are refused before any work.
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: box, min: [0, 0, 0], max: [1, 1, 1], cells: [1, 1, 1], kind: tet4}\n\
+         physics:\n  shallow_water:\n    initial: [1]\n    scheme: {cfl: 2}\n\
+         time: {end: 0.2, dt: 0.05, integrator: bdf2}\n",
+    )
+    .unwrap();
+    let err = stderr(&pde(&["check", case.to_str().unwrap()]));
+    for expected in [
+        "the shallow-water equations live in the plane; the mesh is 3D",
+        "physics.shallow_water.scheme.cfl: 2 must lie in (0, 1]",
+        "remove time.integrator and time.adaptive",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [2, 2], kind: tri3}\n\
+         physics:\n  shallow_water:\n    initial: [\"x - 0.5\"]\ntime: {end: 0.2, dt: 0.05}\n",
+    )
+    .unwrap();
+    let o = run_into(&case, &out);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("physics.shallow_water.initial: the depth must be positive"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn shipped_cases_run_and_write_their_output() {
     let dir = tempfile::tempdir().unwrap();
@@ -305,12 +390,7 @@ fn flow_divergence_stops_with_a_message_and_keeps_the_output() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let o = pde(&[
-        "run",
-        case.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_into(&case, &out);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
@@ -382,15 +462,7 @@ fn solvers_are_chosen_in_the_case_file() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let o = pde(&[
-        "run",
-        case.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary = run_ok(&case, &out);
     let iterations = summary["solver_iterations"].as_u64().unwrap();
     assert!((1..30).contains(&iterations), "{summary}");
     // CG stops on its recursive residual; the true one may differ by round-off.
@@ -429,12 +501,7 @@ fn divergence_stops_with_a_message_and_keeps_the_output() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let o = pde(&[
-        "run",
-        case.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_into(&case, &out);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(

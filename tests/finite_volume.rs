@@ -45,7 +45,7 @@ fn faces_close_every_cell_and_volumes_fill_the_domain() {
         irregular([0.0, 0.0], [2.0, 1.0], [6, 3]),
     ];
     for mesh in &meshes {
-        let fv = FvMesh::new(mesh).unwrap();
+        let fv = FvMesh::new(Arc::new(mesh.clone())).unwrap();
         let total: f64 = fv.volume.iter().sum();
         assert!((total - 2.0).abs() < 1e-12, "volume {total}");
         for c in 0..fv.num_cells() {
@@ -74,7 +74,7 @@ fn faces_close_every_cell_and_volumes_fill_the_domain() {
 
 #[test]
 fn advection_conserves_mass_up_to_the_boundary_flux() {
-    let fv = FvMesh::new(&irregular([0.0, 0.0], [1.0, 1.0], [24, 24])).unwrap();
+    let fv = FvMesh::new(Arc::new(irregular([0.0, 0.0], [1.0, 1.0], [24, 24]))).unwrap();
     // A swirl that enters on the left and bottom and leaves on the right and top.
     let law = LinearAdvection::new(&fv, |x| [1.0 + 0.5 * x[1], 0.5 + x[0] * x[0], 0.0]);
     for integrator in [SspRk::Rk1, SspRk::Rk2, SspRk::Rk3] {
@@ -104,7 +104,7 @@ fn advection_conserves_mass_up_to_the_boundary_flux() {
 
 #[test]
 fn shallow_water_between_walls_keeps_its_mass_to_round_off() {
-    let fv = FvMesh::new(&irregular([0.0, 0.0], [2.0, 1.0], [30, 15])).unwrap();
+    let fv = FvMesh::new(Arc::new(irregular([0.0, 0.0], [2.0, 1.0], [30, 15]))).unwrap();
     let mut model = FiniteVolume::new(fv, ShallowWater { g: 9.81 });
     model.flux = NumericalFlux::Hll;
     model.set_initial(|x| {
@@ -129,7 +129,7 @@ fn shallow_water_between_walls_keeps_its_mass_to_round_off() {
 /// A unit step advected diagonally across an irregular mesh; the range of
 /// the solution at the end.
 fn step_range(reconstruction: Reconstruction) -> (f64, f64) {
-    let fv = FvMesh::new(&irregular([0.0, 0.0], [1.0, 1.0], [32, 32])).unwrap();
+    let fv = FvMesh::new(Arc::new(irregular([0.0, 0.0], [1.0, 1.0], [32, 32]))).unwrap();
     let law = LinearAdvection::new(&fv, |_| [1.0, 0.6, 0.0]);
     let mut model = FiniteVolume::new(fv, law);
     model.reconstruction = reconstruction;
@@ -170,7 +170,7 @@ fn the_limited_scheme_keeps_a_step_within_its_bounds() {
 /// L1 error of a smooth wave advected by `(1, 0.5)` to t = 0.25, on an
 /// irregular mesh of `n` × `n` squares.
 fn smooth_error(n: usize, reconstruction: Reconstruction) -> f64 {
-    let fv = FvMesh::new(&irregular([0.0, 0.0], [1.0, 1.0], [n, n])).unwrap();
+    let fv = FvMesh::new(Arc::new(irregular([0.0, 0.0], [1.0, 1.0], [n, n]))).unwrap();
     let a = [1.0, 0.5];
     let law = LinearAdvection::new(&fv, |_| [a[0], a[1], 0.0]);
     let mut model = FiniteVolume::new(fv, law);
@@ -238,7 +238,7 @@ fn burgers_shock_moves_at_the_rankine_hugoniot_speed() {
     // u = 1 left of x = 0, 0 right: a shock with speed (1 + 0) / 2.
     let n = 400;
     let mesh = generate::rectangle([-1.0, 0.0], [1.0, 0.02], [n, 4], CellKind::Tri3).unwrap();
-    let fv = FvMesh::new(&mesh).unwrap();
+    let fv = FvMesh::new(Arc::new(mesh)).unwrap();
     let mut model = FiniteVolume::new(
         fv,
         Burgers {
@@ -299,7 +299,7 @@ fn stoker(hl: f64, hr: f64, g: f64, x: f64, t: f64) -> f64 {
 fn dam_break_error(n: usize) -> f64 {
     let (hl, hr, g) = (1.0, 0.3, 9.81);
     let mesh = irregular([-2.0, 0.0], [2.0, 0.1], [n, 3]);
-    let fv = FvMesh::new(&mesh).unwrap();
+    let fv = FvMesh::new(Arc::new(mesh)).unwrap();
     let mut model = FiniteVolume::new(fv, ShallowWater { g });
     model.flux = NumericalFlux::Hll;
     model.integrator = SspRk::Rk2;

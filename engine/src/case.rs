@@ -14,6 +14,7 @@ use pde_mesh::Mesh;
 use serde::{Deserialize, Deserializer};
 
 use crate::expr::Expr;
+use crate::fvm::law::NumericalFlux;
 use crate::mesh_source::MeshSource;
 use crate::time::{Adaptive, Integrator};
 
@@ -56,6 +57,121 @@ pub enum Physics {
     NavierStokes(FlowModel),
     /// Stokes flow, Taylor–Hood P2/P1 (steady without a time section).
     Stokes(FlowModel),
+    /// Shallow-water equations `(h, hu, hv)`, cell-centred finite volumes.
+    ShallowWater(ShallowWaterModel),
+}
+
+/// Parameters of the shallow-water model.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShallowWaterModel {
+    /// Gravitational acceleration. Default 9.81.
+    #[serde(default = "gravity_default")]
+    pub g: f64,
+    /// Initial depth and discharges `[h, hu, hv]`, expressions of `x, y, z`
+    /// (discharges default to 0).
+    pub initial: Vec<Expr>,
+    /// Boundary conditions by group name; groups not listed are walls.
+    #[serde(default)]
+    pub boundary: BTreeMap<String, FvBoundarySpec>,
+    /// The finite-volume scheme.
+    #[serde(default)]
+    pub scheme: FvScheme,
+}
+
+fn gravity_default() -> f64 {
+    9.81
+}
+
+/// A boundary condition of a finite-volume model.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FvBoundarySpec {
+    /// The state outside, expressions of `x, y, z, t` (one per quantity).
+    Inflow(Vec<Expr>),
+    /// Zero gradient: waves leave freely.
+    Outflow,
+    /// Reflective wall (the default).
+    Wall,
+}
+
+/// A finite-volume scheme: flux, reconstruction, limiter, time stepping.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FvScheme {
+    /// `rusanov` or `hll` (default).
+    #[serde(default = "flux_default")]
+    pub flux: NumericalFlux,
+    /// `muscl` (default; second order) or `first_order` (upwind).
+    #[serde(default)]
+    pub reconstruction: ReconstructionKind,
+    /// MUSCL slope limiter: `barth_jespersen` (default), `venkatakrishnan`
+    /// or `none`.
+    #[serde(default)]
+    pub limiter: LimiterKind,
+    /// `ssp_rk1`, `ssp_rk2` (default) or `ssp_rk3`.
+    #[serde(default)]
+    pub runge_kutta: RungeKuttaKind,
+    /// Courant number of the step. Default 0.5.
+    #[serde(default = "cfl_default")]
+    pub cfl: f64,
+}
+
+fn flux_default() -> NumericalFlux {
+    NumericalFlux::Hll
+}
+
+fn cfl_default() -> f64 {
+    0.5
+}
+
+impl Default for FvScheme {
+    fn default() -> Self {
+        FvScheme {
+            flux: flux_default(),
+            reconstruction: ReconstructionKind::default(),
+            limiter: LimiterKind::default(),
+            runge_kutta: RungeKuttaKind::default(),
+            cfl: cfl_default(),
+        }
+    }
+}
+
+/// Face reconstruction of a finite-volume scheme.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconstructionKind {
+    /// Cell averages (first order).
+    FirstOrder,
+    /// Limited least-squares slopes (second order).
+    #[default]
+    Muscl,
+}
+
+/// Slope limiters in case files.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LimiterKind {
+    /// Barth–Jespersen.
+    #[default]
+    BarthJespersen,
+    /// Venkatakrishnan with k = 1.
+    Venkatakrishnan,
+    /// No limiting.
+    None,
+}
+
+/// SSP Runge–Kutta methods in case files.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RungeKuttaKind {
+    /// Forward Euler.
+    SspRk1,
+    /// Heun (order 2).
+    #[default]
+    SspRk2,
+    /// Shu–Osher (order 3).
+    SspRk3,
 }
 
 /// Parameters of the flow models (Navier–Stokes, Stokes).
@@ -125,6 +241,7 @@ impl Physics {
             Physics::AdvectionDiffusion(_) => "advection_diffusion",
             Physics::NavierStokes(_) => "navier_stokes",
             Physics::Stokes(_) => "stokes",
+            Physics::ShallowWater(_) => "shallow_water",
         }
     }
 
@@ -136,7 +253,7 @@ impl Physics {
 
     /// Whether a time section is required.
     pub fn needs_time(&self) -> bool {
-        matches!(self, Physics::Heat(_))
+        matches!(self, Physics::Heat(_) | Physics::ShallowWater(_))
     }
 
     /// Whether the model can be time-dependent.
@@ -468,6 +585,10 @@ impl Case {
                 self.check_flow(m, dim, &mut problems);
                 m.boundary.keys().collect()
             }
+            Physics::ShallowWater(m) => {
+                self.check_shallow_water(m, dim, &mut problems);
+                m.boundary.keys().collect()
+            }
         };
         for group in groups {
             check_group(
@@ -552,6 +673,49 @@ impl Case {
             problems.push(format!(
                 "physics.{name}.initial: a steady run (no time section) has no initial state"
             ));
+        }
+    }
+
+    fn check_shallow_water(
+        &self,
+        model: &ShallowWaterModel,
+        dim: usize,
+        problems: &mut Vec<String>,
+    ) {
+        let key = "physics.shallow_water";
+        if dim != 2 {
+            problems.push(format!(
+                "{key}: the shallow-water equations live in the plane; the mesh is {dim}D"
+            ));
+        }
+        if !is_positive(model.g) {
+            problems.push(format!("{key}.g: {} must be positive", model.g));
+        }
+        let states = std::iter::once(("initial".to_string(), &model.initial)).chain(
+            model.boundary.iter().filter_map(|(g, bc)| match bc {
+                FvBoundarySpec::Inflow(v) => Some((format!("boundary.{g}.inflow"), v)),
+                _ => None,
+            }),
+        );
+        for (what, v) in states {
+            if v.is_empty() || v.len() > 3 {
+                problems.push(format!(
+                    "{key}.{what}: {} expressions given; expected 1 to 3 (h, hu, hv)",
+                    v.len()
+                ));
+            }
+        }
+        let cfl = model.scheme.cfl;
+        if !(is_positive(cfl) && cfl <= 1.0) {
+            problems.push(format!("{key}.scheme.cfl: {cfl} must lie in (0, 1]"));
+        }
+        if let Some(t) = &self.time {
+            if t.integrator.is_some() || t.adaptive.is_some() {
+                problems.push(format!(
+                    "time: finite volumes step with {key}.scheme.runge_kutta and the CFL \
+                     number; remove time.integrator and time.adaptive (time.dt caps the step)"
+                ));
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use pde_mesh::Mesh;
 
 use crate::case::{
     BoundarySpec, Case, MonitorSpec, Physics, PreconditionerKind, ScalarModel, SolverKind,
-    SolverSpec,
+    SolverSpec, TimeSpec,
 };
 use crate::fem::{FunctionSpace, PointEvaluator};
 use crate::linalg::amg::Amg;
@@ -25,9 +25,10 @@ use crate::linalg::saddle::BlockLsc;
 use crate::linalg::{LinearSolver, Preconditioner, SolveReport};
 use crate::physics::heat::{Heat, HeatBoundary};
 use crate::physics::poisson::{BoundaryCondition, Poisson};
-use crate::physics::Model;
+use crate::physics::{Model, OutputField};
 use crate::time::{StepError, Stepper, TimeLoop};
 
+mod finite_volume;
 mod flow;
 
 pub use flow::flow_from_case;
@@ -144,6 +145,9 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
         }
         Physics::NavierStokes(model) | Physics::Stokes(model) => {
             flow::run_flow(&case, model, mesh, &name, &out, options.progress)?
+        }
+        Physics::ShallowWater(model) => {
+            finite_volume::run_shallow_water(&case, model, mesh, &name, &out, options.progress)?
         }
     };
     summary["case"] = serde_json::json!(path.display().to_string());
@@ -284,6 +288,13 @@ pub fn scalar_model_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>)
     Ok(heat)
 }
 
+/// The time section of a time-dependent case.
+pub(crate) fn time_section(case: &Case) -> Result<&TimeSpec> {
+    case.time
+        .as_ref()
+        .context("time: a time-dependent run needs a time section")
+}
+
 fn run_transient(
     case: &Case,
     model: &ScalarModel,
@@ -292,10 +303,7 @@ fn run_transient(
     out: &Path,
     progress: bool,
 ) -> Result<serde_json::Value> {
-    let time = case
-        .time
-        .as_ref()
-        .context("time: a time-dependent run needs a time section")?;
+    let time = time_section(case)?;
     let mut heat = scalar_model_from_case(case, model, mesh)?;
     let probes = probes(case, &heat.space)?;
     let t0 = time.start;
@@ -363,16 +371,26 @@ fn run_transient(
 
 /// Writes a model's state as a `.vtu` file.
 pub(crate) fn write_model(model: &dyn Model, file: &Path) -> Result<()> {
-    let point_data = model.point_data()?;
-    let data: Vec<DataArray> = point_data
+    let (points, cells) = (model.point_data()?, model.cell_data()?);
+    vtk::write_vtu(
+        file,
+        model.mesh(),
+        &arrays(&points),
+        &arrays(&cells),
+        &VtuOptions::default(),
+    )?;
+    Ok(())
+}
+
+/// VTK arrays viewing output fields.
+fn arrays(fields: &[OutputField]) -> Vec<DataArray<'_>> {
+    fields
         .iter()
         .map(|a| match a.components {
             1 => DataArray::scalars(&a.name, &a.values),
             c => DataArray::vectors(&a.name, c, &a.values),
         })
-        .collect();
-    vtk::write_vtu(file, model.mesh(), &data, &[], &VtuOptions::default())?;
-    Ok(())
+        .collect()
 }
 
 /// A time series in the output directory: `<name>_NNNNN.vtu` files listed

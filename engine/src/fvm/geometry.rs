@@ -8,6 +8,8 @@
 //! [`pde_mesh::topology::Topology`] numbers them; quadratic cells are taken
 //! by their corners (straight faces).
 
+use std::sync::Arc;
+
 use pde_mesh::topology::NO_CELL;
 use pde_mesh::{Csr, Mesh, MeshError};
 
@@ -33,10 +35,11 @@ pub struct Face {
 /// The geometry finite volumes need, computed once per mesh.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use pde_engine::fvm::geometry::FvMesh;
 /// use pde_mesh::{generate, CellKind};
 /// let mesh = generate::rectangle([0.0, 0.0], [2.0, 1.0], [4, 2], CellKind::Quad4).unwrap();
-/// let fv = FvMesh::new(&mesh).unwrap();
+/// let fv = FvMesh::new(Arc::new(mesh)).unwrap();
 /// assert_eq!(fv.num_cells(), 8);
 /// assert!((fv.volume.iter().sum::<f64>() - 2.0).abs() < 1e-14);
 /// // The boundary faces of a closed domain have normals that sum to zero.
@@ -45,6 +48,8 @@ pub struct Face {
 /// ```
 #[derive(Clone, Debug)]
 pub struct FvMesh {
+    /// The mesh the geometry is of.
+    pub mesh: Arc<Mesh>,
     /// Space dimension (2 or 3).
     pub dim: usize,
     /// Cell areas (2D) or volumes (3D).
@@ -112,7 +117,8 @@ fn polygon(points: &[[f64; 3]]) -> ([f64; 3], [f64; 3]) {
 
 impl FvMesh {
     /// The geometry of `mesh`'s domain cells and their faces.
-    pub fn new(mesh: &Mesh) -> Result<FvMesh, MeshError> {
+    pub fn new(source: Arc<Mesh>) -> Result<FvMesh, MeshError> {
+        let mesh = &*source;
         let topo = mesh.topology()?;
         let dim = mesh.dim();
         let corners_of = |cell: usize| -> (pde_mesh::CellKind, Vec<[f64; 3]>) {
@@ -195,12 +201,14 @@ impl FvMesh {
                 }
             })
             .collect();
+        let cell_faces = topo.cell_facets.clone();
         Ok(FvMesh {
+            mesh: source.clone(),
             dim,
             volume,
             centroid,
             faces,
-            cell_faces: topo.cell_facets.clone(),
+            cell_faces,
             group_names,
         })
     }

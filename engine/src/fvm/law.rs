@@ -22,10 +22,13 @@ pub trait ConservationLaw<const N: usize>: Sync {
     }
     /// Names of the conserved quantities, for output.
     fn names(&self) -> [&'static str; N];
+    /// The law's name, as case files spell it.
+    fn name(&self) -> &'static str;
 }
 
 /// Numerical fluxes between the states left (owner side) and right.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NumericalFlux {
     /// Local Lax–Friedrichs: central flux with dissipation by the largest
     /// wave speed. Upwind for linear advection.
@@ -116,6 +119,10 @@ impl ConservationLaw<1> for LinearAdvection {
     fn names(&self) -> [&'static str; 1] {
         ["c"]
     }
+
+    fn name(&self) -> &'static str {
+        "transport"
+    }
 }
 
 /// Inviscid Burgers along a direction: `∂u/∂t + ∇·(d u²/2) = 0`, a scalar
@@ -138,6 +145,10 @@ impl ConservationLaw<1> for Burgers {
 
     fn names(&self) -> [&'static str; 1] {
         ["u"]
+    }
+
+    fn name(&self) -> &'static str {
+        "burgers"
     }
 }
 
@@ -186,5 +197,9 @@ impl ConservationLaw<3> for ShallowWater {
 
     fn names(&self) -> [&'static str; 3] {
         ["h", "hu", "hv"]
+    }
+
+    fn name(&self) -> &'static str {
+        "shallow_water"
     }
 }

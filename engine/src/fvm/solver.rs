@@ -10,11 +10,13 @@
 
 use std::sync::Arc;
 
+use pde_mesh::Mesh;
 use rayon::prelude::*;
 
 use super::geometry::FvMesh;
 use super::law::{ConservationLaw, NumericalFlux};
 use super::reconstruct::{limit, LeastSquares, Limiter};
+use crate::physics::{Model, OutputField, PhysicsError};
 use crate::time::{StepError, StepReport, Stepper};
 
 /// A state of space and time, for inflow conditions.
@@ -77,7 +79,7 @@ impl SspRk {
 /// use pde_mesh::{generate, CellKind};
 /// // A pulse carried to the right through a channel with an open outlet.
 /// let mesh = generate::rectangle([0.0, 0.0], [1.0, 0.2], [50, 10], CellKind::Tri3).unwrap();
-/// let fv = FvMesh::new(&mesh).unwrap();
+/// let fv = FvMesh::new(std::sync::Arc::new(mesh)).unwrap();
 /// let law = LinearAdvection::new(&fv, |_| [1.0, 0.0, 0.0]);
 /// let mut model = FiniteVolume::new(fv, law);
 /// model.set_boundary("right", FvBoundary::Outflow).unwrap();
@@ -98,7 +100,7 @@ pub struct FiniteVolume<L, const N: usize> {
     pub reconstruction: Reconstruction,
     /// Time integrator. Default SSP-RK2.
     pub integrator: SspRk,
-    /// Courant number of [`FiniteVolume::stable_dt`]. Default 0.5.
+    /// Courant number of [`FiniteVolume::cfl_dt`]. Default 0.5.
     pub cfl: f64,
     least_squares: LeastSquares,
     /// Condition per boundary group (by index in the mesh's group names);
@@ -181,10 +183,10 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         self.outflow
     }
 
-    /// The step the CFL condition allows:
+    /// The step the CFL condition allows (also [`Stepper::stable_dt`]):
     /// `cfl · min_i |Ω_i| / Σ_f s_f |f|`, with `s_f` the largest wave speed
     /// of the cell at each of its faces.
-    pub fn stable_dt(&self) -> f64 {
+    pub fn cfl_dt(&self) -> f64 {
         (0..self.mesh.num_cells())
             .into_par_iter()
             .map(|c| {
@@ -306,7 +308,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
     pub fn run_until(&mut self, end: f64) -> Result<usize, StepError> {
         let mut steps = 0;
         while self.time < end * (1.0 - 1e-14) {
-            let dt = self.stable_dt().min(end - self.time);
+            let dt = self.cfl_dt().min(end - self.time);
             self.try_step(self.time, dt)?;
             self.commit();
             steps += 1;
@@ -345,6 +347,10 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
         }
     }
 
+    fn stable_dt(&self) -> Option<f64> {
+        Some(self.cfl_dt())
+    }
+
     /// One field per conserved quantity, with a value per cell.
     fn fields(&self) -> Vec<(String, Vec<f64>)> {
         self.law
@@ -353,5 +359,33 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
             .enumerate()
             .map(|(k, name)| (name.to_string(), self.state.iter().map(|u| u[k]).collect()))
             .collect()
+    }
+}
+
+impl<L: ConservationLaw<N>, const N: usize> Model for FiniteVolume<L, N> {
+    fn name(&self) -> &'static str {
+        self.law.name()
+    }
+
+    fn mesh(&self) -> &Arc<Mesh> {
+        &self.mesh.mesh
+    }
+
+    fn unknowns(&self) -> usize {
+        N * self.mesh.num_cells()
+    }
+
+    /// None: finite-volume states live in the cells.
+    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
+        Ok(Vec::new())
+    }
+
+    /// One scalar per conserved quantity.
+    fn cell_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
+        Ok(self
+            .fields()
+            .into_iter()
+            .map(|(name, values)| OutputField::scalars(&name, values))
+            .collect())
     }
 }

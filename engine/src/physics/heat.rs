@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{Model, PhysicsError, PointData, ScalarFn, VectorFn};
+use super::{Model, OutputField, PhysicsError, ScalarFn, VectorFn};
 use crate::fem::{assembly, bc, FunctionSpace};
 use crate::linalg::{spmv, LinearSolver, SolveReport, SparseMatrix};
 use crate::time::{Integrator, StepError, StepReport, Stepper};
@@ -348,8 +348,8 @@ impl Model for Heat {
         self.space.num_dofs()
     }
 
-    fn point_data(&self) -> Result<Vec<PointData>, PhysicsError> {
-        Ok(vec![PointData::scalars(
+    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
+        Ok(vec![OutputField::scalars(
             "u",
             self.space.point_values(self.solution()),
         )])

@@ -12,30 +12,31 @@ pub type ScalarFn = Arc<dyn Fn([f64; 3]) -> f64 + Send + Sync>;
 /// A vector field (e.g. a velocity) as a function of position.
 pub type VectorFn = Arc<dyn Fn([f64; 3]) -> [f64; 3] + Send + Sync>;
 
-/// Values of a field at every mesh point, for output.
+/// A named field for output: values at every mesh point
+/// ([`Model::point_data`]) or in every domain cell ([`Model::cell_data`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct PointData {
+pub struct OutputField {
     /// The field's name in the output.
     pub name: String,
-    /// Values per point (1: scalar; 3: vector).
+    /// Values per point or cell (1: scalar; 3: vector).
     pub components: usize,
-    /// `components` values per mesh point, interleaved.
+    /// `components` values per point or cell, interleaved.
     pub values: Vec<f64>,
 }
 
-impl PointData {
-    /// One value per mesh point.
+impl OutputField {
+    /// One value per point or cell.
     pub fn scalars(name: &str, values: Vec<f64>) -> Self {
-        PointData {
+        OutputField {
             name: name.into(),
             components: 1,
             values,
         }
     }
 
-    /// `components` values per mesh point, interleaved.
+    /// `components` values per point or cell, interleaved.
     pub fn vectors(name: &str, components: usize, values: Vec<f64>) -> Self {
-        PointData {
+        OutputField {
             name: name.into(),
             components,
             values,
@@ -44,8 +45,8 @@ impl PointData {
 }
 
 /// A physical model: it owns its discrete spaces and its state (the
-/// committed solution) and shows the state as point data on its mesh, which
-/// is all the output needs. Time-dependent models are also
+/// committed solution) and shows the state as point data (finite elements)
+/// or cell data (finite volumes) on its mesh, which is all the output needs. Time-dependent models are also
 /// [`Stepper`](crate::time::Stepper)s.
 pub trait Model {
     /// The model's name, as case files spell it.
@@ -55,7 +56,12 @@ pub trait Model {
     /// Number of unknowns.
     fn unknowns(&self) -> usize;
     /// The committed state at the mesh points.
-    fn point_data(&self) -> Result<Vec<PointData>, PhysicsError>;
+    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError>;
+    /// The committed state in the domain cells (in the order of the mesh
+    /// topology). None by default.
+    fn cell_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Errors of the physical models.

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use super::{Model, PhysicsError, PointData};
+use super::{Model, OutputField, PhysicsError};
 use crate::fem::assembly::{self, CellValues};
 use crate::fem::{bc, FunctionSpace, MixedSpace, PointEvaluator};
 use crate::linalg::direct::Cholesky;
@@ -741,7 +741,7 @@ impl Model for NavierStokes {
 
     /// Velocity (3 components), pressure and vorticity (3 components in 3D)
     /// at every mesh point.
-    fn point_data(&self) -> Result<Vec<PointData>, PhysicsError> {
+    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
         let v = self.velocity_space();
         let points = v.mesh().num_points();
         let interleave = |fields: &[&[f64]]| {
@@ -756,14 +756,14 @@ impl Model for NavierStokes {
         let velocity: Vec<&[f64]> = (0..self.dim()).map(|c| self.velocity(c)).collect();
         let vorticity = self.vorticity()?;
         let vorticity = if self.dim() == 2 {
-            PointData::scalars("vorticity", v.point_values(&vorticity[0]))
+            OutputField::scalars("vorticity", v.point_values(&vorticity[0]))
         } else {
             let parts: Vec<&[f64]> = vorticity.iter().map(|w| w.as_slice()).collect();
-            PointData::vectors("vorticity", 3, interleave(&parts))
+            OutputField::vectors("vorticity", 3, interleave(&parts))
         };
         Ok(vec![
-            PointData::vectors("velocity", 3, interleave(&velocity)),
-            PointData::scalars(
+            OutputField::vectors("velocity", 3, interleave(&velocity)),
+            OutputField::scalars(
                 "pressure",
                 self.pressure_space().point_values(self.pressure()),
             ),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Model, PhysicsError, PointData, ScalarFn};
+use super::{Model, OutputField, PhysicsError, ScalarFn};
 use crate::fem::{assembly, bc, FunctionSpace};
 use crate::linalg::{LinearSolver, SolveReport};
 
@@ -153,8 +153,8 @@ impl Model for Poisson {
         self.space.num_dofs()
     }
 
-    fn point_data(&self) -> Result<Vec<PointData>, PhysicsError> {
-        Ok(vec![PointData::scalars(
+    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
+        Ok(vec![OutputField::scalars(
             "u",
             self.space.point_values(&self.solution),
         )])

@@ -94,6 +94,12 @@ pub trait Stepper {
     /// value per dof of the model's space (finite elements) or per cell
     /// (finite volumes).
     fn fields(&self) -> Vec<(String, Vec<f64>)>;
+    /// The largest step the stepper can take stably from its committed
+    /// state (explicit schemes: the CFL limit); the loop never steps
+    /// further. `None`: no limit.
+    fn stable_dt(&self) -> Option<f64> {
+        None
+    }
     /// Moves the nodes of the model's mesh (for moving-mesh runs). Models
     /// that cannot follow a moving mesh refuse.
     fn move_nodes(&mut self, _points: &[[f64; 3]]) -> Result<(), StepError> {
@@ -196,7 +202,9 @@ impl TimeLoop {
         };
         let eps = 1e-12 * (self.t_end - self.t0).abs().max(1.0);
         while t < self.t_end - eps {
-            let h = dt.min(self.t_end - t);
+            let h = dt
+                .min(self.t_end - t)
+                .min(stepper.stable_dt().unwrap_or(f64::INFINITY));
             if let Some((m, mesh)) = mover.as_mut() {
                 let points = m.new_points(mesh, t, h);
                 let mut moved = (*mesh).clone();
