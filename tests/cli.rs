@@ -284,6 +284,46 @@ fn shallow_water_runs_write_cell_data_and_conserve_mass() {
     );
 }
 
+/// A channel flow carrying dye in from the left: the finite-volume scalar
+/// follows the finite-element flow, balances its total against what
+/// crossed the boundary to round-off, and is written as cell data.
+#[test]
+fn a_flow_carries_a_finite_volume_scalar() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("dye.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [2, 1], cells: [16, 8], kind: tri3}\n\
+         physics:\n  navier_stokes:\n    nu: 0.01\n    boundary:\n\
+         \x20     left: {velocity: [\"4*y*(1 - y)\", 0]}\n      top: no_slip\n      bottom: no_slip\n\
+         \x20   scalar:\n      name: dye\n      boundary: {left: {inflow: [1]}, right: outflow}\n\
+         time: {end: 0.6, dt: 0.05}\noutput: {every: 4}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let summary = run_ok(&case, &out);
+    let dye = &summary["scalar"];
+    let (total, outflow) = (
+        dye["total"].as_f64().unwrap(),
+        dye["outflow"].as_f64().unwrap(),
+    );
+    // Nothing at the start: what is inside came in through the inlet.
+    assert!(total > 0.3, "{summary}");
+    assert!((total + outflow).abs() < 1e-12 * total, "{summary}");
+    assert!(
+        dye["steps"].as_u64().unwrap() >= 12,
+        "at least one sub-step per flow step"
+    );
+    assert!(dye["max"].as_f64().unwrap() > 0.9, "{summary}");
+    let conservation = std::fs::read_to_string(out.join("conservation.csv")).unwrap();
+    assert!(conservation.starts_with("t,total_dye,outflow_dye,min_dye,max_dye\n"));
+    let vtu =
+        String::from_utf8_lossy(&std::fs::read(out.join("dye_00012.vtu")).unwrap()).into_owned();
+    assert!(vtu.contains("Name=\"dye\"") && vtu.contains("Name=\"velocity\""));
+    let shipped = pde(&["check", "cases/cylinder_scalar.yaml"]);
+    assert!(shipped.status.success(), "{}", stderr(&shipped));
+}
+
 #[test]
 fn shipped_cases_run_and_write_their_output() {
     let dir = tempfile::tempdir().unwrap();

@@ -197,6 +197,33 @@ pub struct FlowModel {
     /// Newton's method of steady runs.
     #[serde(default)]
     pub newton: NewtonSpec,
+    /// A passive scalar the flow carries (finite volumes on the same mesh;
+    /// time-dependent runs only).
+    #[serde(default)]
+    pub scalar: Option<CarriedScalarSpec>,
+}
+
+/// A passive scalar carried by a flow.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarriedScalarSpec {
+    /// Its name in the output. Default `scalar`.
+    #[serde(default = "scalar_name_default")]
+    pub name: String,
+    /// Initial value, an expression of `x, y, z`. Default 0.
+    #[serde(default)]
+    pub initial: Option<Expr>,
+    /// Boundary conditions by group: `{inflow: [value]}`, `outflow`, `wall`.
+    /// Groups not listed are walls (nothing crosses where the flow does not).
+    #[serde(default)]
+    pub boundary: BTreeMap<String, FvBoundarySpec>,
+    /// The finite-volume scheme.
+    #[serde(default)]
+    pub scheme: FvScheme,
+}
+
+fn scalar_name_default() -> String {
+    "scalar".into()
 }
 
 /// A boundary condition of a flow model.
@@ -583,6 +610,10 @@ impl Case {
             }
             Physics::NavierStokes(m) | Physics::Stokes(m) => {
                 self.check_flow(m, dim, &mut problems);
+                for group in m.scalar.iter().flat_map(|s| s.boundary.keys()) {
+                    let key = format!("physics.{name}.scalar.boundary.{group}");
+                    check_group(mesh, &key, group, &mut problems);
+                }
                 m.boundary.keys().collect()
             }
             Physics::ShallowWater(m) => {
@@ -746,6 +777,30 @@ impl Case {
             problems.push(format!(
                 "physics.{name}.initial: a steady run (no time section) has no initial state"
             ));
+        }
+        if let Some(scalar) = &model.scalar {
+            if self.time.is_none() {
+                problems.push(format!(
+                    "physics.{name}.scalar: a carried scalar needs a time section"
+                ));
+            }
+            for (group, bc) in &scalar.boundary {
+                if let FvBoundarySpec::Inflow(v) = bc {
+                    if v.len() != 1 {
+                        problems.push(format!(
+                            "physics.{name}.scalar.boundary.{group}.inflow: {} values given; \
+                             expected 1",
+                            v.len()
+                        ));
+                    }
+                }
+            }
+            let cfl = scalar.scheme.cfl;
+            if !(is_positive(cfl) && cfl <= 1.0) {
+                problems.push(format!(
+                    "physics.{name}.scalar.scheme.cfl: {cfl} must lie in (0, 1]"
+                ));
+            }
         }
         if let Some(p) = &model.pressure_reference {
             check_point(

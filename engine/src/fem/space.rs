@@ -260,33 +260,37 @@ impl FunctionSpace {
     /// contains it (located on its straight-sided corners) and the basis
     /// weights. `None` outside the mesh.
     pub fn point_evaluator(&self, p: [f64; 3]) -> Option<PointEvaluator> {
+        (0..self.num_cells()).find_map(|c| self.evaluator_in_cell(c, p))
+    }
+
+    /// How to evaluate functions of this space at point `p` of cell `cell`
+    /// (on its straight-sided corners, boundary included); `None` if the
+    /// point lies outside that cell.
+    pub fn evaluator_in_cell(&self, cell: usize, p: [f64; 3]) -> Option<PointEvaluator> {
         let d = self.dim();
         let mesh = &self.mesh;
         let tol = 1e-10;
-        for c in 0..self.num_cells() {
-            let nodes = self.cell_nodes(c);
-            let x0 = mesh.points[nodes[0]];
-            // Affine map from the corners: x = x0 + J xi.
-            let mut jac = [[0.0; 3]; 3];
-            for b in 0..d {
-                let xb = mesh.points[nodes[b + 1]];
-                for a in 0..d {
-                    jac[a][b] = xb[a] - x0[a];
-                }
-            }
-            let Some(xi) = solve_small(&jac, d, std::array::from_fn(|a| p[a] - x0[a])) else {
-                continue;
-            };
-            if xi[..d].iter().all(|&v| v >= -tol) && xi[..d].iter().sum::<f64>() <= 1.0 + tol {
-                let mut weights = vec![0.0; self.element.num_dofs()];
-                self.element.values(&xi, &mut weights);
-                return Some(PointEvaluator {
-                    dofs: self.cell_dofs(c).to_vec(),
-                    weights,
-                });
+        let nodes = self.cell_nodes(cell);
+        let x0 = mesh.points[nodes[0]];
+        // Affine map from the corners: x = x0 + J xi.
+        let mut jac = [[0.0; 3]; 3];
+        for b in 0..d {
+            let xb = mesh.points[nodes[b + 1]];
+            for a in 0..d {
+                jac[a][b] = xb[a] - x0[a];
             }
         }
-        None
+        let xi = solve_small(&jac, d, std::array::from_fn(|a| p[a] - x0[a]))?;
+        if xi[..d].iter().all(|&v| v >= -tol) && xi[..d].iter().sum::<f64>() <= 1.0 + tol {
+            let mut weights = vec![0.0; self.element.num_dofs()];
+            self.element.values(&xi, &mut weights);
+            Some(PointEvaluator {
+                dofs: self.cell_dofs(cell).to_vec(),
+                weights,
+            })
+        } else {
+            None
+        }
     }
 
     /// The dofs on the cells of a physical group of dimension `dim - 1`

@@ -1,5 +1,6 @@
 //! Physical models, one module each.
 
+pub mod carried_scalar;
 pub mod heat;
 pub mod navier_stokes;
 pub mod poisson;

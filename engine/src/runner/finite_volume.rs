@@ -13,12 +13,12 @@ use pde_mesh::Mesh;
 
 use super::{progress_bar, time_section, Series, StepLog};
 use crate::case::{
-    Case, FvBoundarySpec, FvScheme, LimiterKind, ReconstructionKind, RungeKuttaKind,
-    ShallowWaterModel,
+    CarriedScalarSpec, Case, FvBoundarySpec, FvScheme, LimiterKind, ReconstructionKind,
+    RungeKuttaKind, ShallowWaterModel,
 };
 use crate::expr::Expr;
 use crate::fvm::geometry::FvMesh;
-use crate::fvm::law::{ConservationLaw, ShallowWater};
+use crate::fvm::law::{ConservationLaw, LinearAdvection, ShallowWater};
 use crate::fvm::reconstruct::Limiter;
 use crate::fvm::solver::{FiniteVolume, FvBoundary, Reconstruction, SspRk};
 use crate::time::TimeLoop;
@@ -74,12 +74,12 @@ fn boundaries<L: ConservationLaw<N>, const N: usize>(
 
 /// `conservation.csv`: per conserved quantity its total, the boundary
 /// outflow so far, and its minimum and maximum over the cells.
-struct Conservation {
+pub(super) struct Conservation {
     csv: String,
 }
 
 impl Conservation {
-    fn new(names: &[&str]) -> Self {
+    pub(super) fn new(names: &[&str]) -> Self {
         let mut csv = String::from("t");
         for n in names {
             let _ = write!(csv, ",total_{n},outflow_{n},min_{n},max_{n}");
@@ -88,7 +88,7 @@ impl Conservation {
         Conservation { csv }
     }
 
-    fn record<L: ConservationLaw<N>, const N: usize>(
+    pub(super) fn record<L: ConservationLaw<N>, const N: usize>(
         &mut self,
         t: f64,
         model: &FiniteVolume<L, N>,
@@ -108,12 +108,32 @@ impl Conservation {
         self.csv.push('\n');
     }
 
-    fn write(&self, out: &Path) -> Result<()> {
+    pub(super) fn write(&self, out: &Path) -> Result<()> {
         vtk::write_atomically(&out.join("conservation.csv"), |w| {
             w.write_all(self.csv.as_bytes())
         })?;
         Ok(())
     }
+}
+
+/// The finite-volume model of a scalar carried by a flow on `mesh`, at
+/// time `t0` (its velocity comes from the flow).
+pub(super) fn carried_scalar(
+    spec: &CarriedScalarSpec,
+    mesh: Arc<Mesh>,
+    t0: f64,
+) -> Result<FiniteVolume<LinearAdvection, 1>> {
+    let fv = FvMesh::new(mesh).context("physics: finite-volume geometry")?;
+    let law = LinearAdvection {
+        face_velocity: vec![0.0; fv.faces.len()],
+    };
+    let mut model = FiniteVolume::new(fv, law);
+    configure(&mut model, &spec.scheme);
+    boundaries(&mut model, &spec.boundary).context("physics: scalar")?;
+    let initial = spec.initial.as_ref().map(|e| e.space_time());
+    model.set_initial(|x| [initial.as_ref().map_or(0.0, |f| f(x, t0))]);
+    model.set_time(t0);
+    Ok(model)
 }
 
 /// Runs a shallow-water case.

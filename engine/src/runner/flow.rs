@@ -14,12 +14,15 @@ use anyhow::{Context, Result};
 use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
+use super::finite_volume::{self, Conservation};
 use super::{make_solver, probe_points, progress_bar, write_model, Series, StepLog};
 use crate::case::{Case, FlowBoundarySpec, FlowModel, ForcesSpec, MonitorSpec, Physics};
 use crate::expr::Expr;
 use crate::fem::PointEvaluator;
 use crate::linalg::direct::SparseLu;
+use crate::physics::carried_scalar::FlowWithScalar;
 use crate::physics::navier_stokes::{FlowBoundary, NavierStokes, VectorSpaceTimeFn};
+use crate::physics::Model;
 use crate::plot::{self, Panel};
 use crate::time::TimeLoop;
 
@@ -329,9 +332,19 @@ pub(super) fn run_flow(
     };
 
     let t0 = time.start;
+    let mesh = ns.mesh().clone();
+    let mut flow = FlowWithScalar::new(ns);
+    let mut conservation = None;
+    if let Some(spec) = &model.scalar {
+        let scalar = finite_volume::carried_scalar(spec, mesh, t0)?;
+        let mut record = Conservation::new(&[spec.name.as_str()]);
+        record.record(t0, &scalar);
+        conservation = Some(record);
+        flow.carry(&spec.name, scalar);
+    }
     let mut series = Series::new(out, name, case.output.every, time.end);
-    series.write(0, t0, &ns)?;
-    probes.record(t0, &ns);
+    series.write(0, t0, &flow)?;
+    probes.record(t0, &flow.flow);
     let bar = progress_bar(progress);
     let mut run = TimeLoop::new(t0, time.end, time.dt);
     // Velocities this far above the reference scale mean divergence.
@@ -339,8 +352,12 @@ pub(super) fn run_flow(
     let started = Instant::now();
     let span = time.end - t0;
     let mut log = StepLog::default();
-    let result = run.run(&mut ns, None, &mut [], |step, t, dt, report, ns| {
+    let result = run.run(&mut flow, None, &mut [], |step, t, dt, report, s| {
+        let ns = &s.flow;
         probes.record(t, ns);
+        if let (Some(c), Some(scalar)) = (conservation.as_mut(), s.scalar()) {
+            c.record(t, scalar);
+        }
         log.record(t, dt, report);
         let mut message = format!(
             "t {t:.4}  dt {dt:.1e}  step {step}  it {}",
@@ -354,7 +371,7 @@ pub(super) fn run_flow(
         }
         bar.set_position((1000.0 * (t - t0) / span) as u64);
         bar.set_message(message);
-        series.maybe_write(step, t, ns)
+        series.maybe_write(step, t, s)
     });
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
@@ -363,10 +380,25 @@ pub(super) fn run_flow(
         w.write_all(probes.csv.as_bytes())
     })?;
     log.write(out)?;
+    if let Some(c) = &conservation {
+        c.write(out)?;
+    }
     if let Some(f) = &forces {
         f.write(out, name)?;
         summary["forces"] = f.summary();
     }
+    if let (Some(spec), Some(scalar)) = (&model.scalar, flow.scalar()) {
+        let values = scalar.state().iter().map(|u| u[0]);
+        summary["scalar"] = serde_json::json!({
+            "name": spec.name,
+            "total": scalar.total()[0],
+            "outflow": scalar.boundary_outflow()[0],
+            "min": values.clone().fold(f64::INFINITY, f64::min),
+            "max": values.fold(f64::NEG_INFINITY, f64::max),
+            "steps": flow.scalar_steps,
+        });
+    }
+    let ns = &flow.flow;
     let run_summary =
         result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
     summary["integrator"] = serde_json::json!(format!("{:?}", ns.integrator));
@@ -377,7 +409,7 @@ pub(super) fn run_flow(
     summary["time_loop_seconds"] = serde_json::json!(wall);
     summary["seconds_per_step"] = serde_json::json!(wall / run_summary.steps.max(1) as f64);
     summary["last_output_step"] = serde_json::json!(series.last_written());
-    summary["probes"] = probes.summary(&ns);
+    summary["probes"] = probes.summary(ns);
     summary["output"] = serde_json::json!(series.path().display().to_string());
     Ok(summary)
 }

@@ -1,0 +1,158 @@
+//! A flow carrying a passive scalar (dye, a tracer): the Taylor–Hood flow
+//! steps by finite elements, then the scalar follows by finite volumes on
+//! the same mesh, with the flow's new velocity sampled at the centroids of
+//! its faces. The scalar takes as many CFL-limited sub-steps as its own
+//! stability needs inside each flow step, and stays exactly conservative:
+//! its total changes only by what the faces carry across the boundary.
+
+use std::sync::Arc;
+
+use pde_mesh::Mesh;
+
+use super::navier_stokes::NavierStokes;
+use super::{Model, OutputField, PhysicsError};
+use crate::fem::PointEvaluator;
+use crate::fvm::geometry::dot3;
+use crate::fvm::law::LinearAdvection;
+use crate::fvm::solver::FiniteVolume;
+use crate::time::{StepError, StepReport, Stepper};
+
+/// A flow and, optionally, a scalar it carries.
+pub struct FlowWithScalar {
+    /// The flow.
+    pub flow: NavierStokes,
+    /// The carried scalar and its name in the output.
+    scalar: Option<(String, FiniteVolume<LinearAdvection, 1>)>,
+    /// For each face of the scalar's mesh, the velocity evaluator at its
+    /// centroid (in the face's owner cell).
+    faces: Vec<Option<PointEvaluator>>,
+    /// The step tried by the flow, which the scalar follows on commit.
+    tried: Option<(f64, f64)>,
+    /// Scalar sub-steps taken so far.
+    pub scalar_steps: usize,
+}
+
+impl FlowWithScalar {
+    /// The flow alone.
+    pub fn new(flow: NavierStokes) -> Self {
+        FlowWithScalar {
+            flow,
+            scalar: None,
+            faces: Vec::new(),
+            tried: None,
+            scalar_steps: 0,
+        }
+    }
+
+    /// Adds the scalar `name`, a finite-volume model on the flow's mesh,
+    /// and gives it the flow's current velocity.
+    pub fn carry(&mut self, name: &str, scalar: FiniteVolume<LinearAdvection, 1>) {
+        let v = self.flow.velocity_space();
+        self.faces = scalar
+            .mesh
+            .faces
+            .iter()
+            .map(|f| v.evaluator_in_cell(f.owner, f.centroid))
+            .collect();
+        self.scalar = Some((name.to_string(), scalar));
+        self.sample_velocity();
+    }
+
+    /// The carried scalar, if any.
+    pub fn scalar(&self) -> Option<&FiniteVolume<LinearAdvection, 1>> {
+        self.scalar.as_ref().map(|(_, s)| s)
+    }
+
+    /// `u·n` of the committed flow at every face centroid.
+    fn sample_velocity(&mut self) {
+        let Some((_, scalar)) = self.scalar.as_mut() else {
+            return;
+        };
+        let d = self.flow.dim();
+        let velocity: Vec<&[f64]> = (0..d).map(|c| self.flow.velocity(c)).collect();
+        for ((un, face), e) in scalar
+            .law
+            .face_velocity
+            .iter_mut()
+            .zip(&scalar.mesh.faces)
+            .zip(&self.faces)
+        {
+            // Face centroids outside every straight cell (on a curved
+            // wall) see the wall's velocity, zero.
+            *un = e.as_ref().map_or(0.0, |e| {
+                let mut u = [0.0; 3];
+                for (c, values) in velocity.iter().enumerate() {
+                    u[c] = e.eval(values);
+                }
+                dot3(u, face.normal)
+            });
+        }
+    }
+}
+
+impl Stepper for FlowWithScalar {
+    fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+        let report = self.flow.try_step(t, dt)?;
+        self.tried = Some((t, dt));
+        Ok(report)
+    }
+
+    /// Commits the flow, then carries the scalar over the step with the new
+    /// velocity (explicit sub-steps, which cannot fail).
+    fn commit(&mut self) {
+        self.flow.commit();
+        let Some((t, dt)) = self.tried.take() else {
+            return;
+        };
+        self.sample_velocity();
+        if let Some((_, scalar)) = self.scalar.as_mut() {
+            let end = t + dt;
+            scalar.set_time(t);
+            while scalar.time() < end - 1e-12 * dt {
+                let h = scalar.cfl_dt().min(end - scalar.time());
+                // A velocity of zero everywhere allows any step.
+                let h = if h.is_finite() {
+                    h
+                } else {
+                    end - scalar.time()
+                };
+                let now = scalar.time();
+                if scalar.try_step(now, h).is_ok() {
+                    scalar.commit();
+                }
+                self.scalar_steps += 1;
+            }
+        }
+    }
+
+    fn fields(&self) -> Vec<(String, Vec<f64>)> {
+        self.flow.fields()
+    }
+}
+
+impl Model for FlowWithScalar {
+    fn name(&self) -> &'static str {
+        self.flow.name()
+    }
+
+    fn mesh(&self) -> &Arc<Mesh> {
+        self.flow.mesh()
+    }
+
+    fn unknowns(&self) -> usize {
+        self.flow.unknowns() + self.scalar().map_or(0, |s| s.unknowns())
+    }
+
+    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
+        self.flow.point_data()
+    }
+
+    /// The scalar, under its name.
+    fn cell_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
+        Ok(self
+            .scalar
+            .iter()
+            .map(|(name, s)| OutputField::scalars(name, s.state().iter().map(|u| u[0]).collect()))
+            .collect())
+    }
+}
