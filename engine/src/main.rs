@@ -119,6 +119,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
+    /// Shallow water by finite volumes (MUSCL, HLL, SSP-RK2) on a strip of
+    /// triangles: cell updates per second, as one JSON line.
+    ShallowWater {
+        /// Target number of triangles.
+        #[arg(long, default_value_t = 1_000_000)]
+        cells: usize,
+        /// Time steps to take.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -146,6 +159,11 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Check { case } => check(&case),
         Command::Bench(BenchCommand::MeshRead { file, repeat }) => bench_mesh_read(&file, repeat),
         Command::Bench(BenchCommand::Poisson { n, threads }) => bench::poisson(n, threads),
+        Command::Bench(BenchCommand::ShallowWater {
+            cells,
+            steps,
+            threads,
+        }) => bench::shallow_water(cells, steps, threads),
     }
 }
 

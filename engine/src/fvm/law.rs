@@ -20,6 +20,13 @@ pub trait ConservationLaw<const N: usize>: Sync {
     fn wall(&self, u: &[f64; N], _n: [f64; 3]) -> [f64; N] {
         *u
     }
+    /// The flux through a wall, when the law fixes it rather than a ghost
+    /// state: scalars carried by a velocity pass nothing through a wall,
+    /// whatever the (interpolated) velocity there says. `None`: use the
+    /// numerical flux against [`ConservationLaw::wall`].
+    fn wall_flux(&self) -> Option<[f64; N]> {
+        None
+    }
     /// Names of the conserved quantities, for output.
     fn names(&self) -> [&'static str; N];
     /// The law's name, as case files spell it.
@@ -123,6 +130,10 @@ impl ConservationLaw<1> for LinearAdvection {
     fn name(&self) -> &'static str {
         "transport"
     }
+
+    fn wall_flux(&self) -> Option<[f64; 1]> {
+        Some([0.0])
+    }
 }
 
 /// Inviscid Burgers along a direction: `∂u/∂t + ∇·(d u²/2) = 0`, a scalar
@@ -149,6 +160,10 @@ impl ConservationLaw<1> for Burgers {
 
     fn name(&self) -> &'static str {
         "burgers"
+    }
+
+    fn wall_flux(&self) -> Option<[f64; 1]> {
+        Some([0.0])
     }
 }
 

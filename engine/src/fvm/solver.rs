@@ -206,14 +206,19 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
             .reduce(|| f64::INFINITY, f64::min)
     }
 
-    /// The value outside boundary face `f` given the value `inside`.
-    fn ghost(&self, f: usize, inside: &[f64; N], t: f64) -> [f64; N] {
+    /// The numerical flux (per unit area) through boundary face `f` given
+    /// the value `inside`.
+    fn boundary_flux(&self, f: usize, inside: &[f64; N], t: f64) -> [f64; N] {
         let face = &self.mesh.faces[f];
-        match face.group.map(|g| &self.boundary[g]) {
+        let ghost = match face.group.map(|g| &self.boundary[g]) {
             Some(FvBoundary::Inflow(value)) => value(face.centroid, t),
             Some(FvBoundary::Outflow) => *inside,
-            Some(FvBoundary::Wall) | None => self.law.wall(inside, face.normal),
-        }
+            Some(FvBoundary::Wall) | None => match self.law.wall_flux() {
+                Some(flux) => return flux,
+                None => self.law.wall(inside, face.normal),
+            },
+        };
+        self.flux.eval(&self.law, inside, &ghost, face.normal, f)
     }
 
     /// `du/dt` of every cell, and the flux out through the boundary.
@@ -245,11 +250,13 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
             .enumerate()
             .map(|(f, face)| {
                 let left = at_face(face.owner, face.centroid);
-                let right = match face.neighbour {
-                    Some(nb) => at_face(nb, face.centroid),
-                    None => self.ghost(f, &left, t),
+                let flux = match face.neighbour {
+                    Some(nb) => {
+                        let right = at_face(nb, face.centroid);
+                        self.flux.eval(&self.law, &left, &right, face.normal, f)
+                    }
+                    None => self.boundary_flux(f, &left, t),
                 };
-                let flux = self.flux.eval(&self.law, &left, &right, face.normal, f);
                 flux.map(|v| v * face.area)
             })
             .collect();
