@@ -27,6 +27,15 @@ pub trait ConservationLaw<const N: usize>: Sync {
     fn wall_flux(&self) -> Option<[f64; N]> {
         None
     }
+    /// The flux through an open (outflow) boundary face from the state
+    /// `inside`, when the law fixes it rather than a zero-gradient ghost:
+    /// a carried scalar leaves where the velocity points out and nothing
+    /// comes back in where it points in (a ghost equal to the inside value
+    /// would feed the cell its own value, which grows without bound).
+    /// `None`: the numerical flux against the inside state.
+    fn outflow_flux(&self, _inside: &[f64; N], _face: usize) -> Option<[f64; N]> {
+        None
+    }
     /// Names of the conserved quantities, for output.
     fn names(&self) -> [&'static str; N];
     /// The law's name, as case files spell it.
@@ -133,6 +142,10 @@ impl ConservationLaw<1> for LinearAdvection {
 
     fn wall_flux(&self) -> Option<[f64; 1]> {
         Some([0.0])
+    }
+
+    fn outflow_flux(&self, inside: &[f64; 1], face: usize) -> Option<[f64; 1]> {
+        Some([self.face_velocity[face].max(0.0) * inside[0]])
     }
 }
 

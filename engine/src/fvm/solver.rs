@@ -212,7 +212,10 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         let face = &self.mesh.faces[f];
         let ghost = match face.group.map(|g| &self.boundary[g]) {
             Some(FvBoundary::Inflow(value)) => value(face.centroid, t),
-            Some(FvBoundary::Outflow) => *inside,
+            Some(FvBoundary::Outflow) => match self.law.outflow_flux(inside, f) {
+                Some(flux) => return flux,
+                None => *inside,
+            },
             Some(FvBoundary::Wall) | None => match self.law.wall_flux() {
                 Some(flux) => return flux,
                 None => self.law.wall(inside, face.normal),
