@@ -24,7 +24,9 @@ use crate::fvm::solver::{FiniteVolume, FvBoundary, Reconstruction, SspRk};
 use crate::time::TimeLoop;
 
 /// `N` expressions of `x, y, z, t` as a state function (missing ones 0).
-fn state_fn<const N: usize>(v: &[Expr]) -> Arc<dyn Fn([f64; 3], f64) -> [f64; N] + Send + Sync> {
+pub(super) fn state_fn<const N: usize>(
+    v: &[Expr],
+) -> Arc<dyn Fn([f64; 3], f64) -> [f64; N] + Send + Sync> {
     let f: Vec<_> = v.iter().map(|e| e.space_time()).collect();
     Arc::new(move |x, t| std::array::from_fn(|k| f.get(k).map_or(0.0, |g| g(x, t))))
 }

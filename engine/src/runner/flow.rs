@@ -14,23 +14,16 @@ use anyhow::{Context, Result};
 use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
-use super::finite_volume::{self, Conservation};
+use super::finite_volume::{self, state_fn, Conservation};
 use super::{make_solver, probe_points, progress_bar, write_model, Series, StepLog};
 use crate::case::{Case, FlowBoundarySpec, FlowModel, ForcesSpec, MonitorSpec, Physics};
-use crate::expr::Expr;
 use crate::fem::PointEvaluator;
 use crate::linalg::direct::SparseLu;
 use crate::physics::carried_scalar::FlowWithScalar;
-use crate::physics::navier_stokes::{FlowBoundary, NavierStokes, VectorSpaceTimeFn};
+use crate::physics::navier_stokes::{FlowBoundary, NavierStokes};
 use crate::physics::Model;
 use crate::plot::{self, Panel};
 use crate::time::TimeLoop;
-
-/// A vector of expressions as a function of space and time.
-fn vector_fn(v: &[Expr]) -> VectorSpaceTimeFn {
-    let f: Vec<_> = v.iter().map(|e| e.space_time()).collect();
-    Arc::new(move |x, t| std::array::from_fn(|k| f.get(k).map_or(0.0, |g| g(x, t))))
-}
 
 /// A point from 2 or 3 coordinates.
 fn point3(p: &[f64]) -> [f64; 3] {
@@ -60,17 +53,17 @@ pub fn flow_from_case(case: &Case, model: &FlowModel, mesh: Arc<Mesh>) -> Result
     }
     for (group, bc) in &model.boundary {
         let condition = match bc {
-            FlowBoundarySpec::Velocity(v) => FlowBoundary::Velocity(vector_fn(v)),
+            FlowBoundarySpec::Velocity(v) => FlowBoundary::Velocity(state_fn::<3>(v)),
             FlowBoundarySpec::NoSlip => FlowBoundary::NoSlip,
             FlowBoundarySpec::DoNothing => FlowBoundary::DoNothing,
         };
         ns.set_boundary(group, condition);
     }
-    ns.body_force = model.body_force.as_deref().map(vector_fn);
+    ns.body_force = model.body_force.as_deref().map(state_fn::<3>);
     if let Some(p) = &model.pressure_reference {
         ns.pin_pressure(point3(p));
     }
-    let initial = model.initial.as_deref().map(vector_fn);
+    let initial = model.initial.as_deref().map(state_fn::<3>);
     ns.set_initial(t0, |x| initial.as_ref().map_or([0.0; 3], |f| f(x, t0)));
     if let Some(f) = forces_spec(case) {
         ns.measure_force_on(&f.group)
