@@ -232,7 +232,7 @@ fn shallow_water_runs_write_cell_data_and_conserve_mass() {
     let out = dir.path().join("out");
     let summary = run_ok(&case, &out);
     assert!(
-        summary["mass_balance_error"].as_f64().unwrap().abs() < 1e-13,
+        summary["balance_error"].as_f64().unwrap().abs() < 1e-13,
         "{summary}"
     );
     // The CFL limit (about 0.5 · 0.025 / 3.1), not time.dt, sets the steps.
@@ -248,6 +248,10 @@ fn shallow_water_runs_write_cell_data_and_conserve_mass() {
     assert!(
         vtu.contains("<CellData") && vtu.contains("Name=\"h\""),
         "cell data h"
+    );
+    assert!(
+        vtu.contains("Name=\"velocity\" NumberOfComponents=\"3\""),
+        "the velocity hu/h, hv/h as cell data"
     );
 
     let shipped = pde(&["check", "cases/dam_break.yaml"]);
@@ -279,6 +283,99 @@ fn shallow_water_runs_write_cell_data_and_conserve_mass() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("physics.shallow_water.initial: the depth must be positive"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A periodic transport run with backward Euler, and Burgers: both balance
+/// their totals against the boundary to round-off, write cell data, the
+/// conservation record and its plot; the shipped cases are valid; wrong
+/// combinations are refused before any work.
+#[test]
+fn transport_and_burgers_cases_run_and_conserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("plume.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [2, 1], cells: [20, 10], kind: tri3}\n\
+         physics:\n  transport:\n    velocity: [1, 0.2]\n    diffusivity: 0.01\n\
+         \x20   boundary: {left: {inflow: [1]}, right: outflow}\n    periodic: [[bottom, top]]\n\
+         \x20   scheme: {runge_kutta: backward_euler, cfl: 10}\n\
+         time: {end: 1, dt: 0.5}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let summary = run_ok(&case, &out);
+    assert!(
+        summary["balance_error"].as_f64().unwrap().abs() < 1e-13,
+        "{summary}"
+    );
+    // Inflow came in (negative outflow), in steps ten times the explicit
+    // limit (about 0.018 here, diffusion included).
+    assert!(summary["outflow"].as_f64().unwrap() < -0.1, "{summary}");
+    assert!(summary["dt_max"].as_f64().unwrap() > 0.15, "{summary}");
+    let range = &summary["range"]["c"];
+    assert!(range[0].as_f64().unwrap() > -1e-3 && range[1].as_f64().unwrap() < 1.0 + 1e-3);
+    assert!(out.join("conservation.png").exists());
+    let vtu =
+        String::from_utf8_lossy(&std::fs::read(out.join("plume_00000.vtu")).unwrap()).into_owned();
+    assert!(vtu.contains("<CellData") && vtu.contains("Name=\"c\""));
+
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [20, 4], kind: quad4}\n\
+         physics:\n  burgers:\n    initial: \"0.5 + sin(2*pi*x)\"\n    periodic: [[left, right]]\n\
+         time: {end: 0.3, dt: 0.1}\n",
+    )
+    .unwrap();
+    let summary = run_ok(&case, &out);
+    assert!(
+        summary["balance_error"].as_f64().unwrap().abs() < 1e-13,
+        "{summary}"
+    );
+    assert_eq!(summary["outflow"].as_f64().unwrap(), 0.0);
+
+    for shipped in [
+        "cases/transport.yaml",
+        "cases/burgers.yaml",
+        "cases/plume.yaml",
+    ] {
+        let o = pde(&["check", shipped]);
+        assert!(o.status.success(), "{shipped}: {}", stderr(&o));
+    }
+
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n\
+         physics:\n  burgers:\n    velocity: [1, 0]\n    boundary: {left: outflow}\n\
+         \x20   periodic: [[left, right], [top, nowhere]]\n\
+         \x20   scheme: {runge_kutta: backward_euler, reconstruction: muscl}\n\
+         time: {end: 0.3, dt: 0.1}\n",
+    )
+    .unwrap();
+    let err = stderr(&pde(&["check", case.to_str().unwrap()]));
+    for expected in [
+        "physics.burgers.velocity: burgers carries itself; give its direction instead",
+        "physics.burgers.scheme.runge_kutta: backward_euler needs a linear law (transport)",
+        "physics.burgers.scheme.reconstruction: backward_euler uses first-order upwind",
+        "physics.burgers.boundary.left: the group is periodic",
+        "physics.burgers.boundary.nowhere: the mesh has no such group",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    // Groups that do not match face by face are found when the run starts.
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [2, 1], cells: [4, 2], kind: tri3}\n\
+         physics:\n  transport:\n    velocity: [1, 0]\n    periodic: [[left, top]]\n\
+         time: {end: 0.3, dt: 0.1}\n",
+    )
+    .unwrap();
+    let o = run_into(&case, &out);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("physics.transport.periodic: periodic: 'left' has 2 faces and 'top' 4"),
         "{}",
         stderr(&o)
     );

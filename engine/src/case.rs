@@ -59,6 +59,41 @@ pub enum Physics {
     Stokes(FlowModel),
     /// Shallow-water equations `(h, hu, hv)`, cell-centred finite volumes.
     ShallowWater(ShallowWaterModel),
+    /// `∂c/∂t + ∇·(a c) - ∇·(κ∇c) = 0`, cell-centred finite volumes
+    /// (conservative advection–diffusion of a scalar).
+    Transport(FvScalarModel),
+    /// `∂u/∂t + ∇·(d u²/2) - ∇·(κ∇u) = 0` (inviscid or viscous Burgers
+    /// along a direction `d`), cell-centred finite volumes.
+    Burgers(FvScalarModel),
+}
+
+/// Parameters of the scalar finite-volume models (transport, Burgers).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FvScalarModel {
+    /// Transport: the velocity `a(x, y, z)`, one expression per coordinate
+    /// (required).
+    #[serde(default)]
+    pub velocity: Option<Vec<Expr>>,
+    /// Burgers: the direction `d` waves travel along. Default `[1, 0]`.
+    #[serde(default)]
+    pub direction: Option<Vec<f64>>,
+    /// Diffusivity (transport) or viscosity (Burgers) `κ`. Default 0.
+    #[serde(default)]
+    pub diffusivity: f64,
+    /// Initial value, an expression of `x, y, z`. Default 0.
+    #[serde(default)]
+    pub initial: Option<Expr>,
+    /// Boundary conditions by group name; groups not listed are walls.
+    #[serde(default)]
+    pub boundary: BTreeMap<String, FvBoundarySpec>,
+    /// Pairs of boundary groups joined periodically (`[left, right]`: the
+    /// second is the first translated).
+    #[serde(default)]
+    pub periodic: Vec<[String; 2]>,
+    /// The finite-volume scheme.
+    #[serde(default)]
+    pub scheme: FvScheme,
 }
 
 /// Parameters of the shallow-water model.
@@ -74,6 +109,9 @@ pub struct ShallowWaterModel {
     /// Boundary conditions by group name; groups not listed are walls.
     #[serde(default)]
     pub boundary: BTreeMap<String, FvBoundarySpec>,
+    /// Pairs of boundary groups joined periodically.
+    #[serde(default)]
+    pub periodic: Vec<[String; 2]>,
     /// The finite-volume scheme.
     #[serde(default)]
     pub scheme: FvScheme,
@@ -99,20 +137,23 @@ pub enum FvBoundarySpec {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FvScheme {
-    /// `rusanov` or `hll` (default).
+    /// `rusanov`, `hll` (default) or `hllc`.
     #[serde(default = "flux_default")]
     pub flux: NumericalFlux,
-    /// `muscl` (default; second order) or `first_order` (upwind).
+    /// `muscl` (second order; the default of explicit schemes) or
+    /// `first_order` (upwind; the only choice of backward Euler).
     #[serde(default)]
-    pub reconstruction: ReconstructionKind,
+    pub reconstruction: Option<ReconstructionKind>,
     /// MUSCL slope limiter: `barth_jespersen` (default), `venkatakrishnan`
     /// or `none`.
     #[serde(default)]
     pub limiter: LimiterKind,
-    /// `ssp_rk1`, `ssp_rk2` (default) or `ssp_rk3`.
+    /// `ssp_rk1`, `ssp_rk2` (default), `ssp_rk3`, or `backward_euler`
+    /// (implicit; linear laws only).
     #[serde(default)]
     pub runge_kutta: RungeKuttaKind,
-    /// Courant number of the step. Default 0.5.
+    /// Courant number of the step: at most 1 for explicit schemes, any for
+    /// backward Euler. Default 0.5.
     #[serde(default = "cfl_default")]
     pub cfl: f64,
 }
@@ -129,7 +170,7 @@ impl Default for FvScheme {
     fn default() -> Self {
         FvScheme {
             flux: flux_default(),
-            reconstruction: ReconstructionKind::default(),
+            reconstruction: None,
             limiter: LimiterKind::default(),
             runge_kutta: RungeKuttaKind::default(),
             cfl: cfl_default(),
@@ -137,14 +178,26 @@ impl Default for FvScheme {
     }
 }
 
+impl FvScheme {
+    /// The reconstruction: as given, else MUSCL for explicit schemes and
+    /// first order for backward Euler.
+    pub fn reconstruction(&self) -> ReconstructionKind {
+        self.reconstruction
+            .unwrap_or(if self.runge_kutta == RungeKuttaKind::BackwardEuler {
+                ReconstructionKind::FirstOrder
+            } else {
+                ReconstructionKind::Muscl
+            })
+    }
+}
+
 /// Face reconstruction of a finite-volume scheme.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ReconstructionKind {
     /// Cell averages (first order).
     FirstOrder,
     /// Limited least-squares slopes (second order).
-    #[default]
     Muscl,
 }
 
@@ -172,6 +225,9 @@ pub enum RungeKuttaKind {
     SspRk2,
     /// Shu–Osher (order 3).
     SspRk3,
+    /// Implicit backward Euler with first-order upwind (linear laws:
+    /// transport); any CFL number.
+    BackwardEuler,
 }
 
 /// Parameters of the flow models (Navier–Stokes, Stokes).
@@ -269,6 +325,8 @@ impl Physics {
             Physics::NavierStokes(_) => "navier_stokes",
             Physics::Stokes(_) => "stokes",
             Physics::ShallowWater(_) => "shallow_water",
+            Physics::Transport(_) => "transport",
+            Physics::Burgers(_) => "burgers",
         }
     }
 
@@ -280,7 +338,16 @@ impl Physics {
 
     /// Whether a time section is required.
     pub fn needs_time(&self) -> bool {
-        matches!(self, Physics::Heat(_) | Physics::ShallowWater(_))
+        matches!(self, Physics::Heat(_)) || self.is_finite_volume()
+    }
+
+    /// Whether the model is a finite-volume model (steps with its own
+    /// scheme and CFL number).
+    pub fn is_finite_volume(&self) -> bool {
+        matches!(
+            self,
+            Physics::ShallowWater(_) | Physics::Transport(_) | Physics::Burgers(_)
+        )
     }
 
     /// Whether the model can be time-dependent.
@@ -618,7 +685,13 @@ impl Case {
             }
             Physics::ShallowWater(m) => {
                 self.check_shallow_water(m, dim, &mut problems);
-                m.boundary.keys().collect()
+                self.check_fv_setup(&m.boundary, &m.periodic, &m.scheme, &mut problems);
+                fv_groups(&m.boundary, &m.periodic)
+            }
+            Physics::Transport(m) | Physics::Burgers(m) => {
+                self.check_fv_scalar(m, dim, &mut problems);
+                self.check_fv_setup(&m.boundary, &m.periodic, &m.scheme, &mut problems);
+                fv_groups(&m.boundary, &m.periodic)
             }
         };
         for group in groups {
@@ -736,10 +809,92 @@ impl Case {
                 ));
             }
         }
-        let cfl = model.scheme.cfl;
-        if !(is_positive(cfl) && cfl <= 1.0) {
-            problems.push(format!("{key}.scheme.cfl: {cfl} must lie in (0, 1]"));
+    }
+
+    fn check_fv_scalar(&self, model: &FvScalarModel, dim: usize, problems: &mut Vec<String>) {
+        let name = self.physics.name();
+        let key = format!("physics.{name}");
+        let transport = matches!(self.physics, Physics::Transport(_));
+        match (&model.velocity, transport) {
+            (None, true) => problems.push(format!(
+                "{key}.velocity: required; one expression per coordinate, e.g. [1, 0]"
+            )),
+            (Some(v), true) => {
+                check_vector(&format!("{key}.velocity"), v, dim, problems);
+                if let Some(e) = v.iter().find(|e| e.is_time_dependent()) {
+                    problems.push(format!(
+                        "{key}.velocity: '{}' depends on t; the velocity must be steady",
+                        e.text()
+                    ))
+                }
+            }
+            (Some(_), false) => problems.push(format!(
+                "{key}.velocity: burgers carries itself; give its direction instead"
+            )),
+            (None, false) => {}
         }
+        match &model.direction {
+            Some(_) if transport => problems.push(format!(
+                "{key}.direction: only burgers has a direction; transport has a velocity"
+            )),
+            Some(d) => {
+                check_point(&format!("{key}.direction"), d, dim, problems);
+                if d.iter().all(|v| *v == 0.0) {
+                    problems.push(format!("{key}.direction: must not be zero"));
+                }
+            }
+            None => {}
+        }
+        if !(model.diffusivity >= 0.0 && model.diffusivity.is_finite()) {
+            problems.push(format!(
+                "{key}.diffusivity: {} must be zero or positive",
+                model.diffusivity
+            ));
+        }
+        for (group, bc) in &model.boundary {
+            if let FvBoundarySpec::Inflow(v) = bc {
+                if v.len() != 1 {
+                    problems.push(format!(
+                        "{key}.boundary.{group}.inflow: {} values given; expected 1",
+                        v.len()
+                    ));
+                }
+            }
+        }
+        if model.scheme.runge_kutta == RungeKuttaKind::BackwardEuler && !transport {
+            problems.push(format!(
+                "{key}.scheme.runge_kutta: backward_euler needs a linear law (transport); \
+                 {name} is not linear: use ssp_rk2 or ssp_rk3"
+            ));
+        }
+    }
+
+    /// Checks shared by the finite-volume models: periodic pairs, the
+    /// scheme, and a time section without FEM integrator settings.
+    fn check_fv_setup(
+        &self,
+        boundary: &BTreeMap<String, FvBoundarySpec>,
+        periodic: &[[String; 2]],
+        scheme: &FvScheme,
+        problems: &mut Vec<String>,
+    ) {
+        let key = format!("physics.{}", self.physics.name());
+        for [a, b] in periodic {
+            if a == b {
+                problems.push(format!(
+                    "{key}.periodic: '{a}' cannot be paired with itself"
+                ));
+            }
+            for g in [a, b] {
+                if boundary.contains_key(g) {
+                    problems.push(format!(
+                        "{key}.boundary.{g}: the group is periodic; it takes no boundary \
+                         condition"
+                    ));
+                }
+            }
+        }
+        check_fv_scheme(&format!("{key}.scheme"), scheme, problems);
         if let Some(t) = &self.time {
             if t.integrator.is_some() || t.adaptive.is_some() {
                 problems.push(format!(
@@ -795,12 +950,11 @@ impl Case {
                     }
                 }
             }
-            let cfl = scalar.scheme.cfl;
-            if !(is_positive(cfl) && cfl <= 1.0) {
-                problems.push(format!(
-                    "physics.{name}.scalar.scheme.cfl: {cfl} must lie in (0, 1]"
-                ));
-            }
+            check_fv_scheme(
+                &format!("physics.{name}.scalar.scheme"),
+                &scalar.scheme,
+                problems,
+            );
         }
         if let Some(p) = &model.pressure_reference {
             check_point(
@@ -895,6 +1049,36 @@ impl Case {
             problems.push("monitors: one forces monitor per case".into());
         }
     }
+}
+
+/// A finite-volume scheme's CFL number suits its integrator, and backward
+/// Euler is not asked for MUSCL.
+fn check_fv_scheme(key: &str, scheme: &FvScheme, problems: &mut Vec<String>) {
+    let cfl = scheme.cfl;
+    if scheme.runge_kutta == RungeKuttaKind::BackwardEuler {
+        if scheme.reconstruction == Some(ReconstructionKind::Muscl) {
+            problems.push(format!(
+                "{key}.reconstruction: backward_euler uses first-order upwind; remove \
+                 reconstruction or set it to first_order"
+            ));
+        }
+        if !is_positive(cfl) {
+            problems.push(format!("{key}.cfl: {cfl} must be positive"));
+        }
+    } else if !(is_positive(cfl) && cfl <= 1.0) {
+        problems.push(format!(
+            "{key}.cfl: {cfl} must lie in (0, 1] (explicit schemes; runge_kutta: \
+             backward_euler takes any)"
+        ));
+    }
+}
+
+/// The groups a finite-volume model names: boundary keys and periodic pairs.
+fn fv_groups<'a>(
+    boundary: &'a BTreeMap<String, FvBoundarySpec>,
+    periodic: &'a [[String; 2]],
+) -> Vec<&'a String> {
+    boundary.keys().chain(periodic.iter().flatten()).collect()
 }
 
 /// A boundary group must exist and have dimension `dim - 1`.

@@ -146,8 +146,8 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
         Physics::NavierStokes(model) | Physics::Stokes(model) => {
             flow::run_flow(&case, model, mesh, &name, &out, options.progress)?
         }
-        Physics::ShallowWater(model) => {
-            finite_volume::run_shallow_water(&case, model, mesh, &name, &out, options.progress)?
+        Physics::ShallowWater(_) | Physics::Transport(_) | Physics::Burgers(_) => {
+            finite_volume::run_finite_volume(&case, mesh, &name, &out, options.progress)?
         }
     };
     summary["case"] = serde_json::json!(path.display().to_string());

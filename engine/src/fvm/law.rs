@@ -36,6 +36,30 @@ pub trait ConservationLaw<const N: usize>: Sync {
     fn outflow_flux(&self, _inside: &[f64; N], _face: usize) -> Option<[f64; N]> {
         None
     }
+    /// For laws linear in the state with every quantity carried alike
+    /// (`F(u)·n = a_f u` at face `f`): the first-order upwind flux as
+    /// `[c_left, c_right]`, the flux being `c_left u_left + c_right u_right`.
+    /// Backward Euler needs it; `None` (the default): not linear.
+    fn linear_upwind(&self, _face: usize) -> Option<[f64; 2]> {
+        None
+    }
+    /// The HLLC flux (Toro), for systems with a contact wave, given the
+    /// outer wave speeds `sl < sr` with `sl < 0 < sr`. `None` (the
+    /// default): HLLC is HLL (scalars have no contact wave).
+    fn hllc(
+        &self,
+        _left: &[f64; N],
+        _right: &[f64; N],
+        _n: [f64; 3],
+        _speeds: (f64, f64),
+    ) -> Option<[f64; N]> {
+        None
+    }
+    /// The flow velocity of a state, for laws whose state carries one
+    /// (shallow water); written as the cell data `velocity`.
+    fn velocity(&self, _u: &[f64; N]) -> Option<[f64; 3]> {
+        None
+    }
     /// Names of the conserved quantities, for output.
     fn names(&self) -> [&'static str; N];
     /// The law's name, as case files spell it.
@@ -54,6 +78,10 @@ pub enum NumericalFlux {
     /// estimates). Upwind for linear advection; less dissipative than
     /// Rusanov for systems.
     Hll,
+    /// HLL with the contact wave restored (Toro, Spruce & Speares 1994):
+    /// shear waves of shallow water are resolved instead of smeared (a
+    /// stationary one is kept exactly). Equal to HLL for scalar laws.
+    Hllc,
 }
 
 impl NumericalFlux {
@@ -79,12 +107,17 @@ impl NumericalFlux {
                     .max(r_max.abs());
                 std::array::from_fn(|k| 0.5 * (fl[k] + fr[k]) - 0.5 * s * (right[k] - left[k]))
             }
-            NumericalFlux::Hll => {
+            NumericalFlux::Hll | NumericalFlux::Hllc => {
                 let (sl, sr) = (l_min.min(r_min), l_max.max(r_max));
                 if sl >= 0.0 {
                     fl
                 } else if sr <= 0.0 {
                     fr
+                } else if let Some(flux) = (self == NumericalFlux::Hllc)
+                    .then(|| law.hllc(left, right, n, (sl, sr)))
+                    .flatten()
+                {
+                    flux
                 } else {
                     std::array::from_fn(|k| {
                         (sr * fl[k] - sl * fr[k] + sl * sr * (right[k] - left[k])) / (sr - sl)
@@ -147,6 +180,11 @@ impl ConservationLaw<1> for LinearAdvection {
     fn outflow_flux(&self, inside: &[f64; 1], face: usize) -> Option<[f64; 1]> {
         Some([self.face_velocity[face].max(0.0) * inside[0]])
     }
+
+    fn linear_upwind(&self, face: usize) -> Option<[f64; 2]> {
+        let a = self.face_velocity[face];
+        Some([a.max(0.0), a.min(0.0)])
+    }
 }
 
 /// Inviscid Burgers along a direction: `∂u/∂t + ∇·(d u²/2) = 0`, a scalar
@@ -193,7 +231,7 @@ const DRY: f64 = 1e-12;
 
 impl ShallowWater {
     /// Velocity of a state (0 where dry).
-    fn velocity(u: &[f64; 3]) -> [f64; 2] {
+    fn flow_velocity(u: &[f64; 3]) -> [f64; 2] {
         if u[0] > DRY {
             [u[1] / u[0], u[2] / u[0]]
         } else {
@@ -204,17 +242,58 @@ impl ShallowWater {
 
 impl ConservationLaw<3> for ShallowWater {
     fn flux(&self, u: &[f64; 3], n: [f64; 3], _face: usize) -> [f64; 3] {
-        let [vx, vy] = ShallowWater::velocity(u);
+        let [vx, vy] = ShallowWater::flow_velocity(u);
         let un = vx * n[0] + vy * n[1];
         let p = 0.5 * self.g * u[0] * u[0];
         [u[0] * un, u[1] * un + p * n[0], u[2] * un + p * n[1]]
     }
 
     fn wave_speeds(&self, u: &[f64; 3], n: [f64; 3], _face: usize) -> (f64, f64) {
-        let [vx, vy] = ShallowWater::velocity(u);
+        let [vx, vy] = ShallowWater::flow_velocity(u);
         let un = vx * n[0] + vy * n[1];
         let c = (self.g * u[0].max(0.0)).sqrt();
         (un - c, un + c)
+    }
+
+    /// The contact speed `s*` from the outer speeds, then the star states
+    /// `h_K (s_K - u_K)/(s_K - s*)·(1, v_K + (s* - u_K) n)` (normal
+    /// velocity `u_K`, tangential part kept): Toro, *Shock-capturing
+    /// methods for free-surface shallow flows* (2001), §10.4.
+    fn hllc(
+        &self,
+        left: &[f64; 3],
+        right: &[f64; 3],
+        n: [f64; 3],
+        (sl, sr): (f64, f64),
+    ) -> Option<[f64; 3]> {
+        let (vl, vr) = (
+            ShallowWater::flow_velocity(left),
+            ShallowWater::flow_velocity(right),
+        );
+        let (ul, ur) = (vl[0] * n[0] + vl[1] * n[1], vr[0] * n[0] + vr[1] * n[1]);
+        let denominator = right[0] * (ur - sr) - left[0] * (ul - sl);
+        if denominator.abs() <= DRY {
+            return None;
+        }
+        let s_star = (sl * right[0] * (ur - sr) - sr * left[0] * (ul - sl)) / denominator;
+        let (u, v, un, s) = if s_star >= 0.0 {
+            (left, vl, ul, sl)
+        } else {
+            (right, vr, ur, sr)
+        };
+        let h_star = u[0] * (s - un) / (s - s_star);
+        let star = [
+            h_star,
+            h_star * (v[0] + (s_star - un) * n[0]),
+            h_star * (v[1] + (s_star - un) * n[1]),
+        ];
+        let f = self.flux(u, n, 0);
+        Some(std::array::from_fn(|k| f[k] + s * (star[k] - u[k])))
+    }
+
+    fn velocity(&self, u: &[f64; 3]) -> Option<[f64; 3]> {
+        let [vx, vy] = ShallowWater::flow_velocity(u);
+        Some([vx, vy, 0.0])
     }
 
     /// Reflects the normal discharge.

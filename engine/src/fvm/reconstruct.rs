@@ -33,16 +33,10 @@ pub struct LeastSquares {
 
 /// The face neighbours of `cell` with their centroid offsets.
 fn neighbours(mesh: &FvMesh, cell: usize) -> impl Iterator<Item = (usize, [f64; 3])> + '_ {
-    mesh.cell_faces.row(cell).iter().filter_map(move |&f| {
-        let face = &mesh.faces[f];
-        let other = if face.owner == cell {
-            face.neighbour?
-        } else {
-            face.owner
-        };
-        let (a, b) = (mesh.centroid[other], mesh.centroid[cell]);
-        Some((other, [a[0] - b[0], a[1] - b[1], a[2] - b[2]]))
-    })
+    mesh.cell_faces
+        .row(cell)
+        .iter()
+        .filter_map(move |&f| mesh.across(f, cell))
 }
 
 /// Inverse of a symmetric `dim`×`dim` matrix stored 3×3 row-major; zero if
@@ -146,7 +140,7 @@ pub fn limit<const N: usize>(
         for k in 0..N {
             let mut phi = 1.0f64;
             for &f in mesh.cell_faces.row(c) {
-                let x = mesh.faces[f].centroid;
+                let x = mesh.face_point(f, c);
                 let xc = mesh.centroid[c];
                 let d2 = dot3(g[k], [x[0] - xc[0], x[1] - xc[1], x[2] - xc[2]]);
                 if d2 == 0.0 {

@@ -1,7 +1,9 @@
-//! The explicit finite-volume solver of a [`ConservationLaw`]: first-order
-//! or MUSCL (limited least-squares) reconstruction, a numerical flux per
-//! face, strong-stability-preserving Runge–Kutta in time with the step
-//! from a CFL number, and boundary conditions by physical group.
+//! The finite-volume solver of a [`ConservationLaw`]: first-order or MUSCL
+//! (limited least-squares) reconstruction, a numerical flux per face, an
+//! optional diffusion term with non-orthogonal correction,
+//! strong-stability-preserving Runge–Kutta in time with the step from a CFL
+//! number (or implicit backward Euler with first-order upwind for linear
+//! laws, [`implicit`]), and boundary conditions by physical group.
 //!
 //! Fluxes are computed once per face and added to one cell and subtracted
 //! from the other, so the scheme is conservative to round-off: the total of
@@ -13,11 +15,13 @@ use std::sync::Arc;
 use pde_mesh::Mesh;
 use rayon::prelude::*;
 
-use super::geometry::FvMesh;
+use super::geometry::{dot3, FvMesh};
 use super::law::{ConservationLaw, NumericalFlux};
 use super::reconstruct::{limit, LeastSquares, Limiter};
 use crate::physics::{Model, OutputField, PhysicsError};
 use crate::time::{StepError, StepReport, Stepper};
+
+mod implicit;
 
 /// A state of space and time, for inflow conditions.
 pub type StateFn<const N: usize> = Arc<dyn Fn([f64; 3], f64) -> [f64; N] + Send + Sync>;
@@ -56,6 +60,25 @@ pub enum SspRk {
     Rk2,
     /// Shu–Osher's three-stage method (order 3).
     Rk3,
+}
+
+/// Time integration of a finite-volume model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FvIntegrator {
+    /// Explicit SSP Runge–Kutta with the reconstruction and flux of the
+    /// model; stable up to CFL 1.
+    Ssp(SspRk),
+    /// Implicit backward Euler with first-order upwind fluxes, for laws
+    /// linear in the state ([`ConservationLaw::linear_upwind`]): stable and
+    /// bounded at any step, first order in time and space. One sparse LU
+    /// solve per step (the factor is reused while the matrix stays the same).
+    BackwardEuler,
+}
+
+impl Default for FvIntegrator {
+    fn default() -> Self {
+        FvIntegrator::Ssp(SspRk::default())
+    }
 }
 
 impl SspRk {
@@ -99,9 +122,15 @@ pub struct FiniteVolume<L, const N: usize> {
     /// Reconstruction. Default MUSCL with the Barth–Jespersen limiter.
     pub reconstruction: Reconstruction,
     /// Time integrator. Default SSP-RK2.
-    pub integrator: SspRk,
+    pub integrator: FvIntegrator,
     /// Courant number of [`FiniteVolume::cfl_dt`]. Default 0.5.
     pub cfl: f64,
+    /// Diffusivity `κ` of a term `∇·(κ∇u)` added to every conserved
+    /// quantity (advection–diffusion, viscous Burgers). Default 0. Face
+    /// gradients use the over-relaxed non-orthogonal correction
+    /// ([`FvMesh::normal_split`]); inflow faces take the inflow value as a
+    /// Dirichlet value, outflow and wall faces pass no diffusive flux.
+    pub diffusivity: f64,
     least_squares: LeastSquares,
     /// Condition per boundary group (by index in the mesh's group names);
     /// groups without one are walls.
@@ -110,6 +139,17 @@ pub struct FiniteVolume<L, const N: usize> {
     time: f64,
     outflow: [f64; N],
     tried: Option<(f64, Vec<[f64; N]>, [f64; N])>,
+    implicit: Option<implicit::System>,
+}
+
+/// What lies across a face for the diffusion term.
+enum DiffusionPartner<const N: usize> {
+    /// A cell (interior or periodic face).
+    Cell(usize),
+    /// A boundary value (inflow faces).
+    Value([f64; N]),
+    /// Nothing: no diffusive flux (outflow and wall faces).
+    Closed,
 }
 
 impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
@@ -123,14 +163,16 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
             law,
             flux: NumericalFlux::default(),
             reconstruction: Reconstruction::Muscl(Limiter::BarthJespersen),
-            integrator: SspRk::default(),
+            integrator: FvIntegrator::default(),
             cfl: 0.5,
+            diffusivity: 0.0,
             least_squares,
             boundary,
             state,
             time: 0.0,
             outflow: [0.0; N],
             tried: None,
+            implicit: None,
         }
     }
 
@@ -184,8 +226,11 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
     }
 
     /// The step the CFL condition allows (also [`Stepper::stable_dt`]):
-    /// `cfl · min_i |Ω_i| / Σ_f s_f |f|`, with `s_f` the largest wave speed
-    /// of the cell at each of its faces.
+    /// `cfl · min_i |Ω_i| / Σ_f (s_f + κ/(d_f·n_f)) |f|`, with `s_f` the
+    /// largest wave speed of the cell at each of its faces and `d_f` the
+    /// offset across the face (the diffusion part is the explicit
+    /// diffusion limit `h²/(2κ)` on uniform meshes). Backward Euler is not
+    /// limited by it: there `cfl` may exceed 1.
     pub fn cfl_dt(&self) -> f64 {
         (0..self.mesh.num_cells())
             .into_par_iter()
@@ -198,7 +243,12 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
                     .map(|&f| {
                         let face = &self.mesh.faces[f];
                         let (lo, hi) = self.law.wave_speeds(&self.state[c], face.normal, f);
-                        lo.abs().max(hi.abs()) * face.area
+                        let diffusion = if self.diffusivity > 0.0 {
+                            self.diffusivity * self.mesh.normal_split(f).0.abs()
+                        } else {
+                            0.0
+                        };
+                        (lo.abs().max(hi.abs()) + diffusion) * face.area
                     })
                     .sum();
                 self.cfl * self.mesh.volume[c] / rate
@@ -224,6 +274,56 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         self.flux.eval(&self.law, inside, &ghost, face.normal, f)
     }
 
+    /// What lies across face `f` for the diffusion term at time `t`.
+    fn diffusion_partner(&self, f: usize, t: f64) -> DiffusionPartner<N> {
+        let face = &self.mesh.faces[f];
+        match (face.neighbour, face.group.map(|g| &self.boundary[g])) {
+            (Some(q), _) => DiffusionPartner::Cell(q),
+            (None, Some(FvBoundary::Inflow(value))) => {
+                DiffusionPartner::Value(value(face.centroid, t))
+            }
+            (None, _) => DiffusionPartner::Closed,
+        }
+    }
+
+    /// The non-orthogonal part `-κ k·∇u` of the diffusive flux per unit
+    /// area through face `f` (out of the owner), from the cell gradients
+    /// `g` (averaged over the two cells of an interior face).
+    fn cross_diffusion(
+        &self,
+        f: usize,
+        partner: &DiffusionPartner<N>,
+        g: &[[[f64; 3]; N]],
+    ) -> [f64; N] {
+        let p = self.mesh.faces[f].owner;
+        let k = self.mesh.normal_split(f).1;
+        std::array::from_fn(|c| {
+            let gradient = match partner {
+                DiffusionPartner::Cell(q) => {
+                    std::array::from_fn(|i| 0.5 * (g[p][c][i] + g[*q][c][i]))
+                }
+                DiffusionPartner::Value(_) => g[p][c],
+                DiffusionPartner::Closed => return 0.0,
+            };
+            -self.diffusivity * dot3(k, gradient)
+        })
+    }
+
+    /// The diffusive flux per unit area through face `f`, out of the owner:
+    /// `-κ ∂u/∂n` with the non-orthogonal correction from gradients `g`.
+    fn diffusive_flux(&self, f: usize, u: &[[f64; N]], g: &[[[f64; 3]; N]], t: f64) -> [f64; N] {
+        let p = self.mesh.faces[f].owner;
+        let partner = self.diffusion_partner(f, t);
+        let other = match partner {
+            DiffusionPartner::Cell(q) => u[q],
+            DiffusionPartner::Value(v) => v,
+            DiffusionPartner::Closed => return [0.0; N],
+        };
+        let inv_dn = self.mesh.normal_split(f).0;
+        let cross = self.cross_diffusion(f, &partner, g);
+        std::array::from_fn(|c| -self.diffusivity * (other[c] - u[p][c]) * inv_dn + cross[c])
+    }
+
     /// `du/dt` of every cell, and the flux out through the boundary.
     fn rate(&self, u: &[[f64; N]], t: f64) -> (Vec<[f64; N]>, [f64; N]) {
         let mesh = &self.mesh;
@@ -235,6 +335,9 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
                 Some(g)
             }
         };
+        // Diffusion takes the unlimited gradients.
+        let diffusion_gradients =
+            (self.diffusivity > 0.0).then(|| self.least_squares.gradients(mesh, u));
         let at_face = |c: usize, x: [f64; 3]| -> [f64; N] {
             match &gradients {
                 None => u[c],
@@ -253,13 +356,17 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
             .enumerate()
             .map(|(f, face)| {
                 let left = at_face(face.owner, face.centroid);
-                let flux = match face.neighbour {
+                let mut flux = match face.neighbour {
                     Some(nb) => {
-                        let right = at_face(nb, face.centroid);
+                        let right = at_face(nb, mesh.face_point(f, nb));
                         self.flux.eval(&self.law, &left, &right, face.normal, f)
                     }
                     None => self.boundary_flux(f, &left, t),
                 };
+                if let Some(g) = &diffusion_gradients {
+                    let d = self.diffusive_flux(f, u, g, t);
+                    (0..N).for_each(|k| flux[k] += d[k]);
+                }
                 flux.map(|v| v * face.area)
             })
             .collect();
@@ -283,16 +390,24 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         (rate, out)
     }
 
-    /// One SSP-RK step of size `dt` from the committed state at `t`:
-    /// the new state and the boundary outflow during the step.
-    fn advance(&self, t: f64, dt: f64) -> (Vec<[f64; N]>, [f64; N]) {
+    /// One step of size `dt` from the committed state at `t`: the new
+    /// state and the boundary outflow during the step.
+    fn advance(&mut self, t: f64, dt: f64) -> Result<(Vec<[f64; N]>, [f64; N]), StepError> {
+        match self.integrator {
+            FvIntegrator::Ssp(method) => Ok(self.explicit_step(method, t, dt)),
+            FvIntegrator::BackwardEuler => self.implicit_step(t, dt),
+        }
+    }
+
+    /// One SSP-RK step.
+    fn explicit_step(&self, method: SspRk, t: f64, dt: f64) -> (Vec<[f64; N]>, [f64; N]) {
         let un = &self.state;
         let mut u = un.clone();
         let mut out = [0.0; N];
         // Stage times: t, t + dt, then t + dt/2 for the third stage of RK3.
-        let stages = self.integrator.stages();
+        let stages = method.stages();
         for (i, &a) in stages.iter().enumerate() {
-            let ts = match (self.integrator, i) {
+            let ts = match (method, i) {
                 (_, 0) => t,
                 (SspRk::Rk3, 2) => t + 0.5 * dt,
                 _ => t + dt,
@@ -329,7 +444,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
 
 impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
-        let (u, out) = self.advance(t, dt);
+        let (u, out) = self.advance(t, dt)?;
         let max_abs =
             u.iter().flatten().fold(
                 0.0f64,
@@ -390,12 +505,19 @@ impl<L: ConservationLaw<N>, const N: usize> Model for FiniteVolume<L, N> {
         Ok(Vec::new())
     }
 
-    /// One scalar per conserved quantity.
+    /// One scalar per conserved quantity, and the velocity where the law
+    /// defines one ([`ConservationLaw::velocity`]).
     fn cell_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
-        Ok(self
+        let mut data: Vec<OutputField> = self
             .fields()
             .into_iter()
             .map(|(name, values)| OutputField::scalars(&name, values))
-            .collect())
+            .collect();
+        let velocity: Option<Vec<[f64; 3]>> =
+            self.state.iter().map(|u| self.law.velocity(u)).collect();
+        if let Some(v) = velocity {
+            data.push(OutputField::vectors("velocity", 3, v.concat()));
+        }
+        Ok(data)
     }
 }

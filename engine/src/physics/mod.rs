@@ -77,4 +77,8 @@ pub enum PhysicsError {
     /// A nonlinear iteration did not converge.
     #[error("{0}")]
     NotConverged(String),
+    /// The model was asked for something it cannot do (e.g. an implicit
+    /// step of a nonlinear finite-volume law).
+    #[error("{0}")]
+    Unsupported(String),
 }

@@ -1,7 +1,9 @@
-//! Running finite-volume cases: the model from the case, CFL-limited steps
-//! in the `TimeLoop`, cell data in the `.pvd` series, and `conservation.csv`
-//! (total, boundary outflow, min and max of every conserved quantity).
+//! Running finite-volume cases (shallow water, transport, Burgers): the
+//! model from the case, CFL-limited steps in the `TimeLoop`, cell data in
+//! the `.pvd` series, `conservation.csv` (total, boundary outflow, min and
+//! max of every conserved quantity) and its plot `conservation.png`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -13,14 +15,15 @@ use pde_mesh::Mesh;
 
 use super::{progress_bar, time_section, Series, StepLog};
 use crate::case::{
-    CarriedScalarSpec, Case, FvBoundarySpec, FvScheme, LimiterKind, ReconstructionKind,
-    RungeKuttaKind, ShallowWaterModel,
+    CarriedScalarSpec, Case, FvBoundarySpec, FvScalarModel, FvScheme, LimiterKind, Physics,
+    ReconstructionKind, RungeKuttaKind, ShallowWaterModel,
 };
 use crate::expr::Expr;
 use crate::fvm::geometry::FvMesh;
-use crate::fvm::law::{ConservationLaw, LinearAdvection, ShallowWater};
+use crate::fvm::law::{Burgers, ConservationLaw, LinearAdvection, ShallowWater};
 use crate::fvm::reconstruct::Limiter;
-use crate::fvm::solver::{FiniteVolume, FvBoundary, Reconstruction, SspRk};
+use crate::fvm::solver::{FiniteVolume, FvBoundary, FvIntegrator, Reconstruction, SspRk};
+use crate::plot::{self, Panel};
 use crate::time::TimeLoop;
 
 /// `N` expressions of `x, y, z, t` as a state function (missing ones 0).
@@ -38,7 +41,7 @@ fn configure<L: ConservationLaw<N>, const N: usize>(
 ) {
     model.flux = scheme.flux;
     model.cfl = scheme.cfl;
-    model.reconstruction = match (scheme.reconstruction, scheme.limiter) {
+    model.reconstruction = match (scheme.reconstruction(), scheme.limiter) {
         (ReconstructionKind::FirstOrder, _) => Reconstruction::FirstOrder,
         (ReconstructionKind::Muscl, LimiterKind::BarthJespersen) => {
             Reconstruction::Muscl(Limiter::BarthJespersen)
@@ -49,16 +52,61 @@ fn configure<L: ConservationLaw<N>, const N: usize>(
         (ReconstructionKind::Muscl, LimiterKind::None) => Reconstruction::Muscl(Limiter::None),
     };
     model.integrator = match scheme.runge_kutta {
-        RungeKuttaKind::SspRk1 => SspRk::Rk1,
-        RungeKuttaKind::SspRk2 => SspRk::Rk2,
-        RungeKuttaKind::SspRk3 => SspRk::Rk3,
+        RungeKuttaKind::SspRk1 => FvIntegrator::Ssp(SspRk::Rk1),
+        RungeKuttaKind::SspRk2 => FvIntegrator::Ssp(SspRk::Rk2),
+        RungeKuttaKind::SspRk3 => FvIntegrator::Ssp(SspRk::Rk3),
+        RungeKuttaKind::BackwardEuler => FvIntegrator::BackwardEuler,
     };
+}
+
+/// What a finite-volume model takes from its case section, whatever the law.
+struct Setup<'a> {
+    key: String,
+    boundary: &'a BTreeMap<String, FvBoundarySpec>,
+    periodic: &'a [[String; 2]],
+    scheme: &'a FvScheme,
+    diffusivity: f64,
+}
+
+impl<'a> Setup<'a> {
+    /// The setup of a scalar model (transport, Burgers) under `key`.
+    fn scalar(key: &str, spec: &'a FvScalarModel) -> Self {
+        Setup {
+            key: key.into(),
+            boundary: &spec.boundary,
+            periodic: &spec.periodic,
+            scheme: &spec.scheme,
+            diffusivity: spec.diffusivity,
+        }
+    }
+
+    /// The model of the law `law(geometry)` on `mesh`, at rest, at time `t0`.
+    fn build<L: ConservationLaw<N>, const N: usize>(
+        &self,
+        mesh: Arc<Mesh>,
+        t0: f64,
+        law: impl FnOnce(&FvMesh) -> L,
+    ) -> Result<FiniteVolume<L, N>> {
+        let mut fv = FvMesh::new(mesh).context("physics: finite-volume geometry")?;
+        for [a, b] in self.periodic {
+            fv.make_periodic(a, b)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("{}.periodic", self.key))?;
+        }
+        let law = law(&fv);
+        let mut model = FiniteVolume::new(fv, law);
+        configure(&mut model, self.scheme);
+        model.diffusivity = self.diffusivity;
+        boundaries(&mut model, self.boundary).with_context(|| self.key.clone())?;
+        model.set_time(t0);
+        Ok(model)
+    }
 }
 
 /// Sets the boundary conditions of a case.
 fn boundaries<L: ConservationLaw<N>, const N: usize>(
     model: &mut FiniteVolume<L, N>,
-    boundary: &std::collections::BTreeMap<String, FvBoundarySpec>,
+    boundary: &BTreeMap<String, FvBoundarySpec>,
 ) -> Result<()> {
     for (group, bc) in boundary {
         let condition = match bc {
@@ -69,25 +117,26 @@ fn boundaries<L: ConservationLaw<N>, const N: usize>(
         model
             .set_boundary(group, condition)
             .map_err(anyhow::Error::msg)
-            .with_context(|| format!("physics: boundary.{group}"))?;
+            .with_context(|| format!("boundary.{group}"))?;
     }
     Ok(())
 }
 
 /// `conservation.csv`: per conserved quantity its total, the boundary
-/// outflow so far, and its minimum and maximum over the cells.
+/// outflow so far, and its minimum and maximum over the cells; and
+/// `conservation.png`, the plot of the first quantity's.
 pub(super) struct Conservation {
-    csv: String,
+    names: Vec<String>,
+    /// Per record: t, then total, outflow, min, max of every quantity.
+    rows: Vec<Vec<f64>>,
 }
 
 impl Conservation {
     pub(super) fn new(names: &[&str]) -> Self {
-        let mut csv = String::from("t");
-        for n in names {
-            let _ = write!(csv, ",total_{n},outflow_{n},min_{n},max_{n}");
+        Conservation {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            rows: Vec::new(),
         }
-        csv.push('\n');
-        Conservation { csv }
     }
 
     pub(super) fn record<L: ConservationLaw<N>, const N: usize>(
@@ -96,26 +145,78 @@ impl Conservation {
         model: &FiniteVolume<L, N>,
     ) {
         let (total, out) = (model.total(), model.boundary_outflow());
-        let _ = write!(self.csv, "{t:.9e}");
+        let mut row = vec![t];
         for k in 0..N {
             let values = model.state().iter().map(|u| u[k]);
             let lo = values.clone().fold(f64::INFINITY, f64::min);
             let hi = values.fold(f64::NEG_INFINITY, f64::max);
-            let _ = write!(
-                self.csv,
-                ",{:.12e},{:.12e},{lo:.9e},{hi:.9e}",
-                total[k], out[k]
-            );
+            row.extend([total[k], out[k], lo, hi]);
         }
-        self.csv.push('\n');
+        self.rows.push(row);
     }
 
     pub(super) fn write(&self, out: &Path) -> Result<()> {
+        let mut csv = String::from("t");
+        for n in &self.names {
+            let _ = write!(csv, ",total_{n},outflow_{n},min_{n},max_{n}");
+        }
+        csv.push('\n');
+        for row in &self.rows {
+            let _ = write!(csv, "{:.9e}", row[0]);
+            for q in row[1..].chunks(4) {
+                let _ = write!(
+                    csv,
+                    ",{:.12e},{:.12e},{:.9e},{:.9e}",
+                    q[0], q[1], q[2], q[3]
+                );
+            }
+            csv.push('\n');
+        }
         vtk::write_atomically(&out.join("conservation.csv"), |w| {
-            w.write_all(self.csv.as_bytes())
+            w.write_all(csv.as_bytes())
         })?;
+        if self.rows.len() >= 2 {
+            let name = &self.names[0];
+            let series = |k: usize| self.rows.iter().map(|r| (r[0], r[k])).collect();
+            let panel = |label: String, k: usize| Panel {
+                label,
+                points: series(k),
+                from: None,
+            };
+            let initial = self.rows[0][1];
+            let balance = self
+                .rows
+                .iter()
+                .map(|r| (r[0], balance_error(initial, r[1], r[2])))
+                .collect();
+            let panels = [
+                panel(format!("total {name}"), 1),
+                Panel {
+                    label: "balance error".into(),
+                    points: balance,
+                    from: None,
+                },
+                panel(format!("min {name}"), 3),
+                panel(format!("max {name}"), 4),
+            ];
+            plot::panels(
+                &out.join("conservation.png"),
+                &format!("conservation of {name}"),
+                "t",
+                &panels,
+            )?;
+        }
         Ok(())
     }
+}
+
+/// What is held plus what has left minus what was there, relative to the
+/// largest of the three: round-off for a conservative scheme.
+fn balance_error(initial: f64, total: f64, outflow: f64) -> f64 {
+    let scale = [initial, total, outflow]
+        .iter()
+        .fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
+    (total + outflow - initial) / scale
 }
 
 /// The finite-volume model of a scalar carried by a flow on `mesh`, at
@@ -125,36 +226,75 @@ pub(super) fn carried_scalar(
     mesh: Arc<Mesh>,
     t0: f64,
 ) -> Result<FiniteVolume<LinearAdvection, 1>> {
-    let fv = FvMesh::new(mesh).context("physics: finite-volume geometry")?;
-    let law = LinearAdvection {
-        face_velocity: vec![0.0; fv.faces.len()],
+    let setup = Setup {
+        key: "physics.scalar".into(),
+        boundary: &spec.boundary,
+        periodic: &[],
+        scheme: &spec.scheme,
+        diffusivity: 0.0,
     };
-    let mut model = FiniteVolume::new(fv, law);
-    configure(&mut model, &spec.scheme);
-    boundaries(&mut model, &spec.boundary).context("physics: scalar")?;
+    let mut model = setup.build(mesh, t0, |fv| LinearAdvection {
+        face_velocity: vec![0.0; fv.faces.len()],
+    })?;
     let initial = spec.initial.as_ref().map(|e| e.space_time());
     model.set_initial(|x| [initial.as_ref().map_or(0.0, |f| f(x, t0))]);
-    model.set_time(t0);
     Ok(model)
 }
 
-/// Runs a shallow-water case.
-pub(crate) fn run_shallow_water(
+/// Runs a finite-volume case (shallow water, transport, Burgers).
+pub(crate) fn run_finite_volume(
     case: &Case,
-    spec: &ShallowWaterModel,
     mesh: Arc<Mesh>,
     name: &str,
     out: &Path,
     progress: bool,
 ) -> Result<serde_json::Value> {
-    let time = time_section(case)?;
-    let fv = FvMesh::new(mesh).context("physics: finite-volume geometry")?;
-    let mut model = FiniteVolume::new(fv, ShallowWater { g: spec.g });
-    configure(&mut model, &spec.scheme);
-    boundaries(&mut model, &spec.boundary)?;
+    let t0 = time_section(case)?.start;
+    let key = format!("physics.{}", case.physics.name());
+    let scalar_initial = |spec: &FvScalarModel| {
+        let f = spec.initial.as_ref().map(|e| e.space_time());
+        move |x| [f.as_ref().map_or(0.0, |f| f(x, t0))]
+    };
+    match &case.physics {
+        Physics::ShallowWater(spec) => {
+            let model = shallow_water(spec, mesh, t0, &key)?;
+            run(case, model, name, out, progress)
+        }
+        Physics::Transport(spec) => {
+            let velocity = state_fn::<3>(spec.velocity.as_deref().unwrap_or_default());
+            let mut model = Setup::scalar(&key, spec)
+                .build(mesh, t0, |fv| LinearAdvection::new(fv, |x| velocity(x, t0)))?;
+            model.set_initial(scalar_initial(spec));
+            run(case, model, name, out, progress)
+        }
+        Physics::Burgers(spec) => {
+            let d = spec.direction.as_deref().unwrap_or(&[1.0]);
+            let direction = std::array::from_fn(|k| d.get(k).copied().unwrap_or(0.0));
+            let mut model = Setup::scalar(&key, spec).build(mesh, t0, |_| Burgers { direction })?;
+            model.set_initial(scalar_initial(spec));
+            run(case, model, name, out, progress)
+        }
+        other => anyhow::bail!("{} is not a finite-volume model", other.name()),
+    }
+}
+
+/// The shallow-water model of a case, its initial depth checked.
+fn shallow_water(
+    spec: &ShallowWaterModel,
+    mesh: Arc<Mesh>,
+    t0: f64,
+    key: &str,
+) -> Result<FiniteVolume<ShallowWater, 3>> {
+    let setup = Setup {
+        key: key.into(),
+        boundary: &spec.boundary,
+        periodic: &spec.periodic,
+        scheme: &spec.scheme,
+        diffusivity: 0.0,
+    };
+    let mut model = setup.build(mesh, t0, |_| ShallowWater { g: spec.g })?;
     let initial = state_fn::<3>(&spec.initial);
-    model.set_initial(|x| initial(x, time.start));
-    model.set_time(time.start);
+    model.set_initial(|x| initial(x, t0));
     // NaN depths (from a bad expression) are refused too.
     if let Some(c) = model
         .state()
@@ -162,17 +302,29 @@ pub(crate) fn run_shallow_water(
         .position(|u| u[0].is_nan() || u[0] <= 0.0)
     {
         anyhow::bail!(
-            "physics.shallow_water.initial: the depth must be positive; it is {} in cell {c} \
-             at {:?}",
+            "{key}.initial: the depth must be positive; it is {} in cell {c} at {:?}",
             model.state()[c][0],
             model.mesh.centroid[c]
         );
     }
-    let initial_total = model.total();
+    Ok(model)
+}
 
+/// Runs a finite-volume model from its initial state through the case's
+/// time section: output series, conservation record, progress, summary.
+fn run<L: ConservationLaw<N>, const N: usize>(
+    case: &Case,
+    mut model: FiniteVolume<L, N>,
+    name: &str,
+    out: &Path,
+    progress: bool,
+) -> Result<serde_json::Value> {
+    let time = time_section(case)?;
+    let initial_total = model.total();
     let mut series = Series::new(out, name, case.output.every, time.end);
     series.write(0, time.start, &model)?;
-    let mut conservation = Conservation::new(&model.law.names());
+    let names = model.law.names();
+    let mut conservation = Conservation::new(&names);
     conservation.record(time.start, &model);
     let bar = progress_bar(progress);
     let mut log = StepLog::default();
@@ -191,20 +343,27 @@ pub(crate) fn run_shallow_water(
     let summary =
         result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
     let (total, outflow) = (model.total(), model.boundary_outflow());
-    let depth = model.state().iter().map(|u| u[0]);
+    let range: serde_json::Map<String, serde_json::Value> = (0..N)
+        .map(|k| {
+            let values = model.state().iter().map(|u| u[k]);
+            let lo = values.clone().fold(f64::INFINITY, f64::min);
+            let hi = values.fold(f64::NEG_INFINITY, f64::max);
+            (names[k].to_string(), serde_json::json!([lo, hi]))
+        })
+        .collect();
     Ok(serde_json::json!({
         "model": case.physics.name(),
         "cells": model.mesh.num_cells(),
-        "unknowns": 3 * model.mesh.num_cells(),
+        "unknowns": N * model.mesh.num_cells(),
         "steps": summary.steps,
         "t_end": summary.t,
         "dt_min": summary.dt_range.0,
         "dt_max": summary.dt_range.1,
-        "mass": total[0],
-        "mass_outflow": outflow[0],
-        "mass_balance_error": (total[0] + outflow[0] - initial_total[0]) / initial_total[0],
-        "min_depth": depth.clone().fold(f64::INFINITY, f64::min),
-        "max_depth": depth.fold(f64::NEG_INFINITY, f64::max),
+        "conserved": names[0],
+        "total": total[0],
+        "outflow": outflow[0],
+        "balance_error": balance_error(initial_total[0], total[0], outflow[0]),
+        "range": range,
         "last_output_step": series.last_written(),
         "output": series.path().display().to_string(),
     }))
