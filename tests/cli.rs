@@ -411,7 +411,10 @@ fn a_flow_carries_a_finite_volume_scalar() {
         dye["steps"].as_u64().unwrap() >= 12,
         "at least one sub-step per flow step"
     );
-    assert!(dye["max"].as_f64().unwrap() > 0.9, "{summary}");
+    // The sampled velocity is made divergence-free, so the dye stays within
+    // the bounds of its inflow (0 and 1) to round-off.
+    let (lo, hi) = (dye["min"].as_f64().unwrap(), dye["max"].as_f64().unwrap());
+    assert!(hi > 0.9 && hi <= 1.0 + 1e-12 && lo >= -1e-12, "{summary}");
     let conservation = std::fs::read_to_string(out.join("conservation.csv")).unwrap();
     assert!(conservation.starts_with("t,total_dye,outflow_dye,min_dye,max_dye\n"));
     let vtu =

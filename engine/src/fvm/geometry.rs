@@ -404,6 +404,26 @@ impl FvMesh {
         Ok(())
     }
 
+    /// Each cell and its face neighbours (periodic ones included), sorted:
+    /// the pattern of matrices that couple cells across faces.
+    pub fn cell_adjacency(&self) -> Csr {
+        let mut offsets = vec![0];
+        let mut indices = Vec::new();
+        for c in 0..self.num_cells() {
+            let start = indices.len();
+            indices.push(c);
+            indices.extend(
+                self.cell_faces
+                    .row(c)
+                    .iter()
+                    .filter_map(|&f| self.across(f, c).map(|(q, _)| q)),
+            );
+            indices[start..].sort_unstable();
+            offsets.push(indices.len());
+        }
+        Csr { offsets, indices }
+    }
+
     /// The index of boundary group `name`, or an error listing those there are.
     pub fn group_index(&self, name: &str) -> Result<usize, String> {
         self.group_names

@@ -1,10 +1,13 @@
 //! Cell-centred finite volumes on the meshes the finite elements use:
 //! face geometry ([`geometry`]), conservation laws and numerical fluxes
 //! ([`law`]), least-squares gradients and slope limiters
-//! ([`reconstruct`]), and the explicit solver with SSP Runge–Kutta time
-//! stepping and boundary conditions by physical group ([`solver`]).
+//! ([`reconstruct`]), the solver with SSP Runge–Kutta or backward-Euler
+//! time stepping and boundary conditions by physical group ([`solver`]),
+//! and the projection of sampled face velocities onto discretely
+//! divergence-free ones ([`projection`]).
 
 pub mod geometry;
 pub mod law;
+pub mod projection;
 pub mod reconstruct;
 pub mod solver;

@@ -183,6 +183,12 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         Ok(())
     }
 
+    /// The condition on boundary face `face` (`None` inside, or on an
+    /// untagged boundary, which is a wall).
+    pub fn boundary_of(&self, face: &super::geometry::Face) -> Option<&FvBoundary<N>> {
+        face.group.map(|g| &self.boundary[g])
+    }
+
     /// Sets every cell to `u0` at its centroid (time unchanged).
     pub fn set_initial(&mut self, u0: impl Fn([f64; 3]) -> [f64; N]) {
         self.state = self.mesh.centroid.iter().map(|&x| u0(x)).collect();

@@ -1,9 +1,12 @@
 //! A flow carrying a passive scalar (dye, a tracer): the Taylor–Hood flow
 //! steps by finite elements, then the scalar follows by finite volumes on
 //! the same mesh, with the flow's new velocity sampled at the centroids of
-//! its faces. The scalar takes as many CFL-limited sub-steps as its own
-//! stability needs inside each flow step, and stays exactly conservative:
-//! its total changes only by what the faces carry across the boundary.
+//! its faces and projected onto a discretely divergence-free field
+//! ([`FluxProjection`]), so that the scalar stays within the bounds of its
+//! initial and inflow values. The scalar takes as many CFL-limited
+//! sub-steps as its own stability needs inside each flow step, and stays
+//! exactly conservative: its total changes only by what the faces carry
+//! across the boundary.
 
 use std::sync::Arc;
 
@@ -14,7 +17,8 @@ use super::{Model, OutputField, PhysicsError};
 use crate::fem::PointEvaluator;
 use crate::fvm::geometry::dot3;
 use crate::fvm::law::LinearAdvection;
-use crate::fvm::solver::FiniteVolume;
+use crate::fvm::projection::{FaceRole, FluxProjection};
+use crate::fvm::solver::{FiniteVolume, FvBoundary};
 use crate::time::{StepError, StepReport, Stepper};
 
 /// A flow and, optionally, a scalar it carries.
@@ -26,6 +30,10 @@ pub struct FlowWithScalar {
     /// For each face of the scalar's mesh, the velocity evaluator at its
     /// centroid (in the face's owner cell).
     faces: Vec<Option<PointEvaluator>>,
+    /// Makes the sampled face velocities divergence-free.
+    projection: Option<FluxProjection>,
+    /// A failed projection, reported by the next step.
+    failed: Option<PhysicsError>,
     /// The step tried by the flow, which the scalar follows on commit.
     tried: Option<(f64, f64)>,
     /// Scalar sub-steps taken so far.
@@ -39,14 +47,22 @@ impl FlowWithScalar {
             flow,
             scalar: None,
             faces: Vec::new(),
+            projection: None,
+            failed: None,
             tried: None,
             scalar_steps: 0,
         }
     }
 
     /// Adds the scalar `name`, a finite-volume model on the flow's mesh,
-    /// and gives it the flow's current velocity.
-    pub fn carry(&mut self, name: &str, scalar: FiniteVolume<LinearAdvection, 1>) {
+    /// and gives it the flow's current velocity. Its boundary conditions
+    /// say where the flow may cross the boundary: inflow faces keep the
+    /// flow's velocity, outflow faces are open, other faces are walls.
+    pub fn carry(
+        &mut self,
+        name: &str,
+        scalar: FiniteVolume<LinearAdvection, 1>,
+    ) -> Result<(), PhysicsError> {
         let v = self.flow.velocity_space();
         self.faces = scalar
             .mesh
@@ -54,8 +70,15 @@ impl FlowWithScalar {
             .iter()
             .map(|f| v.evaluator_in_cell(f.owner, f.centroid))
             .collect();
+        self.projection = Some(FluxProjection::new(&scalar.mesh, |face| {
+            match scalar.boundary_of(face) {
+                Some(FvBoundary::Inflow(_)) => FaceRole::Fixed,
+                Some(FvBoundary::Outflow) => FaceRole::Free,
+                Some(FvBoundary::Wall) | None => FaceRole::Closed,
+            }
+        }));
         self.scalar = Some((name.to_string(), scalar));
-        self.sample_velocity();
+        self.sample_velocity()
     }
 
     /// The carried scalar, if any.
@@ -63,10 +86,11 @@ impl FlowWithScalar {
         self.scalar.as_ref().map(|(_, s)| s)
     }
 
-    /// `u·n` of the committed flow at every face centroid.
-    fn sample_velocity(&mut self) {
+    /// `u·n` of the committed flow at every face centroid, made
+    /// divergence-free.
+    fn sample_velocity(&mut self) -> Result<(), PhysicsError> {
         let Some((_, scalar)) = self.scalar.as_mut() else {
-            return;
+            return Ok(());
         };
         let d = self.flow.dim();
         let velocity: Vec<&[f64]> = (0..d).map(|c| self.flow.velocity(c)).collect();
@@ -87,11 +111,18 @@ impl FlowWithScalar {
                 dot3(u, face.normal)
             });
         }
+        if let Some(p) = self.projection.as_mut() {
+            p.project(&scalar.mesh, &mut scalar.law.face_velocity)?;
+        }
+        Ok(())
     }
 }
 
 impl Stepper for FlowWithScalar {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e.into());
+        }
         let report = self.flow.try_step(t, dt)?;
         self.tried = Some((t, dt));
         Ok(report)
@@ -104,7 +135,10 @@ impl Stepper for FlowWithScalar {
         let Some((t, dt)) = self.tried.take() else {
             return;
         };
-        self.sample_velocity();
+        if let Err(e) = self.sample_velocity() {
+            self.failed = Some(e);
+            return;
+        }
         if let Some((_, scalar)) = self.scalar.as_mut() {
             scalar.set_time(t);
             // Explicit finite-volume steps do not fail.

@@ -333,7 +333,8 @@ pub(super) fn run_flow(
         let mut record = Conservation::new(&[spec.name.as_str()]);
         record.record(t0, &scalar);
         conservation = Some(record);
-        flow.carry(&spec.name, scalar);
+        flow.carry(&spec.name, scalar)
+            .context("physics: the carried scalar's velocity")?;
     }
     let mut series = Series::new(out, name, case.output.every, time.end);
     series.write(0, t0, &flow)?;

@@ -8,8 +8,6 @@
 //! and measures the boundary outflow, so mass is conserved to the accuracy
 //! of the solve.
 
-use pde_mesh::Csr;
-
 use super::{DiffusionPartner, FiniteVolume, FvBoundary};
 use crate::fvm::law::ConservationLaw;
 use crate::linalg::direct::SparseLu;
@@ -39,25 +37,6 @@ impl<const N: usize> LinearFlux<N> {
                 + self.constant[k]
         })
     }
-}
-
-/// The pattern of cell adjacency: each cell and its face neighbours.
-fn pattern(mesh: &crate::fvm::geometry::FvMesh) -> Csr {
-    let mut offsets = vec![0];
-    let mut indices = Vec::new();
-    for c in 0..mesh.num_cells() {
-        let start = indices.len();
-        indices.push(c);
-        indices.extend(
-            mesh.cell_faces
-                .row(c)
-                .iter()
-                .filter_map(|&f| mesh.across(f, c).map(|(q, _)| q)),
-        );
-        indices[start..].sort_unstable();
-        offsets.push(indices.len());
-    }
-    Csr { offsets, indices }
 }
 
 impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
@@ -139,7 +118,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
             .collect::<Result<Vec<_>, _>>()?;
         let mesh = &self.mesh;
         let system = self.implicit.get_or_insert_with(|| System {
-            matrix: zeros_with_pattern(pattern(mesh)),
+            matrix: zeros_with_pattern(mesh.cell_adjacency()),
             lu: SparseLu::new(),
         });
         let n = mesh.num_cells();
