@@ -3,8 +3,11 @@
 # and quiet when everything is there already.
 #   gmsh, libgmsh-dev   the gmsh SDK behind the `gmsh` feature (meshing .geo files)
 #   paraview, xvfb      pvbatch, to check that ParaView opens our VTK output
+#   python3-venv        the virtual environment scripts/torch.sh puts libtorch in
+# libtorch itself (the `torch` feature) comes from scripts/torch.sh.
 set -euo pipefail
 need=()
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 command -v gmsh >/dev/null || need+=(gmsh)
 [ -f /usr/include/gmshc.h ] || need+=(libgmsh-dev)
 command -v pvbatch >/dev/null || need+=(paraview)

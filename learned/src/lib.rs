@@ -1,8 +1,29 @@
 //! # pde-learned
 //!
-//! Learned components for pde-engine. It knows graphs, tensors and sparse
-//! matrices, and nothing of any particular PDE. This version holds the
-//! mesh-to-graph conversion that message-passing models consume
-//! ([`graph::MeshGraph`]); the models (`tch`) build on it.
+//! Learned components for pde-engine. It knows graphs, tensors and training,
+//! and nothing of any particular PDE.
+//!
+//! - [`graph::MeshGraph`]: a mesh as a graph for message passing (always
+//!   built, pure Rust).
+//! - With the `torch` feature (libtorch through `tch`): [`tensors`] (graphs
+//!   as tensors), [`gnn`] (encode–process–decode message passing),
+//!   [`normalizer`] (online statistics), [`stepper`] (a learned time
+//!   stepper with save/load) and [`train`] (its training loop).
 
 pub mod graph;
+
+#[cfg(feature = "torch")]
+pub mod error;
+#[cfg(feature = "torch")]
+pub mod gnn;
+#[cfg(feature = "torch")]
+pub mod normalizer;
+#[cfg(feature = "torch")]
+pub mod stepper;
+#[cfg(feature = "torch")]
+pub mod tensors;
+#[cfg(feature = "torch")]
+pub mod train;
+
+#[cfg(feature = "torch")]
+pub use tch;

@@ -1,0 +1,195 @@
+//! A learned time stepper (MeshGraphNets): from the state at the nodes of a
+//! mesh (e.g. the velocity) and the node types, an encode–process–decode
+//! network predicts the change over one step. Inputs, edge features and
+//! outputs are normalised online; training adds noise to the input state
+//! (and asks for the step from the noisy state, so that the model learns to
+//! correct its own errors in rollouts) and ignores masked nodes (whose
+//! values boundary conditions set).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::error::LearnedError;
+use crate::gnn::{EncodeProcessDecode, GnnConfig};
+use crate::normalizer::Normalizer;
+use crate::tensors::GraphTensors;
+
+/// What a stepper model is: its state, its node types and its network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepperConfig {
+    /// Names of the state fields per node (e.g. `["u", "v"]`).
+    pub fields: Vec<String>,
+    /// The physical groups that define node types 1, 2, ... (0: interior).
+    pub type_groups: Vec<String>,
+    /// The network.
+    #[serde(default)]
+    pub gnn: GnnConfig,
+}
+
+/// Rows the normalisers see before they freeze, unless frozen earlier.
+const NORMALIZER_ROWS: f64 = 1e7;
+
+/// A learned stepper: network, normalisers and their weights.
+pub struct LearnedStepper {
+    /// Its configuration.
+    pub config: StepperConfig,
+    /// The weights (trainable and normaliser statistics).
+    pub vs: VarStore,
+    net: EncodeProcessDecode,
+    node_norm: Normalizer,
+    edge_norm: Normalizer,
+    output_norm: Normalizer,
+}
+
+/// The file names of a saved model inside its directory.
+const CONFIG_FILE: &str = "model.json";
+const WEIGHTS_FILE: &str = "weights.safetensors";
+
+impl LearnedStepper {
+    /// A new (untrained) stepper on `device`.
+    pub fn new(config: StepperConfig, device: Device) -> Self {
+        let vs = VarStore::new(device);
+        let root = vs.root();
+        let fields = config.fields.len() as i64;
+        let node_inputs = fields + config.type_groups.len() as i64 + 1;
+        let net = EncodeProcessDecode::new(&root / "net", node_inputs, 4, fields, &config.gnn);
+        let node_norm = Normalizer::new(&root / "node_norm", node_inputs, NORMALIZER_ROWS);
+        let edge_norm = Normalizer::new(&root / "edge_norm", 4, NORMALIZER_ROWS);
+        let output_norm = Normalizer::new(&root / "output_norm", fields, NORMALIZER_ROWS);
+        LearnedStepper {
+            config,
+            vs,
+            net,
+            node_norm,
+            edge_norm,
+            output_norm,
+        }
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    fn check(&self, graph: &GraphTensors, state: &Tensor) -> Result<(), LearnedError> {
+        let fields = self.config.fields.len() as i64;
+        let types = self.config.type_groups.len() as i64 + 1;
+        if state.size() != [graph.num_nodes as i64, fields] {
+            return Err(LearnedError::Shape(format!(
+                "the state is {:?}; the model expects [{}, {fields}] ({} per node)",
+                state.size(),
+                graph.num_nodes,
+                self.config.fields.join(", ")
+            )));
+        }
+        if graph.type_width() != types {
+            return Err(LearnedError::Shape(format!(
+                "the graph has {} node types; the model expects {types} (interior, {})",
+                graph.type_width(),
+                self.config.type_groups.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The normalised change of the state predicted by the network.
+    fn forward(&self, graph: &GraphTensors, state: &Tensor) -> Tensor {
+        let nodes = Tensor::cat(&[state, &graph.node_types], 1);
+        self.net.forward(
+            &self.node_norm.normalize(&nodes),
+            &self.edge_norm.normalize(&graph.edge_features),
+            &graph.senders,
+            &graph.receivers,
+        )
+    }
+
+    /// The state one step after `state` (`[N, fields]`), predicted.
+    pub fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError> {
+        self.check(graph, state)?;
+        Ok(tch::no_grad(|| {
+            state + self.output_norm.denormalize(&self.forward(graph, state))
+        }))
+    }
+
+    /// The training loss of one step `state -> next`: the mean squared
+    /// error of the normalised change over the nodes where `mask` (`[N]`)
+    /// is 1, with Gaussian noise of standard deviation `noise` added to the
+    /// input state. While `accumulate` holds, the samples also feed the
+    /// normalisers.
+    pub fn loss(
+        &mut self,
+        graph: &GraphTensors,
+        state: &Tensor,
+        next: &Tensor,
+        mask: &Tensor,
+        noise: f64,
+        accumulate: bool,
+    ) -> Result<Tensor, LearnedError> {
+        self.check(graph, state)?;
+        let noisy = if noise > 0.0 {
+            state + state.randn_like() * noise
+        } else {
+            state.shallow_clone()
+        };
+        let target = next - &noisy;
+        if accumulate {
+            self.node_norm
+                .accumulate(&Tensor::cat(&[&noisy, &graph.node_types], 1));
+            self.edge_norm.accumulate(&graph.edge_features);
+            self.output_norm.accumulate(&target);
+        }
+        let error = (self.forward(graph, &noisy) - self.output_norm.normalize(&target)).square();
+        let per_node = error.sum_dim_intlist(1, false, Kind::Float);
+        let weight = mask.to_kind(Kind::Float);
+        Ok((per_node * &weight).sum(Kind::Float) / weight.sum(Kind::Float).clamp_min(1.0))
+    }
+
+    /// Freezes the normalisers (done after the first training steps).
+    pub fn freeze_normalizers(&mut self) {
+        self.node_norm.freeze();
+        self.edge_norm.freeze();
+        self.output_norm.freeze();
+    }
+
+    /// Saves the model into directory `dir`: `model.json` (the
+    /// configuration) and `weights.safetensors`.
+    pub fn save(&self, dir: &Path) -> Result<(), LearnedError> {
+        let io = |path: PathBuf| move |source| LearnedError::Io { path, source };
+        std::fs::create_dir_all(dir).map_err(io(dir.to_path_buf()))?;
+        let text = serde_json::to_string_pretty(&self.config).expect("a config serialises");
+        let config = dir.join(CONFIG_FILE);
+        // Written beside, then renamed: an interrupted save keeps the old model.
+        let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
+        std::fs::write(&tmp, text).map_err(io(tmp.clone()))?;
+        let weights_tmp = dir.join(format!("tmp.{WEIGHTS_FILE}"));
+        self.vs.save(&weights_tmp)?;
+        std::fs::rename(&weights_tmp, dir.join(WEIGHTS_FILE)).map_err(io(weights_tmp))?;
+        std::fs::rename(&tmp, &config).map_err(io(config))?;
+        Ok(())
+    }
+
+    /// Loads a model saved by [`LearnedStepper::save`] onto `device`.
+    pub fn load(dir: &Path, device: Device) -> Result<Self, LearnedError> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| LearnedError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let config: StepperConfig =
+            serde_json::from_str(&text).map_err(|e| LearnedError::Config {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        let mut model = LearnedStepper::new(config, device);
+        let weights = dir.join(WEIGHTS_FILE);
+        model.vs.load(&weights).map_err(|e| LearnedError::Config {
+            path: weights,
+            message: format!("cannot load the weights ({e}); do they belong to {CONFIG_FILE}?"),
+        })?;
+        Ok(model)
+    }
+}
