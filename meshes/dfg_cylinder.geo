@@ -10,11 +10,17 @@
 // or one level by hand:
 //   gmsh meshes/dfg_cylinder.geo -2 -order 2 -setnumber level 2 -format msh41 -o out.msh
 
+// The cylinder's centre (xc, yc) and radius r are parameters too (the
+// defaults are the benchmark's): `pde-engine generate` meshes a family of
+// cylinders from this file.
 DefineConstant[ level = {1, Min 1, Max 6, Step 1, Name "Parameters/level"} ];
+DefineConstant[ xc = {0.2, Name "Parameters/xc"} ];
+DefineConstant[ yc = {0.2, Name "Parameters/yc"} ];
+DefineConstant[ r = {0.05, Name "Parameters/r"} ];
 h = 0.05 / 2^(level - 1);
-hc = 0.01 / 2^(level - 1);
+hc = 0.01 / 2^(level - 1) * r / 0.05;
 
-L = 2.2; H = 0.41; xc = 0.2; yc = 0.2; r = 0.05;
+L = 2.2; H = 0.41;
 
 Point(1) = {0, 0, 0, h};
 Point(2) = {L, 0, 0, h};

@@ -669,3 +669,32 @@ fn help_teaches_the_first_commands() {
         "{text}"
     );
 }
+
+/// A generation config with impossible values is refused before any work,
+/// every problem named.
+#[test]
+fn generate_refuses_bad_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gen.yaml");
+    std::fs::write(
+        &config,
+        "geometry: ../meshes/dfg_cylinder.geo\ncount: 2\nheld_out: 2\n\
+         cylinder_x: [0.2, 0.1]\ncylinder_y: [0.05, 0.2]\nradius: [0.04, 0.06]\n\
+         inflow: [1, 2]\ndt: 0.01\nsteps: 10\noutput: data\n",
+    )
+    .unwrap();
+    let o = pde(&["generate", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    for expected in [
+        "gen.yaml: invalid generate config",
+        "cylinder_x: [0.2, 0.1] must be a positive range",
+        "the cylinder must stay 0.02 inside the channel",
+        "2 trajectories with 2 held out leaves none to train on",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    std::fs::write(&config, "geometry: x.geo\ncount: 2\nsteps: ten\n").unwrap();
+    let err = stderr(&pde(&["generate", config.to_str().unwrap()]));
+    assert!(err.contains("line 3") && err.contains("steps"), "{err}");
+}

@@ -6,9 +6,13 @@
 //! the `pde-engine` command-line tool.
 
 pub mod case;
+pub mod dataset;
 pub mod expr;
 pub mod fem;
 pub mod fvm;
+pub mod generate;
+#[cfg(feature = "torch")]
+pub mod learned;
 pub mod linalg;
 pub mod mesh_source;
 pub mod physics;

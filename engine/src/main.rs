@@ -53,6 +53,28 @@ enum Command {
     /// Performance measurements (see docs/performance.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Make training data for learned steppers with the classical solver:
+    /// flows around cylinders of drawn positions and radii at drawn inflow
+    /// speeds, each on its own mesh (needs the `gmsh` feature). See
+    /// docs/learned.md.
+    Generate {
+        /// The generation config (YAML), e.g. data/cylinder_family.yaml.
+        config: PathBuf,
+    },
+    /// Train learned components (needs the `torch` feature).
+    #[command(subcommand)]
+    Train(TrainCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TrainCommand {
+    /// Train a GNN time stepper on a dataset from `generate`: progress bar
+    /// (loss, steps/s, ETA), checkpoints, loss.csv and loss.png, and the
+    /// held-out errors against persistence in evaluation.json.
+    Stepper {
+        /// The training config (YAML), e.g. data/train_stepper.yaml.
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -164,7 +186,35 @@ fn dispatch(command: Command) -> Result<()> {
             steps,
             threads,
         }) => bench::shallow_water(cells, steps, threads),
+        Command::Generate { config } => {
+            let out = pde_engine::generate::generate(&config, interactive())?;
+            eprintln!("dataset in {}/ (index.json)", out.display());
+            Ok(())
+        }
+        Command::Train(TrainCommand::Stepper { config }) => train_stepper(&config),
     }
+}
+
+/// Whether progress bars are wanted (stderr is a terminal).
+fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+#[cfg(feature = "torch")]
+fn train_stepper(config: &Path) -> Result<()> {
+    let summary = pde_engine::learned::train_stepper(config, interactive())?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+#[cfg(not(feature = "torch"))]
+fn train_stepper(config: &Path) -> Result<()> {
+    bail!(
+        "{}: this pde-engine was built without the `torch` feature; run `eval \"$(scripts/torch.sh)\"` \
+         and build with `cargo build --release --features torch`",
+        config.display()
+    )
 }
 
 fn mesh_info(file: &Path, json: bool) -> Result<()> {
@@ -255,10 +305,9 @@ fn mesh_convert(
 }
 
 fn run(case_path: &Path, output: Option<PathBuf>) -> Result<()> {
-    use std::io::IsTerminal;
     let options = RunOptions {
         output,
-        progress: std::io::stderr().is_terminal(),
+        progress: interactive(),
     };
     let result = run_case(case_path, &options)?;
     println!("{}", summary_table(&result.summary));

@@ -250,3 +250,25 @@ pub fn one_step_rmse(
     let count = f64::max(count, 1.0);
     Ok(((learned / count).sqrt(), (persistence / count).sqrt()))
 }
+
+/// Root-mean-square errors of a rollout: from the first state of `data`,
+/// the model's predictions fed back in, with the masked-out nodes (whose
+/// values boundary conditions set) taken from the data at every step.
+/// Returns the RMSE over the unmasked nodes after each step.
+pub fn rollout_rmse(model: &LearnedStepper, data: &Trajectory) -> Result<Vec<f64>, LearnedError> {
+    let free = data.mask.to_kind(Kind::Float).unsqueeze(1);
+    let fixed = free.ones_like() - &free;
+    let count =
+        (free.sum(Kind::Float).double_value(&[]) * data.states[0].size()[1] as f64).max(1.0);
+    let mut state = data.states[0].shallow_clone();
+    let mut errors = Vec::with_capacity(data.states.len().saturating_sub(1));
+    for truth in &data.states[1..] {
+        let predicted = model.predict(&data.graph, &state)?;
+        state = &predicted * &free + truth * &fixed;
+        let sq = ((&state - truth).square() * &free)
+            .sum(Kind::Float)
+            .double_value(&[]);
+        errors.push((sq / count).sqrt());
+    }
+    Ok(errors)
+}

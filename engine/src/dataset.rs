@@ -1,0 +1,173 @@
+//! Trajectory datasets for learned steppers, on disk:
+//!
+//! ```text
+//! DIR/index.json         fields, node-type groups, dt, and per trajectory
+//!                        its folder, split (train/test), parameters, size
+//! DIR/000/mesh.msh       the trajectory's mesh (MSH 4.1, binary)
+//! DIR/000/states.f32     states, little-endian f32, step-major:
+//!                        [steps + 1][nodes][fields]
+//! ```
+//!
+//! `pde-engine generate` writes them; `pde-engine train stepper` reads them.
+//! Any tool can: the states are one flat array, the mesh a gmsh file.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use pde_mesh::io::gmsh::{self, Endian, MshFormat, MshVersion};
+use pde_mesh::io::vtk;
+use pde_mesh::Mesh;
+use serde::{Deserialize, Serialize};
+
+/// Which part of the dataset a trajectory belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Used for training.
+    Train,
+    /// Held out for evaluation.
+    Test,
+}
+
+/// One trajectory in the index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrajectoryEntry {
+    /// Its folder, relative to the dataset.
+    pub dir: String,
+    /// Train or test.
+    pub split: Split,
+    /// The parameters it was made with (e.g. cylinder position, radius,
+    /// inflow speed).
+    pub parameters: BTreeMap<String, f64>,
+    /// Number of mesh nodes.
+    pub nodes: usize,
+    /// Number of steps (the file holds `steps + 1` states).
+    pub steps: usize,
+}
+
+/// The index of a dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetIndex {
+    /// State fields per node (e.g. `["u", "v"]`).
+    pub fields: Vec<String>,
+    /// Physical groups that define node types (1, 2, ...; 0 is interior).
+    pub type_groups: Vec<String>,
+    /// Groups whose nodes the boundary conditions set (masked out of
+    /// training losses).
+    pub fixed_groups: Vec<String>,
+    /// Time between states.
+    pub dt: f64,
+    /// The trajectories.
+    pub trajectories: Vec<TrajectoryEntry>,
+}
+
+/// A trajectory in memory.
+#[derive(Clone, Debug)]
+pub struct Trajectory {
+    /// The mesh.
+    pub mesh: Mesh,
+    /// `steps + 1` states, each `nodes × fields` values, node-major.
+    pub states: Vec<Vec<f64>>,
+}
+
+const INDEX: &str = "index.json";
+const MESH: &str = "mesh.msh";
+const STATES: &str = "states.f32";
+
+impl DatasetIndex {
+    /// Reads `DIR/index.json`.
+    pub fn read(dir: &Path) -> Result<DatasetIndex> {
+        let path = dir.join(INDEX);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{}: cannot read the dataset index (make one with `pde-engine generate`)",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("{}: invalid index", path.display()))
+    }
+
+    /// Writes `DIR/index.json` (atomically).
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        vtk::write_atomically(&dir.join(INDEX), |w| w.write_all(text.as_bytes()))?;
+        Ok(())
+    }
+
+    /// Reads trajectory `entry` of the dataset in `dir`.
+    pub fn load(&self, dir: &Path, entry: &TrajectoryEntry) -> Result<Trajectory> {
+        let folder = dir.join(&entry.dir);
+        let mesh = gmsh::read(folder.join(MESH))?;
+        if mesh.num_points() != entry.nodes {
+            bail!(
+                "{}: the mesh has {} nodes; the index says {}",
+                folder.join(MESH).display(),
+                mesh.num_points(),
+                entry.nodes
+            );
+        }
+        let path = folder.join(STATES);
+        let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
+        let width = entry.nodes * self.fields.len();
+        let expected = 4 * width * (entry.steps + 1);
+        if bytes.len() != expected {
+            bail!(
+                "{}: {} bytes; expected {expected} ({} states of {} nodes × {} fields, f32)",
+                path.display(),
+                bytes.len(),
+                entry.steps + 1,
+                entry.nodes,
+                self.fields.len()
+            );
+        }
+        let values: Vec<f64> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
+            .collect();
+        Ok(Trajectory {
+            mesh,
+            states: values.chunks(width).map(<[f64]>::to_vec).collect(),
+        })
+    }
+}
+
+/// Writes a trajectory's mesh and states into `DIR/name/`; returns its
+/// index entry.
+pub fn write_trajectory(
+    dir: &Path,
+    name: &str,
+    split: Split,
+    parameters: BTreeMap<String, f64>,
+    trajectory: &Trajectory,
+) -> Result<TrajectoryEntry> {
+    let folder: PathBuf = dir.join(name);
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("{}: cannot create the folder", folder.display()))?;
+    gmsh::write(
+        folder.join(MESH),
+        &trajectory.mesh,
+        MshFormat {
+            version: MshVersion::V4,
+            binary: Some(Endian::Little),
+        },
+    )?;
+    vtk::write_atomically(&folder.join(STATES), |w| {
+        for state in &trajectory.states {
+            for v in state {
+                w.write_all(&(*v as f32).to_le_bytes())?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(TrajectoryEntry {
+        dir: name.into(),
+        split,
+        parameters,
+        nodes: trajectory.mesh.num_points(),
+        steps: trajectory.states.len().saturating_sub(1),
+    })
+}

@@ -1,0 +1,262 @@
+//! `pde-engine generate`: training data for learned steppers from the
+//! classical solver. A family of flows around a cylinder in the DFG channel
+//! (like the MeshGraphNets `cylinder_flow` set): for each trajectory the
+//! cylinder's centre and radius and the peak inflow speed are drawn from
+//! the configured ranges, the channel is meshed anew (gmsh, from a `.geo`
+//! with the parameters `xc`, `yc`, `r`, `level`), and Taylor–Hood
+//! Navier–Stokes runs from rest; the velocity at the mesh nodes after every
+//! step is written to a [`crate::dataset`] folder. The last `held_out`
+//! trajectories form the test split: geometries training never sees.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::case::{Case, Physics};
+use crate::dataset::{write_trajectory, DatasetIndex, Split, Trajectory};
+use crate::mesh_source::{GeoSource, MeshSource};
+use crate::physics::Model;
+use crate::runner::{flow_from_case, progress_bar};
+use crate::time::Stepper;
+
+/// Channel height of the DFG geometry (the inflow profile vanishes at 0
+/// and at `H`).
+const H: f64 = 0.41;
+
+/// A generation config file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateConfig {
+    /// The channel-with-cylinder `.geo` (parameters `xc`, `yc`, `r`,
+    /// `level`), relative to the config file.
+    pub geometry: PathBuf,
+    /// Mesh level of the `.geo`. Default 1.
+    #[serde(default = "level_default")]
+    pub level: f64,
+    /// Number of trajectories.
+    pub count: usize,
+    /// How many of them (the last) form the test split. Default 0.
+    #[serde(default)]
+    pub held_out: usize,
+    /// Seed of the parameter draws. Default 0.
+    #[serde(default)]
+    pub seed: u64,
+    /// Range of the cylinder centre's x.
+    pub cylinder_x: [f64; 2],
+    /// Range of the cylinder centre's y.
+    pub cylinder_y: [f64; 2],
+    /// Range of the cylinder radius.
+    pub radius: [f64; 2],
+    /// Range of the peak inflow speed `U` (profile `4 U y (H - y) / H²`).
+    pub inflow: [f64; 2],
+    /// Kinematic viscosity. Default 0.001 (Re = 2 r Ū / ν = 100 for the
+    /// benchmark's cylinder at U = 1.5).
+    #[serde(default = "nu_default")]
+    pub nu: f64,
+    /// Time step.
+    pub dt: f64,
+    /// Steps recorded per trajectory.
+    pub steps: usize,
+    /// Steps run before recording starts (to skip the start-up). Default 0.
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// Output folder, relative to the config file.
+    pub output: PathBuf,
+}
+
+fn level_default() -> f64 {
+    1.0
+}
+fn nu_default() -> f64 {
+    1e-3
+}
+
+/// Draws in `[0, 1)` (SplitMix64), reproducible from the seed.
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self, range: [f64; 2]) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let unit = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
+        range[0] + unit * (range[1] - range[0])
+    }
+}
+
+impl GenerateConfig {
+    /// Reads and checks a config file.
+    pub fn read(path: &Path) -> Result<GenerateConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the config", path.display()))?;
+        let config: GenerateConfig = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("{}: invalid generate config", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("{}: invalid generate config", path.display()))?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        for (key, [lo, hi]) in [
+            ("cylinder_x", self.cylinder_x),
+            ("cylinder_y", self.cylinder_y),
+            ("radius", self.radius),
+            ("inflow", self.inflow),
+        ] {
+            if !(lo <= hi && lo > 0.0) {
+                problems.push(format!("{key}: [{lo}, {hi}] must be a positive range"));
+            }
+        }
+        let r = self.radius[1];
+        if self.cylinder_y[0] - r < 0.02 || self.cylinder_y[1] + r > H - 0.02 {
+            problems.push(format!(
+                "cylinder_y, radius: the cylinder must stay 0.02 inside the channel (0 < y < {H})"
+            ));
+        }
+        if self.cylinder_x[0] - r < 0.05 || self.cylinder_x[1] + r > 1.0 {
+            problems.push("cylinder_x, radius: keep the cylinder within 0.05 < x < 1".into());
+        }
+        if self.count == 0 || self.held_out >= self.count {
+            problems.push(format!(
+                "count: {} trajectories with {} held out leaves none to train on",
+                self.count, self.held_out
+            ));
+        }
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        if self.steps == 0 || !positive(self.dt) || !positive(self.nu) {
+            problems.push("steps, dt, nu: must be positive".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", problems.join("\n"))
+        }
+    }
+}
+
+/// The groups of the channel geometry.
+const TYPE_GROUPS: [&str; 4] = ["inlet", "outlet", "walls", "cylinder"];
+/// The groups whose nodes carry prescribed velocities.
+const FIXED_GROUPS: [&str; 3] = ["inlet", "walls", "cylinder"];
+
+/// The flow case of one trajectory (the mesh is passed separately).
+fn flow_case(config: &GenerateConfig, u: f64, end: f64) -> Result<Case> {
+    let text = format!(
+        "mesh: {{file: unused.msh}}\n\
+         physics:\n  navier_stokes:\n    nu: {nu:e}\n    boundary:\n\
+         \x20     inlet: {{velocity: [\"4*{u:e}*y*({H} - y)/{H}^2\", 0]}}\n\
+         \x20     walls: no_slip\n      cylinder: no_slip\n      outlet: do_nothing\n\
+         time: {{end: {end:e}, dt: {dt:e}}}\n",
+        nu = config.nu,
+        dt = config.dt,
+    );
+    Case::parse(&text)
+}
+
+/// Generates the dataset described by the config file at `path`; returns
+/// the dataset folder.
+pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
+    let config = GenerateConfig::read(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let out = base.join(&config.output);
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("{}: cannot create the folder", out.display()))?;
+    let mut draws = Draws(config.seed);
+    let total = config.count * (config.warmup_steps + config.steps);
+    let bar = progress_bar(progress);
+    let mut done = 0;
+    let mut entries = Vec::with_capacity(config.count);
+    for k in 0..config.count {
+        let (xc, yc, r) = (
+            draws.next(config.cylinder_x),
+            draws.next(config.cylinder_y),
+            draws.next(config.radius),
+        );
+        let u = draws.next(config.inflow);
+        let parameters = BTreeMap::from([
+            ("xc".to_string(), xc),
+            ("yc".to_string(), yc),
+            ("r".to_string(), r),
+            ("level".to_string(), config.level),
+        ]);
+        let mesh = MeshSource::Geo(GeoSource {
+            path: config.geometry.clone(),
+            order: 1,
+            size_factor: 1.0,
+            parameters: parameters.clone(),
+        })
+        .load(base)
+        .with_context(|| format!("trajectory {k}: meshing {}", config.geometry.display()))?;
+        let steps = config.warmup_steps + config.steps;
+        let case = flow_case(&config, u, steps as f64 * config.dt)?;
+        case.check(&mesh)
+            .with_context(|| format!("{}: the mesh does not fit", config.geometry.display()))?;
+        let Physics::NavierStokes(model) = &case.physics else {
+            unreachable!("the case is a flow")
+        };
+        let mut ns = flow_from_case(&case, model, Arc::new(mesh))?;
+        let record = |ns: &crate::physics::navier_stokes::NavierStokes| -> Vec<f64> {
+            let v = ns.velocity_space();
+            let (a, b) = (
+                v.point_values(ns.velocity(0)),
+                v.point_values(ns.velocity(1)),
+            );
+            a.into_iter().zip(b).flat_map(|(x, y)| [x, y]).collect()
+        };
+        let mut states = Vec::with_capacity(config.steps + 1);
+        for step in 0..steps {
+            if step == config.warmup_steps {
+                states.push(record(&ns));
+            }
+            let t = step as f64 * config.dt;
+            ns.try_step(t, config.dt)
+                .with_context(|| format!("trajectory {k} (U = {u:.3}): step {step}"))?;
+            ns.commit();
+            if step >= config.warmup_steps {
+                states.push(record(&ns));
+            }
+            done += 1;
+            bar.set_position((1000 * done / total.max(1)) as u64);
+            bar.set_message(format!(
+                "trajectory {}/{}  step {step}",
+                k + 1,
+                config.count
+            ));
+        }
+        let split = if k + config.held_out >= config.count {
+            Split::Test
+        } else {
+            Split::Train
+        };
+        let mut parameters = parameters;
+        parameters.insert("inflow".into(), u);
+        let trajectory = Trajectory {
+            mesh: ns.mesh().as_ref().clone(),
+            states,
+        };
+        entries.push(write_trajectory(
+            &out,
+            &format!("{k:03}"),
+            split,
+            parameters,
+            &trajectory,
+        )?);
+    }
+    bar.finish_and_clear();
+    DatasetIndex {
+        fields: vec!["u".into(), "v".into()],
+        type_groups: TYPE_GROUPS.map(String::from).to_vec(),
+        fixed_groups: FIXED_GROUPS.map(String::from).to_vec(),
+        dt: config.dt,
+        trajectories: entries,
+    }
+    .write(&out)?;
+    Ok(out)
+}

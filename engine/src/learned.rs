@@ -1,0 +1,212 @@
+//! Learned steppers in the engine (feature `torch`): `pde-engine train
+//! stepper CONFIG` trains a [`LearnedStepper`] on a dataset written by
+//! `pde-engine generate`, with a progress bar, checkpoints, `loss.csv` and
+//! `loss.png`, and measures it on the held-out trajectories against
+//! persistence (one step, and rollouts).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use pde_learned::gnn::GnnConfig;
+use pde_learned::graph::MeshGraph;
+use pde_learned::stepper::{LearnedStepper, StepperConfig};
+use pde_learned::tch::{Device, Tensor};
+use pde_learned::tensors::{matrix, GraphTensors};
+use pde_learned::train::{
+    checkpoint_step, one_step_rmse, rollout_rmse, train, TrainConfig, Trajectory,
+};
+use pde_mesh::io::vtk;
+use serde::Deserialize;
+
+use crate::dataset::{DatasetIndex, Split};
+use crate::plot::{self, Panel};
+use crate::runner::progress_bar;
+
+/// Where the model trains and runs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The CPU (default).
+    #[default]
+    Cpu,
+    /// The first CUDA device.
+    Cuda,
+}
+
+impl DeviceKind {
+    /// The libtorch device, or an error if CUDA was asked for and is not there.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceKind::Cpu => Ok(Device::Cpu),
+            DeviceKind::Cuda if pde_learned::tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+            DeviceKind::Cuda => bail!(
+                "device: cuda, but libtorch sees no CUDA device (driver, or a CPU-only \
+                 libtorch); use device: cpu"
+            ),
+        }
+    }
+}
+
+/// A `train stepper` config file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainStepperConfig {
+    /// The dataset folder (from `pde-engine generate`), relative to the
+    /// config file.
+    pub data: PathBuf,
+    /// The network. Defaults: latent 128, 15 message-passing steps.
+    #[serde(default)]
+    pub model: GnnConfig,
+    /// Optimisation settings.
+    #[serde(default)]
+    pub training: TrainConfig,
+    /// `cpu` (default) or `cuda`.
+    #[serde(default)]
+    pub device: DeviceKind,
+    /// Model folder (checkpoints and the final model), relative to the
+    /// config file.
+    pub output: PathBuf,
+    /// Continue from the checkpoint in `output` if there is one. Default false.
+    #[serde(default)]
+    pub resume: bool,
+}
+
+/// The dataset's trajectories of one split as tensors.
+fn load_split(
+    index: &DatasetIndex,
+    dir: &Path,
+    split: Split,
+    device: Device,
+) -> Result<Vec<Trajectory>> {
+    let groups: Vec<&str> = index.type_groups.iter().map(String::as_str).collect();
+    index
+        .trajectories
+        .iter()
+        .filter(|e| e.split == split)
+        .map(|entry| {
+            let data = index.load(dir, entry)?;
+            let graph = MeshGraph::from_mesh(&data.mesh, &groups)
+                .with_context(|| format!("{}: node types", entry.dir))?;
+            let mut mask = vec![1.0f32; data.mesh.num_points()];
+            for group in &index.fixed_groups {
+                for n in data.mesh.group_nodes(group)? {
+                    mask[n] = 0.0;
+                }
+            }
+            let fields = index.fields.len();
+            Ok(Trajectory {
+                graph: GraphTensors::new(&graph, device),
+                mask: Tensor::from_slice(&mask).to_device(device),
+                states: data
+                    .states
+                    .iter()
+                    .map(|s| matrix(s, fields, device))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// Trains the stepper the config file at `path` describes; returns the
+/// summary (also written to `OUTPUT/evaluation.json`).
+pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config", path.display()))?;
+    let config: TrainStepperConfig = serde_saphyr::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("{}: invalid training config", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let (data_dir, out) = (base.join(&config.data), base.join(&config.output));
+    let device = config.device.device()?;
+    let index = DatasetIndex::read(&data_dir)?;
+    let training = load_split(&index, &data_dir, Split::Train, device)?;
+    let test = load_split(&index, &data_dir, Split::Test, device)?;
+    let start = if config.resume {
+        checkpoint_step(&out)?
+    } else {
+        0
+    };
+    let mut model = if start > 0 {
+        LearnedStepper::load(&out, device)?
+    } else {
+        LearnedStepper::new(
+            StepperConfig {
+                fields: index.fields.clone(),
+                type_groups: index.type_groups.clone(),
+                gnn: config.model.clone(),
+            },
+            device,
+        )
+    };
+    let settings = &config.training;
+    let bar = progress_bar(progress);
+    let started = Instant::now();
+    let mut log = String::from("step,loss,learning_rate\n");
+    let losses = train(&mut model, &training, settings, start, Some(&out), |p| {
+        let _ = writeln!(log, "{},{:.6e},{:.3e}", p.step, p.loss, p.learning_rate);
+        let done = (p.step + 1 - start) as f64;
+        let rate = done / started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_position((1000 * (p.step + 1) / settings.steps.max(1)) as u64);
+        bar.set_message(format!(
+            "step {}/{}  loss {:.3e}  {rate:.1} steps/s",
+            p.step + 1,
+            settings.steps,
+            p.loss
+        ));
+    })?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    vtk::write_atomically(&out.join("loss.csv"), |w| w.write_all(log.as_bytes()))?;
+    if losses.len() >= 2 {
+        let points = losses
+            .iter()
+            .enumerate()
+            .map(|(k, l)| ((start + k) as f64, l.max(1e-30).log10()))
+            .collect();
+        let panel = Panel {
+            label: "log10 training loss".into(),
+            points,
+            from: Some(settings.warmup as f64),
+        };
+        plot::panels(&out.join("loss.png"), "learned stepper", "step", &[panel])?;
+    }
+    let (learned, persistence) = one_step_rmse(&model, &test)?;
+    let rollouts = test
+        .iter()
+        .map(|t| rollout_rmse(&model, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let at = |step: usize| -> Option<f64> {
+        let v: Vec<f64> = rollouts
+            .iter()
+            .filter_map(|r| r.get(step - 1).copied())
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let full = rollouts.iter().map(|r| r.len()).min().unwrap_or(0);
+    let summary = serde_json::json!({
+        "model": out.display().to_string(),
+        "train_trajectories": training.len(),
+        "test_trajectories": test.len(),
+        "steps": settings.steps,
+        "first_step": start,
+        "final_loss": losses.last(),
+        "train_seconds": seconds,
+        "steps_per_second": losses.len() as f64 / seconds.max(1e-9),
+        "test_one_step_rmse": learned,
+        "test_persistence_rmse": persistence,
+        "test_rollout_rmse": {
+            "10": at(10),
+            "50": at(50),
+            "full": at(full.max(1)),
+            "full_length": full,
+        },
+    });
+    let text = serde_json::to_string_pretty(&summary)?;
+    vtk::write_atomically(&out.join("evaluation.json"), |w| {
+        w.write_all(text.as_bytes())
+    })?;
+    Ok(summary)
+}

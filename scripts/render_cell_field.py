@@ -1,0 +1,28 @@
+# Renders a cell field of a .vtu to a PNG, headless:
+#   xvfb-run -a pvbatch scripts/render_cell_field.py FILE.vtu FIELD OUT.png [LO HI]
+# (docs/img/cylinder_scalar.png: out/cylinder_scalar/cylinder_scalar_01200.vtu dye, 0 1)
+import sys
+from paraview.simple import (ColorBy, GetActiveViewOrCreate, GetColorTransferFunction,
+                             SaveScreenshot, Show, XMLUnstructuredGridReader)
+
+path, field, out = sys.argv[1:4]
+lo, hi = (float(sys.argv[4]), float(sys.argv[5])) if len(sys.argv) > 5 else (0.0, 1.0)
+reader = XMLUnstructuredGridReader(FileName=[path])
+view = GetActiveViewOrCreate('RenderView')
+view.ViewSize = [1600, 400]
+shown = Show(reader, view)
+ColorBy(shown, ('CELLS', field))
+lut = GetColorTransferFunction(field)
+lut.RescaleTransferFunction(lo, hi)
+lut.ApplyPreset('Blues', True)
+view.OrientationAxesVisibility = 0
+# Fit the domain's bounding box into the 4:1 image.
+reader.UpdatePipeline()
+x0, x1, y0, y1, _, _ = reader.GetDataInformation().GetBounds()
+cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+view.CameraPosition = [cx, cy, 10.0]
+view.CameraFocalPoint = [cx, cy, 0.0]
+view.CameraViewUp = [0.0, 1.0, 0.0]
+view.CameraParallelProjection = 1
+view.CameraParallelScale = 1.03 * max(0.5 * (y1 - y0), 0.125 * (x1 - x0))
+SaveScreenshot(out, view, ImageResolution=[1600, 400])
