@@ -8,7 +8,9 @@
 //! - With the `torch` feature (libtorch through `tch`): [`tensors`] (graphs
 //!   as tensors), [`gnn`] (encode–process–decode message passing),
 //!   [`normalizer`] (online statistics), [`stepper`] (a learned time
-//!   stepper with save/load) and [`train`] (its training loop).
+//!   stepper with save/load), [`torchscript`] (steppers trained in
+//!   PyTorch, behind the same [`torchscript::GraphStepper`] trait) and
+//!   [`train`] (the training loop).
 
 pub mod graph;
 
@@ -22,6 +24,8 @@ pub mod normalizer;
 pub mod stepper;
 #[cfg(feature = "torch")]
 pub mod tensors;
+#[cfg(feature = "torch")]
+pub mod torchscript;
 #[cfg(feature = "torch")]
 pub mod train;
 

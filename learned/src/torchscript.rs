@@ -1,0 +1,68 @@
+//! Steppers trained in PyTorch: a TorchScript module (`torch.jit.save`)
+//! whose `forward(state, node_types, edge_features, senders, receivers)`
+//! returns the next state, with the tensors of [`GraphTensors`]: state
+//! `[N, F]` and node types `[N, T]` (`f32`), edge features `[E, 4]`
+//! (`f32`), senders and receivers `[E]` (`i64`). It runs where a
+//! [`crate::stepper::LearnedStepper`] does ([`GraphStepper`]).
+
+use std::path::Path;
+
+use tch::{CModule, Device, IValue, Tensor};
+
+use crate::error::LearnedError;
+use crate::stepper::LearnedStepper;
+use crate::tensors::GraphTensors;
+
+/// Anything that predicts the next state on a graph.
+pub trait GraphStepper {
+    /// The state one step after `state` (`[N, fields]`).
+    fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError>;
+}
+
+impl GraphStepper for LearnedStepper {
+    fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError> {
+        LearnedStepper::predict(self, graph, state)
+    }
+}
+
+/// A TorchScript module used as a stepper.
+#[derive(Debug)]
+pub struct TorchScriptStepper {
+    module: CModule,
+}
+
+impl TorchScriptStepper {
+    /// Loads the module at `path` onto `device`.
+    pub fn load(path: &Path, device: Device) -> Result<Self, LearnedError> {
+        let module = CModule::load_on_device(path, device).map_err(|e| LearnedError::Config {
+            path: path.to_path_buf(),
+            message: format!("not a TorchScript module saved by torch.jit.save ({e})"),
+        })?;
+        Ok(TorchScriptStepper { module })
+    }
+}
+
+impl GraphStepper for TorchScriptStepper {
+    fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError> {
+        let inputs = [
+            state,
+            &graph.node_types,
+            &graph.edge_features,
+            &graph.senders,
+            &graph.receivers,
+        ]
+        .map(|t| IValue::Tensor(t.shallow_clone()));
+        let next = tch::no_grad(|| self.module.forward_is(&inputs))?;
+        match next {
+            IValue::Tensor(t) if t.size() == state.size() => Ok(t),
+            IValue::Tensor(t) => Err(LearnedError::Shape(format!(
+                "the TorchScript module returned {:?}; the state is {:?}",
+                t.size(),
+                state.size()
+            ))),
+            other => Err(LearnedError::Shape(format!(
+                "the TorchScript module returned {other:?}; expected the next state (a tensor)"
+            ))),
+        }
+    }
+}
