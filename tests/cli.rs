@@ -216,6 +216,43 @@ fn check_refuses_the_flow_preconditioner_where_it_cannot_work() {
     assert!(err.contains("set solver.kind: gmres"), "{err}");
 }
 
+#[test]
+fn check_refuses_a_learned_stepper_where_it_cannot_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("stepper.yaml");
+    // The curved (order 2) DFG mesh.
+    let mesh = root().join("meshes/dfg_cylinder_l1.msh");
+    std::fs::write(
+        &case,
+        format!(
+            "mesh: {{file: {}}}\n\
+         physics:\n  heat:\n    boundary:\n      inlet: {{dirichlet: 0}}\n\
+         time: {{end: 1, dt: 0.1, adaptive: {{tolerance: 1e-3, dt_min: 1e-4, dt_max: 0.5}}}}\n\
+         stepper: {{kind: torchscript, model: m.pt, from: 2, residual_tolerance: 0}}\n",
+            mesh.display()
+        ),
+    )
+    .unwrap();
+    let o = pde(&["check", case.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    for expected in [
+        "stepper: learned steppers replace the step of 2D navier_stokes, not of heat",
+        "stepper: learned steppers work on the vertices of a linear mesh",
+        "remove time.adaptive",
+        "stepper.residual_tolerance: 0 must be positive",
+        "stepper.from: 2 is outside the run [0, 1]",
+        "stepper.type_groups: a torchscript module needs its node-type groups",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    assert_eq!(
+        err.contains("build with --features torch"),
+        !cfg!(feature = "torch"),
+        "{err}"
+    );
+}
+
 /// A dam break in a closed strip of quadrilaterals: cell data in the
 /// series, `conservation.csv`, mass kept to round-off.
 #[test]

@@ -3,7 +3,10 @@
 //! generate`, each cylinder on its own mesh, one held out), a small GNN
 //! trained on it for a short time (`pde-engine train stepper`): its loss
 //! must fall clearly and it must beat persistence (next state = current
-//! state) on one-step RMSE on the held-out geometry.
+//! state) on one-step RMSE on the held-out geometry. The trained model then
+//! steps a flow case on the held-out mesh (`stepper:` in the case, with the
+//! classical baseline alongside): with a strict residual tolerance every
+//! learned step falls back and the run equals the classical one.
 
 use std::path::Path;
 use std::process::Command;
@@ -80,5 +83,60 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         "evaluation.json",
     ] {
         assert!(dir.path().join("model").join(file).exists(), "{file}");
+    }
+
+    // The model in a case: the held-out cylinder's mesh and inflow.
+    let held_out = &trajectories[3];
+    let p = |k: &str| held_out["parameters"][k].as_f64().unwrap();
+    for (tolerance, name) in [(1e-9, "strict"), (0.05, "loose")] {
+        let case = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &case,
+            format!(
+                "mesh: {{file: data/{dir}/mesh.msh}}\n\
+                 physics:\n  navier_stokes:\n    nu: 0.001\n    boundary:\n\
+                 \x20     inlet: {{velocity: [\"4*{u}*y*(0.41 - y)/0.41^2\", 0]}}\n\
+                 \x20     walls: no_slip\n      cylinder: no_slip\n      outlet: do_nothing\n\
+                 time: {{end: 0.4, dt: 0.01}}\n\
+                 stepper: {{kind: gnn, model: model, from: 0.2, \
+                 residual_tolerance: {tolerance:e}, baseline: true}}\n\
+                 monitors:\n  - forces: {{group: cylinder, reference_velocity: {ubar}, \
+                 reference_length: {d}}}\n\
+                 output: {{directory: {out}, every: 10}}\n",
+                dir = held_out["dir"].as_str().unwrap(),
+                u = p("inflow"),
+                ubar = 2.0 * p("inflow") / 3.0,
+                d = 2.0 * p("r"),
+                out = dir.path().join(name).display(),
+            ),
+        )
+        .unwrap();
+        run(&["run", case.to_str().unwrap()]);
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(name).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        let stepper = &summary["stepper"];
+        eprintln!("{name}: {stepper:#}");
+        let count = |k: &str| stepper[k].as_u64().unwrap();
+        assert_eq!(count("classical_steps"), 20, "before `from`");
+        assert_eq!(count("learned_steps") + count("fallbacks"), 20);
+        let baseline = &stepper["classical_baseline"];
+        let difference = baseline["velocity_difference_max"].as_f64().unwrap();
+        if name == "strict" {
+            assert_eq!(count("fallbacks"), 20);
+            assert!(
+                difference < 1e-9,
+                "fallbacks are classical steps: {difference:e}"
+            );
+        } else if count("learned_steps") > 0 {
+            let worst = stepper["accepted_residual_max"].as_f64().unwrap();
+            assert!(worst > 0.0 && worst <= tolerance, "{worst}");
+            assert!(stepper["seconds_per_learned_step"].as_f64().unwrap() > 0.0);
+        }
+        assert!(baseline["seconds_per_step"].as_f64().unwrap() > 0.0);
+        for file in ["forces.png", "forces_classical.csv"] {
+            assert!(dir.path().join(name).join(file).exists(), "{file}");
+        }
     }
 }

@@ -46,6 +46,10 @@ pub struct TrajectoryEntry {
     pub nodes: usize,
     /// Number of steps (the file holds `steps + 1` states).
     pub steps: usize,
+    /// Wall time per step of the solver that made it (for comparing a
+    /// learned stepper's speed on the same mesh), if measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_per_step: Option<f64>,
 }
 
 /// The index of a dataset.
@@ -59,6 +63,10 @@ pub struct DatasetIndex {
     /// Groups whose nodes the boundary conditions set (masked out of
     /// training losses).
     pub fixed_groups: Vec<String>,
+    /// The fields the boundary conditions set on `fixed_groups` (the
+    /// others, e.g. the pressure on a wall, are free there). Default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_fields: Option<Vec<String>>,
     /// Time between states.
     pub dt: f64,
     /// The trajectories.
@@ -96,6 +104,26 @@ impl DatasetIndex {
         let text = serde_json::to_string_pretty(self)?;
         vtk::write_atomically(&dir.join(INDEX), |w| w.write_all(text.as_bytes()))?;
         Ok(())
+    }
+
+    /// The loss mask of a trajectory's mesh, `nodes × fields` node-major:
+    /// 0 where a boundary condition sets the value, 1 elsewhere.
+    pub fn free_mask(&self, mesh: &Mesh) -> Result<Vec<f32>> {
+        let fields = self.fields.len();
+        let fixed: Vec<bool> = self
+            .fields
+            .iter()
+            .map(|f| self.fixed_fields.as_ref().is_none_or(|fx| fx.contains(f)))
+            .collect();
+        let mut mask = vec![1.0f32; mesh.num_points() * fields];
+        for group in &self.fixed_groups {
+            for n in mesh.group_nodes(group)? {
+                for (f, _) in fixed.iter().enumerate().filter(|(_, x)| **x) {
+                    mask[n * fields + f] = 0.0;
+                }
+            }
+        }
+        Ok(mask)
     }
 
     /// Reads trajectory `entry` of the dataset in `dir`.
@@ -169,5 +197,6 @@ pub fn write_trajectory(
         parameters,
         nodes: trajectory.mesh.num_points(),
         steps: trajectory.states.len().saturating_sub(1),
+        seconds_per_step: None,
     })
 }

@@ -4,18 +4,19 @@
 //! cylinder's centre and radius and the peak inflow speed are drawn from
 //! the configured ranges, the channel is meshed anew (gmsh, from a `.geo`
 //! with the parameters `xc`, `yc`, `r`, `level`), and Taylor–Hood
-//! Navier–Stokes runs from rest; the velocity at the mesh nodes after every
-//! step is written to a [`crate::dataset`] folder. The last `held_out`
+//! Navier–Stokes runs from rest; the velocity and pressure at the mesh
+//! nodes after every step are written to a [`crate::dataset`] folder. The last `held_out`
 //! trajectories form the test split: geometries training never sees.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::case::{Case, Physics};
+use crate::case::{is_positive, Case, Physics};
 use crate::dataset::{write_trajectory, DatasetIndex, Split, Trajectory};
 use crate::mesh_source::{GeoSource, MeshSource};
 use crate::physics::Model;
@@ -129,8 +130,7 @@ impl GenerateConfig {
                 self.count, self.held_out
             ));
         }
-        let positive = |v: f64| v > 0.0 && v.is_finite();
-        if self.steps == 0 || !positive(self.dt) || !positive(self.nu) {
+        if self.steps == 0 || !is_positive(self.dt) || !is_positive(self.nu) {
             problems.push("steps, dt, nu: must be positive".into());
         }
         if problems.is_empty() {
@@ -143,6 +143,9 @@ impl GenerateConfig {
 
 /// The groups of the channel geometry.
 const TYPE_GROUPS: [&str; 4] = ["inlet", "outlet", "walls", "cylinder"];
+/// The state at a node: velocity and pressure (the order of
+/// [`crate::physics::navier_stokes::NavierStokes::vertex_state`]).
+const FIELDS: [&str; 3] = ["u", "v", "p"];
 /// The groups whose nodes carry prescribed velocities.
 const FIXED_GROUPS: [&str; 3] = ["inlet", "walls", "cylinder"];
 
@@ -202,25 +205,20 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             unreachable!("the case is a flow")
         };
         let mut ns = flow_from_case(&case, model, Arc::new(mesh))?;
-        let record = |ns: &crate::physics::navier_stokes::NavierStokes| -> Vec<f64> {
-            let v = ns.velocity_space();
-            let (a, b) = (
-                v.point_values(ns.velocity(0)),
-                v.point_values(ns.velocity(1)),
-            );
-            a.into_iter().zip(b).flat_map(|(x, y)| [x, y]).collect()
-        };
         let mut states = Vec::with_capacity(config.steps + 1);
+        let mut solving = std::time::Duration::ZERO;
         for step in 0..steps {
             if step == config.warmup_steps {
-                states.push(record(&ns));
+                states.push(ns.vertex_state());
             }
             let t = step as f64 * config.dt;
+            let started = Instant::now();
             ns.try_step(t, config.dt)
                 .with_context(|| format!("trajectory {k} (U = {u:.3}): step {step}"))?;
             ns.commit();
+            solving += started.elapsed();
             if step >= config.warmup_steps {
-                states.push(record(&ns));
+                states.push(ns.vertex_state());
             }
             done += 1;
             bar.set_position((1000 * done / total.max(1)) as u64);
@@ -241,19 +239,16 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             mesh: ns.mesh().as_ref().clone(),
             states,
         };
-        entries.push(write_trajectory(
-            &out,
-            &format!("{k:03}"),
-            split,
-            parameters,
-            &trajectory,
-        )?);
+        let mut entry = write_trajectory(&out, &format!("{k:03}"), split, parameters, &trajectory)?;
+        entry.seconds_per_step = Some(solving.as_secs_f64() / steps as f64);
+        entries.push(entry);
     }
     bar.finish_and_clear();
     DatasetIndex {
-        fields: vec!["u".into(), "v".into()],
+        fields: FIELDS.map(String::from).to_vec(),
         type_groups: TYPE_GROUPS.map(String::from).to_vec(),
         fixed_groups: FIXED_GROUPS.map(String::from).to_vec(),
+        fixed_fields: Some(vec!["u".into(), "v".into()]),
         dt: config.dt,
         trajectories: entries,
     }

@@ -2,7 +2,12 @@
 //! stepper CONFIG` trains a [`LearnedStepper`] on a dataset written by
 //! `pde-engine generate`, with a progress bar, checkpoints, `loss.csv` and
 //! `loss.png`, and measures it on the held-out trajectories against
-//! persistence (one step, and rollouts).
+//! persistence (one step, and rollouts); [`flow_surrogate`] puts a trained
+//! model (or a TorchScript one) in a flow case's time loop.
+
+mod flow_step;
+
+pub use flow_step::{flow_surrogate, GraphFlowStep};
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -21,20 +26,10 @@ use pde_learned::train::{
 use pde_mesh::io::vtk;
 use serde::Deserialize;
 
+use crate::case::DeviceKind;
 use crate::dataset::{DatasetIndex, Split};
 use crate::plot::{self, Panel};
 use crate::runner::progress_bar;
-
-/// Where the model trains and runs.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceKind {
-    /// The CPU (default).
-    #[default]
-    Cpu,
-    /// The first CUDA device.
-    Cuda,
-}
 
 impl DeviceKind {
     /// The libtorch device, or an error if CUDA was asked for and is not there.
@@ -90,16 +85,15 @@ fn load_split(
             let data = index.load(dir, entry)?;
             let graph = MeshGraph::from_mesh(&data.mesh, &groups)
                 .with_context(|| format!("{}: node types", entry.dir))?;
-            let mut mask = vec![1.0f32; data.mesh.num_points()];
-            for group in &index.fixed_groups {
-                for n in data.mesh.group_nodes(group)? {
-                    mask[n] = 0.0;
-                }
-            }
+            let mask = index
+                .free_mask(&data.mesh)
+                .with_context(|| format!("{}: fixed groups", entry.dir))?;
             let fields = index.fields.len();
             Ok(Trajectory {
                 graph: GraphTensors::new(&graph, device),
-                mask: Tensor::from_slice(&mask).to_device(device),
+                mask: Tensor::from_slice(&mask)
+                    .view([-1, fields as i64])
+                    .to_device(device),
                 states: data
                     .states
                     .iter()
@@ -137,6 +131,7 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
                 fields: index.fields.clone(),
                 type_groups: index.type_groups.clone(),
                 gnn: config.model.clone(),
+                dt: Some(index.dt),
             },
             device,
         )
@@ -170,6 +165,7 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
             label: "log10 training loss".into(),
             points,
             from: Some(settings.warmup as f64),
+            reference: None,
         };
         plot::panels(&out.join("loss.png"), "learned stepper", "step", &[panel])?;
     }

@@ -42,6 +42,10 @@ enum Command {
         /// Output directory (overrides the case's output.directory).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Ignore the case's learned `stepper:` and take classical steps
+        /// (the baseline of a learned run, as its own run).
+        #[arg(long)]
+        classical: bool,
     },
     /// Check a case file and its mesh without running it: unknown keys,
     /// wrong types, missing physical groups and impossible values are
@@ -177,7 +181,11 @@ fn dispatch(command: Command) -> Result<()> {
             msh_version,
             binary,
         }) => mesh_convert(&file, &out, domain_only, msh_version, binary),
-        Command::Run { case, output } => run(&case, output),
+        Command::Run {
+            case,
+            output,
+            classical,
+        } => run(&case, output, classical),
         Command::Check { case } => check(&case),
         Command::Bench(BenchCommand::MeshRead { file, repeat }) => bench_mesh_read(&file, repeat),
         Command::Bench(BenchCommand::Poisson { n, threads }) => bench::poisson(n, threads),
@@ -304,10 +312,11 @@ fn mesh_convert(
     Ok(())
 }
 
-fn run(case_path: &Path, output: Option<PathBuf>) -> Result<()> {
+fn run(case_path: &Path, output: Option<PathBuf>, classical: bool) -> Result<()> {
     let options = RunOptions {
         output,
         progress: interactive(),
+        classical,
     };
     let result = run_case(case_path, &options)?;
     println!("{}", summary_table(&result.summary));

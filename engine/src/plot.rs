@@ -19,6 +19,21 @@ pub struct Panel {
     /// Draw only the points from this x on (e.g. to leave out a start-up
     /// transient that would dwarf the rest).
     pub from: Option<f64>,
+    /// A second curve to compare with (e.g. the classical solver's next to
+    /// a learned one's): its legend and points; the first curve is then
+    /// labelled `legend.0`.
+    pub reference: Option<Reference>,
+}
+
+/// A curve drawn for comparison in a [`Panel`].
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// Legend of the panel's own curve.
+    pub own: String,
+    /// Legend of this curve.
+    pub label: String,
+    /// Its points `(x, y)`.
+    pub points: Vec<(f64, f64)>,
 }
 
 const WIDTH: u32 = 1000;
@@ -63,9 +78,9 @@ pub fn panels(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Resu
         let root = root
             .titled(title, ("sans-serif", 22))
             .map_err(|e| fail(&e))?;
-        let shown = |p: &Panel| {
+        let shown = |p: &Panel, points: &[(f64, f64)]| {
             let from = p.from.unwrap_or(f64::NEG_INFINITY);
-            p.points
+            points
                 .iter()
                 .copied()
                 .filter(move |q| q.0 >= from)
@@ -74,11 +89,20 @@ pub fn panels(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Resu
         let (x0, x1) = padded_range(
             panels
                 .iter()
-                .flat_map(|p| shown(p).into_iter().map(|q| q.0)),
+                .flat_map(|p| shown(p, &p.points).into_iter().map(|q| q.0)),
         );
         for (area, panel) in root.split_evenly((panels.len(), 1)).iter().zip(panels) {
-            let points = shown(panel);
-            let (y0, y1) = padded_range(points.iter().map(|q| q.1));
+            let points = shown(panel, &panel.points);
+            let reference = panel
+                .reference
+                .as_ref()
+                .map(|r| (r, shown(panel, &r.points)));
+            let (y0, y1) = padded_range(
+                points
+                    .iter()
+                    .chain(reference.iter().flat_map(|(_, p)| p))
+                    .map(|q| q.1),
+            );
             let mut chart = ChartBuilder::on(area)
                 .margin(12)
                 .x_label_area_size(40)
@@ -92,12 +116,28 @@ pub fn panels(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Resu
                 .label_style(("sans-serif", 14))
                 .draw()
                 .map_err(|e| fail(&e))?;
-            chart
-                .draw_series(LineSeries::new(
-                    points,
-                    RGBColor(31, 119, 180).stroke_width(2),
-                ))
+            let own = RGBColor(31, 119, 180);
+            let drawn = chart
+                .draw_series(LineSeries::new(points, own.stroke_width(2)))
                 .map_err(|e| fail(&e))?;
+            if let Some((r, points)) = reference {
+                let other = RGBColor(214, 39, 40);
+                drawn
+                    .label(r.own.as_str())
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], own));
+                chart
+                    .draw_series(LineSeries::new(points, other.stroke_width(2)))
+                    .map_err(|e| fail(&e))?
+                    .label(r.label.as_str())
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], other));
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .label_font(("sans-serif", 14))
+                    .draw()
+                    .map_err(|e| fail(&e))?;
+            }
         }
         root.present().map_err(|e| fail(&e))?;
     }

@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub output: Option<PathBuf>,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Ignore the case's learned stepper (run the classical baseline).
+    pub classical: bool,
 }
 
 /// What a run produced.
@@ -53,7 +55,15 @@ pub struct RunResult {
 
 /// Reads, checks and loads a case: the case, its mesh and its name.
 pub fn load_case(path: &Path) -> Result<(Case, Mesh, String)> {
-    let case = Case::read(path)?;
+    load_case_as(path, false)
+}
+
+/// [`load_case`], without its learned stepper if `classical`.
+fn load_case_as(path: &Path, classical: bool) -> Result<(Case, Mesh, String)> {
+    let mut case = Case::read(path)?;
+    if classical {
+        case.stepper = None;
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let mesh = case
         .mesh
@@ -126,7 +136,7 @@ pub(crate) fn probe_points(case: &Case) -> impl Iterator<Item = (&str, [f64; 3])
 /// Runs the case at `path`.
 pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
     let started = Instant::now();
-    let (case, mesh, name) = load_case(path)?;
+    let (case, mesh, name) = load_case_as(path, options.classical)?;
     let out = options
         .output
         .clone()
@@ -144,7 +154,8 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
             run_transient(&case, model, mesh, &name, &out, options.progress)?
         }
         Physics::NavierStokes(model) | Physics::Stokes(model) => {
-            flow::run_flow(&case, model, mesh, &name, &out, options.progress)?
+            let base = path.parent().unwrap_or(Path::new("."));
+            flow::run_flow(&case, model, mesh, base, &name, &out, options.progress)?
         }
         Physics::ShallowWater(_) | Physics::Transport(_) | Physics::Burgers(_) => {
             finite_volume::run_finite_volume(&case, mesh, &name, &out, options.progress)?

@@ -28,6 +28,10 @@ pub struct StepperConfig {
     /// The network.
     #[serde(default)]
     pub gnn: GnnConfig,
+    /// The time between the states it was trained on, if it has one (a
+    /// time stepper is only good for that step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dt: Option<f64>,
 }
 
 /// Rows the normalisers see before they freeze, unless frozen earlier.
@@ -116,8 +120,8 @@ impl LearnedStepper {
     }
 
     /// The training loss of one step `state -> next`: the mean squared
-    /// error of the normalised change over the nodes where `mask` (`[N]`)
-    /// is 1, with Gaussian noise of standard deviation `noise` added to the
+    /// error of the normalised change over the values where `mask`
+    /// (`[N, fields]`) is 1, with Gaussian noise of standard deviation `noise` added to the
     /// input state. While `accumulate` holds, the samples also feed the
     /// normalisers.
     pub fn loss(
@@ -142,10 +146,16 @@ impl LearnedStepper {
             self.edge_norm.accumulate(&graph.edge_features);
             self.output_norm.accumulate(&target);
         }
+        if mask.size() != state.size() {
+            return Err(LearnedError::Shape(format!(
+                "the mask is {:?}; the state is {:?}",
+                mask.size(),
+                state.size()
+            )));
+        }
         let error = (self.forward(graph, &noisy) - self.output_norm.normalize(&target)).square();
-        let per_node = error.sum_dim_intlist(1, false, Kind::Float);
         let weight = mask.to_kind(Kind::Float);
-        Ok((per_node * &weight).sum(Kind::Float) / weight.sum(Kind::Float).clamp_min(1.0))
+        Ok((error * &weight).sum(Kind::Float) / weight.sum(Kind::Float).clamp_min(1.0))
     }
 
     /// Freezes the normalisers (done after the first training steps).

@@ -89,13 +89,15 @@ impl TrainConfig {
     }
 }
 
-/// One trajectory of a system: its graph, the mask of nodes the loss counts
-/// (`[N]`, 1 or 0), and its states `[N, fields]` at successive steps.
+/// One trajectory of a system: its graph, the mask of values the loss
+/// counts (`[N, fields]`, 1 or 0), and its states `[N, fields]` at
+/// successive steps.
 pub struct Trajectory {
     /// The mesh graph.
     pub graph: GraphTensors,
     /// 1 where the model's prediction counts, 0 where boundary conditions
-    /// set the state.
+    /// set the value (per node and field: a wall fixes the velocity, not
+    /// the pressure).
     pub mask: Tensor,
     /// The states, one per step.
     pub states: Vec<Tensor>,
@@ -225,7 +227,7 @@ pub fn checkpoint_step(dir: &Path) -> Result<usize, LearnedError> {
 }
 
 /// Root-mean-square error of one-step predictions over every step of every
-/// trajectory (masked nodes only), and the same for persistence (the next
+/// trajectory (unmasked values only), and the same for persistence (the next
 /// state taken equal to the current one), the baseline to beat.
 pub fn one_step_rmse(
     model: &LearnedStepper,
@@ -233,8 +235,7 @@ pub fn one_step_rmse(
 ) -> Result<(f64, f64), LearnedError> {
     let (mut learned, mut persistence, mut count) = (0.0, 0.0, 0.0);
     for t in data {
-        let weight = t.mask.to_kind(Kind::Float).unsqueeze(1);
-        let fields = t.states.first().map_or(1, |s| s.size()[1]) as f64;
+        let weight = t.mask.to_kind(Kind::Float);
         for pair in t.states.windows(2) {
             let predicted = model.predict(&t.graph, &pair[0])?;
             let sq = |a: &Tensor| {
@@ -244,7 +245,7 @@ pub fn one_step_rmse(
             };
             learned += sq(&predicted);
             persistence += sq(&pair[0]);
-            count += weight.sum(Kind::Float).double_value(&[]) * fields;
+            count += weight.sum(Kind::Float).double_value(&[]);
         }
     }
     let count = f64::max(count, 1.0);
@@ -252,14 +253,13 @@ pub fn one_step_rmse(
 }
 
 /// Root-mean-square errors of a rollout: from the first state of `data`,
-/// the model's predictions fed back in, with the masked-out nodes (whose
-/// values boundary conditions set) taken from the data at every step.
-/// Returns the RMSE over the unmasked nodes after each step.
+/// the model's predictions fed back in, with the masked-out values (which
+/// boundary conditions set) taken from the data at every step.
+/// Returns the RMSE over the unmasked values after each step.
 pub fn rollout_rmse(model: &LearnedStepper, data: &Trajectory) -> Result<Vec<f64>, LearnedError> {
-    let free = data.mask.to_kind(Kind::Float).unsqueeze(1);
+    let free = data.mask.to_kind(Kind::Float);
     let fixed = free.ones_like() - &free;
-    let count =
-        (free.sum(Kind::Float).double_value(&[]) * data.states[0].size()[1] as f64).max(1.0);
+    let count = free.sum(Kind::Float).double_value(&[]).max(1.0);
     let mut state = data.states[0].shallow_clone();
     let mut errors = Vec::with_capacity(data.states.len().saturating_sub(1));
     for truth in &data.states[1..] {

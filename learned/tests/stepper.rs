@@ -42,7 +42,7 @@ fn trajectory(n: usize, seed: u64, steps: usize) -> Trajectory {
     let mask: Vec<f64> = interior.iter().map(|&i| f64::from(u8::from(i))).collect();
     Trajectory {
         graph: tensors,
-        mask: Tensor::from_slice(&mask.iter().map(|&m| m as f32).collect::<Vec<_>>()),
+        mask: matrix(&mask, 1, Device::Cpu),
         states,
     }
 }
@@ -56,6 +56,7 @@ fn config() -> StepperConfig {
             steps: 2,
             hidden_layers: 1,
         },
+        dt: None,
     }
 }
 

@@ -81,4 +81,7 @@ pub enum PhysicsError {
     /// step of a nonlinear finite-volume law).
     #[error("{0}")]
     Unsupported(String),
+    /// A learned stepper failed (not its check: its evaluation).
+    #[error("learned stepper: {0}")]
+    Surrogate(String),
 }

@@ -15,6 +15,10 @@
 //!   residual tested with the velocity basis functions of that group, which
 //!   is far more accurate than integrating the stress over the boundary.
 
+mod surrogate;
+
+pub use surrogate::{CheckedSurrogate, FlowSurrogate, StepResidual, SurrogateStats};
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -115,6 +119,8 @@ pub struct NavierStokes {
     convection_positions: Vec<usize>,
     /// The factor of `mass`, for the vorticity projection.
     projection: Mutex<Cholesky>,
+    /// A learned step tried before the classical one.
+    surrogate: Option<CheckedSurrogate>,
 }
 
 /// Quadrature degree: exact for the convection term `(w·∇u)·v` of P2 on
@@ -180,6 +186,7 @@ impl NavierStokes {
             mass,
             convection_positions,
             projection: Mutex::new(Cholesky::new()),
+            surrogate: None,
         })
     }
 
@@ -656,9 +663,12 @@ impl NavierStokes {
     }
 }
 
-impl Stepper for NavierStokes {
-    fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
-        let (_, x_n) = self.history.back().expect("initial state").clone();
+impl NavierStokes {
+    /// Assembles the system of the step from `t` to `t + dt` (matrix into
+    /// `self.matrix`, before Dirichlet elimination); returns its right-hand
+    /// side.
+    fn step_system(&mut self, t: f64, dt: f64) -> Result<Vec<f64>, PhysicsError> {
+        let (_, x_n) = self.history.back().expect("initial state");
         let bdf2 = self.integrator == Integrator::Bdf2 && self.history.len() >= 2;
         // Variable-step BDF2: (α u^{n+1} - h) / dt with the extrapolated
         // convecting velocity u* = (1 + ω) u^n - ω u^{n-1}, ω = dt / dt_old.
@@ -679,16 +689,31 @@ impl Stepper for NavierStokes {
         } else {
             (1.0, x_n.clone(), x_n.clone())
         };
-        let rhs = self.assemble_step(alpha / dt, 1.0 / dt, &h, &star, t + dt)?;
+        self.assemble_step(alpha / dt, 1.0 / dt, &h, &star, t + dt)
+    }
+
+    /// Largest absolute velocity value of `x` (NaN if any is).
+    fn velocity_max_abs(&self, x: &[f64]) -> f64 {
+        let velocity = self.space.range(0, 0).start..self.space.range(0, self.dim() - 1).end;
+        x[velocity].iter().fold(
+            0.0f64,
+            |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) },
+        )
+    }
+
+    /// The classical step from `t` to `t + dt`, its solver started from
+    /// `guess`.
+    fn classical_step(
+        &mut self,
+        t: f64,
+        dt: f64,
+        guess: Vec<f64>,
+    ) -> Result<StepReport, StepError> {
+        let rhs = self.step_system(t, dt)?;
         let rows = self.residual_rows(&rhs);
-        let mut x = x_n;
+        let mut x = guess;
         let iterations = self.solve_system(rhs, t + dt, &mut x)?;
-        let max_abs = self.space.range(0, 0).start..self.space.range(0, self.dim() - 1).end;
-        let max_abs =
-            x[max_abs].iter().fold(
-                0.0f64,
-                |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) },
-            );
+        let max_abs = self.velocity_max_abs(&x);
         let force = self.force_from(&rows, &x);
         self.tried = Some(Tried {
             t: t + dt,
@@ -700,6 +725,69 @@ impl Stepper for NavierStokes {
             error_estimate: None,
             max_abs,
         })
+    }
+
+    /// Tries `x` (numbered as the mixed space; e.g. a learned prediction)
+    /// as the state at `t + dt`: its boundary values are set, it becomes the
+    /// tried step (force included), and its residuals in the step's
+    /// discrete system are returned.
+    pub fn try_state(
+        &mut self,
+        t: f64,
+        dt: f64,
+        mut x: Vec<f64>,
+    ) -> Result<StepResidual, PhysicsError> {
+        let rhs = self.step_system(t, dt)?;
+        let (dofs, values) = self.dirichlet(t + dt)?;
+        let mut fixed = vec![false; x.len()];
+        for (&i, v) in dofs.iter().zip(values) {
+            x[i] = v;
+            fixed[i] = true;
+        }
+        let a = &self.matrix;
+        let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
+        // Squared norms of the residual and of its scale, momentum and continuity.
+        let mut sums = [[0.0; 2]; 2];
+        let split = self.pressure_offset();
+        for row in (0..x.len()).filter(|&r| !fixed[r]) {
+            let (mut r, mut scale) = (-rhs[row], rhs[row].abs());
+            for k in ptr[row]..ptr[row + 1] {
+                let term = val[k] * x[col[k]];
+                r += term;
+                scale += term.abs();
+            }
+            let part = usize::from(row >= split);
+            sums[part][0] += r * r;
+            sums[part][1] += scale * scale;
+        }
+        let relative = |[r, s]: [f64; 2]| if s > 0.0 { (r / s).sqrt() } else { r.sqrt() };
+        let rows = self.residual_rows(&rhs);
+        let force = self.force_from(&rows, &x);
+        self.tried = Some(Tried {
+            t: t + dt,
+            x,
+            force,
+        });
+        Ok(StepResidual {
+            momentum: relative(sums[0]),
+            continuity: relative(sums[1]),
+        })
+    }
+}
+
+impl Stepper for NavierStokes {
+    fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+        match self.surrogate.take() {
+            Some(mut surrogate) => {
+                let report = self.surrogate_step(&mut surrogate, t, dt);
+                self.surrogate = Some(surrogate);
+                report
+            }
+            None => {
+                let x_n = self.state().to_vec();
+                self.classical_step(t, dt, x_n)
+            }
+        }
     }
 
     fn commit(&mut self) {

@@ -182,6 +182,7 @@ impl Conservation {
                 label,
                 points: series(k),
                 from: None,
+                reference: None,
             };
             let initial = self.rows[0][1];
             let balance = self
@@ -195,6 +196,7 @@ impl Conservation {
                     label: "balance error".into(),
                     points: balance,
                     from: None,
+                    reference: None,
                 },
                 panel(format!("min {name}"), 3),
                 panel(format!("max {name}"), 4),

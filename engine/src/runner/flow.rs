@@ -22,8 +22,8 @@ use crate::linalg::direct::SparseLu;
 use crate::physics::carried_scalar::FlowWithScalar;
 use crate::physics::navier_stokes::{FlowBoundary, NavierStokes};
 use crate::physics::Model;
-use crate::plot::{self, Panel};
-use crate::time::TimeLoop;
+use crate::plot::{self, Panel, Reference};
+use crate::time::{StepError, Stepper, TimeLoop};
 
 /// A point from 2 or 3 coordinates.
 fn point3(p: &[f64]) -> [f64; 3] {
@@ -130,28 +130,39 @@ impl ForceSeries {
         self.rows.last().map(|r| (r[1], r[2]))
     }
 
-    /// Writes `forces.csv` and (with at least two records) `forces.png`.
-    fn write(&self, out: &Path, title: &str) -> Result<()> {
+    /// Writes the records as CSV into `path`.
+    fn write_csv(&self, path: &Path) -> Result<()> {
         let mut csv = self.columns().join(",");
         csv.push('\n');
         for row in &self.rows {
             let cells: Vec<String> = row.iter().map(|v| format!("{v:.10e}")).collect();
             let _ = writeln!(csv, "{}", cells.join(","));
         }
-        vtk::write_atomically(&out.join("forces.csv"), |w| w.write_all(csv.as_bytes()))?;
+        vtk::write_atomically(path, |w| w.write_all(csv.as_bytes()))?;
+        Ok(())
+    }
+
+    /// Writes `forces.csv` and (with at least two records) `forces.png`,
+    /// with the curves of `classical` (a baseline run alongside) drawn
+    /// next to these.
+    fn write(&self, out: &Path, title: &str, classical: Option<&ForceSeries>) -> Result<()> {
+        self.write_csv(&out.join("forces.csv"))?;
         if self.rows.len() >= 2 {
-            let series = |k: usize| self.rows.iter().map(|r| (r[0], r[k])).collect::<Vec<_>>();
+            let series =
+                |f: &ForceSeries, k: usize| f.rows.iter().map(|r| (r[0], r[k])).collect::<Vec<_>>();
+            let panel = |label: &str, k: usize| Panel {
+                label: label.into(),
+                points: series(self, k),
+                from: self.spec.statistics_from,
+                reference: classical.map(|c| Reference {
+                    own: "learned".into(),
+                    label: "classical".into(),
+                    points: series(c, k),
+                }),
+            };
             let panels = [
-                Panel {
-                    label: "drag coefficient c_D".into(),
-                    points: series(1),
-                    from: self.spec.statistics_from,
-                },
-                Panel {
-                    label: "lift coefficient c_L".into(),
-                    points: series(2),
-                    from: self.spec.statistics_from,
-                },
+                panel("drag coefficient c_D", 1),
+                panel("lift coefficient c_L", 2),
             ];
             plot::panels(&out.join("forces.png"), title, "t", &panels)?;
         }
@@ -284,16 +295,85 @@ impl FlowProbes {
     }
 }
 
-/// Runs a flow case (steady without a time section).
+/// The classical flow run alongside a learned one (`stepper.baseline`),
+/// for comparison in the same run on the same mesh.
+struct ClassicalBaseline {
+    ns: NavierStokes,
+    forces: Option<ForceSeries>,
+    seconds: f64,
+    steps: usize,
+    /// Relative 2-norm difference of the velocity, learned vs classical,
+    /// after each step.
+    difference: Vec<f64>,
+}
+
+impl ClassicalBaseline {
+    /// Steps to `t` (from `t - dt`), times it and compares with `learned`.
+    fn step(&mut self, t: f64, dt: f64, learned: &NavierStokes) -> Result<(), StepError> {
+        let started = Instant::now();
+        self.ns.try_step(t - dt, dt)?;
+        self.ns.commit();
+        self.seconds += started.elapsed().as_secs_f64();
+        self.steps += 1;
+        if let Some(f) = self.forces.as_mut() {
+            f.record(t, &self.ns);
+        }
+        let velocity = |ns: &NavierStokes| -> Vec<f64> {
+            (0..ns.dim())
+                .flat_map(|c| ns.velocity(c).to_vec())
+                .collect()
+        };
+        let (a, b) = (velocity(learned), velocity(&self.ns));
+        let diff: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum();
+        let norm: f64 = b.iter().map(|y| y * y).sum();
+        self.difference
+            .push((diff / norm.max(f64::MIN_POSITIVE)).sqrt());
+        Ok(())
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seconds_per_step": self.seconds / self.steps.max(1) as f64,
+            "forces": self.forces.as_ref().map(ForceSeries::summary),
+            "velocity_difference_final": self.difference.last(),
+            "velocity_difference_max": self.difference.iter().copied().fold(0.0, f64::max),
+        })
+    }
+}
+
+/// Puts the learned stepper of the case's `stepper:` into the flow.
+#[cfg(feature = "torch")]
+fn attach_stepper(case: &Case, ns: &mut NavierStokes, base: &Path) -> Result<()> {
+    if let (Some(spec), Some(time)) = (&case.stepper, &case.time) {
+        let surrogate = crate::learned::flow_surrogate(spec, base, ns, time.start, time.dt)?;
+        ns.set_surrogate(surrogate);
+    }
+    Ok(())
+}
+
+/// Without libtorch there is none (`Case::check` refuses the key).
+#[cfg(not(feature = "torch"))]
+fn attach_stepper(case: &Case, _: &mut NavierStokes, _: &Path) -> Result<()> {
+    anyhow::ensure!(
+        case.stepper.is_none(),
+        "stepper: learned steppers need a build with --features torch"
+    );
+    Ok(())
+}
+
+/// Runs a flow case (steady without a time section); paths in the case
+/// are relative to `base`.
 pub(super) fn run_flow(
     case: &Case,
     model: &FlowModel,
     mesh: Arc<Mesh>,
+    base: &Path,
     name: &str,
     out: &Path,
     progress: bool,
 ) -> Result<serde_json::Value> {
     let mut ns = flow_from_case(case, model, mesh)?;
+    attach_stepper(case, &mut ns, base)?;
     let mut forces = forces_spec(case)
         .map(|f| ForceSeries::new(f, &ns))
         .transpose()?;
@@ -313,7 +393,7 @@ pub(super) fn run_flow(
         write_model(&ns, &file)?;
         if let Some(f) = forces.as_mut() {
             f.record(ns.time(), &ns);
-            f.write(out, name)?;
+            f.write(out, name, None)?;
             summary["forces"] = f.summary();
         }
         summary["newton_iterations"] = serde_json::json!(newton.iterations);
@@ -336,6 +416,21 @@ pub(super) fn run_flow(
         flow.carry(&spec.name, scalar)
             .context("physics: the carried scalar's velocity")?;
     }
+    let mut baseline = match &case.stepper {
+        Some(spec) if spec.baseline => {
+            let ns = flow_from_case(case, model, flow.flow.mesh().clone())?;
+            Some(ClassicalBaseline {
+                forces: forces_spec(case)
+                    .map(|f| ForceSeries::new(f, &ns))
+                    .transpose()?,
+                ns,
+                seconds: 0.0,
+                steps: 0,
+                difference: Vec::new(),
+            })
+        }
+        _ => None,
+    };
     let mut series = Series::new(out, name, case.output.every, time.end);
     series.write(0, t0, &flow)?;
     probes.record(t0, &flow.flow);
@@ -357,6 +452,19 @@ pub(super) fn run_flow(
             "t {t:.4}  dt {dt:.1e}  step {step}  it {}",
             report.iterations
         );
+        if let Some(s) = ns.surrogate() {
+            let _ = write!(
+                message,
+                "  learned {}  fallbacks {}",
+                s.stats.learned_steps, s.stats.fallbacks
+            );
+        }
+        if let Some(b) = baseline.as_mut() {
+            b.step(t, dt, ns)?;
+            if let Some(d) = b.difference.last() {
+                let _ = write!(message, "  vs classical {:.1}%", 100.0 * d);
+            }
+        }
         if let Some(f) = forces.as_mut() {
             f.record(t, ns);
             if let Some((cd, cl)) = f.last() {
@@ -378,7 +486,11 @@ pub(super) fn run_flow(
         c.write(out)?;
     }
     if let Some(f) = &forces {
-        f.write(out, name)?;
+        let classical = baseline.as_ref().and_then(|b| b.forces.as_ref());
+        f.write(out, name, classical)?;
+        if let Some(c) = classical {
+            c.write_csv(&out.join("forces_classical.csv"))?;
+        }
         summary["forces"] = f.summary();
     }
     if let (Some(spec), Some(scalar)) = (&model.scalar, flow.scalar()) {
@@ -405,6 +517,16 @@ pub(super) fn run_flow(
     summary["last_output_step"] = serde_json::json!(series.last_written());
     summary["probes"] = probes.summary(ns);
     summary["output"] = serde_json::json!(series.path().display().to_string());
+    if let Some(s) = ns.surrogate() {
+        let mut record = s.stats.to_json();
+        record["model"] = serde_json::json!(s.describe());
+        record["from"] = serde_json::json!(s.from);
+        record["residual_tolerance"] = serde_json::json!(s.tolerance);
+        if let Some(b) = &baseline {
+            record["classical_baseline"] = b.summary();
+        }
+        summary["stepper"] = record;
+    }
     Ok(summary)
 }
 

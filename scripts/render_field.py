@@ -1,20 +1,25 @@
-# Renders a cell field of a .vtu to a PNG, headless:
-#   xvfb-run -a pvbatch scripts/render_cell_field.py FILE.vtu FIELD OUT.png [LO HI]
-# (docs/img/cylinder_scalar.png: out/cylinder_scalar/cylinder_scalar_01200.vtu dye, 0 1)
+# Renders a field of a .vtu to a PNG, headless:
+#   xvfb-run -a pvbatch scripts/render_field.py FILE.vtu FIELD OUT.png [range=LO,HI [PRESET [POINTS|CELLS]]]
+# Defaults: range 0..1, preset Blues, cell data. (The range is one word:
+# pvbatch mangles arguments that start with a dash.)
+# (docs/img/cylinder_scalar.png: out/cylinder_scalar/cylinder_scalar_01200.vtu dye range=0,1;
+#  docs/img/cylinder_gnn_*.png: vorticity range=-40,40 "Cool to Warm" POINTS)
 import sys
 from paraview.simple import (ColorBy, GetActiveViewOrCreate, GetColorTransferFunction,
                              SaveScreenshot, Show, XMLUnstructuredGridReader)
 
 path, field, out = sys.argv[1:4]
-lo, hi = (float(sys.argv[4]), float(sys.argv[5])) if len(sys.argv) > 5 else (0.0, 1.0)
+lo, hi = map(float, sys.argv[4].split('=')[1].split(',')) if len(sys.argv) > 4 else (0.0, 1.0)
+preset = sys.argv[5] if len(sys.argv) > 5 else 'Blues'
+association = sys.argv[6] if len(sys.argv) > 6 else 'CELLS'
 reader = XMLUnstructuredGridReader(FileName=[path])
 view = GetActiveViewOrCreate('RenderView')
 view.ViewSize = [1600, 400]
 shown = Show(reader, view)
-ColorBy(shown, ('CELLS', field))
+ColorBy(shown, (association, field))
 lut = GetColorTransferFunction(field)
 lut.RescaleTransferFunction(lo, hi)
-lut.ApplyPreset('Blues', True)
+lut.ApplyPreset(preset, True)
 view.OrientationAxesVisibility = 0
 # Fit the domain's bounding box into the 4:1 image.
 reader.UpdatePipeline()

@@ -1,0 +1,113 @@
+//! A learned stepper as the step of a flow case (`stepper:` in the case
+//! file): a model folder from `pde-engine train stepper` or a TorchScript
+//! module, run on the mesh graph of the case, inside the residual check of
+//! [`CheckedSurrogate`].
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use pde_learned::graph::MeshGraph;
+use pde_learned::stepper::LearnedStepper;
+use pde_learned::tch::Device;
+use pde_learned::tensors::{matrix, values, GraphTensors};
+use pde_learned::torchscript::{GraphStepper, TorchScriptStepper};
+
+use crate::case::{StepperKind, StepperSpec};
+use crate::physics::navier_stokes::{CheckedSurrogate, FlowSurrogate, NavierStokes};
+use crate::physics::{Model, PhysicsError};
+
+/// A graph stepper on a flow's mesh.
+pub struct GraphFlowStep {
+    stepper: Box<dyn GraphStepper>,
+    graph: GraphTensors,
+    device: Device,
+    fields: usize,
+    /// The step it was trained for, when known.
+    dt: Option<f64>,
+    description: String,
+}
+
+impl FlowSurrogate for GraphFlowStep {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn predict(&mut self, state: &[f64], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
+        if self
+            .dt
+            .is_some_and(|trained| (dt - trained).abs() > 1e-9 * trained)
+        {
+            return Ok(None);
+        }
+        let input = matrix(state, self.fields, self.device);
+        let next = self
+            .stepper
+            .predict(&self.graph, &input)
+            .map_err(|e| PhysicsError::Surrogate(e.to_string()))?;
+        Ok(Some(values(&next)))
+    }
+}
+
+/// The checked learned step a case's `stepper:` describes, for the flow
+/// `ns` stepping by `dt` from `t0`; paths are relative to `base`.
+pub fn flow_surrogate(
+    spec: &StepperSpec,
+    base: &Path,
+    ns: &NavierStokes,
+    t0: f64,
+    dt: f64,
+) -> Result<CheckedSurrogate> {
+    let device = spec.device.device()?;
+    let path = base.join(&spec.model);
+    let fields = ns.dim() + 1;
+    let (stepper, groups, trained_dt): (Box<dyn GraphStepper>, Vec<String>, Option<f64>) =
+        match spec.kind {
+            StepperKind::Gnn => {
+                let model = LearnedStepper::load(&path, device)
+                    .with_context(|| format!("stepper.model: {}", path.display()))?;
+                let config = &model.config;
+                if config.fields.len() != fields {
+                    bail!(
+                        "stepper.model: {} predicts {:?}; the flow's state is velocity and \
+                         pressure per node ({fields} fields, e.g. [u, v, p])",
+                        path.display(),
+                        config.fields
+                    );
+                }
+                if let Some(trained) = config.dt {
+                    if (trained - dt).abs() > 1e-9 * trained {
+                        bail!(
+                            "stepper.model: {} was trained for steps of {trained}; time.dt is \
+                             {dt}",
+                            path.display()
+                        );
+                    }
+                }
+                let groups = config.type_groups.clone();
+                let trained = config.dt;
+                (Box::new(model), groups, trained)
+            }
+            StepperKind::Torchscript => {
+                let module = TorchScriptStepper::load(&path, device)
+                    .with_context(|| format!("stepper.model: {}", path.display()))?;
+                let groups = spec.type_groups.clone().unwrap_or_default();
+                (Box::new(module), groups, None)
+            }
+        };
+    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let graph = MeshGraph::from_mesh(ns.mesh(), &names)
+        .with_context(|| format!("stepper: the node-type groups {groups:?} of the model"))?;
+    let step = GraphFlowStep {
+        stepper,
+        graph: GraphTensors::new(&graph, device),
+        device,
+        fields,
+        dt: trained_dt,
+        description: format!("{:?} {}", spec.kind, path.display()).to_lowercase(),
+    };
+    Ok(CheckedSurrogate::new(
+        Box::new(step),
+        spec.from.unwrap_or(t0),
+        spec.residual_tolerance,
+    ))
+}

@@ -1,0 +1,164 @@
+//! The residual check around learned flow steps (no libtorch needed: the
+//! surrogates here are plain Rust). The exact step has zero residual; a
+//! prediction of the exact vertex values (an oracle) passes the check and
+//! keeps the run on the classical trajectory; persistence and NaN
+//! predictions fail it and fall back to the classical step, which the run
+//! then follows to round-off.
+
+use std::sync::Arc;
+
+use pde_engine::linalg::direct::SparseLu;
+use pde_engine::physics::navier_stokes::{
+    CheckedSurrogate, FlowBoundary, FlowSurrogate, NavierStokes,
+};
+use pde_engine::physics::PhysicsError;
+use pde_engine::time::Stepper;
+use pde_mesh::{generate, CellKind};
+
+const DT: f64 = 0.02;
+const STEPS: usize = 15;
+
+/// Start-up of channel flow whose inflow ramps up over 0.3 time units: the
+/// state changes every step (by 1.5 to 4 % of its size).
+fn channel() -> NavierStokes {
+    let mesh =
+        Arc::new(generate::rectangle([0.0, 0.0], [2.0, 1.0], [20, 10], CellKind::Tri3).unwrap());
+    let mut ns = NavierStokes::new(mesh, 0.05, Box::new(SparseLu::new())).unwrap();
+    let inflow = Arc::new(|x: [f64; 3], t: f64| {
+        let ramp = 1.0 - (-t / 0.3).exp();
+        [4.0 * ramp * x[1] * (1.0 - x[1]), 0.0, 0.0]
+    });
+    ns.set_boundary("left", FlowBoundary::Velocity(inflow));
+    ns.set_boundary("bottom", FlowBoundary::NoSlip);
+    ns.set_boundary("top", FlowBoundary::NoSlip);
+    ns.set_boundary("right", FlowBoundary::DoNothing);
+    ns
+}
+
+/// Predicts by running the classical solver alongside.
+struct Oracle {
+    twin: NavierStokes,
+    t: f64,
+}
+
+impl FlowSurrogate for Oracle {
+    fn describe(&self) -> String {
+        "oracle".into()
+    }
+    fn predict(&mut self, _: &[f64], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
+        self.twin.try_step(self.t, dt).unwrap();
+        self.twin.commit();
+        self.t += dt;
+        Ok(Some(self.twin.vertex_state()))
+    }
+}
+
+/// Predicts no change, or NaN, or declines the step size.
+enum Poor {
+    Persistence,
+    NotANumber,
+    WrongStep,
+}
+
+impl FlowSurrogate for Poor {
+    fn describe(&self) -> String {
+        "poor".into()
+    }
+    fn predict(&mut self, state: &[f64], _: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
+        Ok(match self {
+            Poor::Persistence => Some(state.to_vec()),
+            Poor::NotANumber => Some(vec![f64::NAN; state.len()]),
+            Poor::WrongStep => None,
+        })
+    }
+}
+
+fn run(ns: &mut NavierStokes, steps: usize) {
+    for k in 0..steps {
+        ns.try_step(k as f64 * DT, DT).unwrap();
+        ns.commit();
+    }
+}
+
+fn max_difference(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn the_exact_step_has_no_residual_and_persistence_a_large_one() {
+    let mut exact = channel();
+    let mut tried = channel();
+    run(&mut exact, 3);
+    run(&mut tried, 2);
+    let r = tried
+        .try_state(2.0 * DT, DT, exact.state().to_vec())
+        .unwrap();
+    assert!(r.worst() < 1e-11, "{r:?}");
+    let r = tried
+        .try_state(2.0 * DT, DT, tried.state().to_vec())
+        .unwrap();
+    assert!(r.momentum > 0.03, "{r:?}");
+}
+
+#[test]
+fn an_oracle_passes_the_check_and_stays_on_the_classical_trajectory() {
+    let mut classical = channel();
+    run(&mut classical, STEPS);
+    let mut ns = channel();
+    let oracle = Oracle {
+        twin: channel(),
+        t: 0.0,
+    };
+    ns.set_surrogate(CheckedSurrogate::new(Box::new(oracle), 0.0, 0.01));
+    run(&mut ns, STEPS);
+    let stats = &ns.surrogate().unwrap().stats;
+    assert_eq!((stats.learned_steps, stats.fallbacks), (STEPS, 0));
+    assert!(
+        stats.accepted_residual_max > 1e-8,
+        "the check sees the edge values"
+    );
+    let gap = max_difference(&ns.vertex_state(), &classical.vertex_state());
+    assert!(gap < 1e-12, "vertex values are the oracle's: {gap:e}");
+}
+
+#[test]
+fn poor_predictions_fall_back_to_the_classical_step() {
+    let mut classical = channel();
+    run(&mut classical, STEPS);
+    for (poor, fallbacks, others) in [
+        (Poor::Persistence, STEPS, 0),
+        (Poor::NotANumber, STEPS, 0),
+        (Poor::WrongStep, 0, STEPS),
+    ] {
+        let mut ns = channel();
+        ns.set_surrogate(CheckedSurrogate::new(Box::new(poor), 0.0, 0.01));
+        run(&mut ns, STEPS);
+        let stats = &ns.surrogate().unwrap().stats;
+        assert_eq!(
+            (stats.learned_steps, stats.fallbacks, stats.classical_steps),
+            (0, fallbacks, others)
+        );
+        let gap = max_difference(ns.state(), classical.state());
+        assert!(gap < 1e-10, "the run follows the classical one: {gap:e}");
+    }
+}
+
+#[test]
+fn steps_before_from_are_classical() {
+    let mut ns = channel();
+    let oracle = Oracle {
+        twin: channel(),
+        t: 0.0,
+    };
+    // The oracle's twin starts at 0 but is first asked at t = 5 dt.
+    ns.set_surrogate(CheckedSurrogate::new(Box::new(oracle), 5.0 * DT, 0.02));
+    run(&mut ns, 8);
+    let stats = &ns.surrogate().unwrap().stats;
+    assert_eq!(
+        (stats.classical_steps, stats.learned_steps + stats.fallbacks),
+        (5, 3)
+    );
+}
