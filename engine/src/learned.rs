@@ -123,6 +123,8 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     } else {
         0
     };
+    // Initial weights from the configured seed: runs are reproducible.
+    pde_learned::tch::manual_seed(config.training.seed as i64);
     let mut model = if start > 0 {
         LearnedStepper::load(&out, device)?
     } else {

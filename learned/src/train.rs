@@ -41,7 +41,8 @@ pub struct TrainConfig {
     /// Save a checkpoint every this many steps (0: only at the end).
     #[serde(default)]
     pub checkpoint_every: usize,
-    /// Seed of the sample order and the noise. Default 0.
+    /// Seed of the sample order and the noise (`train stepper` also seeds
+    /// the initial weights with it). Default 0.
     #[serde(default)]
     pub seed: u64,
 }
