@@ -290,7 +290,6 @@ impl NavierStokes {
         dt: f64,
     ) -> Result<StepReport, StepError> {
         let started = Instant::now();
-        let x_n = self.state().to_vec();
         let eps = 1e-9 * dt;
         let prediction = if t >= surrogate.from - eps {
             surrogate.surrogate.predict(&self.vertex_state(), dt)?
@@ -298,7 +297,7 @@ impl NavierStokes {
             None
         };
         let Some(next) = prediction else {
-            let report = self.classical_step(t, dt, x_n)?;
+            let report = self.classical_step(t, dt, self.state().to_vec())?;
             surrogate.stats.classical_steps += 1;
             surrogate.stats.classical_seconds += started.elapsed().as_secs_f64();
             return Ok(report);
@@ -341,7 +340,7 @@ impl NavierStokes {
         let guess = if guess.iter().all(|v| v.is_finite()) {
             guess
         } else {
-            x_n
+            self.state().to_vec()
         };
         let report = self.classical_step(t, dt, guess)?;
         surrogate.stats.classical_seconds += started.elapsed().as_secs_f64();
