@@ -9,7 +9,6 @@ mod flow_step;
 
 pub use flow_step::{flow_surrogate, GraphFlowStep};
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -21,7 +20,7 @@ use pde_learned::stepper::{LearnedStepper, StepperConfig};
 use pde_learned::tch::{Device, Tensor};
 use pde_learned::tensors::{matrix, GraphTensors};
 use pde_learned::train::{
-    checkpoint_step, one_step_rmse, rollout_rmse, train, TrainConfig, Trajectory,
+    checkpoint_step, read_loss_log, rollout_rmse, train, OneStepErrors, TrainConfig, Trajectory,
 };
 use pde_mesh::io::vtk;
 use serde::Deserialize;
@@ -141,9 +140,7 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     let settings = &config.training;
     let bar = progress_bar(progress);
     let started = Instant::now();
-    let mut log = String::from("step,loss,learning_rate\n");
     let losses = train(&mut model, &training, settings, start, Some(&out), |p| {
-        let _ = writeln!(log, "{},{:.6e},{:.3e}", p.step, p.loss, p.learning_rate);
         let done = (p.step + 1 - start) as f64;
         let rate = done / started.elapsed().as_secs_f64().max(1e-9);
         bar.set_position((1000 * (p.step + 1) / settings.steps.max(1)) as u64);
@@ -156,12 +153,12 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     })?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    vtk::write_atomically(&out.join("loss.csv"), |w| w.write_all(log.as_bytes()))?;
-    if losses.len() >= 2 {
-        let points = losses
+    // The whole history, earlier runs of a resumed training included.
+    let history = read_loss_log(&out)?;
+    if history.len() >= 2 {
+        let points = history
             .iter()
-            .enumerate()
-            .map(|(k, l)| ((start + k) as f64, l.max(1e-30).log10()))
+            .map(|p| (p.step as f64, p.loss.max(1e-30).log10()))
             .collect();
         let panel = Panel {
             label: "log10 training loss".into(),
@@ -171,11 +168,21 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
         };
         plot::panels(&out.join("loss.png"), "learned stepper", "step", &[panel])?;
     }
-    let (learned, persistence) = one_step_rmse(&model, &test)?;
-    let rollouts = test
-        .iter()
-        .map(|t| rollout_rmse(&model, t))
-        .collect::<Result<Vec<_>, _>>()?;
+    let bar = progress_bar(progress);
+    let mut one_step = OneStepErrors::default();
+    let mut rollouts = Vec::with_capacity(test.len());
+    for (k, t) in test.iter().enumerate() {
+        bar.set_position((1000 * k / test.len()) as u64);
+        bar.set_message(format!(
+            "evaluating held-out trajectory {}/{}: one-step and rollout errors",
+            k + 1,
+            test.len()
+        ));
+        one_step += OneStepErrors::of(&model, t)?;
+        rollouts.push(rollout_rmse(&model, t)?);
+    }
+    bar.finish_and_clear();
+    let (learned, persistence) = one_step.rmse();
     let at = |step: usize| -> Option<f64> {
         let v: Vec<f64> = rollouts
             .iter()

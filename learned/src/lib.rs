@@ -10,10 +10,13 @@
 //!   [`normalizer`] (online statistics), [`stepper`] (a learned time
 //!   stepper with save/load), [`torchscript`] (steppers trained in
 //!   PyTorch, behind the same [`torchscript::GraphStepper`] trait) and
-//!   [`train`] (the training loop).
+//!   [`train`] (the training loop, with [`adam`], the optimiser whose
+//!   state checkpoints save).
 
 pub mod graph;
 
+#[cfg(feature = "torch")]
+pub mod adam;
 #[cfg(feature = "torch")]
 pub mod error;
 #[cfg(feature = "torch")]

@@ -2,15 +2,20 @@
 //! noise on the inputs, masked loss, Adam with an exponentially decaying
 //! learning rate and gradient-norm clipping; the normalisers learn their
 //! statistics during a warm-up without optimiser steps, then freeze.
-//! Checkpoints are the saved model plus `training.json` (the step reached),
-//! from which training resumes (Adam's moments restart from zero).
+//! Checkpoints hold the saved model, the optimiser's moments, the loss of
+//! every step so far (`loss.csv`) and `training.json` (the steps reached).
+//! The sample and the input noise of a step depend only on the seed and the
+//! step's number, so a run resumed from a checkpoint continues exactly as
+//! the uninterrupted run would have.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
+use crate::adam::Adam;
 use crate::error::LearnedError;
 use crate::stepper::LearnedStepper;
 use crate::tensors::GraphTensors;
@@ -115,26 +120,31 @@ pub struct Progress {
     pub learning_rate: f64,
 }
 
-/// The file with the step a checkpoint reached.
+/// The files of a checkpoint besides the model: the steps reached, the
+/// optimiser's moments, the loss history.
 const TRAINING_FILE: &str = "training.json";
+const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+const LOSS_FILE: &str = "loss.csv";
 
-/// A small deterministic generator (SplitMix64) for the sample order.
-struct SampleOrder(u64);
-
-impl SampleOrder {
-    fn next(&mut self, below: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) % below as u64) as usize
-    }
+/// The random number of step `step` of a run seeded with `seed` (SplitMix64
+/// of the pair): it picks the step's sample and seeds its noise, so that
+/// neither depends on where a run was resumed.
+fn step_draw(seed: u64, step: usize) -> u64 {
+    let mut z = seed
+        .wrapping_add((step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(0x2545_F491_4F6C_DD1D);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
-/// Trains `model` on `data` from step `start` (0, or the step of a
-/// checkpoint) to `config.steps`, calling `on_step` after every step and
-/// saving checkpoints into `checkpoint` (if given). Returns the loss of
-/// every step.
+/// Trains `model` on `data` from step `start` to `config.steps`, calling
+/// `on_step` after every step. With a `checkpoint` folder, checkpoints are
+/// saved there (every `config.checkpoint_every` steps and at the end), and
+/// a run with `start > 0` continues the one whose checkpoint it holds: its
+/// optimiser moments and loss history (`start` is then
+/// [`checkpoint_step`], and `model` the model loaded from there). Returns
+/// the loss of every step of this run.
 pub fn train(
     model: &mut LearnedStepper,
     data: &[Trajectory],
@@ -153,12 +163,15 @@ pub fn train(
             "no training samples: every trajectory needs at least two states".into(),
         ));
     }
-    tch::manual_seed(config.seed as i64 + start as i64);
-    let mut order = SampleOrder(config.seed ^ (start as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let mut optimizer = nn::Adam::default().build(&model.vs, config.learning_rate)?;
+    let (mut optimizer, mut history) = match checkpoint {
+        Some(dir) if start > 0 => resume_state(model, dir, start)?,
+        _ => (Adam::new(&model.vs), Vec::new()),
+    };
     let mut losses = Vec::with_capacity(config.steps.saturating_sub(start));
     for step in start..config.steps {
-        let (k, i) = samples[order.next(samples.len())];
+        let draw = step_draw(config.seed, step);
+        tch::manual_seed(draw as i64);
+        let (k, i) = samples[(draw % samples.len() as u64) as usize];
         let t = &data[k];
         let warming = step < config.warmup;
         let loss = model.loss(
@@ -173,8 +186,7 @@ pub fn train(
             0.0
         } else {
             let lr = config.learning_rate_at(step);
-            optimizer.set_lr(lr);
-            optimizer.backward_step_clip_norm(&loss, config.clip_norm);
+            optimizer.backward_step(&loss, lr, config.clip_norm);
             lr
         };
         if step + 1 == config.warmup {
@@ -182,61 +194,135 @@ pub fn train(
         }
         let value = loss.double_value(&[]);
         losses.push(value);
-        on_step(&Progress {
+        let progress = Progress {
             step,
             loss: value,
             learning_rate,
-        });
+        };
+        history.push(progress);
+        on_step(&progress);
         let last = step + 1 == config.steps;
         let due = config.checkpoint_every > 0 && (step + 1) % config.checkpoint_every == 0;
         if let (Some(dir), true) = (checkpoint, last || due) {
-            save_checkpoint(model, dir, step + 1)?;
+            save_checkpoint(model, &optimizer, &history, dir, step + 1)?;
         }
     }
     Ok(losses)
 }
 
-/// Saves the model and the step reached into `dir`.
-pub fn save_checkpoint(
+/// The optimiser and the loss history of the checkpoint in `dir`, which
+/// reached step `start`. A checkpoint without optimiser state (written
+/// before it was saved) resumes with fresh moments.
+fn resume_state(
     model: &LearnedStepper,
+    dir: &Path,
+    start: usize,
+) -> Result<(Adam, Vec<Progress>), LearnedError> {
+    let (_, optimizer_steps) = read_training_file(dir)?;
+    let moments = dir.join(OPTIMIZER_FILE);
+    let optimizer = match optimizer_steps {
+        Some(steps) if moments.exists() => Adam::load(&model.vs, &moments, steps)?,
+        _ => Adam::new(&model.vs),
+    };
+    let mut history = read_loss_log(dir)?;
+    history.retain(|p| p.step < start);
+    Ok((optimizer, history))
+}
+
+/// Saves a checkpoint into `dir`: the model, the optimiser's moments, the
+/// loss history and the step reached.
+fn save_checkpoint(
+    model: &LearnedStepper,
+    optimizer: &Adam,
+    history: &[Progress],
     dir: &Path,
     step: usize,
 ) -> Result<(), LearnedError> {
     model.save(dir)?;
-    let path = dir.join(TRAINING_FILE);
-    std::fs::write(&path, serde_json::json!({ "step": step }).to_string())
-        .map_err(|source| LearnedError::Io { path, source })
+    let optimizer_steps = optimizer.save(&dir.join(OPTIMIZER_FILE))?;
+    let mut log = String::from("step,loss,learning_rate\n");
+    for p in history {
+        let _ = writeln!(log, "{},{:e},{:e}", p.step, p.loss, p.learning_rate);
+    }
+    write_file(&dir.join(LOSS_FILE), log.as_bytes())?;
+    let state = serde_json::json!({ "step": step, "optimizer_steps": optimizer_steps });
+    write_file(&dir.join(TRAINING_FILE), state.to_string().as_bytes())
+}
+
+/// Writes `bytes` to `path` whole or not at all.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), LearnedError> {
+    pde_mesh::io::vtk::write_atomically(path, |w| w.write_all(bytes)).map_err(|e| match e {
+        pde_mesh::MeshError::Io { path, source } => LearnedError::Io { path, source },
+        other => LearnedError::Shape(other.to_string()),
+    })
 }
 
 /// The step a checkpoint in `dir` reached (0 if it has none).
 pub fn checkpoint_step(dir: &Path) -> Result<usize, LearnedError> {
+    Ok(read_training_file(dir)?.0)
+}
+
+/// The steps reached by training and by the optimiser in the checkpoint
+/// in `dir` ((0, None) if it has none).
+fn read_training_file(dir: &Path) -> Result<(usize, Option<u64>), LearnedError> {
     let path = dir.join(TRAINING_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(0);
+        return Ok((0, None));
     };
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| LearnedError::Config {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    v["step"]
-        .as_u64()
-        .map(|s| s as usize)
-        .ok_or_else(|| LearnedError::Config {
-            path,
-            message: "expected {\"step\": N}".into(),
-        })
+    let step = v["step"].as_u64().ok_or_else(|| LearnedError::Config {
+        path,
+        message: "expected {\"step\": N, \"optimizer_steps\": M}".into(),
+    })?;
+    Ok((step as usize, v["optimizer_steps"].as_u64()))
 }
 
-/// Root-mean-square error of one-step predictions over every step of every
-/// trajectory (unmasked values only), and the same for persistence (the next
-/// state taken equal to the current one), the baseline to beat.
-pub fn one_step_rmse(
-    model: &LearnedStepper,
-    data: &[Trajectory],
-) -> Result<(f64, f64), LearnedError> {
-    let (mut learned, mut persistence, mut count) = (0.0, 0.0, 0.0);
-    for t in data {
+/// The loss of every step saved in the checkpoint in `dir` (`loss.csv`:
+/// `step,loss,learning_rate`), empty if it has none.
+pub fn read_loss_log(dir: &Path) -> Result<Vec<Progress>, LearnedError> {
+    let path = dir.join(LOSS_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(Vec::new());
+    };
+    let bad = |line: usize| LearnedError::Config {
+        path: path.clone(),
+        message: format!("line {line}: expected step,loss,learning_rate"),
+    };
+    text.lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(k, line)| {
+            let mut parts = line.split(',');
+            let mut next = || parts.next().map(str::trim).ok_or_else(|| bad(k + 1));
+            Ok(Progress {
+                step: next()?.parse().map_err(|_| bad(k + 1))?,
+                loss: next()?.parse().map_err(|_| bad(k + 1))?,
+                learning_rate: next()?.parse().map_err(|_| bad(k + 1))?,
+            })
+        })
+        .collect()
+}
+
+/// Sums of squared errors of one-step predictions (unmasked values only),
+/// of the model and of persistence (the next state taken equal to the
+/// current one), the baseline to beat. Sums over trajectories add up.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OneStepErrors {
+    learned: f64,
+    persistence: f64,
+    count: f64,
+}
+
+impl OneStepErrors {
+    /// The errors over every step of `t`.
+    pub fn of(model: &LearnedStepper, t: &Trajectory) -> Result<Self, LearnedError> {
+        let mut sums = OneStepErrors::default();
         let weight = t.mask.to_kind(Kind::Float);
+        let values = weight.sum(Kind::Float).double_value(&[]);
         for pair in t.states.windows(2) {
             let predicted = model.predict(&t.graph, &pair[0])?;
             let sq = |a: &Tensor| {
@@ -244,13 +330,42 @@ pub fn one_step_rmse(
                     .sum(Kind::Float)
                     .double_value(&[])
             };
-            learned += sq(&predicted);
-            persistence += sq(&pair[0]);
-            count += weight.sum(Kind::Float).double_value(&[]);
+            sums.learned += sq(&predicted);
+            sums.persistence += sq(&pair[0]);
+            sums.count += values;
         }
+        Ok(sums)
     }
-    let count = f64::max(count, 1.0);
-    Ok(((learned / count).sqrt(), (persistence / count).sqrt()))
+
+    /// Root-mean-square errors: (the model's, persistence's).
+    pub fn rmse(&self) -> (f64, f64) {
+        let count = self.count.max(1.0);
+        (
+            (self.learned / count).sqrt(),
+            (self.persistence / count).sqrt(),
+        )
+    }
+}
+
+impl std::ops::AddAssign for OneStepErrors {
+    fn add_assign(&mut self, other: OneStepErrors) {
+        self.learned += other.learned;
+        self.persistence += other.persistence;
+        self.count += other.count;
+    }
+}
+
+/// Root-mean-square error of one-step predictions over every step of every
+/// trajectory, and persistence's (see [`OneStepErrors`]).
+pub fn one_step_rmse(
+    model: &LearnedStepper,
+    data: &[Trajectory],
+) -> Result<(f64, f64), LearnedError> {
+    let mut sums = OneStepErrors::default();
+    for t in data {
+        sums += OneStepErrors::of(model, t)?;
+    }
+    Ok(sums.rmse())
 }
 
 /// Root-mean-square errors of a rollout: from the first state of `data`,

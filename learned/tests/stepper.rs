@@ -10,7 +10,9 @@ use pde_learned::graph::MeshGraph;
 use pde_learned::stepper::{LearnedStepper, StepperConfig};
 use pde_learned::tch::{Device, Tensor};
 use pde_learned::tensors::{matrix, values, GraphTensors};
-use pde_learned::train::{one_step_rmse, train, TrainConfig, Trajectory};
+use pde_learned::train::{
+    checkpoint_step, one_step_rmse, read_loss_log, train, TrainConfig, Trajectory,
+};
 use pde_mesh::{generate, CellKind};
 
 const ALPHA: f64 = 0.08;
@@ -137,31 +139,83 @@ fn a_small_model_learns_graph_diffusion_and_beats_persistence() {
     );
 }
 
+/// Largest difference between the variables of two models.
+fn max_difference(a: &LearnedStepper, b: &LearnedStepper) -> f64 {
+    let b_vars = b.vs.variables();
+    a.vs.variables()
+        .iter()
+        .map(|(name, t)| (t - &b_vars[name]).abs().max().double_value(&[]))
+        .fold(0.0, f64::max)
+}
+
 #[test]
-fn training_resumes_from_a_checkpoint() {
+fn a_resumed_run_continues_exactly_where_it_stopped() {
     let _serial = seeded();
-    let data = vec![trajectory(6, 1, 4)];
-    let dir = tempfile::tempdir().unwrap();
+    let data = vec![trajectory(6, 1, 4), trajectory(7, 2, 4)];
     let settings = TrainConfig {
-        steps: 30,
+        steps: 40,
         warmup: 5,
+        learning_rate: 1e-3,
+        noise: 0.01,
         checkpoint_every: 10,
+        seed: 3,
         ..TrainConfig::default()
     };
-    let mut model = LearnedStepper::new(config(), Device::Cpu);
-    let mut seen = Vec::new();
-    train(&mut model, &data, &settings, 0, Some(dir.path()), |p| {
-        seen.push(p.step)
-    })
-    .unwrap();
-    assert_eq!(seen, (0..30).collect::<Vec<_>>());
-    assert_eq!(pde_learned::train::checkpoint_step(dir.path()).unwrap(), 30);
-    let mut resumed = LearnedStepper::load(dir.path(), Device::Cpu).unwrap();
-    let more = TrainConfig {
-        steps: 40,
-        ..settings
+    // The checkpoint at step 20 is what a run killed then leaves behind.
+    let copy_of = |from: &std::path::Path| {
+        let to = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, to.path().join(path.file_name().unwrap())).unwrap();
+        }
+        to
     };
-    let losses = train(&mut resumed, &data, &more, 30, Some(dir.path()), |_| {}).unwrap();
-    assert_eq!(losses.len(), 10);
-    assert_eq!(pde_learned::train::checkpoint_step(dir.path()).unwrap(), 40);
+    let whole_dir = tempfile::tempdir().unwrap();
+    let mut whole = LearnedStepper::new(config(), Device::Cpu);
+    let mut seen = Vec::new();
+    let mut killed = Vec::new();
+    let all = train(
+        &mut whole,
+        &data,
+        &settings,
+        0,
+        Some(whole_dir.path()),
+        |p| {
+            seen.push(p.step);
+            if p.step == 20 {
+                killed.push(copy_of(whole_dir.path()));
+                killed.push(copy_of(whole_dir.path()));
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, (0..40).collect::<Vec<_>>());
+    assert_eq!(checkpoint_step(whole_dir.path()).unwrap(), 40);
+    let (cold_dir, split_dir) = (killed.pop().unwrap(), killed.pop().unwrap());
+
+    // Resumed from there, the run continues as the uninterrupted one did.
+    let resume = |dir: &std::path::Path| {
+        let start = checkpoint_step(dir).unwrap();
+        assert_eq!(start, 20);
+        let mut model = LearnedStepper::load(dir, Device::Cpu).unwrap();
+        let losses = train(&mut model, &data, &settings, start, Some(dir), |_| {}).unwrap();
+        (model, losses)
+    };
+    let (resumed, rest) = resume(split_dir.path());
+    assert_eq!(rest, all[20..]);
+    assert_eq!(max_difference(&whole, &resumed), 0.0);
+    let log = read_loss_log(split_dir.path()).unwrap();
+    assert_eq!(log.iter().map(|p| p.step).collect::<Vec<_>>(), seen);
+    let logged: Vec<f64> = log.iter().map(|p| p.loss).collect();
+    assert_eq!(logged, all, "loss.csv holds both segments");
+
+    // Without the optimiser's moments the continuation differs: the test
+    // above sees what resuming restores.
+    std::fs::remove_file(cold_dir.path().join("optimizer.safetensors")).unwrap();
+    let (cold, _) = resume(cold_dir.path());
+    let gap = max_difference(&whole, &cold);
+    assert!(
+        gap > 1e-4,
+        "restarted moments changed the weights by {gap} only"
+    );
 }
