@@ -97,10 +97,11 @@ fn the_exact_step_has_no_residual_and_persistence_a_large_one() {
         .try_state(2.0 * DT, DT, exact.state().to_vec())
         .unwrap();
     assert!(r.worst() < 1e-11, "{r:?}");
+    // Not stepping is the momentum residual's unit.
     let r = tried
         .try_state(2.0 * DT, DT, tried.state().to_vec())
         .unwrap();
-    assert!(r.momentum > 0.03, "{r:?}");
+    assert!((r.momentum - 1.0).abs() < 1e-12, "{r:?}");
 }
 
 #[test]
@@ -116,9 +117,14 @@ fn an_oracle_passes_the_check_and_stays_on_the_classical_trajectory() {
     run(&mut ns, STEPS);
     let stats = &ns.surrogate().unwrap().stats;
     assert_eq!((stats.learned_steps, stats.fallbacks), (STEPS, 0));
+    // Exact vertex values: the edge values rebuilt from them and relaxed by
+    // the step's equations leave a residual of 2e-6 of not stepping's
+    // (without the relaxation more than 1e-2: the oracle would fail the
+    // check), so the check sees the prediction's own errors.
     assert!(
-        stats.accepted_residual_max > 1e-8,
-        "the check sees the edge values"
+        stats.accepted_residual_max < 1e-5,
+        "residual floor {:e}",
+        stats.accepted_residual_max
     );
     let gap = max_difference(&ns.vertex_state(), &classical.vertex_state());
     assert!(gap < 1e-12, "vertex values are the oracle's: {gap:e}");
@@ -133,6 +139,7 @@ fn poor_predictions_fall_back_to_the_classical_step() {
         (Poor::NotANumber, STEPS, 0),
         (Poor::WrongStep, 0, STEPS),
     ] {
+        let persistence = matches!(poor, Poor::Persistence);
         let mut ns = channel();
         ns.set_surrogate(CheckedSurrogate::new(Box::new(poor), 0.0, 0.01));
         run(&mut ns, STEPS);
@@ -141,6 +148,12 @@ fn poor_predictions_fall_back_to_the_classical_step() {
             (stats.learned_steps, stats.fallbacks, stats.classical_steps),
             (0, fallbacks, others)
         );
+        if persistence {
+            // Rebuilt and relaxed edge values make it a little better than
+            // not stepping at all, not much.
+            let worst = stats.rejected_residual_max;
+            assert!(worst > 0.5 && worst <= 1.0, "{worst}");
+        }
         let gap = max_difference(ns.state(), classical.state());
         assert!(gap < 1e-10, "the run follows the classical one: {gap:e}");
     }

@@ -85,9 +85,10 @@ pub struct StepperSpec {
     pub from: Option<f64>,
     /// Largest relative residual of the discrete momentum and continuity
     /// equations a learned step may leave; above it the classical step is
-    /// taken instead (a fallback). The residual is about the relative
-    /// velocity defect of the step (persistence, no change, scores the
-    /// step's relative change). Default 0.01.
+    /// taken instead (a fallback). Momentum is measured against the
+    /// residual of not stepping (persistence scores 1), continuity against
+    /// the size of its terms ([`crate::physics::navier_stokes::StepResidual`]).
+    /// Default 0.01.
     #[serde(default = "residual_tolerance_default")]
     pub residual_tolerance: f64,
     /// `cpu` (default) or `cuda`.

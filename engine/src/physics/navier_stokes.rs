@@ -735,7 +735,21 @@ impl NavierStokes {
         &mut self,
         t: f64,
         dt: f64,
+        x: Vec<f64>,
+    ) -> Result<StepResidual, PhysicsError> {
+        self.try_relaxed_state(t, dt, x, &[], 0)
+    }
+
+    /// [`NavierStokes::try_state`], after at most `sweeps` symmetric Gauss–Seidel
+    /// sweeps of the step's equations over the unknowns `relaxed` (which
+    /// change; the others keep their values).
+    pub(super) fn try_relaxed_state(
+        &mut self,
+        t: f64,
+        dt: f64,
         mut x: Vec<f64>,
+        relaxed: &[usize],
+        sweeps: usize,
     ) -> Result<StepResidual, PhysicsError> {
         let rhs = self.step_system(t, dt)?;
         let (dofs, values) = self.dirichlet(t + dt)?;
@@ -746,21 +760,70 @@ impl NavierStokes {
         }
         let a = &self.matrix;
         let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
-        // Squared norms of the residual and of its scale, momentum and continuity.
-        let mut sums = [[0.0; 2]; 2];
-        let split = self.pressure_offset();
-        for row in (0..x.len()).filter(|&r| !fixed[r]) {
-            let (mut r, mut scale) = (-rhs[row], rhs[row].abs());
+        let free: Vec<usize> = relaxed.iter().copied().filter(|&r| !fixed[r]).collect();
+        let row_residual = |x: &[f64], row: usize| {
+            let mut r = rhs[row];
             for k in ptr[row]..ptr[row + 1] {
-                let term = val[k] * x[col[k]];
-                r += term;
-                scale += term.abs();
+                r -= val[k] * x[col[k]];
             }
-            let part = usize::from(row >= split);
-            sums[part][0] += r * r;
-            sums[part][1] += scale * scale;
+            r
+        };
+        let relax = |x: &mut [f64], row: usize| {
+            let diagonal = (ptr[row]..ptr[row + 1])
+                .find(|&k| col[k] == row)
+                .map_or(0.0, |k| val[k]);
+            if diagonal != 0.0 {
+                x[row] += row_residual(x, row) / diagonal;
+            }
+        };
+        let relaxed_residual =
+            |x: &[f64]| -> f64 { free.iter().map(|&row| row_residual(x, row).powi(2)).sum() };
+        // Gauss–Seidel need not converge where convection dominates the
+        // rows: a sweep that does not lower their residual is undone, and
+        // the relaxation stops there.
+        let mut best = relaxed_residual(&x);
+        for _ in 0..sweeps {
+            let before: Vec<f64> = free.iter().map(|&row| x[row]).collect();
+            free.iter().for_each(|&row| relax(&mut x, row));
+            free.iter().rev().for_each(|&row| relax(&mut x, row));
+            let now = relaxed_residual(&x);
+            // NaN counts as no progress.
+            if now.partial_cmp(&best) != Some(std::cmp::Ordering::Less) {
+                for (&row, v) in free.iter().zip(before) {
+                    x[row] = v;
+                }
+                break;
+            }
+            best = now;
         }
-        let relative = |[r, s]: [f64; 2]| if s > 0.0 { (r / s).sqrt() } else { r.sqrt() };
+        // Squared norms of the residual of `x` and of its scale (the sum
+        // of the magnitudes of its terms), [momentum, continuity].
+        let split = self.pressure_offset();
+        let residual_sums = |x: &[f64]| {
+            let mut sums = [[0.0; 2]; 2];
+            for row in (0..x.len()).filter(|&r| !fixed[r]) {
+                let (mut r, mut scale) = (-rhs[row], rhs[row].abs());
+                for k in ptr[row]..ptr[row + 1] {
+                    let term = val[k] * x[col[k]];
+                    r += term;
+                    scale += term.abs();
+                }
+                let part = usize::from(row >= split);
+                sums[part][0] += r * r;
+                sums[part][1] += scale * scale;
+            }
+            sums
+        };
+        let sums = residual_sums(&x);
+        // Not stepping: the current state with the new boundary values.
+        let mut stay = self.state().to_vec();
+        for &i in &dofs {
+            stay[i] = x[i];
+        }
+        let stay = residual_sums(&stay);
+        let ratio = |r: f64, s: f64| if s > 0.0 { (r / s).sqrt() } else { r.sqrt() };
+        let momentum = ratio(sums[0][0], stay[0][0].max(1e-28 * stay[0][1]));
+        let continuity = ratio(sums[1][0], sums[1][1]);
         let rows = self.residual_rows(&rhs);
         let force = self.force_from(&rows, &x);
         self.tried = Some(Tried {
@@ -769,8 +832,8 @@ impl NavierStokes {
             force,
         });
         Ok(StepResidual {
-            momentum: relative(sums[0]),
-            continuity: relative(sums[1]),
+            momentum,
+            continuity,
         })
     }
 }
