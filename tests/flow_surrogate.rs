@@ -175,3 +175,52 @@ fn steps_before_from_are_classical() {
         (5, 3)
     );
 }
+
+/// The DFG 2D-2 channel (Re = 100) on the linear level-1 mesh learned
+/// steppers are trained on.
+fn dfg_channel() -> NavierStokes {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../meshes/dfg_cylinder_l1_p1.msh"
+    );
+    let mesh = Arc::new(pde_mesh::io::gmsh::read(path).unwrap());
+    let mut ns = NavierStokes::new(mesh, 0.001, Box::new(SparseLu::new())).unwrap();
+    let inflow = Arc::new(|x: [f64; 3], _: f64| {
+        [4.0 * 1.5 * x[1] * (0.41 - x[1]) / (0.41 * 0.41), 0.0, 0.0]
+    });
+    ns.set_boundary("inlet", FlowBoundary::Velocity(inflow));
+    ns.set_boundary("walls", FlowBoundary::NoSlip);
+    ns.set_boundary("cylinder", FlowBoundary::NoSlip);
+    ns.set_boundary("outlet", FlowBoundary::DoNothing);
+    ns
+}
+
+#[test]
+fn in_the_dfg_flow_exact_vertex_values_leave_the_check_a_floor() {
+    // Shedding has set in by t = 2 (the learned case's `from`).
+    const DFG_DT: f64 = 0.01;
+    let (mut ns, mut twin) = (dfg_channel(), dfg_channel());
+    for k in 0..200 {
+        for flow in [&mut ns, &mut twin] {
+            flow.try_step(k as f64 * DFG_DT, DFG_DT).unwrap();
+            flow.commit();
+        }
+    }
+    let oracle = Oracle { twin, t: 2.0 };
+    ns.set_surrogate(CheckedSurrogate::new(Box::new(oracle), 2.0, 0.1));
+    for k in 200..210 {
+        ns.try_step(k as f64 * DFG_DT, DFG_DT).unwrap();
+        ns.commit();
+    }
+    let stats = &ns.surrogate().unwrap().stats;
+    let (worst, mean) = (
+        stats.accepted_residual_max,
+        stats.accepted_residual_sum / stats.learned_steps.max(1) as f64,
+    );
+    eprintln!("DFG floor: mean {mean:.3e}, largest {worst:.3e}");
+    assert_eq!(stats.learned_steps, 10, "{stats:?}");
+    // Measured 0.04-0.05 (0.35 on average, up to 1.3, from the rebuild
+    // alone): what the check cannot see below on this mesh, and why the
+    // default tolerance of 0.01 refuses even exact vertex values here.
+    assert!(worst < 0.06, "floor {worst:e}");
+}
