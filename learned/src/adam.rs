@@ -5,12 +5,13 @@
 //! libtorch, where they cannot be saved, so resuming restarted them.)
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use crate::error::LearnedError;
+use crate::files::write_then_rename;
 
 /// First-moment decay.
 const BETA1: f64 = 0.9;
@@ -127,9 +128,7 @@ impl Adam {
                 ]
             })
             .collect();
-        let tmp = partial(path);
-        Tensor::write_safetensors(&named, &tmp)?;
-        std::fs::rename(&tmp, path).map_err(|source| LearnedError::Io { path: tmp, source })?;
+        write_then_rename(path, |tmp| Ok(Tensor::write_safetensors(&named, tmp)?))?;
         Ok(self.steps)
     }
 
@@ -163,13 +162,6 @@ impl Adam {
         adam.steps = steps;
         Ok(adam)
     }
-}
-
-/// The name a file is written under before it is renamed into place.
-fn partial(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub mod adam;
 #[cfg(feature = "torch")]
 pub mod error;
 #[cfg(feature = "torch")]
+mod files;
+#[cfg(feature = "torch")]
 pub mod gnn;
 #[cfg(feature = "torch")]
 pub mod normalizer;

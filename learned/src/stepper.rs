@@ -6,13 +6,14 @@
 //! correct its own errors in rollouts) and ignores masked nodes (whose
 //! values boundary conditions set).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::LearnedError;
+use crate::files::{write_bytes, write_then_rename};
 use crate::gnn::{EncodeProcessDecode, GnnConfig};
 use crate::normalizer::Normalizer;
 use crate::tensors::GraphTensors;
@@ -168,18 +169,14 @@ impl LearnedStepper {
     /// Saves the model into directory `dir`: `model.json` (the
     /// configuration) and `weights.safetensors`.
     pub fn save(&self, dir: &Path) -> Result<(), LearnedError> {
-        let io = |path: PathBuf| move |source| LearnedError::Io { path, source };
-        std::fs::create_dir_all(dir).map_err(io(dir.to_path_buf()))?;
+        std::fs::create_dir_all(dir).map_err(|source| LearnedError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let text = serde_json::to_string_pretty(&self.config).expect("a config serialises");
-        let config = dir.join(CONFIG_FILE);
-        // Written beside, then renamed: an interrupted save keeps the old model.
-        let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
-        std::fs::write(&tmp, text).map_err(io(tmp.clone()))?;
-        let weights_tmp = dir.join(format!("tmp.{WEIGHTS_FILE}"));
-        self.vs.save(&weights_tmp)?;
-        std::fs::rename(&weights_tmp, dir.join(WEIGHTS_FILE)).map_err(io(weights_tmp))?;
-        std::fs::rename(&tmp, &config).map_err(io(config))?;
-        Ok(())
+        // An interrupted save keeps the old files.
+        write_then_rename(&dir.join(WEIGHTS_FILE), |tmp| Ok(self.vs.save(tmp)?))?;
+        write_bytes(&dir.join(CONFIG_FILE), text.as_bytes())
     }
 
     /// Loads a model saved by [`LearnedStepper::save`] onto `device`.

@@ -9,7 +9,6 @@
 //! the uninterrupted run would have.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use tch::{Kind, Tensor};
 
 use crate::adam::Adam;
 use crate::error::LearnedError;
+use crate::files::write_bytes;
 use crate::stepper::LearnedStepper;
 use crate::tensors::GraphTensors;
 
@@ -244,17 +244,9 @@ fn save_checkpoint(
     for p in history {
         let _ = writeln!(log, "{},{:e},{:e}", p.step, p.loss, p.learning_rate);
     }
-    write_file(&dir.join(LOSS_FILE), log.as_bytes())?;
+    write_bytes(&dir.join(LOSS_FILE), log.as_bytes())?;
     let state = serde_json::json!({ "step": step, "optimizer_steps": optimizer_steps });
-    write_file(&dir.join(TRAINING_FILE), state.to_string().as_bytes())
-}
-
-/// Writes `bytes` to `path` whole or not at all.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), LearnedError> {
-    pde_mesh::io::vtk::write_atomically(path, |w| w.write_all(bytes)).map_err(|e| match e {
-        pde_mesh::MeshError::Io { path, source } => LearnedError::Io { path, source },
-        other => LearnedError::Shape(other.to_string()),
-    })
+    write_bytes(&dir.join(TRAINING_FILE), state.to_string().as_bytes())
 }
 
 /// The step a checkpoint in `dir` reached (0 if it has none).
