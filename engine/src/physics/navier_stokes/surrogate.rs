@@ -149,8 +149,6 @@ impl CheckedSurrogate {
 struct VertexInterpolation {
     /// For each dof: its vertex, or the two ends of its edge.
     dofs: Vec<DofSite>,
-    /// The dofs at edge midpoints.
-    edge_dofs: Vec<usize>,
     /// Per cell: its vertices, area and the gradients of its barycentric
     /// coordinates.
     cells: Vec<([usize; 3], f64, [[f64; 2]; 3])>,
@@ -212,19 +210,20 @@ impl VertexInterpolation {
                 });
             }
         }
-        let dofs: Vec<DofSite> = dofs
+        let dofs = dofs
             .into_iter()
             .collect::<Option<_>>()
             .ok_or_else(unsupported)?;
-        let edge_dofs = (0..dofs.len())
-            .filter(|&d| matches!(dofs[d], DofSite::Edge(..)))
-            .collect();
         Ok(VertexInterpolation {
             dofs,
-            edge_dofs,
             cells,
             node_area,
         })
+    }
+
+    /// The dofs at edge midpoints.
+    fn edge_dofs(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.dofs.len()).filter(|&d| matches!(self.dofs[d], DofSite::Edge(..)))
     }
 
     /// Dof values from `value(node)` at the vertices.
@@ -340,7 +339,7 @@ impl NavierStokes {
             let rows = (0..self.dim())
                 .flat_map(|c| {
                     let start = self.space.range(0, c).start;
-                    interpolation.edge_dofs.iter().map(move |d| start + d)
+                    interpolation.edge_dofs().map(move |d| start + d)
                 })
                 .collect();
             surrogate.interpolation = Some((interpolation, rows));
