@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use pde_engine::driver::TimeLoop;
 use pde_engine::fem::{norms, FunctionSpace};
 use pde_engine::linalg::direct::SparseLu;
 use pde_engine::physics::heat::{Heat, HeatBoundary};
-use pde_engine::time::{Integrator, TimeLoop};
+use pde_engine::time::Integrator;
 use pde_mesh::{generate, CellKind};
 
 fn square(n: usize) -> Arc<pde_mesh::Mesh> {
@@ -144,7 +145,7 @@ fn a_rotating_hill_returns_after_one_revolution() {
         m.set_boundary(side, HeatBoundary::Dirichlet(Arc::new(|_, _| 0.0)));
     }
     TimeLoop::new(0.0, 1.0, 1.0 / 200.0)
-        .run(&mut m, None, &mut [], |_, _, _, _, _| Ok(()))
+        .run(&mut m, None, &mut [])
         .unwrap();
     let u = m.solution();
     let min = u.iter().copied().fold(f64::INFINITY, f64::min);

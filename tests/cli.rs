@@ -620,7 +620,7 @@ fn advection_diffusion_case_carries_the_hill_round_and_is_checked() {
     let err = stderr(&pde(&["check", case.to_str().unwrap()]));
     assert!(
         err.contains("physics.advection_diffusion.velocity: required")
-            && err.contains("solver.kind: Cholesky needs a symmetric positive definite matrix"),
+            && err.contains("solver.kind: cholesky needs a symmetric positive definite matrix"),
         "{err}"
     );
 }
@@ -734,4 +734,110 @@ fn generate_refuses_bad_configs() {
     std::fs::write(&config, "geometry: x.geo\ncount: 2\nsteps: ten\n").unwrap();
     let err = stderr(&pde(&["generate", config.to_str().unwrap()]));
     assert!(err.contains("line 3") && err.contains("steps"), "{err}");
+}
+
+/// Probes work for every time-dependent model: on a shallow-water case
+/// they read the cell that holds the point, every step, into probes.csv.
+#[test]
+fn a_probe_on_a_shallow_water_case_writes_probes_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("dam.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [-1, 0], max: [1, 0.1], cells: [40, 2], kind: quad4}\n\
+         physics:\n  shallow_water:\n    initial: [\"0.75 - 0.25*signum(x)\"]\n\
+         time: {end: 0.1, dt: 0.05}\n\
+         monitors:\n  - probe: {name: far, point: [-0.95, 0.05]}\n  - probe: {name: gate, point: [0.01, 0.05]}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let summary = run_ok(&case, &out);
+    let csv = std::fs::read_to_string(out.join("probes.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("t,far_h,far_hu,far_hv,gate_h,gate_hu,gate_hv")
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), summary["steps"].as_u64().unwrap() as usize + 1);
+    // The far end of the reservoir is still at rest and 1 deep at t = 0.1;
+    // at the gate the depth fell and water runs downstream.
+    let last = rows.last().unwrap();
+    assert!((last[1] - 1.0).abs() < 1e-12, "{last:?}");
+    assert!(last[4] < 0.95 && last[4] > 0.5, "{last:?}");
+    assert!(last[5] > 0.05, "{last:?}");
+    assert_eq!(rows[0][4], 0.5, "initially the cell right of the gate");
+    assert_eq!(summary["probes"]["far_h"].as_f64(), Some(last[1]));
+}
+
+/// Mistakes that used to pass `check` and fail (or mislead) in the run are
+/// refused by `check`, before any output exists, naming the file, the key
+/// and the reason.
+#[test]
+fn check_refuses_what_the_run_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("bad.yaml");
+    let square = "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n";
+    let cases = [
+        (
+            format!(
+                "{square}physics:\n  heat:\n    boundary:\n      left: {{robin: {{alpha: 1, value: 0}}}}\n\
+                 time: {{end: 1, dt: 0.1}}\n"
+            ),
+            "physics.heat.boundary.left: robin conditions are available for poisson only",
+        ),
+        (
+            format!(
+                "{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\n\
+                 monitors:\n  - probe: {{name: away, point: [2, 0.5]}}\n"
+            ),
+            "monitors: probe 'away': [2.0, 0.5] is outside the mesh",
+        ),
+        (
+            format!(
+                "{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\n\
+                 monitors:\n  - probe: {{name: c, point: [0.5, 0.5], every: 2}}\n"
+            ),
+            "line 7 column 41: unknown field `every`, expected one of name, point",
+        ),
+        (
+            format!(
+                "{square}physics:\n  navier_stokes:\n    nu: 0.01\n    boundary:\n      \
+                 left: {{velocity: [1, 0]}}\n\
+                 monitors:\n  - forces: {{group: right}}\n"
+            ),
+            "monitors: forces.group 'right' has no wall condition",
+        ),
+        (
+            format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: cg, preconditioner: magic}}\n"),
+            "line 6 column 36: unknown variant `magic`, expected one of jacobi, ssor, ilu0, amg, lsc, none",
+        ),
+        (
+            format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: pardiso}}\n"),
+            "line 6 column 16: unknown variant `pardiso`, expected one of cholesky, lu, lagged_lu, cg, gmres, bicgstab",
+        ),
+        (
+            format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: lu, preconditioner: amg}}\n"),
+            "solver.preconditioner: amg preconditions an iterative solver; lu is direct",
+        ),
+    ];
+    let out = dir.path().join("out");
+    for (text, expected) in &cases {
+        std::fs::write(&case, text).unwrap();
+        for command in ["check", "run"] {
+            let o = pde(&[
+                command,
+                case.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ][..if command == "check" { 2 } else { 4 }]);
+            assert_eq!(o.status.code(), Some(1), "{command}: {text}");
+            let err = stderr(&o);
+            assert!(err.contains(expected), "{command}: {expected}\n{err}");
+            assert!(err.contains("bad.yaml"), "names the file: {err}");
+            assert!(!out.exists(), "{command} created output for a refused case");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use pde_engine::physics::navier_stokes::{
     CheckedSurrogate, FlowBoundary, FlowSurrogate, NavierStokes,
 };
 use pde_engine::physics::PhysicsError;
-use pde_engine::time::Stepper;
+use pde_engine::physics::Stepper;
 use pde_mesh::{generate, CellKind};
 
 const DT: f64 = 0.02;

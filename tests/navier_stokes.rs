@@ -13,7 +13,7 @@ use pde_engine::linalg::krylov::{Gmres, Tolerance};
 use pde_engine::linalg::saddle::BlockLsc;
 use pde_engine::linalg::LinearSolver;
 use pde_engine::physics::navier_stokes::{FlowBoundary, NavierStokes};
-use pde_engine::time::Stepper;
+use pde_engine::physics::Stepper;
 use pde_mesh::{generate, CellKind, Mesh};
 
 /// Kovasznay flow at Re = 40 on [-0.5, 1] x [-0.5, 1.5].

@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use pde_engine::driver::{Adaptive, Monitor, OnStep, StepInfo, TimeLoop};
 use pde_engine::fem::FunctionSpace;
 use pde_engine::linalg::direct::Cholesky;
 use pde_engine::physics::heat::{Heat, HeatBoundary};
-use pde_engine::time::{Adaptive, Integrator, StepError, StepReport, Stepper, TimeLoop};
+use pde_engine::physics::{ProbeColumn, StepError, StepReport, Stepper};
+use pde_engine::time::Integrator;
 use pde_mesh::{generate, CellKind};
 
 fn square(n: usize) -> Arc<pde_mesh::Mesh> {
@@ -39,14 +41,15 @@ fn backward_euler_p1_reproduces_the_reference_solution_exactly() {
     heat.source = Arc::new(|_, _| 1.2 - 2.0 - 6.0);
     dirichlet_everywhere(&mut heat, exact);
     let mut worst = 0.0f64;
+    let mut check = OnStep(|info: &StepInfo, s: &Heat| {
+        let u = &s.fields()[0].1;
+        for (ui, p) in u.iter().zip(&points) {
+            worst = worst.max((ui - exact(*p, info.t)).abs());
+        }
+        Ok(())
+    });
     TimeLoop::new(0.0, 1.0, 0.1)
-        .run(&mut heat, None, &mut [], |_, t, _, _, s| {
-            let u = &s.fields()[0].1;
-            for (ui, p) in u.iter().zip(&points) {
-                worst = worst.max((ui - exact(*p, t)).abs());
-            }
-            Ok(())
-        })
+        .run(&mut heat, None, &mut [&mut check])
         .unwrap();
     assert!(worst < 1e-12, "largest nodal error {worst:e}");
 }
@@ -88,7 +91,7 @@ fn nodal_error(heat: &Heat, a: f64) -> f64 {
 fn temporal_error(integrator: Integrator, dt: f64) -> f64 {
     let mut heat = separable(integrator, f64::cos, |t| -t.sin());
     TimeLoop::new(0.0, 1.0, dt)
-        .run(&mut heat, None, &mut [], |_, _, _, _, _| Ok(()))
+        .run(&mut heat, None, &mut [])
         .unwrap();
     nodal_error(&heat, 1f64.cos())
 }
@@ -125,7 +128,7 @@ fn fixed_steps_land_on_the_end_time() {
     .unwrap();
     dirichlet_everywhere(&mut heat, |_, t| t);
     let summary = TimeLoop::new(0.0, 0.5, 0.1)
-        .run(&mut heat, None, &mut [], |_, _, _, _, _| Ok(()))
+        .run(&mut heat, None, &mut [])
         .unwrap();
     assert_eq!(summary.steps, 5);
     assert!((summary.t - 0.5).abs() < 1e-12);
@@ -145,9 +148,7 @@ fn adaptive_steps_follow_the_solution() {
         dt_min: 1e-6,
         dt_max: 0.5,
     });
-    let summary = run
-        .run(&mut heat, None, &mut [], |_, _, _, _, _| Ok(()))
-        .unwrap();
+    let summary = run.run(&mut heat, None, &mut []).unwrap();
     assert!(
         summary.dt_range.1 > 20.0 * summary.dt_range.0,
         "{summary:?}"
@@ -173,16 +174,24 @@ impl Stepper for Exploding {
     fn fields(&self) -> Vec<(String, Vec<f64>)> {
         vec![("u".into(), vec![self.1])]
     }
+    fn probe(&self, _: [f64; 3]) -> Option<Vec<ProbeColumn>> {
+        None
+    }
+    fn set_field(&mut self, _: &str, _: &[f64]) -> Result<(), String> {
+        Err("read-only".into())
+    }
 }
 
 #[test]
 fn divergence_stops_the_loop_with_step_and_time() {
     let mut outputs = 0;
+    let mut count = OnStep(|_: &StepInfo, _: &Exploding| {
+        outputs += 1;
+        Ok(())
+    });
+    let monitors: &mut [&mut dyn Monitor<Exploding>] = &mut [&mut count];
     let err = TimeLoop::new(0.0, 1.0, 0.25)
-        .run(&mut Exploding(0, 0.0), None, &mut [], |_, _, _, _, _| {
-            outputs += 1;
-            Ok(())
-        })
+        .run(&mut Exploding(0, 0.0), None, monitors)
         .unwrap_err();
     assert!(matches!(err, StepError::Diverged { step: 3, .. }), "{err}");
     assert!(err.to_string().contains("t = 7.5"), "{err}");

@@ -41,7 +41,7 @@ fn main() -> anyhow::Result<()> {
     for side in ["left", "right", "bottom", "top"] {
         heat.set_boundary(side, HeatBoundary::Dirichlet(Arc::new(|_, _| 0.0)));
     }
-    let mut sim = Simulation::new(heat, 0.01)?;
+    let mut sim = Simulation::new(Box::new(heat), 0.0, 0.01)?;
     for step in 0..20 {
         // The other code decides the source strength from what it reads.
         let centre = sim.sample("u", [0.5, 0.5, 0.0]).unwrap();

@@ -16,7 +16,7 @@ use pde_engine::linalg::amg::Amg;
 use pde_engine::linalg::direct::Cholesky;
 use pde_engine::linalg::krylov::{Cg, Tolerance};
 use pde_engine::linalg::{LinearSolver, Preconditioner};
-use pde_engine::time::Stepper;
+use pde_engine::physics::Stepper;
 use pde_mesh::{generate, CellKind};
 
 /// -Δu = 2π² sin(πx) sin(πy) on the unit square, u = 0 on the boundary;

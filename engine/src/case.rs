@@ -13,10 +13,14 @@ use anyhow::{bail, Context, Result};
 use pde_mesh::Mesh;
 use serde::{Deserialize, Deserializer};
 
+use crate::driver::Adaptive;
 use crate::expr::Expr;
+use crate::fvm::geometry::FvMesh;
 use crate::fvm::law::NumericalFlux;
+use crate::linalg::krylov::Tolerance;
+use crate::linalg::registry::{self, IterativeSettings, Options, SolverFamily, SystemInfo};
 use crate::mesh_source::MeshSource;
-use crate::time::{Adaptive, Integrator};
+use crate::time::Integrator;
 
 /// A case file.
 #[derive(Clone, Debug, Deserialize)]
@@ -423,12 +427,21 @@ impl Physics {
 
     /// The solver used when the case names none: Cholesky for symmetric
     /// models, LU for the others, and for time-dependent flows LU kept
-    /// across steps ([`SolverKind::LaggedLu`]).
-    pub fn default_solver(&self, transient: bool) -> SolverKind {
+    /// across steps (`lagged_lu`).
+    pub fn default_solver(&self, transient: bool) -> &'static str {
         match self {
-            _ if self.is_symmetric() => SolverKind::Cholesky,
-            Physics::NavierStokes(_) | Physics::Stokes(_) if transient => SolverKind::LaggedLu,
-            _ => SolverKind::Lu,
+            _ if self.is_symmetric() => "cholesky",
+            Physics::NavierStokes(_) | Physics::Stokes(_) if transient => "lagged_lu",
+            _ => "lu",
+        }
+    }
+
+    /// The kind of linear system the model gives, for checking solvers.
+    pub fn system(&self) -> SystemInfo {
+        SystemInfo {
+            symmetric: self.is_symmetric(),
+            saddle_split: matches!(self, Physics::NavierStokes(_) | Physics::Stokes(_))
+                .then_some(0),
         }
     }
 }
@@ -479,18 +492,21 @@ pub enum BoundarySpec {
     },
 }
 
-/// Linear solver choice.
+/// Linear solver choice. The kinds come from the registry
+/// ([`crate::linalg::registry`]), so features and embedding programs can
+/// add their own.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SolverSpec {
-    /// `cholesky`, `lu`, `cg`, `gmres` or `bicgstab`. Default: the model's
-    /// direct solver ([`Physics::default_solver`]).
-    #[serde(default)]
-    pub kind: Option<SolverKind>,
+    /// `cholesky`, `lu`, `lagged_lu`, `cg`, `gmres`, `bicgstab`, or a
+    /// registered kind. Default: the model's ([`Physics::default_solver`]).
+    #[serde(default, deserialize_with = "registered_solver")]
+    pub kind: Option<String>,
     /// Preconditioner of iterative solvers: `jacobi` (default), `ssor`,
-    /// `ilu0`, `amg`, `lsc` (flows) or `none`.
+    /// `ilu0`, `amg`, `lsc` (flows), `none`, or a registered kind, with
+    /// its options as `{kind: ..., option: value}`.
     #[serde(default)]
-    pub preconditioner: PreconditionerKind,
+    pub preconditioner: PreconditionerSpec,
     /// Relative tolerance of iterative solvers. Default 1e-10.
     #[serde(default = "rtol_default")]
     pub rtol: f64,
@@ -509,7 +525,7 @@ impl Default for SolverSpec {
     fn default() -> Self {
         SolverSpec {
             kind: None,
-            preconditioner: PreconditionerKind::default(),
+            preconditioner: PreconditionerSpec::default(),
             rtol: rtol_default(),
             max_iterations: max_iterations_default(),
             restart: restart_default(),
@@ -518,45 +534,125 @@ impl Default for SolverSpec {
     }
 }
 
-/// Linear solvers available in case files.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SolverKind {
-    /// Sparse Cholesky (faer), for symmetric positive definite systems.
-    Cholesky,
-    /// Sparse LU (faer), for any non-singular system.
-    Lu,
-    /// Sparse LU whose factor is kept across time steps as the GMRES
-    /// preconditioner, refactorised when GMRES needs more than
-    /// `refactor_after` iterations.
-    LaggedLu,
-    /// Preconditioned conjugate gradients (symmetric positive definite).
-    Cg,
-    /// Restarted GMRES (any system).
-    Gmres,
-    /// BiCGStab (any system).
-    Bicgstab,
+impl SolverSpec {
+    /// The settings of iterative solvers.
+    pub fn iterative(&self) -> IterativeSettings {
+        IterativeSettings {
+            tolerance: Tolerance {
+                rtol: self.rtol,
+                atol: 0.0,
+                max_iterations: self.max_iterations,
+            },
+            restart: self.restart,
+            refactor_after: self.refactor_after,
+        }
+    }
+
+    /// Checks the kinds against the registry and the system they will
+    /// solve; `default` is the model's solver when the case names none.
+    fn check(&self, default: &str, system: &SystemInfo, model: &str, problems: &mut Vec<String>) {
+        let registry = registry::global();
+        let kind = self.kind.as_deref().unwrap_or(default);
+        // Reading refused unknown kinds, naming the line.
+        let Some(solver) = registry.solver(kind) else {
+            return;
+        };
+        if solver.needs_symmetric && !system.symmetric {
+            problems.push(format!(
+                "solver.kind: {kind} needs a symmetric positive definite matrix, which \
+                 {model} does not give; use lu, gmres or bicgstab"
+            ));
+        }
+        let p = &self.preconditioner;
+        let Some(entry) = registry.preconditioner(&p.kind) else {
+            return;
+        };
+        for problem in (entry.check)(&p.options, system) {
+            problems.push(format!("solver.preconditioner: {problem}"));
+        }
+        let named = p.kind != PreconditionerSpec::default().kind || !p.options.is_empty();
+        if named && solver.family == SolverFamily::Direct && self.kind.is_some() {
+            problems.push(format!(
+                "solver.preconditioner: {} preconditions an iterative solver; {kind} is \
+                 direct: set solver.kind: gmres (or cg for symmetric systems)",
+                p.kind
+            ));
+        } else if named && solver.family == SolverFamily::Direct {
+            problems.push(format!(
+                "solver.preconditioner: {} preconditions an iterative solver; set \
+                 solver.kind: gmres",
+                p.kind
+            ));
+        }
+        if !is_positive(self.rtol) {
+            problems.push(format!("solver.rtol: {} must be positive", self.rtol));
+        }
+    }
 }
 
-/// Preconditioners available in case files.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum PreconditionerKind {
-    /// Diagonal scaling.
-    #[default]
-    Jacobi,
-    /// Symmetric successive over-relaxation (relaxation 1.2).
-    Ssor,
-    /// Incomplete LU without fill (IC(0) on symmetric matrices).
-    Ilu0,
-    /// Smoothed-aggregation algebraic multigrid (one V-cycle).
-    Amg,
-    /// Block-triangular preconditioner of flow (saddle-point) systems:
-    /// ILU(0) on the velocity block, least-squares commutator for the Schur
-    /// complement ([`crate::linalg::saddle::BlockLsc`]); with `gmres`.
-    Lsc,
-    /// None.
-    None,
+/// `solver.preconditioner`: a kind, alone (`amg`) or with options
+/// (`{kind: amg, ...}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreconditionerSpec {
+    /// The registered kind.
+    pub kind: String,
+    /// Its options.
+    pub options: Options,
+}
+
+impl Default for PreconditionerSpec {
+    fn default() -> Self {
+        PreconditionerSpec {
+            kind: "jacobi".into(),
+            options: Options::new(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PreconditionerSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Kind(String),
+            WithOptions {
+                kind: String,
+                #[serde(flatten)]
+                options: Options,
+            },
+        }
+        let spec = match Raw::deserialize(d)? {
+            Raw::Kind(kind) => PreconditionerSpec {
+                kind,
+                options: Options::new(),
+            },
+            Raw::WithOptions { kind, options } => PreconditionerSpec { kind, options },
+        };
+        let names = registry::global().preconditioner_names();
+        if !names.contains(&spec.kind.as_str()) {
+            return Err(unknown_kind(&spec.kind, &names));
+        }
+        Ok(spec)
+    }
+}
+
+/// A solver kind, refused while reading (with its line) unless registered.
+fn registered_solver<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let kind = String::deserialize(d)?;
+    let names = registry::global().solver_names();
+    if !names.contains(&kind.as_str()) {
+        return Err(unknown_kind(&kind, &names));
+    }
+    Ok(Some(kind))
+}
+
+/// The error of a kind the registry does not have, worded as serde words
+/// unknown variants.
+fn unknown_kind<E: serde::de::Error>(kind: &str, names: &[&str]) -> E {
+    E::custom(format!(
+        "unknown variant `{kind}`, expected one of {}",
+        names.join(", ")
+    ))
 }
 
 /// Time settings.
@@ -613,7 +709,7 @@ impl Default for Output {
 
 /// A monitor: a quantity recorded after every step.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum MonitorSpec {
     /// The solution at a point, into `probes.csv` (flows: every velocity
     /// component and the pressure).
@@ -768,41 +864,15 @@ impl Case {
                 &mut problems,
             );
         }
-        if let Some(kind @ (SolverKind::Cholesky | SolverKind::Cg)) = self.solver.kind {
-            if !self.physics.is_symmetric() {
-                problems.push(format!(
-                    "solver.kind: {kind:?} needs a symmetric positive definite matrix, which \
-                     {name} does not give; use lu, gmres or bicgstab"
-                ));
-            }
-        }
-        if self.solver.preconditioner == PreconditionerKind::Lsc {
-            if !matches!(self.physics, Physics::NavierStokes(_) | Physics::Stokes(_)) {
-                problems.push(format!(
-                    "solver.preconditioner: lsc is for flow (saddle-point) systems, which \
-                     {name} does not give; use amg, ilu0, ssor or jacobi"
-                ));
-            }
-            if !matches!(
-                self.solver.kind,
-                Some(SolverKind::Gmres | SolverKind::Bicgstab)
-            ) {
-                problems.push(
-                    "solver.preconditioner: lsc preconditions an iterative solver; set \
-                     solver.kind: gmres"
-                        .into(),
-                );
-            }
-        }
+        self.solver.check(
+            self.physics.default_solver(self.time.is_some()),
+            &self.physics.system(),
+            name,
+            &mut problems,
+        );
         self.check_time(&mut problems);
         if self.output.every == 0 {
             problems.push("output.every: must be at least 1".into());
-        }
-        if !is_positive(self.solver.rtol) {
-            problems.push(format!(
-                "solver.rtol: {} must be positive",
-                self.solver.rtol
-            ));
         }
         self.check_monitors(mesh, &mut problems);
         if let Some(stepper) = &self.stepper {
@@ -905,6 +975,16 @@ impl Case {
                 "physics.{name}.degree: {} is not available; expected 1 or 2",
                 model.degree
             ));
+        }
+        if !matches!(self.physics, Physics::Poisson(_)) {
+            for (group, bc) in &model.boundary {
+                if matches!(bc, BoundarySpec::Robin { .. }) {
+                    problems.push(format!(
+                        "physics.{name}.boundary.{group}: robin conditions are available for \
+                         poisson only; use dirichlet or neumann"
+                    ));
+                }
+            }
         }
         if self.time.is_none() && model.initial.is_some() {
             problems.push(format!(
@@ -1154,10 +1234,26 @@ impl Case {
         let dim = mesh.dim();
         let flow = matches!(self.physics, Physics::NavierStokes(_) | Physics::Stokes(_));
         let mut forces = 0;
+        // Located on the straight-sided cells, as the run locates them.
+        let geometry = std::cell::OnceCell::new();
+        let check_inside = |key: &str, p: &[f64], problems: &mut Vec<String>| {
+            let fv = geometry.get_or_init(|| FvMesh::new(std::sync::Arc::new(mesh.clone())).ok());
+            let point = std::array::from_fn(|k| p.get(k).copied().unwrap_or(0.0));
+            if let Some(fv) = fv {
+                if fv.locate(point).is_none() {
+                    problems.push(format!("{key}: {p:?} is outside the mesh"));
+                }
+            }
+        };
         for m in &self.monitors {
             match m {
                 MonitorSpec::Probe { name, point } => {
-                    check_point(&format!("monitors: probe '{name}'"), point, dim, problems)
+                    let key = format!("monitors: probe '{name}'");
+                    let before = problems.len();
+                    check_point(&key, point, dim, problems);
+                    if problems.len() == before {
+                        check_inside(&key, point, problems);
+                    }
                 }
                 MonitorSpec::Forces(_) if !flow => problems.push(format!(
                     "monitors: forces are measured on flows (navier_stokes, stokes), not {}",
@@ -1165,6 +1261,7 @@ impl Case {
                 )),
                 MonitorSpec::Forces(f) => {
                     check_group(mesh, "monitors: forces.group", &f.group, problems);
+                    self.check_force_group(&f.group, problems);
                     forces += 1;
                     if !(is_positive(f.reference_velocity) && is_positive(f.reference_length)) {
                         problems.push(
@@ -1173,13 +1270,38 @@ impl Case {
                         );
                     }
                     for p in f.pressure_difference.iter().flatten() {
-                        check_point("monitors: forces.pressure_difference", p, dim, problems);
+                        let key = "monitors: forces.pressure_difference";
+                        let before = problems.len();
+                        check_point(key, p, dim, problems);
+                        if problems.len() == before {
+                            check_inside(key, p, problems);
+                        }
                     }
                 }
             }
         }
         if forces > 1 {
             problems.push("monitors: one forces monitor per case".into());
+        }
+    }
+
+    /// Forces are measured on a body: a group with a wall condition
+    /// (`no_slip`, or a prescribed `velocity` of a moving wall).
+    fn check_force_group(&self, group: &str, problems: &mut Vec<String>) {
+        let (Physics::NavierStokes(m) | Physics::Stokes(m)) = &self.physics else {
+            return;
+        };
+        let wall = matches!(
+            m.boundary.get(group),
+            Some(FlowBoundarySpec::NoSlip | FlowBoundarySpec::Velocity(_))
+        );
+        if !wall {
+            problems.push(format!(
+                "monitors: forces.group '{group}' has no wall condition (it is do-nothing, a \
+                 free outflow, so the force would be meaningless); give it \
+                 `physics.{}.boundary.{group}: no_slip`",
+                self.physics.name()
+            ));
         }
     }
 }

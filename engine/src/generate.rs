@@ -18,10 +18,11 @@ use serde::Deserialize;
 
 use crate::case::{is_positive, Case, Physics};
 use crate::dataset::{write_trajectory, DatasetIndex, Split, Trajectory};
+use crate::driver::{progress_bar, Monitor, OnStep, StepInfo, TimeLoop};
 use crate::mesh_source::{GeoSource, MeshSource};
+use crate::physics::navier_stokes::NavierStokes;
 use crate::physics::Model;
-use crate::runner::{flow_from_case, progress_bar};
-use crate::time::Stepper;
+use crate::runner::flow_from_case;
 
 /// Channel height of the DFG geometry (the inflow profile vanishes at 0
 /// and at `H`).
@@ -206,28 +207,29 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         };
         let mut ns = flow_from_case(&case, model, Arc::new(mesh))?;
         let mut states = Vec::with_capacity(config.steps + 1);
-        let mut solving = std::time::Duration::ZERO;
-        for step in 0..steps {
-            if step == config.warmup_steps {
-                states.push(ns.vertex_state());
-            }
-            let t = step as f64 * config.dt;
-            let started = Instant::now();
-            ns.try_step(t, config.dt)
-                .with_context(|| format!("trajectory {k} (U = {u:.3}): step {step}"))?;
-            ns.commit();
-            solving += started.elapsed();
-            if step >= config.warmup_steps {
+        if config.warmup_steps == 0 {
+            states.push(ns.vertex_state());
+        }
+        let started = Instant::now();
+        let mut record = OnStep(|info: &StepInfo, ns: &NavierStokes| {
+            if info.step >= config.warmup_steps {
                 states.push(ns.vertex_state());
             }
             done += 1;
             bar.set_position((1000 * done / total.max(1)) as u64);
             bar.set_message(format!(
-                "trajectory {}/{}  step {step}",
+                "trajectory {}/{}  step {}",
                 k + 1,
-                config.count
+                config.count,
+                info.step
             ));
-        }
+            Ok(())
+        });
+        let monitors: &mut [&mut dyn Monitor<NavierStokes>] = &mut [&mut record];
+        TimeLoop::new(0.0, steps as f64 * config.dt, config.dt)
+            .run(&mut ns, None, monitors)
+            .with_context(|| format!("trajectory {k} (U = {u:.3})"))?;
+        let solving = started.elapsed();
         let split = if k + config.held_out >= config.count {
             Split::Test
         } else {

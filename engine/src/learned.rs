@@ -27,8 +27,8 @@ use serde::Deserialize;
 
 use crate::case::DeviceKind;
 use crate::dataset::{DatasetIndex, Split};
+use crate::driver::progress_bar;
 use crate::plot::{self, Panel};
-use crate::runner::progress_bar;
 
 impl DeviceKind {
     /// The libtorch device, or an error if CUDA was asked for and is not there.

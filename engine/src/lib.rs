@@ -7,6 +7,7 @@
 
 pub mod case;
 pub mod dataset;
+pub mod driver;
 pub mod expr;
 pub mod fem;
 pub mod fvm;

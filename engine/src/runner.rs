@@ -2,31 +2,24 @@
 //! `.vtu`/`.pvd` output, monitors (`probes.csv`) and `summary.json`, with a
 //! progress bar for time-dependent runs.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pde_mesh::io::vtk::{self, DataArray, PvdWriter, VtuOptions};
+use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
-use crate::case::{
-    BoundarySpec, Case, MonitorSpec, Physics, PreconditionerKind, ScalarModel, SolverKind,
-    SolverSpec, TimeSpec,
-};
+use crate::case::{BoundarySpec, Case, MonitorSpec, Physics, ScalarModel, SolverSpec, TimeSpec};
+use crate::driver::monitors::{write_model, Probes, Series, StepLog};
+use crate::driver::{Monitor, RunSummary, TimeLoop};
 use crate::fem::{FunctionSpace, PointEvaluator};
-use crate::linalg::amg::Amg;
-use crate::linalg::direct::{Cholesky, LaggedLu, SparseLu};
-use crate::linalg::krylov::{BiCgStab, Cg, Gmres, Tolerance};
-use crate::linalg::precond::{Identity, Ilu0, Jacobi, Ssor};
-use crate::linalg::saddle::BlockLsc;
-use crate::linalg::{LinearSolver, Preconditioner, SolveReport};
+use crate::linalg::registry::{self, SolverFamily, SystemInfo};
+use crate::linalg::{LinearSolver, SolveReport};
 use crate::physics::heat::{Heat, HeatBoundary};
 use crate::physics::poisson::{BoundaryCondition, Poisson};
-use crate::physics::{Model, OutputField};
-use crate::time::{StepError, Stepper, TimeLoop};
+use crate::physics::{Model, Stepper, Transient};
 
 mod finite_volume;
 mod flow;
@@ -75,39 +68,33 @@ fn load_case_as(path: &Path, classical: bool) -> Result<(Case, Mesh, String)> {
     Ok((case, mesh, name))
 }
 
-/// The linear solver a case asks for (`default` when it names none).
-/// `saddle_split` is the first pressure unknown of a flow system, which
-/// the `lsc` preconditioner needs (`check` refuses it for other models).
+/// The linear solver a case asks for (`default` when it names none),
+/// built from the registry for `system` (`check` has refused kinds and
+/// options that do not fit it).
 pub fn make_solver(
     spec: &SolverSpec,
-    default: SolverKind,
-    saddle_split: Option<usize>,
-) -> Box<dyn LinearSolver> {
-    let tolerance = Tolerance {
-        rtol: spec.rtol,
-        atol: 0.0,
-        max_iterations: spec.max_iterations,
-    };
-    let preconditioner = || -> Box<dyn Preconditioner> {
-        match spec.preconditioner {
-            PreconditionerKind::Jacobi => Box::new(Jacobi::default()),
-            PreconditionerKind::Ssor => Box::new(Ssor::new(1.2)),
-            PreconditionerKind::Ilu0 => Box::new(Ilu0::default()),
-            PreconditionerKind::Amg => Box::new(Amg::default()),
-            PreconditionerKind::Lsc => Box::new(BlockLsc::new(
-                saddle_split.expect("case check allows lsc only for flows"),
-            )),
-            PreconditionerKind::None => Box::new(Identity),
+    default: &str,
+    system: SystemInfo,
+) -> Result<Box<dyn LinearSolver>> {
+    let registry = registry::global();
+    let kind = spec.kind.as_deref().unwrap_or(default);
+    let solver = registry
+        .solver(kind)
+        .with_context(|| format!("solver.kind: unknown kind '{kind}'"))?;
+    let preconditioner = match solver.family {
+        SolverFamily::Direct => None,
+        SolverFamily::Krylov => {
+            let p = &spec.preconditioner;
+            let entry = registry
+                .preconditioner(&p.kind)
+                .with_context(|| format!("solver.preconditioner: unknown kind '{}'", p.kind))?;
+            Some(
+                (entry.build)(&p.options, &system)
+                    .map_err(|e| anyhow::anyhow!("solver.preconditioner: {e}"))?,
+            )
         }
     };
-    match spec.kind.unwrap_or(default) {
-        SolverKind::Cholesky => Box::new(Cholesky::new()),
-        SolverKind::Lu => Box::new(SparseLu::new()),
-        SolverKind::LaggedLu => Box::new(LaggedLu::new(tolerance, spec.refactor_after)),
-        SolverKind::Cg => Box::new(Cg::new(preconditioner(), tolerance)),
-        SolverKind::Gmres => Box::new(Gmres::new(preconditioner(), tolerance, spec.restart)),
-        SolverKind::Bicgstab => Box::new(BiCgStab::new(preconditioner(), tolerance)),
-    }
+    Ok((solver.build)(&spec.iterative(), preconditioner))
 }
 
 /// Probes: name and evaluator on `space`, located once.
@@ -158,7 +145,13 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
             flow::run_flow(&case, model, mesh, base, &name, &out, options.progress)?
         }
         Physics::ShallowWater(_) | Physics::Transport(_) | Physics::Burgers(_) => {
-            finite_volume::run_finite_volume(&case, mesh, &name, &out, options.progress)?
+            let visitor = finite_volume::RunVisitor {
+                case: &case,
+                name: &name,
+                out: &out,
+                progress: options.progress,
+            };
+            finite_volume::with_finite_volume(&case, mesh, visitor)?
         }
     };
     summary["case"] = serde_json::json!(path.display().to_string());
@@ -200,8 +193,8 @@ fn run_poisson(
     let mut solver = make_solver(
         &case.solver,
         case.physics.default_solver(case.time.is_some()),
-        None,
-    );
+        case.physics.system(),
+    )?;
     let (u, report) = p.solve(solver.as_mut())?;
     let file = out.join(format!("{name}.vtu"));
     steady_output(case, &p, &p.space, &u, &report, &probes, &file)
@@ -271,8 +264,8 @@ pub fn scalar_model_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>)
         make_solver(
             &case.solver,
             case.physics.default_solver(case.time.is_some()),
-            None,
-        ),
+            case.physics.system(),
+        )?,
     )?;
     heat.source = model.source.space_time();
     if let Some(time) = &case.time {
@@ -299,8 +292,27 @@ pub fn scalar_model_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>)
     Ok(heat)
 }
 
+/// The time-dependent model a case describes, at its start time, for
+/// step-by-step use ([`crate::simulation::Simulation`]); paths in the case
+/// are relative to `base`.
+pub fn transient_model(case: &Case, mesh: Arc<Mesh>, base: &Path) -> Result<Box<dyn Transient>> {
+    time_section(case)?;
+    Ok(match &case.physics {
+        Physics::Poisson(_) => bail!("poisson is steady; it has no steps"),
+        Physics::Heat(model) | Physics::AdvectionDiffusion(model) => {
+            Box::new(scalar_model_from_case(case, model, mesh)?)
+        }
+        Physics::NavierStokes(model) | Physics::Stokes(model) => {
+            Box::new(flow::transient_flow(case, model, mesh, base)?)
+        }
+        Physics::ShallowWater(_) | Physics::Transport(_) | Physics::Burgers(_) => {
+            finite_volume::with_finite_volume(case, mesh, finite_volume::BoxVisitor)?
+        }
+    })
+}
+
 /// The time section of a time-dependent case.
-pub(crate) fn time_section(case: &Case) -> Result<&TimeSpec> {
+pub fn time_section(case: &Case) -> Result<&TimeSpec> {
     case.time
         .as_ref()
         .context("time: a time-dependent run needs a time section")
@@ -316,203 +328,104 @@ fn run_transient(
 ) -> Result<serde_json::Value> {
     let time = time_section(case)?;
     let mut heat = scalar_model_from_case(case, model, mesh)?;
-    let probes = probes(case, &heat.space)?;
-    let t0 = time.start;
-
-    let mut series = Series::new(out, name, case.output.every, time.end);
-    series.write(0, t0, &heat)?;
-
-    let mut csv = String::from("t");
-    for (n, _) in &probes {
-        let _ = write!(csv, ",{n}");
-    }
-    csv.push('\n');
-    let probe_row = |csv: &mut String, t: f64, u: &[f64]| {
-        let _ = write!(csv, "{t:.9e}");
-        for (_, e) in &probes {
-            let _ = write!(csv, ",{:.9e}", e.eval(u));
-        }
-        csv.push('\n');
-    };
-    probe_row(&mut csv, t0, heat.solution());
-
-    let bar = progress_bar(progress);
-    let mut log = StepLog::default();
-    let mut run = TimeLoop::new(t0, time.end, time.dt);
-    run.adaptive = time.adaptive;
-    let result = run.run(&mut heat, None, &mut [], |step, t, dt, report, s| {
-        probe_row(&mut csv, t, &s.fields()[0].1);
-        log.record(t, dt, report);
-        bar.set_position((1000.0 * (t - t0) / (time.end - t0)) as u64);
-        bar.set_message(format!(
-            "t {t:.4e}  dt {dt:.2e}  step {step}  it {}",
-            report.iterations
-        ));
-        series.maybe_write(step, t, s)
-    });
-    bar.finish_and_clear();
-    // Monitors are kept whatever happened, like the output written so far.
-    vtk::write_atomically(&out.join("probes.csv"), |w| w.write_all(csv.as_bytes()))?;
-    log.write(out)?;
-    let summary =
-        result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
+    let mut run = Run::new(case, &heat, name, out, progress)?;
+    run.time_loop.adaptive = time.adaptive;
+    let result = run.drive(&mut heat, Vec::new());
+    let mut summary = run.summary(result)?;
     let u = heat.solution();
-    let probe_values: serde_json::Map<String, serde_json::Value> = probes
-        .iter()
-        .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(u))))
-        .collect();
-    Ok(serde_json::json!({
-        "model": case.physics.name(),
-        "unknowns": heat.space.num_dofs(),
-        "degree": heat.space.degree(),
-        "integrator": format!("{:?}", time.integrator_for(&case.physics)),
-        "steps": summary.steps,
-        "rejected_steps": summary.rejected,
-        "t_end": summary.t,
-        "dt_min": summary.dt_range.0,
-        "dt_max": summary.dt_range.1,
-        "solver_iterations": summary.iterations,
-        "last_output_step": series.last_written(),
-        "min": u.iter().copied().fold(f64::INFINITY, f64::min),
-        "max": u.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        "probes": probe_values,
-        "output": series.path().display().to_string(),
-    }))
-}
-
-/// Writes a model's state as a `.vtu` file.
-pub(crate) fn write_model(model: &dyn Model, file: &Path) -> Result<()> {
-    let (points, cells) = (model.point_data()?, model.cell_data()?);
-    vtk::write_vtu(
-        file,
-        model.mesh(),
-        &arrays(&points),
-        &arrays(&cells),
-        &VtuOptions::default(),
-    )?;
-    Ok(())
-}
-
-/// VTK arrays viewing output fields.
-fn arrays(fields: &[OutputField]) -> Vec<DataArray<'_>> {
-    fields
-        .iter()
-        .map(|a| match a.components {
-            1 => DataArray::scalars(&a.name, &a.values),
-            c => DataArray::vectors(&a.name, c, &a.values),
-        })
-        .collect()
-}
-
-/// A time series in the output directory: `<name>_NNNNN.vtu` files listed
-/// in `<name>.pvd`, which is valid after every write.
-pub(crate) struct Series {
-    pvd: PvdWriter,
-    dir: PathBuf,
-    name: String,
-    every: usize,
-    end: f64,
-    last_written: usize,
-}
-
-impl Series {
-    /// A series written every `every` steps and at time `end`.
-    pub(crate) fn new(dir: &Path, name: &str, every: usize, end: f64) -> Self {
-        Series {
-            pvd: PvdWriter::new(dir.join(format!("{name}.pvd"))),
-            dir: dir.to_path_buf(),
-            name: name.to_string(),
-            every,
-            end,
-            last_written: 0,
-        }
-    }
-
-    /// The `.pvd` file.
-    pub(crate) fn path(&self) -> &Path {
-        self.pvd.path()
-    }
-
-    /// The last step written.
-    pub(crate) fn last_written(&self) -> usize {
-        self.last_written
-    }
-
-    /// Writes `model`'s state as step `step` at time `t`.
-    pub(crate) fn write(
-        &mut self,
-        step: usize,
-        t: f64,
-        model: &dyn Model,
-    ) -> Result<(), StepError> {
-        let file = self.dir.join(format!("{}_{step:05}.vtu", self.name));
-        write_model(model, &file).map_err(|e| StepError::Output(format!("{e:#}")))?;
-        self.pvd
-            .push(t, &file)
-            .map_err(|e| StepError::Output(e.to_string()))?;
-        self.last_written = step;
-        Ok(())
-    }
-
-    /// Writes step `step` if it is due: every `every` steps, and at the end.
-    pub(crate) fn maybe_write(
-        &mut self,
-        step: usize,
-        t: f64,
-        model: &dyn Model,
-    ) -> Result<(), StepError> {
-        if step % self.every == 0 || (self.end - t).abs() <= 1e-12 * self.end.abs().max(1.0) {
-            self.write(step, t, model)?;
-        }
-        Ok(())
-    }
-}
-
-/// `steps.csv`: time, step size, solver iterations and the largest
-/// absolute value of the state after every step of a time-dependent run.
-#[derive(Default)]
-pub(crate) struct StepLog {
-    csv: String,
-}
-
-impl StepLog {
-    /// Records a committed step ending at `t`.
-    pub(crate) fn record(&mut self, t: f64, dt: f64, report: &crate::time::StepReport) {
-        if self.csv.is_empty() {
-            self.csv.push_str("t,dt,solver_iterations,max_abs\n");
-        }
-        let _ = writeln!(
-            self.csv,
-            "{t:.9e},{dt:.6e},{},{:.9e}",
-            report.iterations, report.max_abs
-        );
-    }
-
-    /// Writes `steps.csv` into `out` (header only when no step was taken).
-    pub(crate) fn write(&self, out: &Path) -> Result<()> {
-        let text = if self.csv.is_empty() {
-            "t,dt,solver_iterations,max_abs\n"
-        } else {
-            &self.csv
-        };
-        vtk::write_atomically(&out.join("steps.csv"), |w| w.write_all(text.as_bytes()))?;
-        Ok(())
-    }
-}
-
-/// A progress bar (hidden unless `show`): position in thousandths of the
-/// run, a message, elapsed time and ETA.
-pub(crate) fn progress_bar(show: bool) -> indicatif::ProgressBar {
-    let bar = if show {
-        indicatif::ProgressBar::new(1000)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]",
-        )
-        .expect("valid template"),
+    extend(
+        &mut summary,
+        serde_json::json!({
+            "model": case.physics.name(),
+            "unknowns": heat.space.num_dofs(),
+            "degree": heat.space.degree(),
+            "integrator": format!("{:?}", time.integrator_for(&case.physics)),
+            "min": u.iter().copied().fold(f64::INFINITY, f64::min),
+            "max": u.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }),
     );
-    bar
+    Ok(summary)
+}
+
+/// A time-dependent run of a case: its time loop and the monitors every
+/// model gets (the `.vtu`/`.pvd` series, the case's probes, `steps.csv`).
+pub(crate) struct Run {
+    /// The loop over the case's time section.
+    pub(crate) time_loop: TimeLoop,
+    series: Series,
+    probes: Probes,
+    log: StepLog,
+    wall_seconds: f64,
+}
+
+impl Run {
+    /// The run of `case` for `model` (probes are located in it), writing
+    /// into `out` under `name`.
+    pub(crate) fn new<S: Stepper + ?Sized>(
+        case: &Case,
+        model: &S,
+        name: &str,
+        out: &Path,
+        progress: bool,
+    ) -> Result<Self> {
+        let time = time_section(case)?;
+        let mut time_loop = TimeLoop::new(time.start, time.end, time.dt);
+        time_loop.progress = progress;
+        let points: Vec<(String, [f64; 3])> = probe_points(case)
+            .map(|(n, p)| (n.to_string(), p))
+            .collect();
+        Ok(Run {
+            time_loop,
+            series: Series::new(out, name, case.output.every, time.end),
+            probes: Probes::new(out, &points, model)?,
+            log: StepLog::new(out),
+            wall_seconds: 0.0,
+        })
+    }
+
+    /// Runs `model` through the time loop with the standard monitors and
+    /// the model's own (`extra`).
+    pub(crate) fn drive<'a, S: Stepper + Model>(
+        &'a mut self,
+        model: &mut S,
+        extra: Vec<&'a mut dyn Monitor<S>>,
+    ) -> Result<RunSummary, crate::physics::StepError> {
+        let started = Instant::now();
+        let mut monitors: Vec<&'a mut dyn Monitor<S>> =
+            vec![&mut self.series, &mut self.probes, &mut self.log];
+        monitors.extend(extra);
+        let result = self.time_loop.run(model, None, &mut monitors);
+        self.wall_seconds = started.elapsed().as_secs_f64();
+        result
+    }
+
+    /// The summary of a finished run (the keys every time-dependent model
+    /// has), or the error of a failed one, naming the output kept.
+    pub(crate) fn summary(
+        &self,
+        result: Result<RunSummary, crate::physics::StepError>,
+    ) -> Result<serde_json::Value> {
+        let s =
+            result.with_context(|| format!("{}: the run stopped", self.series.path().display()))?;
+        Ok(serde_json::json!({
+            "steps": s.steps,
+            "rejected_steps": s.rejected,
+            "t_end": s.t,
+            "dt_min": s.dt_range.0,
+            "dt_max": s.dt_range.1,
+            "solver_iterations": s.iterations,
+            "time_loop_seconds": self.wall_seconds,
+            "seconds_per_step": self.wall_seconds / s.steps.max(1) as f64,
+            "last_output_step": self.series.last_written(),
+            "probes": self.probes.summary(),
+            "output": self.series.path().display().to_string(),
+        }))
+    }
+}
+
+/// Adds the keys of `more` (an object) to `summary` (an object).
+pub(crate) fn extend(summary: &mut serde_json::Value, more: serde_json::Value) {
+    if let (Some(s), serde_json::Value::Object(m)) = (summary.as_object_mut(), more) {
+        s.extend(m);
+    }
 }

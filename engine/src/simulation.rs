@@ -1,6 +1,8 @@
 //! A time-dependent simulation to embed in another program: build it from a
-//! case file or in code, advance it one step at a time, and read, overwrite
-//! or sample its fields between steps (coupling with another code).
+//! case file (any time-dependent model: heat, advection–diffusion,
+//! Navier–Stokes, finite volumes) or in code, advance it one step at a
+//! time through the engine's [`TimeLoop`], and read, overwrite or sample
+//! its fields between steps (coupling with another code).
 //!
 //! ```
 //! # std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
@@ -14,72 +16,117 @@
 //! assert!((centre - (2.0 + 1.2 * sim.time())).abs() < 1e-10);
 //! // Another code overwrites the field; the simulation carries on from it.
 //! let u: Vec<f64> = sim.field("u").unwrap().iter().map(|v| v + 1.0).collect();
-//! sim.set_field("u", u)?;
+//! sim.set_field("u", &u)?;
 //! sim.step()?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+//!
+//! A flow steps the same way; its fields are `velocity_x`, `velocity_y`
+//! and `pressure`:
+//!
+//! ```
+//! # std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+//! use pde_engine::simulation::Simulation;
+//! let mut sim = Simulation::from_case(std::path::Path::new("cases/cylinder_flow.yaml"))?;
+//! sim.step()?;
+//! sim.step()?;
+//! assert_eq!(sim.steps(), 2);
+//! // The inflow profile, 4 * 1.5 y (0.41 - y) / 0.41², holds on the inlet.
+//! let u = sim.sample("velocity_x", [0.0, 0.1, 0.0]).unwrap();
+//! assert!((u - 6.0 * 0.1 * 0.31 / 0.41f64.powi(2)).abs() < 1e-12);
+//! // Behind the cylinder the flow has started to move.
+//! assert!(sim.sample("velocity_x", [0.5, 0.2, 0.0]).unwrap() > 0.0);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+//!
+//! So does a finite-volume model; a step of `dt` takes as many CFL-limited
+//! steps as it needs:
+//!
+//! ```
+//! # std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+//! use pde_engine::simulation::Simulation;
+//! let mut sim = Simulation::from_case(std::path::Path::new("cases/dam_break.yaml"))?;
+//! sim.set_dt(0.2)?;
+//! sim.step()?;
+//! assert!((sim.time() - 0.2).abs() < 1e-12 && sim.steps() > 1);
+//! // The bore has not reached the far end of the reservoir yet...
+//! assert!((sim.sample("h", [10.0, 100.0, 0.0]).unwrap() - 10.0).abs() < 1e-9);
+//! // ...but water runs through the breach.
+//! assert!(sim.sample("hu", [100.0, 100.0, 0.0]).unwrap() > 1.0);
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use crate::case::Physics;
-use crate::physics::heat::Heat;
-use crate::runner::{load_case, scalar_model_from_case};
-use crate::time::{StepReport, Stepper};
+use crate::driver::{Monitor, OnStep, StepInfo, TimeLoop};
+use crate::physics::{StepReport, Transient};
+use crate::runner::{load_case, time_section, transient_model};
 
-/// A time-dependent model advanced step by step.
-pub struct Simulation {
-    heat: Heat,
+/// A time-dependent model advanced step by step: any model (`dyn
+/// Transient`, from a case file) or a model type built in code, whose own
+/// methods stay at hand through [`Simulation::model_mut`].
+pub struct Simulation<M: Transient + ?Sized = dyn Transient> {
+    model: Box<M>,
+    t: f64,
     dt: f64,
     steps: usize,
 }
 
 impl Simulation {
-    /// A simulation of a heat model built in code, advanced by steps of `dt`.
-    pub fn new(heat: Heat, dt: f64) -> Result<Self> {
-        check_dt(dt)?;
-        Ok(Simulation { heat, dt, steps: 0 })
-    }
-
-    /// The simulation described by a case file (a time-dependent model).
+    /// The simulation described by a case file (a time-dependent model,
+    /// with its time section's start and step).
     pub fn from_case(path: &Path) -> Result<Self> {
         let (case, mesh, _) = load_case(path)?;
-        let (Physics::Heat(model) | Physics::AdvectionDiffusion(model), Some(time)) =
-            (&case.physics, &case.time)
-        else {
-            bail!(
-                "{}: a step-by-step simulation needs a time-dependent model (heat or \
-                 advection_diffusion with a time section)",
-                path.display()
-            );
-        };
-        let heat = scalar_model_from_case(&case, model, std::sync::Arc::new(mesh))?;
-        Simulation::new(heat, time.dt)
+        let time = time_section(&case)?.clone();
+        let base = path.parent().unwrap_or(Path::new("."));
+        let model = transient_model(&case, Arc::new(mesh), base)
+            .map_err(|e| e.context(format!("{}", path.display())))?;
+        Simulation::new(model, time.start, time.dt)
+    }
+}
+
+impl<M: Transient + ?Sized> Simulation<M> {
+    /// A simulation of `model`, at time `t0`, advanced by steps of `dt`.
+    pub fn new(model: Box<M>, t0: f64, dt: f64) -> Result<Self> {
+        check_dt(dt)?;
+        Ok(Simulation {
+            model,
+            t: t0,
+            dt,
+            steps: 0,
+        })
     }
 
-    /// Advances one step of `dt`; a non-finite result is refused and the
-    /// state stays at the last good step.
+    /// Advances by `dt` through the engine's time loop (explicit schemes
+    /// take as many stable steps as they need); a non-finite result is
+    /// refused and the state stays at the last good step. The report is
+    /// the last step's, with the iterations of all of them.
     pub fn step(&mut self) -> Result<StepReport> {
-        let t = self.heat.time();
-        let report = self.heat.try_step(t, self.dt)?;
-        if !report.max_abs.is_finite() {
-            bail!(
-                "step {} from t = {t:.6e} diverged; the state is kept at t = {t:.6e}",
-                self.steps + 1
-            );
-        }
-        self.heat.commit();
-        self.steps += 1;
-        Ok(report)
+        let mut last = StepReport::default();
+        let mut iterations = 0;
+        let mut keep = OnStep(|info: &StepInfo, _: &M| {
+            last = info.report.clone();
+            iterations += info.report.iterations;
+            Ok(())
+        });
+        let monitors: &mut [&mut dyn Monitor<M>] = &mut [&mut keep];
+        let run = TimeLoop::new(self.t, self.t + self.dt, self.dt);
+        let summary = run.run(self.model.as_mut(), None, monitors)?;
+        self.t = summary.t;
+        self.steps += summary.steps;
+        last.iterations = iterations;
+        Ok(last)
     }
 
     /// Current time.
     pub fn time(&self) -> f64 {
-        self.heat.time()
+        self.t
     }
 
-    /// Steps taken.
+    /// Steps taken (stable sub-steps of explicit schemes included).
     pub fn steps(&self) -> usize {
         self.steps
     }
@@ -96,38 +143,44 @@ impl Simulation {
         Ok(())
     }
 
-    /// A field's degree-of-freedom values by name (`"u"`).
-    pub fn field(&self, name: &str) -> Option<&[f64]> {
-        (name == "u").then(|| self.heat.solution())
+    /// The names of the model's fields.
+    pub fn field_names(&self) -> Vec<String> {
+        self.model.fields().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// A field's values by name: per degree of freedom (finite elements)
+    /// or per cell (finite volumes).
+    pub fn field(&self, name: &str) -> Option<Vec<f64>> {
+        self.model
+            .fields()
+            .into_iter()
+            .find_map(|(n, v)| (n == name).then_some(v))
     }
 
     /// Overwrites a field (same length as [`Simulation::field`] gives).
-    pub fn set_field(&mut self, name: &str, values: Vec<f64>) -> Result<()> {
-        if name != "u" {
-            bail!("unknown field '{name}'; this model has: u");
-        }
-        let n = self.heat.solution().len();
-        if values.len() != n {
-            bail!("field 'u' has {n} values; {} given", values.len());
-        }
-        self.heat.set_solution(values);
-        Ok(())
+    pub fn set_field(&mut self, name: &str, values: &[f64]) -> Result<()> {
+        self.model
+            .set_field(name, values)
+            .map_err(anyhow::Error::msg)
     }
 
     /// A field's value at a point (`None` outside the mesh or for an unknown field).
     pub fn sample(&self, name: &str, point: [f64; 3]) -> Option<f64> {
-        let u = self.field(name)?;
-        self.heat.space.point_evaluator(point).map(|e| e.eval(u))
+        let fields = self.model.fields();
+        let k = fields.iter().position(|(n, _)| n == name)?;
+        let columns = self.model.probe(point)?;
+        let column = columns.iter().find(|c| c.field == k)?;
+        Some(column.at.eval(&fields[k].1))
     }
 
-    /// The model, to change its source or boundary conditions between steps.
-    pub fn model_mut(&mut self) -> &mut Heat {
-        &mut self.heat
+    /// The model, to change its data between steps.
+    pub fn model_mut(&mut self) -> &mut M {
+        self.model.as_mut()
     }
 
     /// The model.
-    pub fn model(&self) -> &Heat {
-        &self.heat
+    pub fn model(&self) -> &M {
+        self.model.as_ref()
     }
 }
 

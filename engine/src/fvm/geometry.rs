@@ -228,6 +228,20 @@ impl FvMesh {
         self.volume.len()
     }
 
+    /// The cell containing `point` (on the inner side of all its faces,
+    /// boundary included), `None` outside the mesh. Exact for the convex
+    /// cells of linear meshes; a linear search, for probes located once.
+    pub fn locate(&self, point: [f64; 3]) -> Option<usize> {
+        (0..self.num_cells()).find(|&c| {
+            let h = self.volume[c].abs().powf(1.0 / self.dim as f64);
+            self.cell_faces.row(c).iter().all(|&f| {
+                let face = &self.faces[f];
+                let side = if face.owner == c { 1.0 } else { -1.0 };
+                side * dot3(face.normal, sub(point, face.centroid)) <= 1e-10 * h
+            })
+        })
+    }
+
     /// For cell `c` and one of its faces `f`: the cell across the face and
     /// the offset from `c`'s centroid to that cell's centroid (its image,
     /// across a periodic face). `None` on the boundary.

@@ -11,3 +11,15 @@ pub mod law;
 pub mod projection;
 pub mod reconstruct;
 pub mod solver;
+
+/// Why a finite-volume step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FvError {
+    /// The scheme cannot treat this law (e.g. backward Euler of a
+    /// nonlinear law).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The implicit step's linear solve failed.
+    #[error(transparent)]
+    Solver(#[from] crate::linalg::SolverError),
+}

@@ -12,14 +12,12 @@
 
 use std::sync::Arc;
 
-use pde_mesh::Mesh;
 use rayon::prelude::*;
 
 use super::geometry::{dot3, FvMesh};
 use super::law::{ConservationLaw, NumericalFlux};
 use super::reconstruct::{limit, LeastSquares, Limiter};
-use crate::physics::{Model, OutputField, PhysicsError};
-use crate::time::{StepError, StepReport, Stepper};
+use super::FvError;
 
 mod implicit;
 
@@ -398,7 +396,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
 
     /// One step of size `dt` from the committed state at `t`: the new
     /// state and the boundary outflow during the step.
-    fn advance(&mut self, t: f64, dt: f64) -> Result<(Vec<[f64; N]>, [f64; N]), StepError> {
+    fn advance(&mut self, t: f64, dt: f64) -> Result<(Vec<[f64; N]>, [f64; N]), FvError> {
         match self.integrator {
             FvIntegrator::Ssp(method) => Ok(self.explicit_step(method, t, dt)),
             FvIntegrator::BackwardEuler => self.implicit_step(t, dt),
@@ -434,22 +432,10 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         (u, out)
     }
 
-    /// Advances with CFL-limited steps to time `end`; returns the number of
-    /// steps.
-    pub fn run_until(&mut self, end: f64) -> Result<usize, StepError> {
-        let mut steps = 0;
-        while self.time < end * (1.0 - 1e-14) {
-            let dt = self.cfl_dt().min(end - self.time);
-            self.try_step(self.time, dt)?;
-            self.commit();
-            steps += 1;
-        }
-        Ok(steps)
-    }
-}
-
-impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
-    fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+    /// Tries one step of size `dt` from the committed state at `t` (kept
+    /// until [`FiniteVolume::commit_tried`]); returns the largest absolute
+    /// value of the tried state (NaN if any value is).
+    pub fn try_advance(&mut self, t: f64, dt: f64) -> Result<f64, FvError> {
         let (u, out) = self.advance(t, dt)?;
         let max_abs =
             u.iter().flatten().fold(
@@ -463,14 +449,11 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
                 },
             );
         self.tried = Some((t + dt, u, out));
-        Ok(StepReport {
-            iterations: 0,
-            error_estimate: None,
-            max_abs,
-        })
+        Ok(max_abs)
     }
 
-    fn commit(&mut self) {
+    /// Makes the last tried step the committed state.
+    pub fn commit_tried(&mut self) {
         if let Some((t, u, out)) = self.tried.take() {
             self.time = t;
             self.state = u;
@@ -478,52 +461,16 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
         }
     }
 
-    fn stable_dt(&self) -> Option<f64> {
-        Some(self.cfl_dt())
-    }
-
-    /// One field per conserved quantity, with a value per cell.
-    fn fields(&self) -> Vec<(String, Vec<f64>)> {
-        self.law
-            .names()
-            .iter()
-            .enumerate()
-            .map(|(k, name)| (name.to_string(), self.state.iter().map(|u| u[k]).collect()))
-            .collect()
-    }
-}
-
-impl<L: ConservationLaw<N>, const N: usize> Model for FiniteVolume<L, N> {
-    fn name(&self) -> &'static str {
-        self.law.name()
-    }
-
-    fn mesh(&self) -> &Arc<Mesh> {
-        &self.mesh.mesh
-    }
-
-    fn unknowns(&self) -> usize {
-        N * self.mesh.num_cells()
-    }
-
-    /// None: finite-volume states live in the cells.
-    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
-        Ok(Vec::new())
-    }
-
-    /// One scalar per conserved quantity, and the velocity where the law
-    /// defines one ([`ConservationLaw::velocity`]).
-    fn cell_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
-        let mut data: Vec<OutputField> = self
-            .fields()
-            .into_iter()
-            .map(|(name, values)| OutputField::scalars(&name, values))
-            .collect();
-        let velocity: Option<Vec<[f64; 3]>> =
-            self.state.iter().map(|u| self.law.velocity(u)).collect();
-        if let Some(v) = velocity {
-            data.push(OutputField::vectors("velocity", 3, v.concat()));
+    /// Advances with CFL-limited steps to time `end`; returns the number of
+    /// steps.
+    pub fn run_until(&mut self, end: f64) -> Result<usize, FvError> {
+        let mut steps = 0;
+        while self.time < end * (1.0 - 1e-14) {
+            let dt = self.cfl_dt().min(end - self.time);
+            self.try_advance(self.time, dt)?;
+            self.commit_tried();
+            steps += 1;
         }
-        Ok(data)
+        Ok(steps)
     }
 }

@@ -6,6 +6,7 @@ pub mod amg;
 pub mod direct;
 pub mod krylov;
 pub mod precond;
+pub mod registry;
 pub mod saddle;
 
 use faer::sparse::{SparseRowMat, SymbolicSparseRowMat};

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use pde_mesh::Mesh;
 
 use super::navier_stokes::NavierStokes;
-use super::{Model, OutputField, PhysicsError};
+use super::{Model, OutputField, PhysicsError, ProbeColumn};
+use super::{StepError, StepReport, Stepper};
 use crate::fem::PointEvaluator;
 use crate::fvm::geometry::dot3;
 use crate::fvm::law::LinearAdvection;
 use crate::fvm::projection::{FaceRole, FluxProjection};
 use crate::fvm::solver::{FiniteVolume, FvBoundary};
-use crate::time::{StepError, StepReport, Stepper};
 
 /// A flow and, optionally, a scalar it carries.
 pub struct FlowWithScalar {
@@ -150,6 +150,14 @@ impl Stepper for FlowWithScalar {
 
     fn fields(&self) -> Vec<(String, Vec<f64>)> {
         self.flow.fields()
+    }
+
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
+        self.flow.probe(point)
+    }
+
+    fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
+        self.flow.set_field(name, values)
     }
 }
 

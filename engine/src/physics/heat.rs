@@ -10,10 +10,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{Model, OutputField, PhysicsError, ScalarFn, VectorFn};
+use super::{Model, OutputField, PhysicsError, ProbeColumn, ScalarFn, VectorFn};
+use super::{StepError, StepReport, Stepper};
 use crate::fem::{assembly, bc, FunctionSpace};
 use crate::linalg::{spmv, LinearSolver, SolveReport, SparseMatrix};
-use crate::time::{Integrator, StepError, StepReport, Stepper};
+use crate::time::Integrator;
 
 /// A field of space and time.
 pub type SpaceTimeFn = Arc<dyn Fn([f64; 3], f64) -> f64 + Send + Sync>;
@@ -319,6 +320,21 @@ impl Stepper for Heat {
 
     fn fields(&self) -> Vec<(String, Vec<f64>)> {
         vec![("u".to_string(), self.solution().to_vec())]
+    }
+
+    fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
+        super::field_slot(&["u"], name, self.solution().len(), values)?;
+        self.set_solution(values.to_vec());
+        Ok(())
+    }
+
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
+        let at = self.space.point_evaluator(point)?;
+        Some(vec![ProbeColumn {
+            label: "u".into(),
+            field: 0,
+            at,
+        }])
     }
 }
 

@@ -1,9 +1,13 @@
 //! Physical models, one module each.
 
 pub mod carried_scalar;
+pub mod finite_volume;
 pub mod heat;
 pub mod navier_stokes;
 pub mod poisson;
+mod stepper;
+
+pub use stepper::{field_slot, ProbeColumn, StepError, StepReport, Stepper};
 
 use std::sync::Arc;
 
@@ -48,7 +52,7 @@ impl OutputField {
 /// A physical model: it owns its discrete spaces and its state (the
 /// committed solution) and shows the state as point data (finite elements)
 /// or cell data (finite volumes) on its mesh, which is all the output needs. Time-dependent models are also
-/// [`Stepper`](crate::time::Stepper)s.
+/// [`Stepper`]s.
 pub trait Model {
     /// The model's name, as case files spell it.
     fn name(&self) -> &'static str;
@@ -65,6 +69,12 @@ pub trait Model {
     }
 }
 
+/// A time-dependent model: it steps ([`Stepper`]) and shows its state
+/// ([`Model`]). Every type that is both is one.
+pub trait Transient: Stepper + Model {}
+
+impl<T: Stepper + Model + ?Sized> Transient for T {}
+
 /// Errors of the physical models.
 #[derive(Debug, thiserror::Error)]
 pub enum PhysicsError {
@@ -74,6 +84,9 @@ pub enum PhysicsError {
     /// From a linear solver.
     #[error(transparent)]
     Solver(#[from] crate::linalg::SolverError),
+    /// From the finite-volume layer.
+    #[error(transparent)]
+    FiniteVolume(#[from] crate::fvm::FvError),
     /// A nonlinear iteration did not converge.
     #[error("{0}")]
     NotConverged(String),

@@ -22,12 +22,13 @@ pub use surrogate::{CheckedSurrogate, FlowSurrogate, StepResidual, SurrogateStat
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use super::{Model, OutputField, PhysicsError};
+use super::{Model, OutputField, PhysicsError, ProbeColumn};
+use super::{StepError, StepReport, Stepper};
 use crate::fem::assembly::{self, CellValues};
 use crate::fem::{bc, FunctionSpace, MixedSpace, PointEvaluator};
 use crate::linalg::direct::Cholesky;
 use crate::linalg::{entry_index, spmv, LinearSolver, SparseMatrix};
-use crate::time::{Integrator, StepError, StepReport, Stepper};
+use crate::time::Integrator;
 
 /// A vector field of space and time.
 pub type VectorSpaceTimeFn = Arc<dyn Fn([f64; 3], f64) -> [f64; 3] + Send + Sync>;
@@ -870,6 +871,45 @@ impl Stepper for NavierStokes {
             .collect();
         out.push(("pressure".into(), self.pressure().to_vec()));
         out
+    }
+
+    fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
+        let names = &["velocity_x", "velocity_y", "velocity_z"][..self.dim()];
+        let mut all = names.to_vec();
+        all.push("pressure");
+        let k = all.iter().position(|n| *n == name).unwrap_or(all.len());
+        let range = if k < self.dim() {
+            self.space.range(0, k)
+        } else {
+            self.space.range(1, 0)
+        };
+        super::field_slot(&all, name, range.len(), values)?;
+        let (t, mut x) = (self.time(), self.state().to_vec());
+        x[range].copy_from_slice(values);
+        self.history.clear();
+        self.history.push_back((t, x));
+        Ok(())
+    }
+
+    /// Every velocity component (`u`, `v`, `w`) and the pressure (`p`).
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
+        let velocity = self.velocity_space().point_evaluator(point)?;
+        let pressure = self.pressure_probe(point)?;
+        let mut columns: Vec<ProbeColumn> = ["u", "v", "w"][..self.dim()]
+            .iter()
+            .enumerate()
+            .map(|(c, label)| ProbeColumn {
+                label: label.to_string(),
+                field: c,
+                at: velocity.clone(),
+            })
+            .collect();
+        columns.push(ProbeColumn {
+            label: "p".into(),
+            field: self.dim(),
+            at: pressure,
+        });
+        Some(columns)
     }
 }
 

@@ -13,18 +13,20 @@ use anyhow::{Context, Result};
 use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
-use super::{progress_bar, time_section, Series, StepLog};
+use super::{extend, time_section, Run};
 use crate::case::{
     CarriedScalarSpec, Case, FvBoundarySpec, FvScalarModel, FvScheme, LimiterKind, Physics,
     ReconstructionKind, RungeKuttaKind, ShallowWaterModel,
 };
+use crate::driver::{Monitor, StepInfo};
 use crate::expr::Expr;
 use crate::fvm::geometry::FvMesh;
 use crate::fvm::law::{Burgers, ConservationLaw, LinearAdvection, ShallowWater};
 use crate::fvm::reconstruct::Limiter;
 use crate::fvm::solver::{FiniteVolume, FvBoundary, FvIntegrator, Reconstruction, SspRk};
+use crate::physics::carried_scalar::FlowWithScalar;
+use crate::physics::{StepError, Transient};
 use crate::plot::{self, Panel};
-use crate::time::TimeLoop;
 
 /// `N` expressions of `x, y, z, t` as a state function (missing ones 0).
 pub(super) fn state_fn<const N: usize>(
@@ -124,22 +126,26 @@ fn boundaries<L: ConservationLaw<N>, const N: usize>(
 
 /// `conservation.csv`: per conserved quantity its total, the boundary
 /// outflow so far, and its minimum and maximum over the cells; and
-/// `conservation.png`, the plot of the first quantity's.
+/// `conservation.png`, the plot of the first quantity's. A monitor of
+/// finite-volume models and of flows carrying a scalar, written into its
+/// directory when the run ends.
 pub(super) struct Conservation {
+    dir: std::path::PathBuf,
     names: Vec<String>,
     /// Per record: t, then total, outflow, min, max of every quantity.
     rows: Vec<Vec<f64>>,
 }
 
 impl Conservation {
-    pub(super) fn new(names: &[&str]) -> Self {
+    pub(super) fn new(dir: &Path, names: &[&str]) -> Self {
         Conservation {
+            dir: dir.to_path_buf(),
             names: names.iter().map(|n| n.to_string()).collect(),
             rows: Vec::new(),
         }
     }
 
-    pub(super) fn record<L: ConservationLaw<N>, const N: usize>(
+    fn sample<L: ConservationLaw<N>, const N: usize>(
         &mut self,
         t: f64,
         model: &FiniteVolume<L, N>,
@@ -155,7 +161,8 @@ impl Conservation {
         self.rows.push(row);
     }
 
-    pub(super) fn write(&self, out: &Path) -> Result<()> {
+    fn write(&self) -> Result<()> {
+        let out = &self.dir;
         let mut csv = String::from("t");
         for n in &self.names {
             let _ = write!(csv, ",total_{n},outflow_{n},min_{n},max_{n}");
@@ -221,6 +228,43 @@ fn balance_error(initial: f64, total: f64, outflow: f64) -> f64 {
     (total + outflow - initial) / scale
 }
 
+impl<L: ConservationLaw<N>, const N: usize> Monitor<FiniteVolume<L, N>> for Conservation {
+    fn start(&mut self, t: f64, model: &FiniteVolume<L, N>) -> Result<(), StepError> {
+        self.sample(t, model);
+        Ok(())
+    }
+
+    fn record(&mut self, step: &StepInfo, model: &FiniteVolume<L, N>) -> Result<(), StepError> {
+        self.sample(step.t, model);
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &FiniteVolume<L, N>) -> Result<(), StepError> {
+        self.write().map_err(crate::driver::monitors::output_error)
+    }
+}
+
+/// The carried scalar of a flow.
+impl Monitor<FlowWithScalar> for Conservation {
+    fn start(&mut self, t: f64, flow: &FlowWithScalar) -> Result<(), StepError> {
+        if let Some(scalar) = flow.scalar() {
+            self.sample(t, scalar);
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, step: &StepInfo, flow: &FlowWithScalar) -> Result<(), StepError> {
+        if let Some(scalar) = flow.scalar() {
+            self.sample(step.t, scalar);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &FlowWithScalar) -> Result<(), StepError> {
+        self.write().map_err(crate::driver::monitors::output_error)
+    }
+}
+
 /// The finite-volume model of a scalar carried by a flow on `mesh`, at
 /// time `t0` (its velocity comes from the flow).
 pub(super) fn carried_scalar(
@@ -243,14 +287,25 @@ pub(super) fn carried_scalar(
     Ok(model)
 }
 
-/// Runs a finite-volume case (shallow water, transport, Burgers).
-pub(crate) fn run_finite_volume(
+/// What to do with the finite-volume model of a case, whatever its law:
+/// run it, or box it for step-by-step use.
+pub(crate) trait FvVisitor {
+    /// What the visit gives.
+    type Output;
+    /// Visits the model.
+    fn visit<L: ConservationLaw<N> + 'static, const N: usize>(
+        self,
+        model: FiniteVolume<L, N>,
+    ) -> Result<Self::Output>;
+}
+
+/// Builds the finite-volume model of a case (shallow water, transport,
+/// Burgers) at its start time and hands it to `visitor`.
+pub(crate) fn with_finite_volume<V: FvVisitor>(
     case: &Case,
     mesh: Arc<Mesh>,
-    name: &str,
-    out: &Path,
-    progress: bool,
-) -> Result<serde_json::Value> {
+    visitor: V,
+) -> Result<V::Output> {
     let t0 = time_section(case)?.start;
     let key = format!("physics.{}", case.physics.name());
     let scalar_initial = |spec: &FvScalarModel| {
@@ -258,25 +313,53 @@ pub(crate) fn run_finite_volume(
         move |x| [f.as_ref().map_or(0.0, |f| f(x, t0))]
     };
     match &case.physics {
-        Physics::ShallowWater(spec) => {
-            let model = shallow_water(spec, mesh, t0, &key)?;
-            run(case, model, name, out, progress)
-        }
+        Physics::ShallowWater(spec) => visitor.visit(shallow_water(spec, mesh, t0, &key)?),
         Physics::Transport(spec) => {
             let velocity = state_fn::<3>(spec.velocity.as_deref().unwrap_or_default());
             let mut model = Setup::scalar(&key, spec)
                 .build(mesh, t0, |fv| LinearAdvection::new(fv, |x| velocity(x, t0)))?;
             model.set_initial(scalar_initial(spec));
-            run(case, model, name, out, progress)
+            visitor.visit(model)
         }
         Physics::Burgers(spec) => {
             let d = spec.direction.as_deref().unwrap_or(&[1.0]);
             let direction = std::array::from_fn(|k| d.get(k).copied().unwrap_or(0.0));
             let mut model = Setup::scalar(&key, spec).build(mesh, t0, |_| Burgers { direction })?;
             model.set_initial(scalar_initial(spec));
-            run(case, model, name, out, progress)
+            visitor.visit(model)
         }
         other => anyhow::bail!("{} is not a finite-volume model", other.name()),
+    }
+}
+
+/// Runs a finite-volume case into `out`.
+pub(crate) struct RunVisitor<'a> {
+    pub(crate) case: &'a Case,
+    pub(crate) name: &'a str,
+    pub(crate) out: &'a Path,
+    pub(crate) progress: bool,
+}
+
+impl FvVisitor for RunVisitor<'_> {
+    type Output = serde_json::Value;
+    fn visit<L: ConservationLaw<N> + 'static, const N: usize>(
+        self,
+        model: FiniteVolume<L, N>,
+    ) -> Result<serde_json::Value> {
+        run(self.case, model, self.name, self.out, self.progress)
+    }
+}
+
+/// Boxes a finite-volume model for step-by-step use.
+pub(crate) struct BoxVisitor;
+
+impl FvVisitor for BoxVisitor {
+    type Output = Box<dyn Transient>;
+    fn visit<L: ConservationLaw<N> + 'static, const N: usize>(
+        self,
+        model: FiniteVolume<L, N>,
+    ) -> Result<Box<dyn Transient>> {
+        Ok(Box::new(model))
     }
 }
 
@@ -313,7 +396,8 @@ fn shallow_water(
 }
 
 /// Runs a finite-volume model from its initial state through the case's
-/// time section: output series, conservation record, progress, summary.
+/// time section: output series, probes, conservation record, progress,
+/// summary.
 fn run<L: ConservationLaw<N>, const N: usize>(
     case: &Case,
     mut model: FiniteVolume<L, N>,
@@ -321,29 +405,12 @@ fn run<L: ConservationLaw<N>, const N: usize>(
     out: &Path,
     progress: bool,
 ) -> Result<serde_json::Value> {
-    let time = time_section(case)?;
     let initial_total = model.total();
-    let mut series = Series::new(out, name, case.output.every, time.end);
-    series.write(0, time.start, &model)?;
     let names = model.law.names();
-    let mut conservation = Conservation::new(&names);
-    conservation.record(time.start, &model);
-    let bar = progress_bar(progress);
-    let mut log = StepLog::default();
-    let run = TimeLoop::new(time.start, time.end, time.dt);
-    let span = time.end - time.start;
-    let result = run.run(&mut model, None, &mut [], |step, t, dt, report, m| {
-        conservation.record(t, m);
-        log.record(t, dt, report);
-        bar.set_position((1000.0 * (t - time.start) / span) as u64);
-        bar.set_message(format!("t {t:.4e}  dt {dt:.2e}  step {step}"));
-        series.maybe_write(step, t, m)
-    });
-    bar.finish_and_clear();
-    conservation.write(out)?;
-    log.write(out)?;
-    let summary =
-        result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
+    let mut conservation = Conservation::new(out, &names);
+    let mut run = Run::new(case, &model, name, out, progress)?;
+    let result = run.drive(&mut model, vec![&mut conservation]);
+    let mut summary = run.summary(result)?;
     let (total, outflow) = (model.total(), model.boundary_outflow());
     let range: serde_json::Map<String, serde_json::Value> = (0..N)
         .map(|k| {
@@ -353,20 +420,18 @@ fn run<L: ConservationLaw<N>, const N: usize>(
             (names[k].to_string(), serde_json::json!([lo, hi]))
         })
         .collect();
-    Ok(serde_json::json!({
-        "model": case.physics.name(),
-        "cells": model.mesh.num_cells(),
-        "unknowns": N * model.mesh.num_cells(),
-        "steps": summary.steps,
-        "t_end": summary.t,
-        "dt_min": summary.dt_range.0,
-        "dt_max": summary.dt_range.1,
-        "conserved": names[0],
-        "total": total[0],
-        "outflow": outflow[0],
-        "balance_error": balance_error(initial_total[0], total[0], outflow[0]),
-        "range": range,
-        "last_output_step": series.last_written(),
-        "output": series.path().display().to_string(),
-    }))
+    extend(
+        &mut summary,
+        serde_json::json!({
+            "model": case.physics.name(),
+            "cells": model.mesh.num_cells(),
+            "unknowns": N * model.mesh.num_cells(),
+            "conserved": names[0],
+            "total": total[0],
+            "outflow": outflow[0],
+            "balance_error": balance_error(initial_total[0], total[0], outflow[0]),
+            "range": range,
+        }),
+    );
+    Ok(summary)
 }

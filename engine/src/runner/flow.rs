@@ -15,15 +15,17 @@ use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
 use super::finite_volume::{self, state_fn, Conservation};
-use super::{make_solver, probe_points, progress_bar, write_model, Series, StepLog};
+use super::{extend, make_solver, probe_points, Run};
 use crate::case::{Case, FlowBoundarySpec, FlowModel, ForcesSpec, MonitorSpec, Physics};
+use crate::driver::monitors::{write_model, Probes};
+use crate::driver::{Monitor, StepInfo};
 use crate::fem::PointEvaluator;
 use crate::linalg::direct::SparseLu;
+use crate::linalg::registry::SystemInfo;
 use crate::physics::carried_scalar::FlowWithScalar;
 use crate::physics::navier_stokes::{FlowBoundary, NavierStokes};
-use crate::physics::Model;
+use crate::physics::{Model, StepError, Stepper};
 use crate::plot::{self, Panel, Reference};
-use crate::time::{StepError, Stepper, TimeLoop};
 
 /// A point from 2 or 3 coordinates.
 fn point3(p: &[f64]) -> [f64; 3] {
@@ -41,11 +43,15 @@ fn forces_spec(case: &Case) -> Option<&ForcesSpec> {
 /// The flow a case describes, at its start time.
 pub fn flow_from_case(case: &Case, model: &FlowModel, mesh: Arc<Mesh>) -> Result<NavierStokes> {
     let mut ns = NavierStokes::new(mesh, model.nu, Box::new(SparseLu::new())).context("physics")?;
+    let system = SystemInfo {
+        saddle_split: Some(ns.pressure_offset()),
+        ..case.physics.system()
+    };
     ns.set_solver(make_solver(
         &case.solver,
         case.physics.default_solver(case.time.is_some()),
-        Some(ns.pressure_offset()),
-    ));
+        system,
+    )?);
     ns.convection = matches!(case.physics, Physics::NavierStokes(_));
     let t0 = case.time.as_ref().map_or(0.0, |t| t.start);
     if let Some(time) = &case.time {
@@ -116,7 +122,7 @@ impl ForceSeries {
         c
     }
 
-    fn record(&mut self, t: f64, ns: &NavierStokes) {
+    fn sample(&mut self, t: f64, ns: &NavierStokes) {
         let Some(f) = ns.force() else { return };
         let mut row = vec![t];
         row.extend(f[..self.dim].iter().map(|v| v * self.scale));
@@ -226,75 +232,6 @@ fn strouhal(t: &[f64], s: &[f64]) -> Option<f64> {
     Some(periods / (crossings[crossings.len() - 1] - crossings[0]))
 }
 
-/// Probes of a flow: velocity components and pressure at each point.
-struct FlowProbes {
-    names: Vec<String>,
-    velocity: Vec<PointEvaluator>,
-    pressure: Vec<PointEvaluator>,
-    csv: String,
-}
-
-impl FlowProbes {
-    fn new(case: &Case, ns: &NavierStokes) -> Result<Self> {
-        let mut p = FlowProbes {
-            names: Vec::new(),
-            velocity: Vec::new(),
-            pressure: Vec::new(),
-            csv: "t".into(),
-        };
-        let components = ["u", "v", "w"];
-        for (name, point) in probe_points(case) {
-            let outside = || format!("monitors: probe '{name}' at {point:?} is outside the mesh");
-            p.velocity.push(
-                ns.velocity_space()
-                    .point_evaluator(point)
-                    .with_context(outside)?,
-            );
-            p.pressure
-                .push(ns.pressure_probe(point).with_context(outside)?);
-            for c in &components[..ns.dim()] {
-                let _ = write!(p.csv, ",{name}_{c}");
-            }
-            let _ = write!(p.csv, ",{name}_p");
-            p.names.push(name.to_string());
-        }
-        p.csv.push('\n');
-        Ok(p)
-    }
-
-    fn values(&self, ns: &NavierStokes) -> Vec<(String, f64)> {
-        let components = ["u", "v", "w"];
-        let mut out = Vec::new();
-        for (k, name) in self.names.iter().enumerate() {
-            for (c, label) in components[..ns.dim()].iter().enumerate() {
-                out.push((
-                    format!("{name}_{label}"),
-                    self.velocity[k].eval(ns.velocity(c)),
-                ));
-            }
-            out.push((format!("{name}_p"), self.pressure[k].eval(ns.pressure())));
-        }
-        out
-    }
-
-    fn record(&mut self, t: f64, ns: &NavierStokes) {
-        let _ = write!(self.csv, "{t:.9e}");
-        for (_, v) in self.values(ns) {
-            let _ = write!(self.csv, ",{v:.9e}");
-        }
-        self.csv.push('\n');
-    }
-
-    fn summary(&self, ns: &NavierStokes) -> serde_json::Value {
-        let map: serde_json::Map<String, serde_json::Value> = self
-            .values(ns)
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::json!(v)))
-            .collect();
-        serde_json::Value::Object(map)
-    }
-}
-
 /// The classical flow run alongside a learned one (`stepper.baseline`),
 /// for comparison in the same run on the same mesh.
 struct ClassicalBaseline {
@@ -316,7 +253,7 @@ impl ClassicalBaseline {
         self.seconds += started.elapsed().as_secs_f64();
         self.steps += 1;
         if let Some(f) = self.forces.as_mut() {
-            f.record(t, &self.ns);
+            f.sample(t, &self.ns);
         }
         let velocity = |ns: &NavierStokes| -> Vec<f64> {
             (0..ns.dim())
@@ -341,6 +278,51 @@ impl ClassicalBaseline {
     }
 }
 
+impl Monitor<FlowWithScalar> for ForceSeries {
+    fn record(&mut self, step: &StepInfo, flow: &FlowWithScalar) -> Result<(), StepError> {
+        self.sample(step.t, &flow.flow);
+        Ok(())
+    }
+
+    fn status(&self) -> Option<String> {
+        self.last()
+            .map(|(cd, cl)| format!("cD {cd:.4}  cL {cl:+.4}"))
+    }
+}
+
+impl Monitor<FlowWithScalar> for ClassicalBaseline {
+    fn record(&mut self, step: &StepInfo, flow: &FlowWithScalar) -> Result<(), StepError> {
+        self.step(step.t, step.dt, &flow.flow)
+    }
+
+    fn status(&self) -> Option<String> {
+        self.difference
+            .last()
+            .map(|d| format!("vs classical {:.1}%", 100.0 * d))
+    }
+}
+
+/// The learned steps and fallbacks so far, for the progress display.
+struct SurrogateStatus(String);
+
+impl Monitor<FlowWithScalar> for SurrogateStatus {
+    fn record(&mut self, _: &StepInfo, flow: &FlowWithScalar) -> Result<(), StepError> {
+        if let Some(s) = flow.flow.surrogate() {
+            self.0.clear();
+            let _ = write!(
+                self.0,
+                "learned {}  fallbacks {}",
+                s.stats.learned_steps, s.stats.fallbacks
+            );
+        }
+        Ok(())
+    }
+
+    fn status(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| self.0.clone())
+    }
+}
+
 /// Puts the learned stepper of the case's `stepper:` into the flow.
 #[cfg(feature = "torch")]
 fn attach_stepper(case: &Case, ns: &mut NavierStokes, base: &Path) -> Result<()> {
@@ -361,6 +343,31 @@ fn attach_stepper(case: &Case, _: &mut NavierStokes, _: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The flow `ns` with the case's carried scalar, if any, from time `t0`.
+fn with_scalar(ns: NavierStokes, model: &FlowModel, t0: f64) -> Result<FlowWithScalar> {
+    let mesh = ns.mesh().clone();
+    let mut flow = FlowWithScalar::new(ns);
+    if let Some(spec) = &model.scalar {
+        let scalar = finite_volume::carried_scalar(spec, mesh, t0)?;
+        flow.carry(&spec.name, scalar)
+            .context("physics: the carried scalar's velocity")?;
+    }
+    Ok(flow)
+}
+
+/// The time-dependent flow a case describes, with its learned stepper and
+/// carried scalar; paths in the case are relative to `base`.
+pub(super) fn transient_flow(
+    case: &Case,
+    model: &FlowModel,
+    mesh: Arc<Mesh>,
+    base: &Path,
+) -> Result<FlowWithScalar> {
+    let mut ns = flow_from_case(case, model, mesh)?;
+    attach_stepper(case, &mut ns, base)?;
+    with_scalar(ns, model, super::time_section(case)?.start)
+}
+
 /// Runs a flow case (steady without a time section); paths in the case
 /// are relative to `base`.
 pub(super) fn run_flow(
@@ -377,7 +384,6 @@ pub(super) fn run_flow(
     let mut forces = forces_spec(case)
         .map(|f| ForceSeries::new(f, &ns))
         .transpose()?;
-    let mut probes = FlowProbes::new(case, &ns)?;
     let mut summary = serde_json::json!({
         "model": case.physics.name(),
         "elements": "Taylor-Hood P2/P1",
@@ -385,6 +391,10 @@ pub(super) fn run_flow(
         "nu": model.nu,
     });
     let Some(time) = &case.time else {
+        let points: Vec<(String, [f64; 3])> = probe_points(case)
+            .map(|(n, p)| (n.to_string(), p))
+            .collect();
+        let mut probes = Probes::new(out, &points, &ns)?;
         let started = Instant::now();
         let newton = ns
             .solve_steady(model.newton.tolerance, model.newton.max_iterations)
@@ -392,30 +402,24 @@ pub(super) fn run_flow(
         let file = out.join(format!("{name}.vtu"));
         write_model(&ns, &file)?;
         if let Some(f) = forces.as_mut() {
-            f.record(ns.time(), &ns);
+            f.sample(ns.time(), &ns);
             f.write(out, name, None)?;
             summary["forces"] = f.summary();
         }
+        Monitor::<NavierStokes>::start(&mut probes, ns.time(), &ns)?;
         summary["newton_iterations"] = serde_json::json!(newton.iterations);
         summary["newton_updates"] = serde_json::json!(newton.increments);
         summary["solve_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
-        summary["probes"] = probes.summary(&ns);
+        summary["probes"] = probes.summary();
         summary["output"] = serde_json::json!(file.display().to_string());
         return Ok(summary);
     };
 
-    let t0 = time.start;
-    let mesh = ns.mesh().clone();
-    let mut flow = FlowWithScalar::new(ns);
-    let mut conservation = None;
-    if let Some(spec) = &model.scalar {
-        let scalar = finite_volume::carried_scalar(spec, mesh, t0)?;
-        let mut record = Conservation::new(&[spec.name.as_str()]);
-        record.record(t0, &scalar);
-        conservation = Some(record);
-        flow.carry(&spec.name, scalar)
-            .context("physics: the carried scalar's velocity")?;
-    }
+    let mut flow = with_scalar(ns, model, time.start)?;
+    let mut conservation = model
+        .scalar
+        .as_ref()
+        .map(|spec| Conservation::new(out, &[spec.name.as_str()]));
     let mut baseline = match &case.stepper {
         Some(spec) if spec.baseline => {
             let ns = flow_from_case(case, model, flow.flow.mesh().clone())?;
@@ -431,60 +435,22 @@ pub(super) fn run_flow(
         }
         _ => None,
     };
-    let mut series = Series::new(out, name, case.output.every, time.end);
-    series.write(0, t0, &flow)?;
-    probes.record(t0, &flow.flow);
-    let bar = progress_bar(progress);
-    let mut run = TimeLoop::new(t0, time.end, time.dt);
+    let mut learned = SurrogateStatus(String::new());
+    let mut run = Run::new(case, &flow, name, out, progress)?;
     // Velocities this far above the reference scale mean divergence.
-    run.blow_up = 1e4 * forces.as_ref().map_or(1.0, |f| f.spec.reference_velocity);
-    let started = Instant::now();
-    let span = time.end - t0;
-    let mut log = StepLog::default();
-    let result = run.run(&mut flow, None, &mut [], |step, t, dt, report, s| {
-        let ns = &s.flow;
-        probes.record(t, ns);
-        if let (Some(c), Some(scalar)) = (conservation.as_mut(), s.scalar()) {
-            c.record(t, scalar);
-        }
-        log.record(t, dt, report);
-        let mut message = format!(
-            "t {t:.4}  dt {dt:.1e}  step {step}  it {}",
-            report.iterations
-        );
-        if let Some(s) = ns.surrogate() {
-            let _ = write!(
-                message,
-                "  learned {}  fallbacks {}",
-                s.stats.learned_steps, s.stats.fallbacks
-            );
-        }
-        if let Some(b) = baseline.as_mut() {
-            b.step(t, dt, ns)?;
-            if let Some(d) = b.difference.last() {
-                let _ = write!(message, "  vs classical {:.1}%", 100.0 * d);
-            }
-        }
-        if let Some(f) = forces.as_mut() {
-            f.record(t, ns);
-            if let Some((cd, cl)) = f.last() {
-                let _ = write!(message, "  cD {cd:.4}  cL {cl:+.4}");
-            }
-        }
-        bar.set_position((1000.0 * (t - t0) / span) as u64);
-        bar.set_message(message);
-        series.maybe_write(step, t, s)
-    });
-    bar.finish_and_clear();
-    let wall = started.elapsed().as_secs_f64();
-    // Monitors are kept whatever happened, like the output written so far.
-    vtk::write_atomically(&out.join("probes.csv"), |w| {
-        w.write_all(probes.csv.as_bytes())
-    })?;
-    log.write(out)?;
-    if let Some(c) = &conservation {
-        c.write(out)?;
+    run.time_loop.blow_up = 1e4 * forces.as_ref().map_or(1.0, |f| f.spec.reference_velocity);
+    let mut extra: Vec<&mut dyn Monitor<FlowWithScalar>> = vec![&mut learned];
+    if let Some(b) = baseline.as_mut() {
+        extra.push(b);
     }
+    if let Some(f) = forces.as_mut() {
+        extra.push(f);
+    }
+    if let Some(c) = conservation.as_mut() {
+        extra.push(c);
+    }
+    let result = run.drive(&mut flow, extra);
+    // Forces are kept whatever happened, like the output written so far.
     if let Some(f) = &forces {
         let classical = baseline.as_ref().and_then(|b| b.forces.as_ref());
         f.write(out, name, classical)?;
@@ -504,19 +470,10 @@ pub(super) fn run_flow(
             "steps": flow.scalar_steps,
         });
     }
+    extend(&mut summary, run.summary(result)?);
     let ns = &flow.flow;
-    let run_summary =
-        result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
     summary["integrator"] = serde_json::json!(format!("{:?}", ns.integrator));
-    summary["steps"] = serde_json::json!(run_summary.steps);
-    summary["t_end"] = serde_json::json!(run_summary.t);
     summary["dt"] = serde_json::json!(time.dt);
-    summary["solver_iterations"] = serde_json::json!(run_summary.iterations);
-    summary["time_loop_seconds"] = serde_json::json!(wall);
-    summary["seconds_per_step"] = serde_json::json!(wall / run_summary.steps.max(1) as f64);
-    summary["last_output_step"] = serde_json::json!(series.last_written());
-    summary["probes"] = probes.summary(ns);
-    summary["output"] = serde_json::json!(series.path().display().to_string());
     if let Some(s) = ns.surrogate() {
         let mut record = s.stats.to_json();
         record["model"] = serde_json::json!(s.describe());

@@ -10,10 +10,9 @@
 
 use super::{DiffusionPartner, FiniteVolume, FvBoundary};
 use crate::fvm::law::ConservationLaw;
+use crate::fvm::FvError;
 use crate::linalg::direct::SparseLu;
 use crate::linalg::{entry_index, zeros_with_pattern, LinearSolver, SparseMatrix};
-use crate::physics::PhysicsError;
-use crate::time::StepError;
 
 /// The matrix (cell adjacency pattern, built once) and its LU solver.
 pub(super) struct System {
@@ -48,14 +47,14 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         f: usize,
         t: f64,
         gradients: Option<&[[[f64; 3]; N]]>,
-    ) -> Result<LinearFlux<N>, StepError> {
+    ) -> Result<LinearFlux<N>, FvError> {
         let face = &self.mesh.faces[f];
         let [cl, cr] = self.law.linear_upwind(f).ok_or_else(|| {
-            StepError::Model(PhysicsError::Unsupported(format!(
+            FvError::Unsupported(format!(
                 "backward Euler needs a law linear in the state; {} is not (use an SSP \
                  Runge–Kutta method)",
                 self.law.name()
-            )))
+            ))
         })?;
         let mut flux = LinearFlux {
             owner: 0.0,
@@ -109,7 +108,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         &mut self,
         t: f64,
         dt: f64,
-    ) -> Result<(Vec<[f64; N]>, [f64; N]), StepError> {
+    ) -> Result<(Vec<[f64; N]>, [f64; N]), FvError> {
         let t1 = t + dt;
         let gradients =
             (self.diffusivity > 0.0).then(|| self.least_squares.gradients(&self.mesh, &self.state));
@@ -145,10 +144,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         let mut x = vec![0.0; n];
         for k in 0..N {
             let b: Vec<f64> = rhs.iter().map(|r| r[k]).collect();
-            system
-                .lu
-                .solve(&system.matrix, &b, &mut x)
-                .map_err(|e| StepError::Model(e.into()))?;
+            system.lu.solve(&system.matrix, &b, &mut x)?;
             u.iter_mut().zip(&x).for_each(|(ui, xi)| ui[k] = *xi);
         }
         let mut out = [0.0; N];

@@ -25,7 +25,7 @@ use std::time::Instant;
 use super::NavierStokes;
 use crate::fem::FunctionSpace;
 use crate::physics::PhysicsError;
-use crate::time::{StepError, StepReport};
+use crate::physics::{StepError, StepReport};
 
 /// Most symmetric Gauss–Seidel sweeps over the edge values of a prediction
 /// (each costs about two products with their rows of the matrix).

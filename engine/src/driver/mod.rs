@@ -1,0 +1,18 @@
+//! The driver: the one [`TimeLoop`] that advances every time-dependent
+//! model (from the command line, the Rust API, dataset generation, learned
+//! or classical), the [`Monitor`]s that observe it (output series, probes,
+//! `steps.csv`, and the models' own records such as forces), and the
+//! [`MeshMover`]s that move the mesh before each step.
+//!
+//! The loop calls, in order, the mesh mover, the stepper, the monitors and
+//! the progress display. A stepper first *tries* a step and the loop
+//! *commits* it only when it is acceptable: finite, and within the error
+//! tolerance of an adaptive step.
+
+mod monitor;
+pub mod monitors;
+mod time_loop;
+
+pub use monitor::{Monitor, OnStep, StepInfo};
+pub(crate) use time_loop::progress_bar;
+pub use time_loop::{Adaptive, MeshMover, RunSummary, TimeLoop};

@@ -1,0 +1,106 @@
+//! `probes.csv`: the state at named points, for every model.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use pde_mesh::io::vtk;
+
+use super::output_error;
+use crate::driver::{Monitor, StepInfo};
+use crate::physics::{ProbeColumn, StepError, Stepper};
+
+/// Probes: every quantity of the state at named points, located once,
+/// recorded at the start and after every step into `probes.csv` (one
+/// column per quantity: `<probe>` for a model with one, `<probe>_<label>`
+/// otherwise).
+pub struct Probes {
+    file: PathBuf,
+    /// Column name and how to read it.
+    columns: Vec<(String, ProbeColumn)>,
+    csv: String,
+    last: Vec<f64>,
+}
+
+impl Probes {
+    /// Probes of `model` at the named points, written to `<dir>/probes.csv`;
+    /// a point outside the mesh is an error naming the probe.
+    pub fn new<S: Stepper + ?Sized>(
+        dir: &Path,
+        points: &[(String, [f64; 3])],
+        model: &S,
+    ) -> Result<Self> {
+        let mut columns = Vec::new();
+        for (name, point) in points {
+            let located = model.probe(*point).with_context(|| {
+                format!("monitors: probe '{name}' at {point:?} is outside the mesh")
+            })?;
+            let single = located.len() == 1;
+            for c in located {
+                let column = if single {
+                    name.clone()
+                } else {
+                    format!("{name}_{}", c.label)
+                };
+                columns.push((column, c));
+            }
+        }
+        let mut csv = String::from("t");
+        for (name, _) in &columns {
+            let _ = write!(csv, ",{name}");
+        }
+        csv.push('\n');
+        Ok(Probes {
+            file: dir.join("probes.csv"),
+            columns,
+            csv,
+            last: Vec::new(),
+        })
+    }
+
+    /// The values recorded last, by column name, for the run's summary.
+    pub fn summary(&self) -> serde_json::Value {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .columns
+            .iter()
+            .zip(&self.last)
+            .map(|((name, _), v)| (name.clone(), serde_json::json!(v)))
+            .collect();
+        serde_json::Value::Object(map)
+    }
+
+    fn sample<S: Stepper + ?Sized>(&mut self, t: f64, model: &S) {
+        if self.columns.is_empty() {
+            return;
+        }
+        let fields = model.fields();
+        self.last = self
+            .columns
+            .iter()
+            .map(|(_, c)| c.at.eval(&fields[c.field].1))
+            .collect();
+        let _ = write!(self.csv, "{t:.9e}");
+        for v in &self.last {
+            let _ = write!(self.csv, ",{v:.9e}");
+        }
+        self.csv.push('\n');
+    }
+}
+
+impl<S: Stepper + ?Sized> Monitor<S> for Probes {
+    fn start(&mut self, t: f64, model: &S) -> Result<(), StepError> {
+        self.sample(t, model);
+        Ok(())
+    }
+
+    fn record(&mut self, step: &StepInfo, model: &S) -> Result<(), StepError> {
+        self.sample(step.t, model);
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &S) -> Result<(), StepError> {
+        vtk::write_atomically(&self.file, |w| w.write_all(self.csv.as_bytes()))
+            .map_err(output_error)
+    }
+}

@@ -1,0 +1,201 @@
+//! The time loop: steps from `t0` to `t_end`, fixed or adaptive, with the
+//! mesh mover, the monitors and a progress bar.
+
+use serde::Deserialize;
+
+use super::{Monitor, StepInfo};
+use crate::physics::{StepError, Stepper};
+
+/// Moves mesh nodes before each step (Monge–Ampère, prescribed motion, or
+/// a neural mover). The loop checks the moved mesh for inverted cells.
+pub trait MeshMover {
+    /// New positions of the mesh's points for the step from `t` to `t + dt`.
+    fn new_points(&mut self, mesh: &pde_mesh::Mesh, t: f64, dt: f64) -> Vec<[f64; 3]>;
+}
+
+/// Adaptive time stepping: keep the stepper's error estimate below `tolerance`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Adaptive {
+    /// Target local error per step.
+    pub tolerance: f64,
+    /// Smallest step allowed.
+    pub dt_min: f64,
+    /// Largest step allowed.
+    pub dt_max: f64,
+}
+
+/// Statistics of a finished run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunSummary {
+    /// Steps committed.
+    pub steps: usize,
+    /// Steps rejected by the adaptive controller.
+    pub rejected: usize,
+    /// Final time.
+    pub t: f64,
+    /// Smallest and largest step taken.
+    pub dt_range: (f64, f64),
+    /// Solver iterations summed over steps.
+    pub iterations: usize,
+}
+
+/// The time loop: from `t0` to `t_end` with step `dt` (or adaptive).
+#[derive(Clone, Debug)]
+pub struct TimeLoop {
+    /// Start time.
+    pub t0: f64,
+    /// End time.
+    pub t_end: f64,
+    /// (Initial) step.
+    pub dt: f64,
+    /// Adaptive control, if any.
+    pub adaptive: Option<Adaptive>,
+    /// States whose largest absolute value exceeds this are divergent.
+    pub blow_up: f64,
+    /// Show a progress bar (time, step size, iterations, the monitors'
+    /// status, elapsed time and ETA) on the terminal.
+    pub progress: bool,
+}
+
+impl TimeLoop {
+    /// Fixed steps of `dt` from `t0` to `t_end` (the last step is shortened
+    /// to land on `t_end`).
+    pub fn new(t0: f64, t_end: f64, dt: f64) -> Self {
+        TimeLoop {
+            t0,
+            t_end,
+            dt,
+            adaptive: None,
+            blow_up: 1e100,
+            progress: false,
+        }
+    }
+
+    /// Runs the loop on `stepper`, which starts at `t0`. The monitors see
+    /// the initial state, every committed step and the end; they finish
+    /// (flush their records) whether the run succeeded or failed, and a
+    /// failure of the run takes precedence over theirs.
+    pub fn run<S: Stepper + ?Sized>(
+        &self,
+        stepper: &mut S,
+        mover: Option<(&mut dyn MeshMover, &pde_mesh::Mesh)>,
+        monitors: &mut [&mut dyn Monitor<S>],
+    ) -> Result<RunSummary, StepError> {
+        let bar = progress_bar(self.progress);
+        let result = monitors
+            .iter_mut()
+            .try_for_each(|m| m.start(self.t0, stepper))
+            .and_then(|()| self.steps(stepper, mover, monitors, &bar));
+        bar.finish_and_clear();
+        let finished = monitors.iter_mut().try_for_each(|m| m.finish(stepper));
+        let summary = result?;
+        finished?;
+        Ok(summary)
+    }
+
+    fn steps<S: Stepper + ?Sized>(
+        &self,
+        stepper: &mut S,
+        mut mover: Option<(&mut dyn MeshMover, &pde_mesh::Mesh)>,
+        monitors: &mut [&mut dyn Monitor<S>],
+        bar: &indicatif::ProgressBar,
+    ) -> Result<RunSummary, StepError> {
+        let mut t = self.t0;
+        let mut dt = self.dt;
+        let mut summary = RunSummary {
+            t,
+            dt_range: (f64::INFINITY, 0.0),
+            ..RunSummary::default()
+        };
+        let span = self.t_end - self.t0;
+        let eps = 1e-12 * span.abs().max(1.0);
+        while t < self.t_end - eps {
+            let h = dt
+                .min(self.t_end - t)
+                .min(stepper.stable_dt().unwrap_or(f64::INFINITY));
+            if let Some((m, mesh)) = mover.as_mut() {
+                let points = m.new_points(mesh, t, h);
+                let mut moved = (*mesh).clone();
+                moved.points = points.clone();
+                let bad = pde_mesh::quality::summary(&moved).inverted;
+                if bad > 0 {
+                    return Err(StepError::InvertedMesh { count: bad, t });
+                }
+                stepper.move_nodes(&points)?;
+            }
+            let report = stepper.try_step(t, h)?;
+            summary.iterations += report.iterations;
+            if !report.max_abs.is_finite() || report.max_abs > self.blow_up {
+                return Err(StepError::Diverged {
+                    step: summary.steps + 1,
+                    t: t + h,
+                    reason: format!("largest value {:e}", report.max_abs),
+                });
+            }
+            if let (Some(a), Some(err)) = (self.adaptive, report.error_estimate) {
+                // Controller for a local error of order p + 1.
+                let factor = (a.tolerance / err.max(1e-300))
+                    .powf(1.0 / 3.0)
+                    .clamp(0.2, 2.0)
+                    * 0.9;
+                if err > a.tolerance && h > a.dt_min {
+                    summary.rejected += 1;
+                    dt = (h * factor).max(a.dt_min);
+                    continue;
+                }
+                if err > a.tolerance {
+                    return Err(StepError::StepTooSmall {
+                        t,
+                        dt_min: a.dt_min,
+                    });
+                }
+                dt = (h * factor).clamp(a.dt_min, a.dt_max);
+            }
+            stepper.commit();
+            t += h;
+            summary.steps += 1;
+            summary.t = t;
+            summary.dt_range = (summary.dt_range.0.min(h), summary.dt_range.1.max(h));
+            let info = StepInfo {
+                step: summary.steps,
+                t,
+                dt: h,
+                report: &report,
+            };
+            for m in monitors.iter_mut() {
+                m.record(&info, stepper)?;
+            }
+            if self.progress {
+                let mut message = format!(
+                    "t {t:.4e}  dt {h:.2e}  step {}  it {}",
+                    summary.steps, report.iterations
+                );
+                for status in monitors.iter().filter_map(|m| m.status()) {
+                    message.push_str("  ");
+                    message.push_str(&status);
+                }
+                bar.set_position((1000.0 * (t - self.t0) / span) as u64);
+                bar.set_message(message);
+            }
+        }
+        Ok(summary)
+    }
+}
+
+/// A progress bar (hidden unless `show`): position in thousandths of the
+/// run, a message, elapsed time and ETA.
+pub(crate) fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    let bar = if show {
+        indicatif::ProgressBar::new(1000)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    bar
+}

@@ -1,0 +1,267 @@
+//! The registry of linear solvers and preconditioners that case files name
+//! by `kind` (`solver: {kind: gmres, preconditioner: amg}`). Each entry
+//! checks its options against the system it will solve and builds the
+//! trait object; a feature (e.g. `torch`, learned preconditioners) or a
+//! program embedding the engine adds entries, and a new kind plugs in
+//! exactly where the classical ones do. Nothing outside this module lists
+//! the kinds.
+
+use std::collections::BTreeMap;
+use std::sync::{OnceLock, RwLock};
+
+use super::amg::Amg;
+use super::direct::{Cholesky, LaggedLu, SparseLu};
+use super::krylov::{BiCgStab, Cg, Gmres, Tolerance};
+use super::precond::{Identity, Ilu0, Jacobi, Ssor};
+use super::saddle::BlockLsc;
+use super::{LinearSolver, Preconditioner};
+
+/// Options of a solver or preconditioner beyond its kind, by key, as the
+/// case file gives them.
+pub type Options = BTreeMap<String, serde_json::Value>;
+
+/// What a solver will be asked to solve, known from the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SystemInfo {
+    /// The matrix is symmetric positive definite.
+    pub symmetric: bool,
+    /// A saddle-point (flow) system: the first pressure unknown, or
+    /// `Some(0)` when only checking (the split is known once built).
+    pub saddle_split: Option<usize>,
+}
+
+/// The settings every iterative solver reads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IterativeSettings {
+    /// Convergence tolerance and iteration limit.
+    pub tolerance: Tolerance,
+    /// GMRES restart length.
+    pub restart: usize,
+    /// `lagged_lu`: refactorise when GMRES needs more iterations than this.
+    pub refactor_after: usize,
+}
+
+/// A preconditioner kind.
+#[derive(Clone, Copy)]
+pub struct PreconditionerEntry {
+    /// The name case files use.
+    pub name: &'static str,
+    /// One line for `--help` and the docs.
+    pub about: &'static str,
+    /// Problems with these options for this system (empty: none), each a
+    /// message that completes `solver.preconditioner: `.
+    pub check: fn(&Options, &SystemInfo) -> Vec<String>,
+    /// Builds it (after a successful check).
+    pub build: fn(&Options, &SystemInfo) -> Result<Box<dyn Preconditioner>, String>,
+}
+
+/// How a solver kind uses a preconditioner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SolverFamily {
+    /// A direct factorisation: no preconditioner.
+    Direct,
+    /// A Krylov method that takes the case's preconditioner.
+    Krylov,
+}
+
+/// A linear-solver kind.
+#[derive(Clone, Copy)]
+pub struct SolverEntry {
+    /// The name case files use.
+    pub name: &'static str,
+    /// One line for `--help` and the docs.
+    pub about: &'static str,
+    /// Whether it takes a preconditioner.
+    pub family: SolverFamily,
+    /// Whether it needs a symmetric positive definite matrix.
+    pub needs_symmetric: bool,
+    /// Builds it around `preconditioner` (`None` for direct solvers).
+    pub build: fn(&IterativeSettings, Option<Box<dyn Preconditioner>>) -> Box<dyn LinearSolver>,
+}
+
+/// The kinds known to this process.
+#[derive(Clone)]
+pub struct Registry {
+    solvers: Vec<SolverEntry>,
+    preconditioners: Vec<PreconditionerEntry>,
+}
+
+impl Registry {
+    /// The built-in kinds (and those of the enabled features).
+    pub fn builtin() -> Self {
+        Registry {
+            solvers: builtin_solvers(),
+            preconditioners: builtin_preconditioners(),
+        }
+    }
+
+    /// The solver kind `name`.
+    pub fn solver(&self, name: &str) -> Option<&SolverEntry> {
+        self.solvers.iter().find(|e| e.name == name)
+    }
+
+    /// The preconditioner kind `name`.
+    pub fn preconditioner(&self, name: &str) -> Option<&PreconditionerEntry> {
+        self.preconditioners.iter().find(|e| e.name == name)
+    }
+
+    /// The solver kinds' names, in registration order.
+    pub fn solver_names(&self) -> Vec<&'static str> {
+        self.solvers.iter().map(|e| e.name).collect()
+    }
+
+    /// The preconditioner kinds' names, in registration order.
+    pub fn preconditioner_names(&self) -> Vec<&'static str> {
+        self.preconditioners.iter().map(|e| e.name).collect()
+    }
+
+    /// Adds (or replaces, by name) a preconditioner kind.
+    pub fn add_preconditioner(&mut self, entry: PreconditionerEntry) {
+        self.preconditioners.retain(|e| e.name != entry.name);
+        self.preconditioners.push(entry);
+    }
+
+    /// Adds (or replaces, by name) a solver kind.
+    pub fn add_solver(&mut self, entry: SolverEntry) {
+        self.solvers.retain(|e| e.name != entry.name);
+        self.solvers.push(entry);
+    }
+}
+
+/// The process-wide registry that case files are checked and built
+/// against: the built-in kinds until [`register`] adds more.
+pub fn global() -> std::sync::RwLockReadGuard<'static, Registry> {
+    cell().read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Changes the process-wide registry (e.g. adds a preconditioner of one's
+/// own before running case files that name it).
+pub fn register(change: impl FnOnce(&mut Registry)) {
+    change(&mut cell().write().unwrap_or_else(|e| e.into_inner()));
+}
+
+fn cell() -> &'static RwLock<Registry> {
+    static REGISTRY: OnceLock<RwLock<Registry>> = OnceLock::new();
+    REGISTRY.get_or_init(|| RwLock::new(Registry::builtin()))
+}
+
+/// Options a kind without options refuses.
+fn no_options(options: &Options) -> Vec<String> {
+    options
+        .keys()
+        .map(|k| format!("unknown option '{k}'; this preconditioner takes none"))
+        .collect()
+}
+
+/// An entry without options that always builds.
+macro_rules! simple_preconditioner {
+    ($name:literal, $about:literal, $make:expr) => {
+        PreconditionerEntry {
+            name: $name,
+            about: $about,
+            check: |o, _| no_options(o),
+            build: |_, _| Ok(Box::new($make)),
+        }
+    };
+}
+
+fn builtin_preconditioners() -> Vec<PreconditionerEntry> {
+    vec![
+        simple_preconditioner!(
+            "jacobi",
+            "diagonal scaling (the default)",
+            Jacobi::default()
+        ),
+        simple_preconditioner!(
+            "ssor",
+            "symmetric successive over-relaxation, relaxation 1.2",
+            Ssor::new(1.2)
+        ),
+        simple_preconditioner!(
+            "ilu0",
+            "incomplete LU without fill (IC(0) on symmetric matrices)",
+            Ilu0::default()
+        ),
+        simple_preconditioner!(
+            "amg",
+            "smoothed-aggregation algebraic multigrid, one V-cycle",
+            Amg::default()
+        ),
+        PreconditionerEntry {
+            name: "lsc",
+            about: "block-triangular preconditioner of flow (saddle-point) systems: ILU(0) on \
+                    the velocity block, least-squares commutator for the Schur complement",
+            check: |o, system| {
+                let mut problems = no_options(o);
+                if system.saddle_split.is_none() {
+                    problems.push(
+                        "lsc is for flow (saddle-point) systems, which this model does not \
+                         give; use amg, ilu0, ssor or jacobi"
+                            .into(),
+                    );
+                }
+                problems
+            },
+            build: |_, system| {
+                let split = system
+                    .saddle_split
+                    .ok_or("lsc needs a saddle-point system")?;
+                Ok(Box::new(BlockLsc::new(split)))
+            },
+        },
+        simple_preconditioner!("none", "no preconditioning", Identity),
+    ]
+}
+
+fn builtin_solvers() -> Vec<SolverEntry> {
+    use SolverFamily::{Direct, Krylov};
+    vec![
+        SolverEntry {
+            name: "cholesky",
+            about: "sparse Cholesky (faer), symmetric positive definite systems",
+            family: Direct,
+            needs_symmetric: true,
+            build: |_, _| Box::new(Cholesky::new()),
+        },
+        SolverEntry {
+            name: "lu",
+            about: "sparse LU (faer), any non-singular system",
+            family: Direct,
+            needs_symmetric: false,
+            build: |_, _| Box::new(SparseLu::new()),
+        },
+        SolverEntry {
+            name: "lagged_lu",
+            about: "sparse LU kept across time steps as the GMRES preconditioner, \
+                    refactorised when GMRES needs more than refactor_after iterations",
+            family: Direct,
+            needs_symmetric: false,
+            build: |s, _| Box::new(LaggedLu::new(s.tolerance, s.refactor_after)),
+        },
+        SolverEntry {
+            name: "cg",
+            about: "preconditioned conjugate gradients (symmetric positive definite)",
+            family: Krylov,
+            needs_symmetric: true,
+            build: |s, p| Box::new(Cg::new(or_identity(p), s.tolerance)),
+        },
+        SolverEntry {
+            name: "gmres",
+            about: "restarted GMRES (any system)",
+            family: Krylov,
+            needs_symmetric: false,
+            build: |s, p| Box::new(Gmres::new(or_identity(p), s.tolerance, s.restart)),
+        },
+        SolverEntry {
+            name: "bicgstab",
+            about: "BiCGStab (any system)",
+            family: Krylov,
+            needs_symmetric: false,
+            build: |s, p| Box::new(BiCgStab::new(or_identity(p), s.tolerance)),
+        },
+    ]
+}
+
+fn or_identity(p: Option<Box<dyn Preconditioner>>) -> Box<dyn Preconditioner> {
+    p.unwrap_or_else(|| Box::new(Identity))
+}

@@ -1,0 +1,123 @@
+//! The step protocol every time-dependent model speaks: *try* a step from
+//! the committed state, let the driver judge it, then *commit* it. Classical
+//! models, learned steppers (which wrap a model's stepper) and the driver's
+//! monitors meet here.
+
+use crate::fem::PointEvaluator;
+
+use super::PhysicsError;
+
+/// What a tried step did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepReport {
+    /// Linear (or nonlinear) iterations spent.
+    pub iterations: usize,
+    /// An estimate of the local error of the step (weighted max norm), when
+    /// the stepper can give one; used by adaptive time stepping.
+    pub error_estimate: Option<f64>,
+    /// Largest absolute value of the tried state (for divergence checks).
+    pub max_abs: f64,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The model failed (solver breakdown, assembly error, ...).
+    #[error(transparent)]
+    Model(#[from] PhysicsError),
+    /// The solution is no longer finite or exploded.
+    #[error("the solution diverged at step {step}, t = {t:.6e}: {reason}; the output written so far is kept")]
+    Diverged {
+        /// Step number.
+        step: usize,
+        /// Time reached.
+        t: f64,
+        /// What was seen.
+        reason: String,
+    },
+    /// Adaptive stepping could not meet the tolerance.
+    #[error("time step fell below the minimum {dt_min:.3e} at t = {t:.6e}")]
+    StepTooSmall {
+        /// Time reached.
+        t: f64,
+        /// The minimum step.
+        dt_min: f64,
+    },
+    /// A moved mesh has inverted cells.
+    #[error("the mesh mover inverted {count} cells at t = {t:.6e}")]
+    InvertedMesh {
+        /// Inverted cells.
+        count: usize,
+        /// Time.
+        t: f64,
+    },
+    /// A monitor or output failed (e.g. the disk is full).
+    #[error("{0}")]
+    Output(String),
+}
+
+/// One column of a probe: a quantity of the stepper's state at a point, as
+/// a linear functional of one of its [`Stepper::fields`].
+#[derive(Clone, Debug)]
+pub struct ProbeColumn {
+    /// The quantity's short name (`u`, `p`, `h`, ...); a probe with one
+    /// column is named by the probe alone, others `<probe>_<label>`.
+    pub label: String,
+    /// Index of the field in [`Stepper::fields`].
+    pub field: usize,
+    /// The weights of the field's values that give the value at the point.
+    pub at: PointEvaluator,
+}
+
+/// Advances a model's state in time. Classical models and learned steppers
+/// implement it alike.
+pub trait Stepper {
+    /// Computes the state at `t + dt` from the committed state at `t`,
+    /// without committing it.
+    fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError>;
+    /// Makes the last tried step the committed state.
+    fn commit(&mut self);
+    /// Named fields of the committed state, for output and monitors: one
+    /// value per dof of the model's space (finite elements) or per cell
+    /// (finite volumes).
+    fn fields(&self) -> Vec<(String, Vec<f64>)>;
+    /// How to read the state at `point`: one column per quantity, or `None`
+    /// outside the mesh. Probes use it, whatever the model.
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>>;
+    /// Overwrites the field `name` of the committed state (named and sized
+    /// as in [`Stepper::fields`]); the next step starts from it (multistep
+    /// integrators restart their history). Refused with the reason when the
+    /// name or the length is wrong.
+    fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String>;
+    /// The largest step the stepper can take stably from its committed
+    /// state (explicit schemes: the CFL limit); the loop never steps
+    /// further. `None`: no limit.
+    fn stable_dt(&self) -> Option<f64> {
+        None
+    }
+    /// Moves the nodes of the model's mesh (for moving-mesh runs). Models
+    /// that cannot follow a moving mesh refuse.
+    fn move_nodes(&mut self, _points: &[[f64; 3]]) -> Result<(), StepError> {
+        Err(StepError::Output(
+            "this model does not support moving meshes".into(),
+        ))
+    }
+}
+
+/// The position of field `name` among `names`, and a check that `values`
+/// has `len` entries: the errors [`Stepper::set_field`] gives.
+pub fn field_slot(names: &[&str], name: &str, len: usize, values: &[f64]) -> Result<usize, String> {
+    let k = names.iter().position(|n| *n == name).ok_or_else(|| {
+        format!(
+            "unknown field '{name}'; this model has: {}",
+            names.join(", ")
+        )
+    })?;
+    if values.len() != len {
+        return Err(format!(
+            "field '{name}' has {len} values; {} given",
+            values.len()
+        ));
+    }
+    Ok(k)
+}
