@@ -41,6 +41,13 @@ pub struct IterativeSettings {
     pub refactor_after: usize,
 }
 
+/// Builds a preconditioner from its options for a system.
+pub type BuildPreconditioner = fn(&Options, &SystemInfo) -> Result<Box<dyn Preconditioner>, String>;
+
+/// Builds a linear solver around a preconditioner (`None` for direct ones).
+pub type BuildSolver =
+    fn(&IterativeSettings, Option<Box<dyn Preconditioner>>) -> Box<dyn LinearSolver>;
+
 /// A preconditioner kind.
 #[derive(Clone, Copy)]
 pub struct PreconditionerEntry {
@@ -52,7 +59,7 @@ pub struct PreconditionerEntry {
     /// message that completes `solver.preconditioner: `.
     pub check: fn(&Options, &SystemInfo) -> Vec<String>,
     /// Builds it (after a successful check).
-    pub build: fn(&Options, &SystemInfo) -> Result<Box<dyn Preconditioner>, String>,
+    pub build: BuildPreconditioner,
 }
 
 /// How a solver kind uses a preconditioner.
@@ -76,7 +83,7 @@ pub struct SolverEntry {
     /// Whether it needs a symmetric positive definite matrix.
     pub needs_symmetric: bool,
     /// Builds it around `preconditioner` (`None` for direct solvers).
-    pub build: fn(&IterativeSettings, Option<Box<dyn Preconditioner>>) -> Box<dyn LinearSolver>,
+    pub build: BuildSolver,
 }
 
 /// The kinds known to this process.
