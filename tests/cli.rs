@@ -841,3 +841,29 @@ fn check_refuses_what_the_run_would_refuse() {
         }
     }
 }
+
+/// `check` shows every boundary group with the condition it will get,
+/// marking the model's defaults.
+#[test]
+fn check_prints_the_boundary_conditions_with_defaults_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("heat.yaml");
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [2, 2], kind: tri3}\n\
+         physics:\n  heat:\n    boundary:\n      left: {dirichlet: 1 + x}\n      top: {neumann: 2}\n\
+         time: {end: 1, dt: 0.5}\n",
+    )
+    .unwrap();
+    let o = pde(&["check", case.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for line in [
+        "left    dirichlet 1 + x\n",
+        "top     neumann 2.0\n",
+        "right   neumann 0 (insulated)  (default)\n",
+        "bottom  neumann 0 (insulated)  (default)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+}

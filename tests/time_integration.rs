@@ -8,7 +8,7 @@ use pde_engine::driver::{Adaptive, Monitor, OnStep, StepInfo, TimeLoop};
 use pde_engine::fem::FunctionSpace;
 use pde_engine::linalg::direct::Cholesky;
 use pde_engine::physics::heat::{Heat, HeatBoundary};
-use pde_engine::physics::{ProbeColumn, StepError, StepReport, Stepper};
+use pde_engine::physics::{Model, StepError, StepReport, Stepper};
 use pde_engine::time::Integrator;
 use pde_mesh::{generate, CellKind};
 
@@ -170,12 +170,6 @@ impl Stepper for Exploding {
     }
     fn commit(&mut self) {
         self.0 += 1;
-    }
-    fn fields(&self) -> Vec<(String, Vec<f64>)> {
-        vec![("u".into(), vec![self.1])]
-    }
-    fn probe(&self, _: [f64; 3]) -> Option<Vec<ProbeColumn>> {
-        None
     }
     fn set_field(&mut self, _: &str, _: &[f64]) -> Result<(), String> {
         Err("read-only".into())

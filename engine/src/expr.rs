@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use exmex::prelude::*;
+use serde::{Deserialize, Deserializer};
 
 /// The names an expression may use.
 pub const VARIABLES: [&str; 4] = ["x", "y", "z", "t"];
@@ -148,5 +149,29 @@ impl Expr {
         }
         let e = self.clone();
         Arc::new(move |p, t| e.eval(p, t))
+    }
+}
+
+/// A number or a string in a case file.
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Number(v) => format!("{v:?}"),
+            Raw::Text(t) => t,
+        };
+        Expr::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Expr {
+    /// The constant `value`.
+    pub fn constant(value: f64) -> Expr {
+        Expr::parse(&format!("{value:?}")).expect("a number parses")
     }
 }

@@ -16,13 +16,16 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::case::{is_positive, Case, Physics};
+use crate::case::{SolverSpec, TimeSpec};
 use crate::dataset::{write_trajectory, DatasetIndex, Split, Trajectory};
 use crate::driver::{progress_bar, Monitor, OnStep, StepInfo, TimeLoop};
+use crate::expr::Expr;
 use crate::mesh_source::{GeoSource, MeshSource};
-use crate::physics::navier_stokes::NavierStokes;
-use crate::physics::Model;
-use crate::runner::flow_from_case;
+use crate::physics::carried_scalar::FlowWithScalar;
+use crate::physics::checks::is_positive;
+use crate::physics::navier_stokes::{FlowBoundarySpec, FlowSpec, NavierStokesSpec, NewtonSpec};
+use crate::physics::spec::{BuildContext, Built, CheckContext, ModelSpec, TransientSetup};
+use crate::physics::Transient;
 
 /// Channel height of the DFG geometry (the inflow profile vanishes at 0
 /// and at `H`).
@@ -150,18 +153,28 @@ const FIELDS: [&str; 3] = ["u", "v", "p"];
 /// The groups whose nodes carry prescribed velocities.
 const FIXED_GROUPS: [&str; 3] = ["inlet", "walls", "cylinder"];
 
-/// The flow case of one trajectory (the mesh is passed separately).
-fn flow_case(config: &GenerateConfig, u: f64, end: f64) -> Result<Case> {
-    let text = format!(
-        "mesh: {{file: unused.msh}}\n\
-         physics:\n  navier_stokes:\n    nu: {nu:e}\n    boundary:\n\
-         \x20     inlet: {{velocity: [\"4*{u:e}*y*({H} - y)/{H}^2\", 0]}}\n\
-         \x20     walls: no_slip\n      cylinder: no_slip\n      outlet: do_nothing\n\
-         time: {{end: {end:e}, dt: {dt:e}}}\n",
-        nu = config.nu,
-        dt = config.dt,
-    );
-    Case::parse(&text)
+/// The flow of one trajectory: the DFG channel's boundary conditions with
+/// a parabolic inflow of peak velocity `u`.
+fn flow_spec(config: &GenerateConfig, u: f64) -> Result<NavierStokesSpec> {
+    let inflow = Expr::parse(&format!("4*{u:e}*y*({H} - y)/{H}^2")).map_err(anyhow::Error::msg)?;
+    let boundary = BTreeMap::from([
+        (
+            "inlet".to_string(),
+            FlowBoundarySpec::Velocity(vec![inflow, Expr::constant(0.0)]),
+        ),
+        ("walls".to_string(), FlowBoundarySpec::NoSlip),
+        ("cylinder".to_string(), FlowBoundarySpec::NoSlip),
+        ("outlet".to_string(), FlowBoundarySpec::DoNothing),
+    ]);
+    Ok(NavierStokesSpec(FlowSpec {
+        nu: config.nu,
+        boundary,
+        initial: None,
+        body_force: None,
+        pressure_reference: None,
+        newton: NewtonSpec::default(),
+        scalar: None,
+    }))
 }
 
 /// Generates the dataset described by the config file at `path`; returns
@@ -199,21 +212,57 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         .load(base)
         .with_context(|| format!("trajectory {k}: meshing {}", config.geometry.display()))?;
         let steps = config.warmup_steps + config.steps;
-        let case = flow_case(&config, u, steps as f64 * config.dt)?;
-        case.check(&mesh)
-            .with_context(|| format!("{}: the mesh does not fit", config.geometry.display()))?;
-        let Physics::NavierStokes(model) = &case.physics else {
-            unreachable!("the case is a flow")
+        let spec = flow_spec(&config, u)?;
+        let time = TimeSpec {
+            start: 0.0,
+            end: steps as f64 * config.dt,
+            dt: config.dt,
+            integrator: None,
+            adaptive: None,
         };
-        let mut ns = flow_from_case(&case, model, Arc::new(mesh))?;
+        let mut problems = Vec::new();
+        let check = CheckContext {
+            mesh: &mesh,
+            time: Some(&time),
+        };
+        spec.check(&check, &mut problems);
+        if !problems.is_empty() {
+            bail!(
+                "{}: the mesh does not fit: {}",
+                config.geometry.display(),
+                problems.join("; ")
+            );
+        }
+        let solver = SolverSpec::default();
+        let build = BuildContext {
+            mesh: Arc::new(mesh),
+            time: Some(&time),
+            solver: &solver,
+            forces: None,
+            out: &out,
+            name: "trajectory",
+            learned: None,
+        };
+        let Built::Transient(TransientSetup {
+            model: mut flow, ..
+        }) = spec.build(&build)?
+        else {
+            unreachable!("a flow with a time section steps")
+        };
+        let vertex_state = |m: &dyn Transient| {
+            m.as_any()
+                .downcast_ref::<FlowWithScalar>()
+                .map(|f| f.flow.vertex_state())
+                .expect("a flow")
+        };
         let mut states = Vec::with_capacity(config.steps + 1);
         if config.warmup_steps == 0 {
-            states.push(ns.vertex_state());
+            states.push(vertex_state(flow.as_ref()));
         }
         let started = Instant::now();
-        let mut record = OnStep(|info: &StepInfo, ns: &NavierStokes| {
+        let mut record = OnStep(|info: &StepInfo, m: &(dyn Transient + 'static)| {
             if info.step >= config.warmup_steps {
-                states.push(ns.vertex_state());
+                states.push(vertex_state(m));
             }
             done += 1;
             bar.set_position((1000 * done / total.max(1)) as u64);
@@ -225,9 +274,9 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             ));
             Ok(())
         });
-        let monitors: &mut [&mut dyn Monitor<NavierStokes>] = &mut [&mut record];
+        let monitors: &mut [&mut dyn Monitor<dyn Transient>] = &mut [&mut record];
         TimeLoop::new(0.0, steps as f64 * config.dt, config.dt)
-            .run(&mut ns, None, monitors)
+            .run(flow.as_mut(), None, monitors)
             .with_context(|| format!("trajectory {k} (U = {u:.3})"))?;
         let solving = started.elapsed();
         let split = if k + config.held_out >= config.count {
@@ -238,7 +287,7 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         let mut parameters = parameters;
         parameters.insert("inflow".into(), u);
         let trajectory = Trajectory {
-            mesh: ns.mesh().as_ref().clone(),
+            mesh: flow.mesh().as_ref().clone(),
             states,
         };
         let mut entry = write_trajectory(&out, &format!("{k:03}"), split, parameters, &trajectory)?;

@@ -48,8 +48,10 @@ enum Command {
         classical: bool,
     },
     /// Check a case file and its mesh without running it: unknown keys,
-    /// wrong types, missing physical groups and impossible values are
-    /// reported with the file, line and key.
+    /// wrong types, missing physical groups, points outside the mesh and
+    /// impossible values are reported with the file, line and key. A valid
+    /// case prints every boundary group with the condition it will get
+    /// (defaults marked).
     Check {
         /// The case file.
         case: PathBuf,
@@ -376,6 +378,13 @@ fn check(case_path: &Path) -> Result<()> {
         mesh.num_points(),
         mesh.num_cells_of_dim(mesh.dim())
     );
+    let groups = case.boundary(&mesh);
+    let width = groups.iter().map(|g| g.group.len()).max().unwrap_or(0);
+    println!("boundary conditions:");
+    for g in &groups {
+        let default = if g.default { "  (default)" } else { "" };
+        println!("  {:width$}  {}{default}", g.group, g.condition);
+    }
     Ok(())
 }
 

@@ -1,30 +1,23 @@
-//! Runs a case file: loads and checks everything first, then solves, writes
-//! `.vtu`/`.pvd` output, monitors (`probes.csv`) and `summary.json`, with a
-//! progress bar for time-dependent runs.
+//! Runs a case file: loads and checks everything first, builds the model
+//! from its section ([`crate::physics::spec::ModelSpec::build`]), then
+//! solves it once (steady) or steps it through the one
+//! [`crate::driver::TimeLoop`] with the output series, probes, `steps.csv`
+//! and the model's own monitors, and writes `summary.json`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
-use crate::case::{BoundarySpec, Case, MonitorSpec, Physics, ScalarModel, SolverSpec, TimeSpec};
+use crate::case::{Case, StepperSpec, TimeSpec};
 use crate::driver::monitors::{write_model, Probes, Series, StepLog};
-use crate::driver::{Monitor, RunSummary, TimeLoop};
-use crate::fem::{FunctionSpace, PointEvaluator};
-use crate::linalg::registry::{self, SolverFamily, SystemInfo};
-use crate::linalg::{LinearSolver, SolveReport};
-use crate::physics::heat::{Heat, HeatBoundary};
-use crate::physics::poisson::{BoundaryCondition, Poisson};
-use crate::physics::{Model, Stepper, Transient};
-
-mod finite_volume;
-mod flow;
-
-pub use flow::flow_from_case;
+use crate::driver::{Monitor, TimeLoop};
+use crate::physics::spec::{BuildContext, Built, LearnedFlowStep, Steady, TransientSetup};
+use crate::physics::Transient;
 
 /// Options of [`run_case`] that do not belong in the case file.
 #[derive(Clone, Debug, Default)]
@@ -68,56 +61,75 @@ fn load_case_as(path: &Path, classical: bool) -> Result<(Case, Mesh, String)> {
     Ok((case, mesh, name))
 }
 
-/// The linear solver a case asks for (`default` when it names none),
-/// built from the registry for `system` (`check` has refused kinds and
-/// options that do not fit it).
-pub fn make_solver(
-    spec: &SolverSpec,
-    default: &str,
-    system: SystemInfo,
-) -> Result<Box<dyn LinearSolver>> {
-    let registry = registry::global();
-    let kind = spec.kind.as_deref().unwrap_or(default);
-    let solver = registry
-        .solver(kind)
-        .with_context(|| format!("solver.kind: unknown kind '{kind}'"))?;
-    let preconditioner = match solver.family {
-        SolverFamily::Direct => None,
-        SolverFamily::Krylov => {
-            let p = &spec.preconditioner;
-            let entry = registry
-                .preconditioner(&p.kind)
-                .with_context(|| format!("solver.preconditioner: unknown kind '{}'", p.kind))?;
-            Some(
-                (entry.build)(&p.options, &system)
-                    .map_err(|e| anyhow::anyhow!("solver.preconditioner: {e}"))?,
-            )
-        }
+/// The time section of a time-dependent case.
+pub fn time_section(case: &Case) -> Result<&TimeSpec> {
+    case.time
+        .as_ref()
+        .context("time: a time-dependent run needs a time section")
+}
+
+/// The case's learned flow step (`stepper:`), from the `torch` feature.
+struct LearnedStep<'a> {
+    spec: &'a StepperSpec,
+    base: &'a Path,
+    time: &'a TimeSpec,
+}
+
+impl LearnedFlowStep for LearnedStep<'_> {
+    #[cfg(feature = "torch")]
+    fn attach(&self, ns: &mut crate::physics::navier_stokes::NavierStokes) -> Result<()> {
+        let surrogate = crate::learned::flow_surrogate(
+            self.spec,
+            self.base,
+            ns,
+            self.time.start,
+            self.time.dt,
+        )?;
+        ns.set_surrogate(surrogate);
+        Ok(())
+    }
+
+    /// Without libtorch there is none (`Case::check` refuses the key).
+    #[cfg(not(feature = "torch"))]
+    fn attach(&self, _: &mut crate::physics::navier_stokes::NavierStokes) -> Result<()> {
+        let _ = (self.base, self.time);
+        anyhow::bail!("stepper: learned steppers need a build with --features torch")
+    }
+
+    fn baseline(&self) -> bool {
+        self.spec.baseline
+    }
+}
+
+/// Builds the model a checked case describes, writing its records into
+/// `out` under `name`; paths in the case are relative to `base`.
+pub fn build(case: &Case, mesh: Arc<Mesh>, base: &Path, out: &Path, name: &str) -> Result<Built> {
+    let learned = match (&case.stepper, &case.time) {
+        (Some(spec), Some(time)) => Some(LearnedStep { spec, base, time }),
+        _ => None,
     };
-    Ok((solver.build)(&spec.iterative(), preconditioner))
+    let cx = BuildContext {
+        mesh,
+        time: case.time.as_ref(),
+        solver: &case.solver,
+        forces: case.forces(),
+        out,
+        name,
+        learned: learned.as_ref().map(|l| l as &dyn LearnedFlowStep),
+    };
+    case.physics.spec().build(&cx)
 }
 
-/// Probes: name and evaluator on `space`, located once.
-fn probes(case: &Case, space: &FunctionSpace) -> Result<Vec<(String, PointEvaluator)>> {
-    probe_points(case)
-        .map(|(name, p)| {
-            let e = space.point_evaluator(p).with_context(|| {
-                format!("monitors: probe '{name}' at {p:?} is outside the mesh")
-            })?;
-            Ok((name.to_string(), e))
-        })
-        .collect()
-}
-
-/// The probes of a case: name and point (missing coordinates 0).
-pub(crate) fn probe_points(case: &Case) -> impl Iterator<Item = (&str, [f64; 3])> {
-    case.monitors.iter().filter_map(|m| match m {
-        MonitorSpec::Probe { name, point } => Some((
-            name.as_str(),
-            std::array::from_fn(|k| point.get(k).copied().unwrap_or(0.0)),
-        )),
-        MonitorSpec::Forces(_) => None,
-    })
+/// The time-dependent model a case describes, at its start time, for
+/// step-by-step use ([`crate::simulation::Simulation`]); paths in the case
+/// are relative to `base`. The model's own records are not kept.
+pub fn transient_model(case: &Case, mesh: Arc<Mesh>, base: &Path) -> Result<Box<dyn Transient>> {
+    time_section(case)?;
+    let scratch = std::env::temp_dir();
+    match build(case, mesh, base, &scratch, "simulation")? {
+        Built::Transient(setup) => Ok(setup.model),
+        Built::Steady(_) => anyhow::bail!("{} is steady; it has no steps", case.physics.name()),
+    }
 }
 
 /// Runs the case at `path`.
@@ -131,28 +143,11 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
         .unwrap_or_else(|| Path::new("out").join(&name));
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create the output directory", out.display()))?;
-    let mesh = Arc::new(mesh);
-    let mut summary = match &case.physics {
-        Physics::Poisson(model) => run_poisson(&case, model, mesh, &name, &out)?,
-        Physics::AdvectionDiffusion(model) if case.time.is_none() => {
-            run_steady_transport(&case, model, mesh, &name, &out)?
-        }
-        Physics::Heat(model) | Physics::AdvectionDiffusion(model) => {
-            run_transient(&case, model, mesh, &name, &out, options.progress)?
-        }
-        Physics::NavierStokes(model) | Physics::Stokes(model) => {
-            let base = path.parent().unwrap_or(Path::new("."));
-            flow::run_flow(&case, model, mesh, base, &name, &out, options.progress)?
-        }
-        Physics::ShallowWater(_) | Physics::Transport(_) | Physics::Burgers(_) => {
-            let visitor = finite_volume::RunVisitor {
-                case: &case,
-                name: &name,
-                out: &out,
-                progress: options.progress,
-            };
-            finite_volume::with_finite_volume(&case, mesh, visitor)?
-        }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let built = build(&case, Arc::new(mesh), base, &out, &name)?;
+    let mut summary = match built {
+        Built::Steady(model) => run_steady(&case, model, &name, &out)?,
+        Built::Transient(setup) => run_transient(&case, setup, &name, &out, options.progress)?,
     };
     summary["case"] = serde_json::json!(path.display().to_string());
     summary["wall_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
@@ -164,267 +159,87 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
     })
 }
 
-fn space_for(model: &ScalarModel, mesh: Arc<Mesh>) -> Result<FunctionSpace> {
-    FunctionSpace::new(mesh, model.degree).context("physics")
-}
-
-fn run_poisson(
+/// Solves a steady model and writes `<name>.vtu`; the summary has the
+/// model's keys, the solve's and the probes' values.
+fn run_steady(
     case: &Case,
-    model: &ScalarModel,
-    mesh: Arc<Mesh>,
+    mut model: Box<dyn Steady>,
     name: &str,
     out: &Path,
 ) -> Result<serde_json::Value> {
-    let mut p = Poisson::new(space_for(model, mesh)?);
-    p.kappa = model.kappa.at_time(0.0);
-    p.source = model.source.at_time(0.0);
-    for (group, bc) in &model.boundary {
-        let condition = match bc {
-            BoundarySpec::Dirichlet(g) => BoundaryCondition::Dirichlet(g.at_time(0.0)),
-            BoundarySpec::Neumann(h) => BoundaryCondition::Neumann(h.at_time(0.0)),
-            BoundarySpec::Robin { alpha, value } => BoundaryCondition::Robin {
-                alpha: alpha.at_time(0.0),
-                value: value.at_time(0.0),
-            },
-        };
-        p.set_boundary(group, condition);
-    }
-    let probes = probes(case, &p.space)?;
-    let mut solver = make_solver(
-        &case.solver,
-        case.physics.default_solver(case.time.is_some()),
-        case.physics.system(),
-    )?;
-    let (u, report) = p.solve(solver.as_mut())?;
+    let mut summary = model.solve()?;
     let file = out.join(format!("{name}.vtu"));
-    steady_output(case, &p, &p.space, &u, &report, &probes, &file)
+    write_model(model.as_ref(), &file)?;
+    extend(&mut summary, model.summary());
+    let mut probes = Probes::new(out, &case.probe_points(), model.as_ref())?;
+    probes.sample(0.0, model.as_ref());
+    summary["probes"] = probes.summary();
+    summary["output"] = serde_json::json!(file.display().to_string());
+    Ok(summary)
 }
 
-/// Steady advection–diffusion: the transport model's steady state.
-fn run_steady_transport(
-    case: &Case,
-    model: &ScalarModel,
-    mesh: Arc<Mesh>,
-    name: &str,
-    out: &Path,
-) -> Result<serde_json::Value> {
-    let mut m = scalar_model_from_case(case, model, mesh)?;
-    let probes = probes(case, &m.space)?;
-    let report = m.solve_steady()?;
-    let file = out.join(format!("{name}.vtu"));
-    steady_output(case, &m, &m.space, m.solution(), &report, &probes, &file)
-}
-
-/// Writes a steady scalar model's solution as `<name>.vtu` and returns its
-/// summary.
-fn steady_output(
-    case: &Case,
-    model: &dyn Model,
-    space: &FunctionSpace,
-    u: &[f64],
-    report: &SolveReport,
-    probes: &[(String, PointEvaluator)],
-    file: &Path,
-) -> Result<serde_json::Value> {
-    if u.iter().any(|v| !v.is_finite()) {
-        bail!("the solution is not finite (check the coefficients for division by zero or log of negatives)");
-    }
-    write_model(model, file)?;
-    let probe_values: serde_json::Map<String, serde_json::Value> = probes
-        .iter()
-        .map(|(n, e)| (n.clone(), serde_json::json!(e.eval(u))))
-        .collect();
-    Ok(serde_json::json!({
-        "model": case.physics.name(),
-        "unknowns": space.num_dofs(),
-        "degree": space.degree(),
-        "solver_iterations": report.iterations,
-        "relative_residual": report.relative_residual,
-        "min": u.iter().copied().fold(f64::INFINITY, f64::min),
-        "max": u.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        "probes": probe_values,
-        "output": file.display().to_string(),
-    }))
-}
-
-/// The heat or advection–diffusion model a case describes, at its start
-/// time (0 for a steady case).
-pub fn scalar_model_from_case(case: &Case, model: &ScalarModel, mesh: Arc<Mesh>) -> Result<Heat> {
-    let space = space_for(model, mesh)?;
-    let initial = model
-        .initial
-        .clone()
-        .unwrap_or_else(|| crate::expr::Expr::parse("0").expect("constant"));
-    let t0 = case.time.as_ref().map_or(0.0, |t| t.start);
-    let mut heat = Heat::new(
-        space,
-        model.kappa.at_time(t0),
-        |x| initial.eval(x, t0),
-        t0,
-        make_solver(
-            &case.solver,
-            case.physics.default_solver(case.time.is_some()),
-            case.physics.system(),
-        )?,
-    )?;
-    heat.source = model.source.space_time();
-    if let Some(time) = &case.time {
-        heat.integrator = time.integrator_for(&case.physics);
-    }
-    if let Some(velocity) = &model.velocity {
-        let beta = velocity.iter().map(|e| e.at_time(t0)).collect::<Vec<_>>();
-        heat.set_advection(
-            Arc::new(move |x| std::array::from_fn(|k| beta.get(k).map_or(0.0, |b| b(x)))),
-            model.supg,
-        )?;
-    }
-    for (group, bc) in &model.boundary {
-        let condition = match bc {
-            BoundarySpec::Dirichlet(g) => HeatBoundary::Dirichlet(g.space_time()),
-            BoundarySpec::Neumann(h) => HeatBoundary::Neumann(h.space_time()),
-            BoundarySpec::Robin { .. } => bail!(
-                "physics.{}.boundary.{group}: robin conditions are available for poisson only",
-                case.physics.name()
-            ),
-        };
-        heat.set_boundary(group, condition);
-    }
-    Ok(heat)
-}
-
-/// The time-dependent model a case describes, at its start time, for
-/// step-by-step use ([`crate::simulation::Simulation`]); paths in the case
-/// are relative to `base`.
-pub fn transient_model(case: &Case, mesh: Arc<Mesh>, base: &Path) -> Result<Box<dyn Transient>> {
-    time_section(case)?;
-    Ok(match &case.physics {
-        Physics::Poisson(_) => bail!("poisson is steady; it has no steps"),
-        Physics::Heat(model) | Physics::AdvectionDiffusion(model) => {
-            Box::new(scalar_model_from_case(case, model, mesh)?)
-        }
-        Physics::NavierStokes(model) | Physics::Stokes(model) => {
-            Box::new(flow::transient_flow(case, model, mesh, base)?)
-        }
-        Physics::ShallowWater(_) | Physics::Transport(_) | Physics::Burgers(_) => {
-            finite_volume::with_finite_volume(case, mesh, finite_volume::BoxVisitor)?
-        }
-    })
-}
-
-/// The time section of a time-dependent case.
-pub fn time_section(case: &Case) -> Result<&TimeSpec> {
-    case.time
-        .as_ref()
-        .context("time: a time-dependent run needs a time section")
-}
-
+/// Steps a model through the case's time section with the output series,
+/// the probes, `steps.csv`, a progress bar and the model's own monitors;
+/// the summary has the loop's keys, the model's and the monitors'.
 fn run_transient(
     case: &Case,
-    model: &ScalarModel,
-    mesh: Arc<Mesh>,
+    setup: TransientSetup,
     name: &str,
     out: &Path,
     progress: bool,
 ) -> Result<serde_json::Value> {
     let time = time_section(case)?;
-    let mut heat = scalar_model_from_case(case, model, mesh)?;
-    let mut run = Run::new(case, &heat, name, out, progress)?;
-    run.time_loop.adaptive = time.adaptive;
-    let result = run.drive(&mut heat, Vec::new());
-    let mut summary = run.summary(result)?;
-    let u = heat.solution();
+    let TransientSetup {
+        mut model,
+        mut monitors,
+        blow_up,
+    } = setup;
+    let mut time_loop = TimeLoop::new(time.start, time.end, time.dt);
+    time_loop.progress = progress;
+    time_loop.blow_up = blow_up;
+    time_loop.adaptive = time.adaptive;
+    let mut series = Series::new(out, name, case.output.every, time.end);
+    let mut probes = Probes::new(out, &case.probe_points(), model.as_ref())?;
+    let mut log = StepLog::new(out);
+    let started = Instant::now();
+    let result = {
+        let mut all: Vec<&mut dyn Monitor<dyn Transient>> =
+            vec![&mut series, &mut probes, &mut log];
+        all.extend(
+            monitors
+                .iter_mut()
+                .map(|m| m.as_mut() as &mut dyn Monitor<dyn Transient>),
+        );
+        time_loop.run(model.as_mut(), None, &mut all)
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let s = result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
+    let mut summary = model.summary();
+    for m in &monitors {
+        m.summarize(model.as_ref(), &mut summary);
+    }
     extend(
         &mut summary,
         serde_json::json!({
-            "model": case.physics.name(),
-            "unknowns": heat.space.num_dofs(),
-            "degree": heat.space.degree(),
-            "integrator": format!("{:?}", time.integrator_for(&case.physics)),
-            "min": u.iter().copied().fold(f64::INFINITY, f64::min),
-            "max": u.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            "steps": s.steps,
+            "rejected_steps": s.rejected,
+            "t_end": s.t,
+            "dt": time.dt,
+            "dt_min": s.dt_range.0,
+            "dt_max": s.dt_range.1,
+            "solver_iterations": s.iterations,
+            "time_loop_seconds": wall,
+            "seconds_per_step": wall / s.steps.max(1) as f64,
+            "last_output_step": series.last_written(),
+            "probes": probes.summary(),
+            "output": series.path().display().to_string(),
         }),
     );
     Ok(summary)
 }
 
-/// A time-dependent run of a case: its time loop and the monitors every
-/// model gets (the `.vtu`/`.pvd` series, the case's probes, `steps.csv`).
-pub(crate) struct Run {
-    /// The loop over the case's time section.
-    pub(crate) time_loop: TimeLoop,
-    series: Series,
-    probes: Probes,
-    log: StepLog,
-    wall_seconds: f64,
-}
-
-impl Run {
-    /// The run of `case` for `model` (probes are located in it), writing
-    /// into `out` under `name`.
-    pub(crate) fn new<S: Stepper + ?Sized>(
-        case: &Case,
-        model: &S,
-        name: &str,
-        out: &Path,
-        progress: bool,
-    ) -> Result<Self> {
-        let time = time_section(case)?;
-        let mut time_loop = TimeLoop::new(time.start, time.end, time.dt);
-        time_loop.progress = progress;
-        let points: Vec<(String, [f64; 3])> = probe_points(case)
-            .map(|(n, p)| (n.to_string(), p))
-            .collect();
-        Ok(Run {
-            time_loop,
-            series: Series::new(out, name, case.output.every, time.end),
-            probes: Probes::new(out, &points, model)?,
-            log: StepLog::new(out),
-            wall_seconds: 0.0,
-        })
-    }
-
-    /// Runs `model` through the time loop with the standard monitors and
-    /// the model's own (`extra`).
-    pub(crate) fn drive<'a, S: Stepper + Model>(
-        &'a mut self,
-        model: &mut S,
-        extra: Vec<&'a mut dyn Monitor<S>>,
-    ) -> Result<RunSummary, crate::physics::StepError> {
-        let started = Instant::now();
-        let mut monitors: Vec<&'a mut dyn Monitor<S>> =
-            vec![&mut self.series, &mut self.probes, &mut self.log];
-        monitors.extend(extra);
-        let result = self.time_loop.run(model, None, &mut monitors);
-        self.wall_seconds = started.elapsed().as_secs_f64();
-        result
-    }
-
-    /// The summary of a finished run (the keys every time-dependent model
-    /// has), or the error of a failed one, naming the output kept.
-    pub(crate) fn summary(
-        &self,
-        result: Result<RunSummary, crate::physics::StepError>,
-    ) -> Result<serde_json::Value> {
-        let s =
-            result.with_context(|| format!("{}: the run stopped", self.series.path().display()))?;
-        Ok(serde_json::json!({
-            "steps": s.steps,
-            "rejected_steps": s.rejected,
-            "t_end": s.t,
-            "dt_min": s.dt_range.0,
-            "dt_max": s.dt_range.1,
-            "solver_iterations": s.iterations,
-            "time_loop_seconds": self.wall_seconds,
-            "seconds_per_step": self.wall_seconds / s.steps.max(1) as f64,
-            "last_output_step": self.series.last_written(),
-            "probes": self.probes.summary(),
-            "output": self.series.path().display().to_string(),
-        }))
-    }
-}
-
 /// Adds the keys of `more` (an object) to `summary` (an object).
-pub(crate) fn extend(summary: &mut serde_json::Value, more: serde_json::Value) {
+fn extend(summary: &mut serde_json::Value, more: serde_json::Value) {
     if let (Some(s), serde_json::Value::Object(m)) = (summary.as_object_mut(), more) {
         s.extend(m);
     }

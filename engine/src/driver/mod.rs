@@ -9,10 +9,10 @@
 //! *commits* it only when it is acceptable: finite, and within the error
 //! tolerance of an adaptive step.
 
-mod monitor;
 pub mod monitors;
 mod time_loop;
 
-pub use monitor::{Monitor, OnStep, StepInfo};
+pub use crate::physics::{Monitor, OnStep, StepInfo};
+pub use crate::time::Adaptive;
 pub(crate) use time_loop::progress_bar;
-pub use time_loop::{Adaptive, MeshMover, RunSummary, TimeLoop};
+pub use time_loop::{MeshMover, RunSummary, TimeLoop};

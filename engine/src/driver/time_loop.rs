@@ -1,28 +1,15 @@
 //! The time loop: steps from `t0` to `t_end`, fixed or adaptive, with the
 //! mesh mover, the monitors and a progress bar.
 
-use serde::Deserialize;
-
 use super::{Monitor, StepInfo};
 use crate::physics::{StepError, Stepper};
+use crate::time::Adaptive;
 
 /// Moves mesh nodes before each step (Monge–Ampère, prescribed motion, or
 /// a neural mover). The loop checks the moved mesh for inverted cells.
 pub trait MeshMover {
     /// New positions of the mesh's points for the step from `t` to `t + dt`.
     fn new_points(&mut self, mesh: &pde_mesh::Mesh, t: f64, dt: f64) -> Vec<[f64; 3]>;
-}
-
-/// Adaptive time stepping: keep the stepper's error estimate below `tolerance`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Adaptive {
-    /// Target local error per step.
-    pub tolerance: f64,
-    /// Smallest step allowed.
-    pub dt_min: f64,
-    /// Largest step allowed.
-    pub dt_max: f64,
 }
 
 /// Statistics of a finished run.

@@ -9,6 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::{OnceLock, RwLock};
 
+use anyhow::{Context, Result};
+use serde::{Deserialize, Deserializer};
+
 use super::amg::Amg;
 use super::direct::{Cholesky, LaggedLu, SparseLu};
 use super::krylov::{BiCgStab, Cg, Gmres, Tolerance};
@@ -271,4 +274,216 @@ fn builtin_solvers() -> Vec<SolverEntry> {
 
 fn or_identity(p: Option<Box<dyn Preconditioner>>) -> Box<dyn Preconditioner> {
     p.unwrap_or_else(|| Box::new(Identity))
+}
+
+/// The `solver` section of a case: a solver kind, its preconditioner and
+/// their settings. The kinds come from this registry, so features and
+/// embedding programs can add their own.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SolverSpec {
+    /// `cholesky`, `lu`, `lagged_lu`, `cg`, `gmres`, `bicgstab`, or a
+    /// registered kind. Default: the model's.
+    #[serde(default, deserialize_with = "registered_solver")]
+    pub kind: Option<String>,
+    /// Preconditioner of iterative solvers: `jacobi` (default), `ssor`,
+    /// `ilu0`, `amg`, `lsc` (flows), `none`, or a registered kind, with
+    /// its options as `{kind: ..., option: value}`.
+    #[serde(default)]
+    pub preconditioner: PreconditionerSpec,
+    /// Relative tolerance of iterative solvers. Default 1e-10.
+    #[serde(default = "rtol_default")]
+    pub rtol: f64,
+    /// Iteration limit of iterative solvers. Default 10000.
+    #[serde(default = "max_iterations_default")]
+    pub max_iterations: usize,
+    /// GMRES restart length. Default 50.
+    #[serde(default = "restart_default")]
+    pub restart: usize,
+    /// `lagged_lu`: refactorise when GMRES needs more iterations than this. Default 10.
+    #[serde(default = "refactor_after_default")]
+    pub refactor_after: usize,
+}
+
+impl Default for SolverSpec {
+    fn default() -> Self {
+        SolverSpec {
+            kind: None,
+            preconditioner: PreconditionerSpec::default(),
+            rtol: rtol_default(),
+            max_iterations: max_iterations_default(),
+            restart: restart_default(),
+            refactor_after: refactor_after_default(),
+        }
+    }
+}
+
+impl SolverSpec {
+    /// The settings of iterative solvers.
+    pub fn iterative(&self) -> IterativeSettings {
+        IterativeSettings {
+            tolerance: Tolerance {
+                rtol: self.rtol,
+                atol: 0.0,
+                max_iterations: self.max_iterations,
+            },
+            restart: self.restart,
+            refactor_after: self.refactor_after,
+        }
+    }
+
+    /// Checks the kinds against the registry and the system they will
+    /// solve; `default` is the model's solver when the case names none.
+    pub fn check(
+        &self,
+        default: &str,
+        system: &SystemInfo,
+        model: &str,
+        problems: &mut Vec<String>,
+    ) {
+        let registry = global();
+        let kind = self.kind.as_deref().unwrap_or(default);
+        // Reading refused unknown kinds, naming the line.
+        let Some(solver) = registry.solver(kind) else {
+            return;
+        };
+        if solver.needs_symmetric && !system.symmetric {
+            problems.push(format!(
+                "solver.kind: {kind} needs a symmetric positive definite matrix, which \
+                 {model} does not give; use lu, gmres or bicgstab"
+            ));
+        }
+        let p = &self.preconditioner;
+        let Some(entry) = registry.preconditioner(&p.kind) else {
+            return;
+        };
+        for problem in (entry.check)(&p.options, system) {
+            problems.push(format!("solver.preconditioner: {problem}"));
+        }
+        let named = p.kind != PreconditionerSpec::default().kind || !p.options.is_empty();
+        if named && solver.family == SolverFamily::Direct && self.kind.is_some() {
+            problems.push(format!(
+                "solver.preconditioner: {} preconditions an iterative solver; {kind} is \
+                 direct: set solver.kind: gmres (or cg for symmetric systems)",
+                p.kind
+            ));
+        } else if named && solver.family == SolverFamily::Direct {
+            problems.push(format!(
+                "solver.preconditioner: {} preconditions an iterative solver; set \
+                 solver.kind: gmres",
+                p.kind
+            ));
+        }
+        // NaN is not positive either.
+        if self.rtol.is_nan() || self.rtol <= 0.0 {
+            problems.push(format!("solver.rtol: {} must be positive", self.rtol));
+        }
+    }
+}
+
+/// `solver.preconditioner`: a kind, alone (`amg`) or with options
+/// (`{kind: amg, ...}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreconditionerSpec {
+    /// The registered kind.
+    pub kind: String,
+    /// Its options.
+    pub options: Options,
+}
+
+impl Default for PreconditionerSpec {
+    fn default() -> Self {
+        PreconditionerSpec {
+            kind: "jacobi".into(),
+            options: Options::new(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PreconditionerSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Kind(String),
+            WithOptions {
+                kind: String,
+                #[serde(flatten)]
+                options: Options,
+            },
+        }
+        let spec = match Raw::deserialize(d)? {
+            Raw::Kind(kind) => PreconditionerSpec {
+                kind,
+                options: Options::new(),
+            },
+            Raw::WithOptions { kind, options } => PreconditionerSpec { kind, options },
+        };
+        let names = global().preconditioner_names();
+        if !names.contains(&spec.kind.as_str()) {
+            return Err(unknown_kind(&spec.kind, &names));
+        }
+        Ok(spec)
+    }
+}
+
+/// A solver kind, refused while reading (with its line) unless registered.
+fn registered_solver<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let kind = String::deserialize(d)?;
+    let names = global().solver_names();
+    if !names.contains(&kind.as_str()) {
+        return Err(unknown_kind(&kind, &names));
+    }
+    Ok(Some(kind))
+}
+
+/// The error of a kind the registry does not have, worded as serde words
+/// unknown variants.
+fn unknown_kind<E: serde::de::Error>(kind: &str, names: &[&str]) -> E {
+    E::custom(format!(
+        "unknown variant `{kind}`, expected one of {}",
+        names.join(", ")
+    ))
+}
+
+/// The linear solver `spec` asks for (`default` when it names none), built
+/// from the registry for `system` (checking has refused kinds and options
+/// that do not fit it).
+pub fn make_solver(
+    spec: &SolverSpec,
+    default: &str,
+    system: SystemInfo,
+) -> Result<Box<dyn LinearSolver>> {
+    let registry = global();
+    let kind = spec.kind.as_deref().unwrap_or(default);
+    let solver = registry
+        .solver(kind)
+        .with_context(|| format!("solver.kind: unknown kind '{kind}'"))?;
+    let preconditioner = match solver.family {
+        SolverFamily::Direct => None,
+        SolverFamily::Krylov => {
+            let p = &spec.preconditioner;
+            let entry = registry
+                .preconditioner(&p.kind)
+                .with_context(|| format!("solver.preconditioner: unknown kind '{}'", p.kind))?;
+            Some(
+                (entry.build)(&p.options, &system)
+                    .map_err(|e| anyhow::anyhow!("solver.preconditioner: {e}"))?,
+            )
+        }
+    };
+    Ok((solver.build)(&spec.iterative(), preconditioner))
+}
+
+fn rtol_default() -> f64 {
+    1e-10
+}
+fn max_iterations_default() -> usize {
+    10_000
+}
+fn restart_default() -> usize {
+    50
+}
+fn refactor_after_default() -> usize {
+    10
 }

@@ -148,14 +148,6 @@ impl Stepper for FlowWithScalar {
         }
     }
 
-    fn fields(&self) -> Vec<(String, Vec<f64>)> {
-        self.flow.fields()
-    }
-
-    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
-        self.flow.probe(point)
-    }
-
     fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
         self.flow.set_field(name, values)
     }
@@ -185,5 +177,30 @@ impl Model for FlowWithScalar {
             .iter()
             .map(|(name, s)| OutputField::scalars(name, s.state().iter().map(|u| u[0]).collect()))
             .collect())
+    }
+
+    fn fields(&self) -> Vec<(String, Vec<f64>)> {
+        self.flow.fields()
+    }
+
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
+        self.flow.probe(point)
+    }
+
+    /// The flow's, and the carried scalar's total, outflow and range.
+    fn summary(&self) -> serde_json::Value {
+        let mut summary = self.flow.summary();
+        if let Some((name, scalar)) = &self.scalar {
+            let values = scalar.state().iter().map(|u| u[0]);
+            summary["scalar"] = serde_json::json!({
+                "name": name,
+                "total": scalar.total()[0],
+                "outflow": scalar.boundary_outflow()[0],
+                "min": values.clone().fold(f64::INFINITY, f64::min),
+                "max": values.fold(f64::NEG_INFINITY, f64::max),
+                "steps": self.scalar_steps,
+            });
+        }
+        summary
     }
 }

@@ -1,13 +1,32 @@
-//! Physical models, one module each.
+//! Physical models, one folder each, with the traits they implement:
+//! [`Model`] (what the output and monitors see), [`Stepper`] (the step
+//! protocol), [`Transient`] (both), [`Monitor`] (observers of a run), and
+//! [`spec::ModelSpec`] (a model's case section). The [`models!`](registry)
+//! invocation below registers the models case files can name.
 
 pub mod carried_scalar;
-pub mod finite_volume;
-pub mod heat;
-pub mod navier_stokes;
-pub mod poisson;
+pub mod checks;
+mod monitor;
+pub mod registry;
+mod scalar;
+pub mod spec;
 mod stepper;
 
+pub use monitor::{Monitor, OnStep, StepInfo};
 pub use stepper::{field_slot, ProbeColumn, StepError, StepReport, Stepper};
+
+// The models case files name: one line per model folder.
+registry::models! {
+    mod poisson { Poisson => "poisson": PoissonSpec }
+    mod heat { Heat => "heat": HeatSpec }
+    mod advection_diffusion { AdvectionDiffusion => "advection_diffusion": AdvectionDiffusionSpec }
+    mod navier_stokes { NavierStokes => "navier_stokes": NavierStokesSpec, Stokes => "stokes": StokesSpec }
+    mod finite_volume {
+        ShallowWater => "shallow_water": ShallowWaterSpec,
+        Transport => "transport": TransportSpec,
+        Burgers => "burgers": BurgersSpec,
+    }
+}
 
 use std::sync::Arc;
 
@@ -67,13 +86,32 @@ pub trait Model {
     fn cell_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
         Ok(Vec::new())
     }
+    /// Named fields of the committed state, for monitors and coupling: one
+    /// value per dof of the model's space (finite elements) or per cell
+    /// (finite volumes).
+    fn fields(&self) -> Vec<(String, Vec<f64>)>;
+    /// How to read the state at `point`: one column per quantity, or `None`
+    /// outside the mesh. Probes use it, whatever the model.
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>>;
+    /// The model's keys of a run's summary (unknowns, extremes, ...).
+    fn summary(&self) -> serde_json::Value {
+        serde_json::json!({ "model": self.name(), "unknowns": self.unknowns() })
+    }
 }
 
 /// A time-dependent model: it steps ([`Stepper`]) and shows its state
 /// ([`Model`]). Every type that is both is one.
-pub trait Transient: Stepper + Model {}
+pub trait Transient: Stepper + Model {
+    /// The model as `Any`, for the monitors a model brings for itself
+    /// (they know the type they were built with).
+    fn as_any(&self) -> &dyn std::any::Any;
+}
 
-impl<T: Stepper + Model + ?Sized> Transient for T {}
+impl<T: Stepper + Model + std::any::Any> Transient for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// Errors of the physical models.
 #[derive(Debug, thiserror::Error)]

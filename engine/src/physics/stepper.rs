@@ -57,13 +57,13 @@ pub enum StepError {
 }
 
 /// One column of a probe: a quantity of the stepper's state at a point, as
-/// a linear functional of one of its [`Stepper::fields`].
+/// a linear functional of one of its [`super::Model::fields`].
 #[derive(Clone, Debug)]
 pub struct ProbeColumn {
     /// The quantity's short name (`u`, `p`, `h`, ...); a probe with one
     /// column is named by the probe alone, others `<probe>_<label>`.
     pub label: String,
-    /// Index of the field in [`Stepper::fields`].
+    /// Index of the field in [`super::Model::fields`].
     pub field: usize,
     /// The weights of the field's values that give the value at the point.
     pub at: PointEvaluator,
@@ -77,15 +77,8 @@ pub trait Stepper {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError>;
     /// Makes the last tried step the committed state.
     fn commit(&mut self);
-    /// Named fields of the committed state, for output and monitors: one
-    /// value per dof of the model's space (finite elements) or per cell
-    /// (finite volumes).
-    fn fields(&self) -> Vec<(String, Vec<f64>)>;
-    /// How to read the state at `point`: one column per quantity, or `None`
-    /// outside the mesh. Probes use it, whatever the model.
-    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>>;
     /// Overwrites the field `name` of the committed state (named and sized
-    /// as in [`Stepper::fields`]); the next step starts from it (multistep
+    /// as in [`super::Model::fields`]); the next step starts from it (multistep
     /// integrators restart their history). Refused with the reason when the
     /// name or the length is wrong.
     fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String>;

@@ -1,6 +1,6 @@
-//! Time integrators: the schemes and their coefficients, which models use
-//! to build their step. The loop that drives steps is
-//! [`crate::driver::TimeLoop`]; the step protocol is
+//! Time integrators (the schemes models build their steps from) and the
+//! time settings of a run ([`TimeSpec`], [`Adaptive`]). The loop that
+//! drives steps is [`crate::driver::TimeLoop`]; the step protocol is
 //! [`crate::physics::Stepper`].
 
 use serde::Deserialize;
@@ -26,5 +26,43 @@ impl Integrator {
             Integrator::BackwardEuler => 1,
             _ => 2,
         }
+    }
+}
+
+/// Adaptive time stepping: keep the stepper's error estimate below `tolerance`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Adaptive {
+    /// Target local error per step.
+    pub tolerance: f64,
+    /// Smallest step allowed.
+    pub dt_min: f64,
+    /// Largest step allowed.
+    pub dt_max: f64,
+}
+
+/// The `time` section of a case: the span, the step, the integrator.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSpec {
+    /// Start time. Default 0.
+    #[serde(default)]
+    pub start: f64,
+    /// End time.
+    pub end: f64,
+    /// Time step (the first step when adaptive).
+    pub dt: f64,
+    /// `backward_euler`, `crank_nicolson` or `bdf2`. Default: the model's.
+    #[serde(default)]
+    pub integrator: Option<Integrator>,
+    /// Adaptive steps: `{tolerance, dt_min, dt_max}`.
+    #[serde(default)]
+    pub adaptive: Option<Adaptive>,
+}
+
+impl TimeSpec {
+    /// The integrator named, else the model's `default`.
+    pub fn integrator_or(&self, default: Integrator) -> Integrator {
+        self.integrator.unwrap_or(default)
     }
 }

@@ -9,7 +9,7 @@ use pde_mesh::io::vtk;
 
 use super::output_error;
 use crate::driver::{Monitor, StepInfo};
-use crate::physics::{ProbeColumn, StepError, Stepper};
+use crate::physics::{Model, ProbeColumn, StepError};
 
 /// Probes: every quantity of the state at named points, located once,
 /// recorded at the start and after every step into `probes.csv` (one
@@ -26,7 +26,7 @@ pub struct Probes {
 impl Probes {
     /// Probes of `model` at the named points, written to `<dir>/probes.csv`;
     /// a point outside the mesh is an error naming the probe.
-    pub fn new<S: Stepper + ?Sized>(
+    pub fn new<S: Model + ?Sized>(
         dir: &Path,
         points: &[(String, [f64; 3])],
         model: &S,
@@ -70,7 +70,8 @@ impl Probes {
         serde_json::Value::Object(map)
     }
 
-    fn sample<S: Stepper + ?Sized>(&mut self, t: f64, model: &S) {
+    /// Records the model's state at time `t`.
+    pub fn sample<S: Model + ?Sized>(&mut self, t: f64, model: &S) {
         if self.columns.is_empty() {
             return;
         }
@@ -88,7 +89,7 @@ impl Probes {
     }
 }
 
-impl<S: Stepper + ?Sized> Monitor<S> for Probes {
+impl<S: Model + ?Sized> Monitor<S> for Probes {
     fn start(&mut self, t: f64, model: &S) -> Result<(), StepError> {
         self.sample(t, model);
         Ok(())

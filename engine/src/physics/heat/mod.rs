@@ -7,6 +7,11 @@
 //! with SUPG (streamline-upwind Petrov–Galerkin) for high Péclet numbers.
 //! It can also be solved for its steady state ([`Heat::solve_steady`]).
 
+mod spec;
+
+pub use spec::{BoundarySpec, HeatSpec, ScalarSpec};
+pub(crate) use spec::transient;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -318,24 +323,12 @@ impl Stepper for Heat {
         }
     }
 
-    fn fields(&self) -> Vec<(String, Vec<f64>)> {
-        vec![("u".to_string(), self.solution().to_vec())]
-    }
-
     fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
         super::field_slot(&["u"], name, self.solution().len(), values)?;
         self.set_solution(values.to_vec());
         Ok(())
     }
 
-    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
-        let at = self.space.point_evaluator(point)?;
-        Some(vec![ProbeColumn {
-            label: "u".into(),
-            field: 0,
-            at,
-        }])
-    }
 }
 
 /// `a += b` for matrices on the same pattern.
@@ -369,5 +362,22 @@ impl Model for Heat {
             "u",
             self.space.point_values(self.solution()),
         )])
+    }
+
+    fn fields(&self) -> Vec<(String, Vec<f64>)> {
+        vec![("u".to_string(), self.solution().to_vec())]
+    }
+
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
+        super::scalar::probe(&self.space, point)
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        let mut s = super::scalar::summary(self.name(), &self.space, self.solution());
+        // Only a stepped model has used its integrator.
+        if self.history.len() > 1 {
+            s["integrator"] = serde_json::json!(format!("{:?}", self.integrator));
+        }
+        s
     }
 }

@@ -15,8 +15,14 @@
 //!   residual tested with the velocity basis functions of that group, which
 //!   is far more accurate than integrating the stress over the boundary.
 
+mod forces;
+mod spec;
 mod surrogate;
 
+pub use forces::ForcesSpec;
+pub use spec::{
+    CarriedScalarSpec, FlowBoundarySpec, FlowSpec, NavierStokesSpec, NewtonSpec, StokesSpec,
+};
 pub use surrogate::{CheckedSurrogate, FlowSurrogate, StepResidual, SurrogateStats};
 
 use std::collections::VecDeque;
@@ -864,15 +870,6 @@ impl Stepper for NavierStokes {
         }
     }
 
-    fn fields(&self) -> Vec<(String, Vec<f64>)> {
-        let names = ["velocity_x", "velocity_y", "velocity_z"];
-        let mut out: Vec<(String, Vec<f64>)> = (0..self.dim())
-            .map(|c| (names[c].to_string(), self.velocity(c).to_vec()))
-            .collect();
-        out.push(("pressure".into(), self.pressure().to_vec()));
-        out
-    }
-
     fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
         let names = &["velocity_x", "velocity_y", "velocity_z"][..self.dim()];
         let mut all = names.to_vec();
@@ -891,26 +888,6 @@ impl Stepper for NavierStokes {
         Ok(())
     }
 
-    /// Every velocity component (`u`, `v`, `w`) and the pressure (`p`).
-    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
-        let velocity = self.velocity_space().point_evaluator(point)?;
-        let pressure = self.pressure_probe(point)?;
-        let mut columns: Vec<ProbeColumn> = ["u", "v", "w"][..self.dim()]
-            .iter()
-            .enumerate()
-            .map(|(c, label)| ProbeColumn {
-                label: label.to_string(),
-                field: c,
-                at: velocity.clone(),
-            })
-            .collect();
-        columns.push(ProbeColumn {
-            label: "p".into(),
-            field: self.dim(),
-            at: pressure,
-        });
-        Some(columns)
-    }
 }
 
 impl Model for NavierStokes {
@@ -960,5 +937,45 @@ impl Model for NavierStokes {
             ),
             vorticity,
         ])
+    }
+
+    fn fields(&self) -> Vec<(String, Vec<f64>)> {
+        let names = ["velocity_x", "velocity_y", "velocity_z"];
+        let mut out: Vec<(String, Vec<f64>)> = (0..self.dim())
+            .map(|c| (names[c].to_string(), self.velocity(c).to_vec()))
+            .collect();
+        out.push(("pressure".into(), self.pressure().to_vec()));
+        out
+    }
+
+    /// Every velocity component (`u`, `v`, `w`) and the pressure (`p`).
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
+        let velocity = self.velocity_space().point_evaluator(point)?;
+        let pressure = self.pressure_probe(point)?;
+        let mut columns: Vec<ProbeColumn> = ["u", "v", "w"][..self.dim()]
+            .iter()
+            .enumerate()
+            .map(|(c, label)| ProbeColumn {
+                label: label.to_string(),
+                field: c,
+                at: velocity.clone(),
+            })
+            .collect();
+        columns.push(ProbeColumn {
+            label: "p".into(),
+            field: self.dim(),
+            at: pressure,
+        });
+        Some(columns)
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "model": self.name(),
+            "elements": "Taylor-Hood P2/P1",
+            "unknowns": self.space.num_dofs(),
+            "nu": self.nu,
+            "integrator": format!("{:?}", self.integrator),
+        })
     }
 }

@@ -1,6 +1,8 @@
-//! The observer seam of the time loop.
+//! The observer seam of the time loop: monitors see the initial state,
+//! every committed step and the end of a run. They sit with the step
+//! protocol so that models can bring their own (forces, conservation).
 
-use crate::physics::{StepError, StepReport};
+use super::{StepError, StepReport};
 
 /// A committed step, as monitors see it.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +36,8 @@ pub trait Monitor<S: ?Sized> {
     fn status(&self) -> Option<String> {
         None
     }
+    /// Adds what the monitor measured to the run's summary (an object).
+    fn summarize(&self, _model: &S, _summary: &mut serde_json::Value) {}
 }
 
 /// A closure as a monitor: `OnStep(|info, model| ...)` is called after

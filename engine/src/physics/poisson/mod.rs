@@ -2,9 +2,13 @@
 //! `-∇·(κ ∇u) = f`, with Dirichlet `u = g`, Neumann `κ ∂u/∂n = h` and Robin
 //! `κ ∂u/∂n + α u = r` conditions on physical groups.
 
+mod spec;
+
+pub use spec::PoissonSpec;
+
 use std::sync::Arc;
 
-use super::{Model, OutputField, PhysicsError, ScalarFn};
+use super::{Model, OutputField, PhysicsError, ProbeColumn, ScalarFn};
 use crate::fem::{assembly, bc, FunctionSpace};
 use crate::linalg::{LinearSolver, SolveReport};
 
@@ -158,5 +162,17 @@ impl Model for Poisson {
             "u",
             self.space.point_values(&self.solution),
         )])
+    }
+
+    fn fields(&self) -> Vec<(String, Vec<f64>)> {
+        vec![("u".into(), self.solution.clone())]
+    }
+
+    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
+        super::scalar::probe(&self.space, point)
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        super::scalar::summary(self.name(), &self.space, &self.solution)
     }
 }

@@ -1,0 +1,165 @@
+//! `conservation.csv` and `conservation.png`: the record of a conservative
+//! finite-volume law (its own, or a scalar carried by a flow).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use pde_mesh::io::vtk;
+
+use crate::fvm::law::ConservationLaw;
+use crate::fvm::solver::FiniteVolume;
+use crate::physics::{Monitor, StepError, StepInfo, Transient};
+use crate::plot::{self, Panel};
+
+/// Reads the finite-volume law of a model: the law itself, or the scalar a
+/// flow carries. `None` when the model has none (yet).
+type Sampler = Box<dyn Fn(&dyn Transient) -> Option<Vec<f64>>>;
+
+/// `conservation.csv`: per conserved quantity its total, the boundary
+/// outflow so far, and its minimum and maximum over the cells; and
+/// `conservation.png`, the plot of the first quantity's. Written into its
+/// directory when the run ends, however it ends.
+pub struct Conservation {
+    dir: PathBuf,
+    names: Vec<String>,
+    sample: Sampler,
+    /// Per record: t, then total, outflow, min, max of every quantity.
+    rows: Vec<Vec<f64>>,
+}
+
+impl Conservation {
+    /// The record of the finite-volume model `find` finds in the model it
+    /// is given, written into `dir`.
+    pub fn new<L: ConservationLaw<N>, const N: usize>(
+        dir: &Path,
+        names: &[&str],
+        find: impl Fn(&dyn Transient) -> Option<&FiniteVolume<L, N>> + 'static,
+    ) -> Self {
+        Conservation {
+            dir: dir.to_path_buf(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            sample: Box::new(move |m| find(m).map(row)),
+            rows: Vec::new(),
+        }
+    }
+
+    /// What is held plus what has left minus what was there at the start,
+    /// relative to the largest of the three (round-off for a conservative
+    /// scheme).
+    pub fn balance_error(&self) -> Option<f64> {
+        let (first, last) = (self.rows.first()?, self.rows.last()?);
+        Some(balance_error(first[1], last[1], last[2]))
+    }
+
+    fn record(&mut self, t: f64, model: &dyn Transient) {
+        if let Some(values) = (self.sample)(model) {
+            let mut r = vec![t];
+            r.extend(values);
+            self.rows.push(r);
+        }
+    }
+
+    fn write(&self) -> Result<()> {
+        let out = &self.dir;
+        let mut csv = String::from("t");
+        for n in &self.names {
+            let _ = write!(csv, ",total_{n},outflow_{n},min_{n},max_{n}");
+        }
+        csv.push('\n');
+        for row in &self.rows {
+            let _ = write!(csv, "{:.9e}", row[0]);
+            for q in row[1..].chunks(4) {
+                let _ = write!(
+                    csv,
+                    ",{:.12e},{:.12e},{:.9e},{:.9e}",
+                    q[0], q[1], q[2], q[3]
+                );
+            }
+            csv.push('\n');
+        }
+        vtk::write_atomically(&out.join("conservation.csv"), |w| {
+            w.write_all(csv.as_bytes())
+        })?;
+        if self.rows.len() >= 2 {
+            let name = &self.names[0];
+            let series = |k: usize| self.rows.iter().map(|r| (r[0], r[k])).collect();
+            let panel = |label: String, k: usize| Panel {
+                label,
+                points: series(k),
+                from: None,
+                reference: None,
+            };
+            let initial = self.rows[0][1];
+            let balance = self
+                .rows
+                .iter()
+                .map(|r| (r[0], balance_error(initial, r[1], r[2])))
+                .collect();
+            let panels = [
+                panel(format!("total {name}"), 1),
+                Panel {
+                    label: "balance error".into(),
+                    points: balance,
+                    from: None,
+                    reference: None,
+                },
+                panel(format!("min {name}"), 3),
+                panel(format!("max {name}"), 4),
+            ];
+            plot::panels(
+                &out.join("conservation.png"),
+                &format!("conservation of {name}"),
+                "t",
+                &panels,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Total, outflow, min and max of every quantity.
+fn row<L: ConservationLaw<N>, const N: usize>(model: &FiniteVolume<L, N>) -> Vec<f64> {
+    let (total, out) = (model.total(), model.boundary_outflow());
+    let mut row = Vec::with_capacity(4 * N);
+    for k in 0..N {
+        let values = model.state().iter().map(|u| u[k]);
+        let lo = values.clone().fold(f64::INFINITY, f64::min);
+        let hi = values.fold(f64::NEG_INFINITY, f64::max);
+        row.extend([total[k], out[k], lo, hi]);
+    }
+    row
+}
+
+/// What is held plus what has left minus what was there, relative to the
+/// largest of the three: round-off for a conservative scheme.
+fn balance_error(initial: f64, total: f64, outflow: f64) -> f64 {
+    let scale = [initial, total, outflow]
+        .iter()
+        .fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
+    (total + outflow - initial) / scale
+}
+
+impl Monitor<dyn Transient> for Conservation {
+    fn start(&mut self, t: f64, model: &dyn Transient) -> Result<(), StepError> {
+        self.record(t, model);
+        Ok(())
+    }
+
+    fn record(&mut self, step: &StepInfo, model: &dyn Transient) -> Result<(), StepError> {
+        Conservation::record(self, step.t, model);
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &dyn Transient) -> Result<(), StepError> {
+        self.write()
+            .map_err(|e| StepError::Output(format!("{e:#}")))
+    }
+
+    fn summarize(&self, _: &dyn Transient, summary: &mut serde_json::Value) {
+        if let Some(e) = self.balance_error() {
+            summary["balance_error"] = serde_json::json!(e);
+        }
+    }
+}

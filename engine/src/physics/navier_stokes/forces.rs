@@ -1,0 +1,356 @@
+//! Forces on a body of a flow: the `forces` monitor (drag and lift
+//! coefficients, pressure difference, Strouhal number; `forces.csv` and
+//! `forces.png`), and the comparison with the classical step when a learned
+//! one runs.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use pde_mesh::io::vtk;
+use serde::Deserialize;
+
+use super::NavierStokes;
+use crate::fem::PointEvaluator;
+use crate::physics::carried_scalar::FlowWithScalar;
+use crate::physics::{Monitor, StepError, StepInfo, Stepper, Transient};
+use crate::plot::{self, Panel, Reference};
+
+/// Drag and lift coefficients `c = 2 F / (ρ U² L)` (density 1) of a body.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ForcesSpec {
+    /// The body's boundary group.
+    pub group: String,
+    /// Reference velocity `U` (the DFG benchmark: the mean inflow velocity).
+    #[serde(default = "one_f64")]
+    pub reference_velocity: f64,
+    /// Reference length `L` (in 3D, the reference area). Default 1.
+    #[serde(default = "one_f64")]
+    pub reference_length: f64,
+    /// Two points whose pressure difference `p(a) - p(b)` is recorded as `dp`.
+    #[serde(default)]
+    pub pressure_difference: Option<[Vec<f64>; 2]>,
+    /// The summary's extremes and Strouhal number use the record from this
+    /// time on (to skip the start-up). Default: the whole run.
+    #[serde(default)]
+    pub statistics_from: Option<f64>,
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+
+/// A point from 2 or 3 coordinates.
+pub(crate) fn point3(p: &[f64]) -> [f64; 3] {
+    std::array::from_fn(|k| p.get(k).copied().unwrap_or(0.0))
+}
+
+/// The record of the forces monitor: coefficients over time.
+pub(crate) struct ForceSeries {
+    spec: ForcesSpec,
+    /// `2 / (U² L)`.
+    scale: f64,
+    dp: Option<(PointEvaluator, PointEvaluator)>,
+    dim: usize,
+    /// `t, cd, cl[, cs][, dp]` per record.
+    rows: Vec<Vec<f64>>,
+}
+
+impl ForceSeries {
+    pub(crate) fn new(spec: &ForcesSpec, ns: &NavierStokes) -> Result<Self> {
+        let dp = match &spec.pressure_difference {
+            Some([a, b]) => {
+                let locate = |p: &[f64]| {
+                    ns.pressure_probe(point3(p)).with_context(|| {
+                        format!("monitors: forces.pressure_difference: {p:?} is outside the mesh")
+                    })
+                };
+                Some((locate(a)?, locate(b)?))
+            }
+            None => None,
+        };
+        Ok(ForceSeries {
+            spec: spec.clone(),
+            scale: 2.0 / (spec.reference_velocity.powi(2) * spec.reference_length),
+            dp,
+            dim: ns.dim(),
+            rows: Vec::new(),
+        })
+    }
+
+    fn columns(&self) -> Vec<&'static str> {
+        let mut c = vec!["t", "cd", "cl"];
+        if self.dim == 3 {
+            c.push("cs");
+        }
+        if self.dp.is_some() {
+            c.push("dp");
+        }
+        c
+    }
+
+    pub(crate) fn sample(&mut self, t: f64, ns: &NavierStokes) {
+        let Some(f) = ns.force() else { return };
+        let mut row = vec![t];
+        row.extend(f[..self.dim].iter().map(|v| v * self.scale));
+        if let Some((a, b)) = &self.dp {
+            row.push(a.eval(ns.pressure()) - b.eval(ns.pressure()));
+        }
+        self.rows.push(row);
+    }
+
+    fn last(&self) -> Option<(f64, f64)> {
+        self.rows.last().map(|r| (r[1], r[2]))
+    }
+
+    /// Writes the records as CSV into `path`.
+    pub(crate) fn write_csv(&self, path: &Path) -> Result<()> {
+        let mut csv = self.columns().join(",");
+        csv.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|v| format!("{v:.10e}")).collect();
+            let _ = writeln!(csv, "{}", cells.join(","));
+        }
+        vtk::write_atomically(path, |w| w.write_all(csv.as_bytes()))?;
+        Ok(())
+    }
+
+    /// Writes `forces.csv` and (with at least two records) `forces.png`,
+    /// with the curves of `classical` (a baseline run alongside) drawn
+    /// next to these.
+    pub(crate) fn write(&self, out: &Path, title: &str, classical: Option<&ForceSeries>) -> Result<()> {
+        self.write_csv(&out.join("forces.csv"))?;
+        if self.rows.len() >= 2 {
+            let series =
+                |f: &ForceSeries, k: usize| f.rows.iter().map(|r| (r[0], r[k])).collect::<Vec<_>>();
+            let panel = |label: &str, k: usize| Panel {
+                label: label.into(),
+                points: series(self, k),
+                from: self.spec.statistics_from,
+                reference: classical.map(|c| Reference {
+                    own: "learned".into(),
+                    label: "classical".into(),
+                    points: series(c, k),
+                }),
+            };
+            let panels = [
+                panel("drag coefficient c_D", 1),
+                panel("lift coefficient c_L", 2),
+            ];
+            plot::panels(&out.join("forces.png"), title, "t", &panels)?;
+        }
+        Ok(())
+    }
+
+    /// Final values, and for a time series the extremes and the Strouhal
+    /// number from the records from `statistics_from` on.
+    pub(crate) fn summary(&self) -> serde_json::Value {
+        let from = self.spec.statistics_from.unwrap_or(f64::NEG_INFINITY);
+        let window: Vec<&Vec<f64>> = self.rows.iter().filter(|r| r[0] >= from).collect();
+        let column = |k: usize| window.iter().map(|r| r[k]).collect::<Vec<f64>>();
+        let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        let (cd, cl) = (column(1), column(2));
+        let times = column(0);
+        let mut s = serde_json::json!({});
+        if self.rows.len() > 1 {
+            s = serde_json::json!({
+            "cd_max": max(&cd),
+            "cd_min": min(&cd),
+            "cl_max": max(&cl),
+            "cl_min": min(&cl),
+            "t_cd_max": times.get(argmax(&cd)),
+            "t_cl_max": times.get(argmax(&cl)),
+            "strouhal": strouhal(&times, &cl).map(|f| f * self.spec.reference_length / self.spec.reference_velocity),
+            });
+        }
+        if let Some(last) = self.rows.last() {
+            s["cd"] = serde_json::json!(last[1]);
+            s["cl"] = serde_json::json!(last[2]);
+            if self.dp.is_some() {
+                s["dp"] = serde_json::json!(last[last.len() - 1]);
+            }
+        }
+        s
+    }
+}
+
+fn argmax(v: &[f64]) -> usize {
+    (0..v.len())
+        .max_by(|&a, &b| v[a].total_cmp(&v[b]))
+        .unwrap_or(0)
+}
+
+/// The frequency of a periodic signal from its upward crossings of its mean
+/// (linearly interpolated); `None` with fewer than three crossings.
+fn strouhal(t: &[f64], s: &[f64]) -> Option<f64> {
+    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
+    let crossings: Vec<f64> = (1..s.len())
+        .filter(|&i| s[i - 1] < mean && s[i] >= mean)
+        .map(|i| {
+            let (a, b) = (s[i - 1] - mean, s[i] - mean);
+            t[i - 1] + (t[i] - t[i - 1]) * (-a) / (b - a)
+        })
+        .collect();
+    if crossings.len() < 3 {
+        return None;
+    }
+    let periods = (crossings.len() - 1) as f64;
+    Some(periods / (crossings[crossings.len() - 1] - crossings[0]))
+}
+
+/// The classical flow run alongside a learned one (`stepper.baseline`),
+/// for comparison in the same run on the same mesh.
+pub(crate) struct ClassicalBaseline {
+    ns: NavierStokes,
+    forces: Option<ForceSeries>,
+    seconds: f64,
+    steps: usize,
+    /// Relative 2-norm difference of the velocity, learned vs classical,
+    /// after each step.
+    difference: Vec<f64>,
+}
+
+impl ClassicalBaseline {
+    /// The classical flow `ns`, with the case's forces measured on it.
+    pub(crate) fn new(forces: Option<&ForcesSpec>, ns: NavierStokes) -> Result<Self> {
+        Ok(ClassicalBaseline {
+            forces: forces.map(|f| ForceSeries::new(f, &ns)).transpose()?,
+            ns,
+            seconds: 0.0,
+            steps: 0,
+            difference: Vec::new(),
+        })
+    }
+
+    /// Steps to `t` (from `t - dt`), times it and compares with `learned`.
+    pub(crate) fn step(&mut self, t: f64, dt: f64, learned: &NavierStokes) -> Result<(), StepError> {
+        let started = Instant::now();
+        self.ns.try_step(t - dt, dt)?;
+        self.ns.commit();
+        self.seconds += started.elapsed().as_secs_f64();
+        self.steps += 1;
+        if let Some(f) = self.forces.as_mut() {
+            f.sample(t, &self.ns);
+        }
+        let velocity = |ns: &NavierStokes| -> Vec<f64> {
+            (0..ns.dim())
+                .flat_map(|c| ns.velocity(c).to_vec())
+                .collect()
+        };
+        let (a, b) = (velocity(learned), velocity(&self.ns));
+        let diff: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum();
+        let norm: f64 = b.iter().map(|y| y * y).sum();
+        self.difference
+            .push((diff / norm.max(f64::MIN_POSITIVE)).sqrt());
+        Ok(())
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seconds_per_step": self.seconds / self.steps.max(1) as f64,
+            "forces": self.forces.as_ref().map(ForceSeries::summary),
+            "velocity_difference_final": self.difference.last(),
+            "velocity_difference_max": self.difference.iter().copied().fold(0.0, f64::max),
+        })
+    }
+}
+
+/// The records of a time-dependent flow: its forces (if asked for), the
+/// classical baseline run alongside a learned step (if asked for), and the
+/// learned step's counts. Writes `forces.csv`, `forces.png` (with the
+/// baseline's curves) and `forces_classical.csv` when the run ends.
+pub(crate) struct FlowRecord {
+    pub(crate) forces: Option<ForceSeries>,
+    pub(crate) baseline: Option<ClassicalBaseline>,
+    pub(crate) out: PathBuf,
+    pub(crate) title: String,
+    /// The learned steps and fallbacks so far, for the progress display.
+    pub(crate) learned: Option<String>,
+}
+
+/// The flow of the model the record was built with.
+fn flow(model: &dyn Transient) -> Result<&FlowWithScalar, StepError> {
+    model
+        .as_any()
+        .downcast_ref::<FlowWithScalar>()
+        .ok_or_else(|| StepError::Output("the flow's records need the flow".into()))
+}
+
+impl Monitor<dyn Transient> for FlowRecord {
+    fn record(&mut self, step: &StepInfo, model: &dyn Transient) -> Result<(), StepError> {
+        let ns = &flow(model)?.flow;
+        self.learned = ns.surrogate().map(|s| {
+            format!(
+                "learned {}  fallbacks {}",
+                s.stats.learned_steps, s.stats.fallbacks
+            )
+        });
+        if let Some(b) = self.baseline.as_mut() {
+            b.step(step.t, step.dt, ns)?;
+        }
+        if let Some(f) = self.forces.as_mut() {
+            f.sample(step.t, ns);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &dyn Transient) -> Result<(), StepError> {
+        let Some(f) = &self.forces else {
+            return Ok(());
+        };
+        let classical = self.baseline.as_ref().and_then(|b| b.forces.as_ref());
+        let written = f.write(&self.out, &self.title, classical).and_then(|()| {
+            classical.map_or(Ok(()), |c| c.write_csv(&self.out.join("forces_classical.csv")))
+        });
+        written.map_err(|e| StepError::Output(format!("{e:#}")))
+    }
+
+    fn status(&self) -> Option<String> {
+        let mut parts: Vec<String> = self.learned.iter().cloned().collect();
+        if let Some(d) = self.baseline.as_ref().and_then(|b| b.difference.last()) {
+            parts.push(format!("vs classical {:.1}%", 100.0 * d));
+        }
+        if let Some((cd, cl)) = self.forces.as_ref().and_then(ForceSeries::last) {
+            parts.push(format!("cD {cd:.4}  cL {cl:+.4}"));
+        }
+        (!parts.is_empty()).then(|| parts.join("  "))
+    }
+
+    fn summarize(&self, model: &dyn Transient, summary: &mut serde_json::Value) {
+        if let Some(f) = &self.forces {
+            summary["forces"] = f.summary();
+        }
+        let Ok(flow) = flow(model) else { return };
+        if let Some(s) = flow.flow.surrogate() {
+            let mut record = s.stats.to_json();
+            record["model"] = serde_json::json!(s.describe());
+            record["from"] = serde_json::json!(s.from);
+            record["residual_tolerance"] = serde_json::json!(s.tolerance);
+            if let Some(b) = &self.baseline {
+                record["classical_baseline"] = b.summary();
+            }
+            summary["stepper"] = record;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strouhal;
+
+    #[test]
+    fn frequency_of_a_sampled_sine_from_its_mean_crossings() {
+        let t: Vec<f64> = (0..2000).map(|i| i as f64 * 0.01).collect();
+        let s: Vec<f64> = t
+            .iter()
+            .map(|t| 0.3 + (2.0 * std::f64::consts::PI * 3.1 * t + 0.4).sin())
+            .collect();
+        let f = strouhal(&t, &s).unwrap();
+        assert!((f - 3.1).abs() < 2e-3, "{f}");
+        assert!(strouhal(&t[..20], &s[..20]).is_none(), "too short a record");
+    }
+}

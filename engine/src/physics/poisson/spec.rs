@@ -1,0 +1,75 @@
+//! `physics: {poisson: ...}`: `-∇·(κ∇u) = f`, steady, on the scalar
+//! models' section.
+
+use anyhow::Result;
+use pde_mesh::Mesh;
+use serde::Deserialize;
+
+use super::{BoundaryCondition, Poisson};
+use crate::linalg::registry::{make_solver, SystemInfo};
+use crate::physics::heat::{BoundarySpec, ScalarSpec};
+use crate::physics::scalar::SolvedOnce;
+use crate::physics::spec::{
+    BoundaryUse, BuildContext, Built, Capabilities, CheckContext, ModelSpec, Stepping, TimeUse,
+};
+use crate::time::Integrator;
+
+/// `physics: {poisson: ...}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(transparent)]
+pub struct PoissonSpec(pub ScalarSpec);
+
+impl ModelSpec for PoissonSpec {
+    fn name(&self) -> &'static str {
+        "poisson"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            system: SystemInfo {
+                symmetric: true,
+                saddle_split: None,
+            },
+            time: TimeUse::Never,
+            stepping: Stepping::Integrator {
+                default: Integrator::BackwardEuler,
+                adaptive: false,
+            },
+            forces: false,
+        }
+    }
+
+    fn check(&self, cx: &CheckContext, problems: &mut Vec<String>) {
+        self.0.check(self.name(), cx, problems);
+    }
+
+    fn boundary(&self, mesh: &Mesh) -> Vec<BoundaryUse> {
+        self.0.boundary_uses(mesh)
+    }
+
+    fn build(&self, cx: &BuildContext) -> Result<Built> {
+        let spec = &self.0;
+        let mut p = Poisson::new(spec.space(cx.mesh.clone())?);
+        p.kappa = spec.kappa.at_time(0.0);
+        p.source = spec.source.at_time(0.0);
+        for (group, bc) in &spec.boundary {
+            let condition = match bc {
+                BoundarySpec::Dirichlet(g) => BoundaryCondition::Dirichlet(g.at_time(0.0)),
+                BoundarySpec::Neumann(h) => BoundaryCondition::Neumann(h.at_time(0.0)),
+                BoundarySpec::Robin { alpha, value } => BoundaryCondition::Robin {
+                    alpha: alpha.at_time(0.0),
+                    value: value.at_time(0.0),
+                },
+            };
+            p.set_boundary(group, condition);
+        }
+        let mut solver = make_solver(
+            cx.solver,
+            self.default_solver(false),
+            self.capabilities().system,
+        )?;
+        Ok(Built::Steady(Box::new(SolvedOnce::new(p, move |p| {
+            p.solve(solver.as_mut()).map(|(_, report)| report)
+        }))))
+    }
+}
