@@ -822,6 +822,10 @@ fn check_refuses_what_the_run_would_refuse() {
             format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: lu, preconditioner: amg}}\n"),
             "solver.preconditioner: amg preconditions an iterative solver; lu is direct",
         ),
+        (
+            format!("{square}physics:\n  transport: {{velocity: [1, 0]}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: gmres}}\n"),
+            "solver: transport chooses its own linear solvers; remove the solver section",
+        ),
     ];
     let out = dir.path().join("out");
     for (text, expected) in &cases {

@@ -14,7 +14,7 @@ pub const VARIABLES: [&str; 4] = ["x", "y", "z", "t"];
 
 /// Rewrites number literals in scientific notation (`1e-6`, `2.5E+3`),
 /// which exmex's literal syntax lacks, as plain decimals.
-fn expand_exponents(text: &str) -> String {
+pub(crate) fn expand_exponents(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;

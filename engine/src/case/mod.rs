@@ -112,12 +112,19 @@ impl Case {
             time: self.time.as_ref(),
         };
         model.check(&cx, &mut problems);
-        self.solver.check(
-            self.default_solver(),
-            &model.capabilities().system,
-            model.name(),
-            &mut problems,
-        );
+        if model.capabilities().linear_solver {
+            self.solver.check(
+                self.default_solver(),
+                &model.capabilities().system,
+                model.name(),
+                &mut problems,
+            );
+        } else if self.solver != SolverSpec::default() {
+            problems.push(format!(
+                "solver: {} chooses its own linear solvers; remove the solver section",
+                model.name()
+            ));
+        }
         self.check_time(&mut problems);
         if self.output.every == 0 {
             problems.push("output.every: must be at least 1".into());

@@ -53,6 +53,9 @@ pub struct Capabilities {
     pub stepping: Stepping,
     /// Whether a `forces` monitor applies (flows).
     pub forces: bool,
+    /// Whether the model solves with the case's `solver` section (models
+    /// that choose their own solvers refuse one).
+    pub linear_solver: bool,
 }
 
 /// A boundary group and the condition a model will give it.

@@ -34,6 +34,7 @@ impl ModelSpec for AdvectionDiffusionSpec {
                 adaptive: true,
             },
             forces: false,
+            linear_solver: true,
         }
     }
 

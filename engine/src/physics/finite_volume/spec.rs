@@ -504,6 +504,7 @@ fn capabilities() -> Capabilities {
         time: TimeUse::Required,
         stepping: Stepping::OwnScheme,
         forces: false,
+        linear_solver: false,
     }
 }
 

@@ -222,6 +222,7 @@ impl ModelSpec for HeatSpec {
                 adaptive: true,
             },
             forces: false,
+            linear_solver: true,
         }
     }
 

@@ -418,6 +418,7 @@ fn capabilities() -> Capabilities {
             adaptive: false,
         },
         forces: true,
+        linear_solver: true,
     }
 }
 

@@ -36,6 +36,7 @@ impl ModelSpec for PoissonSpec {
                 adaptive: false,
             },
             forces: false,
+            linear_solver: true,
         }
     }
 
