@@ -13,3 +13,4 @@ gmsh lshape.geo -2 -format msh41 -o lshape.msh -v 2
 gmsh dam_break.geo -2 -format msh41 -o dam_break.msh -v 2
 # Linear (order 1) level 1, the mesh family learned steppers train on.
 gmsh dfg_cylinder.geo -2 -setnumber level 1 -format msh41 -o dfg_cylinder_l1_p1.msh -v 2
+gmsh spiral_disk.geo -2 -format msh41 -o spiral_disk.msh -v 2

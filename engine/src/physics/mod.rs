@@ -26,6 +26,7 @@ registry::models! {
         Transport => "transport": TransportSpec,
         Burgers => "burgers": BurgersSpec,
     }
+    mod reaction_diffusion { ReactionDiffusion => "reaction_diffusion": ReactionDiffusionSpec }
 }
 
 use std::sync::Arc;
