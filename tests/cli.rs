@@ -786,14 +786,14 @@ fn check_refuses_what_the_run_would_refuse() {
                 "{square}physics:\n  heat:\n    boundary:\n      left: {{robin: {{alpha: 1, value: 0}}}}\n\
                  time: {{end: 1, dt: 0.1}}\n"
             ),
-            "physics.heat.boundary.left: robin conditions are available for poisson only",
+            "line 6: physics.heat.boundary.left: robin conditions are available for poisson only",
         ),
         (
             format!(
                 "{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\n\
                  monitors:\n  - probe: {{name: away, point: [2, 0.5]}}\n"
             ),
-            "monitors: probe 'away': [2.0, 0.5] is outside the mesh",
+            "line 7: monitors: probe 'away': [2.0, 0.5] is outside the mesh",
         ),
         (
             format!(
@@ -808,7 +808,7 @@ fn check_refuses_what_the_run_would_refuse() {
                  left: {{velocity: [1, 0]}}\n\
                  monitors:\n  - forces: {{group: right}}\n"
             ),
-            "monitors: forces.group 'right' has no wall condition",
+            "line 9: monitors: forces.group 'right' has no wall condition",
         ),
         (
             format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: cg, preconditioner: magic}}\n"),

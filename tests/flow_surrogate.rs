@@ -1,5 +1,5 @@
-//! The residual check around learned flow steps (no libtorch needed: the
-//! surrogates here are plain Rust). The exact step has zero residual; a
+//! The residual check of `LearnedStep` around a flow's step (no libtorch
+//! needed: the predictors here are plain Rust). The exact step has zero residual; a
 //! prediction of the exact vertex values (an oracle) passes the check and
 //! keeps the run on the classical trajectory; persistence and NaN
 //! predictions fail it and fall back to the classical step, which the run
@@ -8,9 +8,8 @@
 use std::sync::Arc;
 
 use pde_engine::linalg::direct::SparseLu;
-use pde_engine::physics::navier_stokes::{
-    CheckedSurrogate, FlowBoundary, FlowSurrogate, NavierStokes,
-};
+use pde_engine::physics::learned_step::{LearnedStep, Predictor};
+use pde_engine::physics::navier_stokes::{FlowBoundary, NavierStokes};
 use pde_engine::physics::PhysicsError;
 use pde_engine::physics::Stepper;
 use pde_mesh::{generate, CellKind};
@@ -41,7 +40,7 @@ struct Oracle {
     t: f64,
 }
 
-impl FlowSurrogate for Oracle {
+impl Predictor for Oracle {
     fn describe(&self) -> String {
         "oracle".into()
     }
@@ -60,7 +59,7 @@ enum Poor {
     WrongStep,
 }
 
-impl FlowSurrogate for Poor {
+impl Predictor for Poor {
     fn describe(&self) -> String {
         "poor".into()
     }
@@ -73,7 +72,7 @@ impl FlowSurrogate for Poor {
     }
 }
 
-fn run(ns: &mut NavierStokes, steps: usize) {
+fn run(ns: &mut impl Stepper, steps: usize) {
     for k in 0..steps {
         ns.try_step(k as f64 * DT, DT).unwrap();
         ns.commit();
@@ -108,14 +107,13 @@ fn the_exact_step_has_no_residual_and_persistence_a_large_one() {
 fn an_oracle_passes_the_check_and_stays_on_the_classical_trajectory() {
     let mut classical = channel();
     run(&mut classical, STEPS);
-    let mut ns = channel();
     let oracle = Oracle {
         twin: channel(),
         t: 0.0,
     };
-    ns.set_surrogate(CheckedSurrogate::new(Box::new(oracle), 0.0, 0.01));
+    let mut ns = LearnedStep::new(channel(), Box::new(oracle), 0.0, 0.01);
     run(&mut ns, STEPS);
-    let stats = &ns.surrogate().unwrap().stats;
+    let stats = &ns.stats;
     assert_eq!((stats.learned_steps, stats.fallbacks), (STEPS, 0));
     // Exact vertex values: the edge values rebuilt from them and relaxed by
     // the step's equations leave a residual of 2e-6 of not stepping's
@@ -126,7 +124,7 @@ fn an_oracle_passes_the_check_and_stays_on_the_classical_trajectory() {
         "residual floor {:e}",
         stats.accepted_residual_max
     );
-    let gap = max_difference(&ns.vertex_state(), &classical.vertex_state());
+    let gap = max_difference(&ns.model().vertex_state(), &classical.vertex_state());
     assert!(gap < 1e-12, "vertex values are the oracle's: {gap:e}");
 }
 
@@ -140,10 +138,9 @@ fn poor_predictions_fall_back_to_the_classical_step() {
         (Poor::WrongStep, 0, STEPS),
     ] {
         let persistence = matches!(poor, Poor::Persistence);
-        let mut ns = channel();
-        ns.set_surrogate(CheckedSurrogate::new(Box::new(poor), 0.0, 0.01));
+        let mut ns = LearnedStep::new(channel(), Box::new(poor), 0.0, 0.01);
         run(&mut ns, STEPS);
-        let stats = &ns.surrogate().unwrap().stats;
+        let stats = &ns.stats;
         assert_eq!(
             (stats.learned_steps, stats.fallbacks, stats.classical_steps),
             (0, fallbacks, others)
@@ -154,22 +151,21 @@ fn poor_predictions_fall_back_to_the_classical_step() {
             let worst = stats.rejected_residual_max;
             assert!(worst > 0.5 && worst <= 1.0, "{worst}");
         }
-        let gap = max_difference(ns.state(), classical.state());
+        let gap = max_difference(ns.model().state(), classical.state());
         assert!(gap < 1e-10, "the run follows the classical one: {gap:e}");
     }
 }
 
 #[test]
 fn steps_before_from_are_classical() {
-    let mut ns = channel();
     let oracle = Oracle {
         twin: channel(),
         t: 0.0,
     };
     // The oracle's twin starts at 0 but is first asked at t = 5 dt.
-    ns.set_surrogate(CheckedSurrogate::new(Box::new(oracle), 5.0 * DT, 0.02));
+    let mut ns = LearnedStep::new(channel(), Box::new(oracle), 5.0 * DT, 0.02);
     run(&mut ns, 8);
-    let stats = &ns.surrogate().unwrap().stats;
+    let stats = &ns.stats;
     assert_eq!(
         (stats.classical_steps, stats.learned_steps + stats.fallbacks),
         (5, 3)
@@ -207,12 +203,12 @@ fn in_the_dfg_flow_exact_vertex_values_leave_the_check_a_floor() {
         }
     }
     let oracle = Oracle { twin, t: 2.0 };
-    ns.set_surrogate(CheckedSurrogate::new(Box::new(oracle), 2.0, 0.1));
+    let mut ns = LearnedStep::new(ns, Box::new(oracle), 2.0, 0.1);
     for k in 200..210 {
         ns.try_step(k as f64 * DFG_DT, DFG_DT).unwrap();
         ns.commit();
     }
-    let stats = &ns.surrogate().unwrap().stats;
+    let stats = &ns.stats;
     let (worst, mean) = (
         stats.accepted_residual_max,
         stats.accepted_residual_sum / stats.learned_steps.max(1) as f64,

@@ -16,6 +16,8 @@ use pde_mesh::Mesh;
 use crate::case::{Case, StepperSpec, TimeSpec};
 use crate::driver::monitors::{write_model, Probes, Series, StepLog};
 use crate::driver::{Monitor, TimeLoop};
+use crate::physics::carried_scalar::FlowWithScalar;
+use crate::physics::learned_step::LearnedStep;
 use crate::physics::spec::{BuildContext, Built, LearnedFlowStep, Steady, TransientSetup};
 use crate::physics::Transient;
 
@@ -69,29 +71,25 @@ pub fn time_section(case: &Case) -> Result<&TimeSpec> {
 }
 
 /// The case's learned flow step (`stepper:`), from the `torch` feature.
-struct LearnedStep<'a> {
+struct CaseStepper<'a> {
     spec: &'a StepperSpec,
     base: &'a Path,
     time: &'a TimeSpec,
 }
 
-impl LearnedFlowStep for LearnedStep<'_> {
+impl LearnedFlowStep for CaseStepper<'_> {
     #[cfg(feature = "torch")]
-    fn attach(&self, ns: &mut crate::physics::navier_stokes::NavierStokes) -> Result<()> {
-        let surrogate = crate::learned::flow_surrogate(
-            self.spec,
-            self.base,
-            ns,
-            self.time.start,
-            self.time.dt,
-        )?;
-        ns.set_surrogate(surrogate);
-        Ok(())
+    fn wrap(&self, flow: FlowWithScalar) -> Result<LearnedStep<FlowWithScalar>> {
+        let predictor =
+            crate::learned::flow_predictor(self.spec, self.base, &flow.flow, self.time.dt)?;
+        let from = self.spec.from.unwrap_or(self.time.start);
+        let tolerance = self.spec.residual_tolerance;
+        Ok(LearnedStep::new(flow, predictor, from, tolerance))
     }
 
     /// Without libtorch there is none (`Case::check` refuses the key).
     #[cfg(not(feature = "torch"))]
-    fn attach(&self, _: &mut crate::physics::navier_stokes::NavierStokes) -> Result<()> {
+    fn wrap(&self, _: FlowWithScalar) -> Result<LearnedStep<FlowWithScalar>> {
         let _ = (self.base, self.time);
         anyhow::bail!("stepper: learned steppers need a build with --features torch")
     }
@@ -105,7 +103,7 @@ impl LearnedFlowStep for LearnedStep<'_> {
 /// `out` under `name`; paths in the case are relative to `base`.
 pub fn build(case: &Case, mesh: Arc<Mesh>, base: &Path, out: &Path, name: &str) -> Result<Built> {
     let learned = match (&case.stepper, &case.time) {
-        (Some(spec), Some(time)) => Some(LearnedStep { spec, base, time }),
+        (Some(spec), Some(time)) => Some(CaseStepper { spec, base, time }),
         _ => None,
     };
     let cx = BuildContext {

@@ -19,6 +19,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use pde_mesh::Mesh;
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 pub use crate::linalg::registry::{PreconditionerSpec, SolverSpec};
 pub use crate::physics::spec::BoundaryUse;
@@ -54,7 +55,7 @@ pub struct Case {
     pub output: Output,
     /// Quantities recorded every step into CSV files.
     #[serde(default)]
-    pub monitors: Vec<MonitorSpec>,
+    pub monitors: Vec<Spanned<MonitorSpec>>,
     /// A learned stepper in place of the classical flow step (needs the
     /// `torch` feature).
     #[serde(default)]

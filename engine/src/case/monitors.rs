@@ -32,7 +32,7 @@ impl Case {
     pub fn probe_points(&self) -> Vec<(String, [f64; 3])> {
         self.monitors
             .iter()
-            .filter_map(|m| match m {
+            .filter_map(|m| match &m.value {
                 MonitorSpec::Probe { name, point } => Some((
                     name.clone(),
                     std::array::from_fn(|k| point.get(k).copied().unwrap_or(0.0)),
@@ -44,13 +44,13 @@ impl Case {
 
     /// The forces monitor, if any.
     pub fn forces(&self) -> Option<&ForcesSpec> {
-        self.monitors.iter().find_map(|m| match m {
+        self.monitors.iter().find_map(|m| match &m.value {
             MonitorSpec::Forces(f) => Some(f),
             MonitorSpec::Probe { .. } => None,
         })
     }
 
-    pub(crate) fn check_monitors(&self, mesh: &Mesh, problems: &mut Vec<String>) {
+    pub(crate) fn check_monitors(&self, mesh: &Mesh, outer: &mut Vec<String>) {
         let dim = mesh.dim();
         let model = self.physics.spec();
         let flow = model.capabilities().forces;
@@ -66,8 +66,11 @@ impl Case {
                 }
             }
         };
-        for m in &self.monitors {
-            match m {
+        for spanned in &self.monitors {
+            // Each problem of an entry names the entry's line.
+            let mut found = Vec::new();
+            let problems = &mut found;
+            match &spanned.value {
                 MonitorSpec::Probe { name, point } => {
                     let key = format!("monitors: probe '{name}'");
                     let before = problems.len();
@@ -100,9 +103,11 @@ impl Case {
                     }
                 }
             }
+            let line = spanned.referenced.line();
+            outer.extend(found.into_iter().map(|p| format!("line {line}: {p}")));
         }
         if forces > 1 {
-            problems.push("monitors: one forces monitor per case".into());
+            outer.push("monitors: one forces monitor per case".into());
         }
     }
 

@@ -1,7 +1,7 @@
 //! A learned stepper as the step of a flow case (`stepper:` in the case
 //! file): a model folder from `pde-engine train stepper` or a TorchScript
-//! module, run on the mesh graph of the case, inside the residual check of
-//! [`CheckedSurrogate`].
+//! module, run on the mesh graph of the case, as the [`Predictor`] of a
+//! [`crate::physics::learned_step::LearnedStep`] (which checks every step).
 
 use std::path::Path;
 
@@ -13,7 +13,8 @@ use pde_learned::tensors::{matrix, values, GraphTensors};
 use pde_learned::torchscript::{GraphStepper, TorchScriptStepper};
 
 use crate::case::{StepperKind, StepperSpec};
-use crate::physics::navier_stokes::{CheckedSurrogate, FlowSurrogate, NavierStokes};
+use crate::physics::learned_step::Predictor;
+use crate::physics::navier_stokes::NavierStokes;
 use crate::physics::{Model, PhysicsError};
 
 /// A graph stepper on a flow's mesh.
@@ -27,7 +28,7 @@ pub struct GraphFlowStep {
     description: String,
 }
 
-impl FlowSurrogate for GraphFlowStep {
+impl Predictor for GraphFlowStep {
     fn describe(&self) -> String {
         self.description.clone()
     }
@@ -48,15 +49,14 @@ impl FlowSurrogate for GraphFlowStep {
     }
 }
 
-/// The checked learned step a case's `stepper:` describes, for the flow
-/// `ns` stepping by `dt` from `t0`; paths are relative to `base`.
-pub fn flow_surrogate(
+/// The predictor a case's `stepper:` describes, for the flow `ns` stepping
+/// by `dt`; paths are relative to `base`.
+pub fn flow_predictor(
     spec: &StepperSpec,
     base: &Path,
     ns: &NavierStokes,
-    t0: f64,
     dt: f64,
-) -> Result<CheckedSurrogate> {
+) -> Result<Box<dyn Predictor>> {
     let device = spec.device.device()?;
     let path = base.join(&spec.model);
     let fields = ns.dim() + 1;
@@ -105,9 +105,5 @@ pub fn flow_surrogate(
         dt: trained_dt,
         description: format!("{:?} {}", spec.kind, path.display()).to_lowercase(),
     };
-    Ok(CheckedSurrogate::new(
-        Box::new(step),
-        spec.from.unwrap_or(t0),
-        spec.residual_tolerance,
-    ))
+    Ok(Box::new(step))
 }

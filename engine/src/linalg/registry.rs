@@ -33,6 +33,14 @@ pub struct SystemInfo {
     pub saddle_split: Option<usize>,
 }
 
+impl SystemInfo {
+    /// A symmetric positive definite system.
+    pub const SPD: SystemInfo = SystemInfo {
+        symmetric: true,
+        saddle_split: None,
+    };
+}
+
 /// The settings every iterative solver reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IterativeSettings {

@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use pde_mesh::Mesh;
 
+use super::learned_step::{CheckedStep, LearnedStep};
 use super::navier_stokes::NavierStokes;
 use super::{Model, OutputField, PhysicsError, ProbeColumn};
-use super::{StepError, StepReport, Stepper};
+use super::{StepError, StepReport, Stepper, Transient};
 use crate::fem::PointEvaluator;
 use crate::fvm::geometry::dot3;
 use crate::fvm::law::LinearAdvection;
@@ -203,4 +204,40 @@ impl Model for FlowWithScalar {
         }
         summary
     }
+}
+
+/// The flow's own check; the scalar follows whichever step is taken.
+impl CheckedStep for FlowWithScalar {
+    fn predictor_state(&self) -> Vec<f64> {
+        self.flow.predictor_state()
+    }
+
+    fn try_prediction(
+        &mut self,
+        t: f64,
+        dt: f64,
+        predicted: &[f64],
+    ) -> Result<(f64, StepReport), StepError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e.into());
+        }
+        let tried = self.flow.try_prediction(t, dt, predicted)?;
+        self.tried = Some((t, dt));
+        Ok(tried)
+    }
+
+    fn fallback(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+        let report = self.flow.fallback(t, dt)?;
+        self.tried = Some((t, dt));
+        Ok(report)
+    }
+}
+
+/// The flow of a time-dependent flow model, learned step or not.
+pub fn flow_of(model: &dyn Transient) -> Option<&FlowWithScalar> {
+    let any = model.as_any();
+    any.downcast_ref::<FlowWithScalar>().or_else(|| {
+        any.downcast_ref::<LearnedStep<FlowWithScalar>>()
+            .map(LearnedStep::model)
+    })
 }

@@ -6,6 +6,7 @@
 
 pub mod carried_scalar;
 pub mod checks;
+pub mod learned_step;
 mod monitor;
 pub mod registry;
 mod scalar;
@@ -99,6 +100,39 @@ pub trait Model {
         serde_json::json!({ "model": self.name(), "unknowns": self.unknowns() })
     }
 }
+
+/// The [`Model`] methods of a wrapper, but `summary`, by those of its
+/// field `$inner` (a learned step, a model solved once).
+macro_rules! model_of_inner {
+    ($inner:ident) => {
+        fn name(&self) -> &'static str {
+            self.$inner.name()
+        }
+        fn mesh(&self) -> &std::sync::Arc<pde_mesh::Mesh> {
+            self.$inner.mesh()
+        }
+        fn unknowns(&self) -> usize {
+            self.$inner.unknowns()
+        }
+        fn point_data(
+            &self,
+        ) -> Result<Vec<$crate::physics::OutputField>, $crate::physics::PhysicsError> {
+            self.$inner.point_data()
+        }
+        fn cell_data(
+            &self,
+        ) -> Result<Vec<$crate::physics::OutputField>, $crate::physics::PhysicsError> {
+            self.$inner.cell_data()
+        }
+        fn fields(&self) -> Vec<(String, Vec<f64>)> {
+            self.$inner.fields()
+        }
+        fn probe(&self, point: [f64; 3]) -> Option<Vec<$crate::physics::ProbeColumn>> {
+            self.$inner.probe(point)
+        }
+    };
+}
+pub(crate) use model_of_inner;
 
 /// A time-dependent model: it steps ([`Stepper`]) and shows its state
 /// ([`Model`]). Every type that is both is one.

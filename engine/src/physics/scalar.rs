@@ -3,7 +3,7 @@
 //! points and summarised the same way.
 
 use super::spec::Steady;
-use super::{Model, OutputField, PhysicsError, ProbeColumn};
+use super::{Model, PhysicsError, ProbeColumn};
 use crate::fem::FunctionSpace;
 use crate::linalg::SolveReport;
 
@@ -73,24 +73,8 @@ impl<M: Model> Steady for SolvedOnce<M> {
 }
 
 impl<M: Model> Model for SolvedOnce<M> {
-    fn name(&self) -> &'static str {
-        self.model.name()
-    }
-    fn mesh(&self) -> &std::sync::Arc<pde_mesh::Mesh> {
-        self.model.mesh()
-    }
-    fn unknowns(&self) -> usize {
-        self.model.unknowns()
-    }
-    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
-        self.model.point_data()
-    }
-    fn fields(&self) -> Vec<(String, Vec<f64>)> {
-        self.model.fields()
-    }
-    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
-        self.model.probe(point)
-    }
+    super::model_of_inner!(model);
+
     fn summary(&self) -> serde_json::Value {
         self.model.summary()
     }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use pde_mesh::Mesh;
 
+use super::carried_scalar::FlowWithScalar;
+use super::learned_step::LearnedStep;
 use super::{Model, Monitor, Transient};
 use crate::linalg::registry::{SolverSpec, SystemInfo};
 use crate::time::{Integrator, TimeSpec};
@@ -93,7 +95,7 @@ pub struct BuildContext<'a> {
     pub out: &'a Path,
     /// The run's name (file names).
     pub name: &'a str,
-    /// Attaches a learned step to a flow (the `torch` feature's adapter,
+    /// The case's learned step for a flow (the `torch` feature's adapter,
     /// from the case's `stepper:`), and whether to run the classical step
     /// alongside for comparison.
     pub learned: Option<&'a dyn LearnedFlowStep>,
@@ -101,8 +103,8 @@ pub struct BuildContext<'a> {
 
 /// The case's learned step for a flow, from the layer that has libtorch.
 pub trait LearnedFlowStep {
-    /// Puts the learned step into the flow.
-    fn attach(&self, ns: &mut super::navier_stokes::NavierStokes) -> anyhow::Result<()>;
+    /// The flow stepped by the case's predictor, each step checked.
+    fn wrap(&self, flow: FlowWithScalar) -> anyhow::Result<LearnedStep<FlowWithScalar>>;
     /// Whether the classical step runs alongside, for comparison.
     fn baseline(&self) -> bool;
 }

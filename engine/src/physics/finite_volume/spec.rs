@@ -599,56 +599,51 @@ impl FvScalarSpec {
     }
 }
 
-impl ModelSpec for TransportSpec {
-    fn name(&self) -> &'static str {
-        "transport"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        capabilities()
-    }
-
-    fn check(&self, cx: &CheckContext, problems: &mut Vec<String>) {
-        let s = &self.0;
-        s.check_law(self.name(), cx.mesh.dim(), problems);
-        check_setup(self.name(), cx, &s.boundary, &s.periodic, &s.scheme, problems);
-    }
-
-    fn boundary(&self, mesh: &Mesh) -> Vec<BoundaryUse> {
-        fv_boundary(mesh, &self.0.boundary, &self.0.periodic)
-    }
-
-    fn build(&self, cx: &BuildContext) -> Result<Built> {
+impl TransportSpec {
+    /// Linear advection by the (steady) velocity field.
+    fn build_model(&self, cx: &BuildContext) -> Result<Built> {
         let t0 = start(cx);
         let velocity = state_fn::<3>(self.0.velocity.as_deref().unwrap_or_default());
-        self.0.build_law(self.name(), cx, |fv| {
+        self.0.build_law("transport", cx, |fv| {
             LinearAdvection::new(fv, |x| velocity(x, t0))
         })
     }
 }
 
-impl ModelSpec for BurgersSpec {
-    fn name(&self) -> &'static str {
-        "burgers"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        capabilities()
-    }
-
-    fn check(&self, cx: &CheckContext, problems: &mut Vec<String>) {
-        let s = &self.0;
-        s.check_law(self.name(), cx.mesh.dim(), problems);
-        check_setup(self.name(), cx, &s.boundary, &s.periodic, &s.scheme, problems);
-    }
-
-    fn boundary(&self, mesh: &Mesh) -> Vec<BoundaryUse> {
-        fv_boundary(mesh, &self.0.boundary, &self.0.periodic)
-    }
-
-    fn build(&self, cx: &BuildContext) -> Result<Built> {
+impl BurgersSpec {
+    /// Burgers' flux along the direction.
+    fn build_model(&self, cx: &BuildContext) -> Result<Built> {
         let d = self.0.direction.as_deref().unwrap_or(&[1.0]);
         let direction = std::array::from_fn(|k| d.get(k).copied().unwrap_or(0.0));
-        self.0.build_law(self.name(), cx, |_| Burgers { direction })
+        self.0.build_law("burgers", cx, |_| Burgers { direction })
     }
 }
+
+/// Implements [`ModelSpec`] for a scalar finite-volume section under
+/// `name`, built by its `build_model`.
+macro_rules! fv_scalar_spec {
+    ($spec:ty, $name:literal) => {
+        impl ModelSpec for $spec {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn capabilities(&self) -> Capabilities {
+                capabilities()
+            }
+            fn check(&self, cx: &CheckContext, problems: &mut Vec<String>) {
+                let s = &self.0;
+                s.check_law($name, cx.mesh.dim(), problems);
+                check_setup($name, cx, &s.boundary, &s.periodic, &s.scheme, problems);
+            }
+            fn boundary(&self, mesh: &Mesh) -> Vec<BoundaryUse> {
+                fv_boundary(mesh, &self.0.boundary, &self.0.periodic)
+            }
+            fn build(&self, cx: &BuildContext) -> Result<Built> {
+                self.build_model(cx)
+            }
+        }
+    };
+}
+
+fv_scalar_spec!(TransportSpec, "transport");
+fv_scalar_spec!(BurgersSpec, "burgers");

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use pde_mesh::Mesh;
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 use super::{Heat, HeatBoundary};
 use crate::expr::Expr;
@@ -40,7 +41,7 @@ pub struct ScalarSpec {
     /// Boundary conditions by physical-group name. Groups not listed are
     /// insulated (`κ ∂u/∂n = 0`).
     #[serde(default)]
-    pub boundary: BTreeMap<String, BoundarySpec>,
+    pub boundary: BTreeMap<String, Spanned<BoundarySpec>>,
     /// Advection velocity `β(x, y, z)`, one expression per coordinate
     /// (advection–diffusion only, where it is required).
     #[serde(default)]
@@ -111,10 +112,11 @@ impl ScalarSpec {
         }
         if name != "poisson" {
             for (group, bc) in &model.boundary {
-                if matches!(bc, BoundarySpec::Robin { .. }) {
+                if matches!(bc.value, BoundarySpec::Robin { .. }) {
                     problems.push(format!(
-                        "physics.{name}.boundary.{group}: robin conditions are available for \
-                         poisson only; use dirichlet or neumann"
+                        "line {}: physics.{name}.boundary.{group}: robin conditions are available for \
+                         poisson only; use dirichlet or neumann",
+                        bc.referenced.line()
                     ));
                 }
             }
@@ -140,7 +142,7 @@ impl ScalarSpec {
         boundary_uses(
             mesh,
             |g| {
-                self.boundary.get(g).map(|bc| match bc {
+                self.boundary.get(g).map(|bc| match &bc.value {
                     BoundarySpec::Dirichlet(e) => format!("dirichlet {}", e.text()),
                     BoundarySpec::Neumann(e) => format!("neumann {}", e.text()),
                     BoundarySpec::Robin { alpha, value } => {
@@ -177,7 +179,7 @@ impl ScalarSpec {
             )?;
         }
         for (group, bc) in &self.boundary {
-            let condition = match bc {
+            let condition = match &bc.value {
                 BoundarySpec::Dirichlet(g) => HeatBoundary::Dirichlet(g.space_time()),
                 BoundarySpec::Neumann(h) => HeatBoundary::Neumann(h.space_time()),
                 // Refused by the check.
@@ -212,10 +214,7 @@ impl ModelSpec for HeatSpec {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            system: SystemInfo {
-                symmetric: true,
-                saddle_split: None,
-            },
+            system: SystemInfo::SPD,
             time: TimeUse::Required,
             stepping: Stepping::Integrator {
                 default: Integrator::BackwardEuler,

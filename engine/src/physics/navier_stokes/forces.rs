@@ -14,7 +14,8 @@ use serde::Deserialize;
 
 use super::NavierStokes;
 use crate::fem::PointEvaluator;
-use crate::physics::carried_scalar::FlowWithScalar;
+use crate::physics::carried_scalar::{flow_of, FlowWithScalar};
+use crate::physics::learned_step::LearnedStep;
 use crate::physics::{Monitor, StepError, StepInfo, Stepper, Transient};
 use crate::plot::{self, Panel, Reference};
 
@@ -274,16 +275,18 @@ pub(crate) struct FlowRecord {
 
 /// The flow of the model the record was built with.
 fn flow(model: &dyn Transient) -> Result<&FlowWithScalar, StepError> {
-    model
-        .as_any()
-        .downcast_ref::<FlowWithScalar>()
-        .ok_or_else(|| StepError::Output("the flow's records need the flow".into()))
+    flow_of(model).ok_or_else(|| StepError::Output("the flow's records need the flow".into()))
+}
+
+/// The learned step of the model, if it has one.
+fn learned(model: &dyn Transient) -> Option<&LearnedStep<FlowWithScalar>> {
+    model.as_any().downcast_ref()
 }
 
 impl Monitor<dyn Transient> for FlowRecord {
     fn record(&mut self, step: &StepInfo, model: &dyn Transient) -> Result<(), StepError> {
         let ns = &flow(model)?.flow;
-        self.learned = ns.surrogate().map(|s| {
+        self.learned = learned(model).map(|s| {
             format!(
                 "learned {}  fallbacks {}",
                 s.stats.learned_steps, s.stats.fallbacks
@@ -320,20 +323,13 @@ impl Monitor<dyn Transient> for FlowRecord {
         (!parts.is_empty()).then(|| parts.join("  "))
     }
 
-    fn summarize(&self, model: &dyn Transient, summary: &mut serde_json::Value) {
+    fn summarize(&self, _: &dyn Transient, summary: &mut serde_json::Value) {
         if let Some(f) = &self.forces {
             summary["forces"] = f.summary();
         }
-        let Ok(flow) = flow(model) else { return };
-        if let Some(s) = flow.flow.surrogate() {
-            let mut record = s.stats.to_json();
-            record["model"] = serde_json::json!(s.describe());
-            record["from"] = serde_json::json!(s.from);
-            record["residual_tolerance"] = serde_json::json!(s.tolerance);
-            if let Some(b) = &self.baseline {
-                record["classical_baseline"] = b.summary();
-            }
-            summary["stepper"] = record;
+        // The learned step's own record is in the model's summary.
+        if let (Some(b), Some(record)) = (&self.baseline, summary.get_mut("stepper")) {
+            record["classical_baseline"] = b.summary();
         }
     }
 }

@@ -23,7 +23,7 @@ pub use forces::ForcesSpec;
 pub use spec::{
     CarriedScalarSpec, FlowBoundarySpec, FlowSpec, NavierStokesSpec, NewtonSpec, StokesSpec,
 };
-pub use surrogate::{CheckedSurrogate, FlowSurrogate, StepResidual, SurrogateStats};
+pub use surrogate::StepResidual;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -126,8 +126,9 @@ pub struct NavierStokes {
     convection_positions: Vec<usize>,
     /// The factor of `mass`, for the vorticity projection.
     projection: Mutex<Cholesky>,
-    /// A learned step tried before the classical one.
-    surrogate: Option<CheckedSurrogate>,
+    /// How vertex values (of a predicted step) become the velocity dofs,
+    /// and the rows of the edge-midpoint velocity dofs; built at first use.
+    vertex_interpolation: Option<(surrogate::VertexInterpolation, Vec<usize>)>,
 }
 
 /// Quadrature degree: exact for the convection term `(w·∇u)·v` of P2 on
@@ -193,7 +194,7 @@ impl NavierStokes {
             mass,
             convection_positions,
             projection: Mutex::new(Cholesky::new()),
-            surrogate: None,
+            vertex_interpolation: None,
         })
     }
 
@@ -847,17 +848,8 @@ impl NavierStokes {
 
 impl Stepper for NavierStokes {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
-        match self.surrogate.take() {
-            Some(mut surrogate) => {
-                let report = self.surrogate_step(&mut surrogate, t, dt);
-                self.surrogate = Some(surrogate);
-                report
-            }
-            None => {
-                let x_n = self.state().to_vec();
-                self.classical_step(t, dt, x_n)
-            }
-        }
+        let x_n = self.state().to_vec();
+        self.classical_step(t, dt, x_n)
     }
 
     fn commit(&mut self) {

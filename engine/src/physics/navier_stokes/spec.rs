@@ -15,7 +15,7 @@ use super::{FlowBoundary, NavierStokes};
 use crate::expr::Expr;
 use crate::linalg::direct::SparseLu;
 use crate::linalg::registry::{make_solver, SystemInfo};
-use crate::physics::carried_scalar::FlowWithScalar;
+use crate::physics::carried_scalar::{flow_of, FlowWithScalar};
 use crate::physics::checks::{check_group, check_point, check_vector, is_positive};
 use crate::physics::finite_volume::{
     carried_scalar, check_fv_scheme, state_fn, Conservation, FvBoundarySpec, FvScheme,
@@ -24,7 +24,7 @@ use crate::physics::spec::{
     boundary_uses, BoundaryUse, BuildContext, Built, Capabilities, CheckContext, ModelSpec,
     Steady, Stepping, TimeUse, TransientSetup,
 };
-use crate::physics::{Model, OutputField, PhysicsError, ProbeColumn};
+use crate::physics::Model;
 use crate::time::Integrator;
 
 /// The case section of the flow models (Navier–Stokes, Stokes).
@@ -284,7 +284,7 @@ impl FlowSpec {
 
     /// Builds the steady flow or the time-dependent one with its records.
     fn build_flow(&self, convection: bool, cx: &BuildContext) -> Result<Built> {
-        let mut ns = self.flow(convection, cx)?;
+        let ns = self.flow(convection, cx)?;
         let forces = cx.forces.map(|f| ForceSeries::new(f, &ns)).transpose()?;
         let Some(time) = cx.time else {
             return Ok(Built::Steady(Box::new(SteadyFlow {
@@ -295,9 +295,6 @@ impl FlowSpec {
                 name: cx.name.to_string(),
             })));
         };
-        if let Some(learned) = cx.learned {
-            learned.attach(&mut ns)?;
-        }
         let baseline = match cx.learned {
             Some(l) if l.baseline() => {
                 let classical = self.flow(convection, cx)?;
@@ -308,6 +305,10 @@ impl FlowSpec {
         // Velocities this far above the reference scale mean divergence.
         let blow_up = 1e4 * cx.forces.map_or(1.0, |f| f.reference_velocity);
         let flow = with_scalar(ns, self, time.start)?;
+        let model: Box<dyn crate::physics::Transient> = match cx.learned {
+            Some(learned) => Box::new(learned.wrap(flow)?),
+            None => Box::new(flow),
+        };
         let mut monitors: Vec<Box<dyn crate::physics::Monitor<dyn crate::physics::Transient>>> =
             vec![Box::new(FlowRecord {
                 forces,
@@ -320,15 +321,11 @@ impl FlowSpec {
             monitors.push(Box::new(Conservation::new(
                 cx.out,
                 &[spec.name.as_str()],
-                |m| {
-                    m.as_any()
-                        .downcast_ref::<FlowWithScalar>()
-                        .and_then(FlowWithScalar::scalar)
-                },
+                |m| flow_of(m).and_then(FlowWithScalar::scalar),
             )));
         }
         Ok(Built::Transient(TransientSetup {
-            model: Box::new(flow),
+            model,
             monitors,
             blow_up,
         }))
@@ -367,24 +364,8 @@ impl Steady for SteadyFlow {
 }
 
 impl Model for SteadyFlow {
-    fn name(&self) -> &'static str {
-        self.ns.name()
-    }
-    fn mesh(&self) -> &std::sync::Arc<Mesh> {
-        self.ns.mesh()
-    }
-    fn unknowns(&self) -> usize {
-        self.ns.unknowns()
-    }
-    fn point_data(&self) -> Result<Vec<OutputField>, PhysicsError> {
-        self.ns.point_data()
-    }
-    fn fields(&self) -> Vec<(String, Vec<f64>)> {
-        self.ns.fields()
-    }
-    fn probe(&self, point: [f64; 3]) -> Option<Vec<ProbeColumn>> {
-        self.ns.probe(point)
-    }
+    crate::physics::model_of_inner!(ns);
+
     fn summary(&self) -> serde_json::Value {
         let mut s = self.ns.summary();
         if let Some(o) = s.as_object_mut() {

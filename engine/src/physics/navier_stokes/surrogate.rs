@@ -1,9 +1,8 @@
-//! A surrogate of the flow's time step (a learned stepper) that keeps the
-//! classical guarantees: every predicted state is put into the discrete
-//! BDF2 system the classical step would solve, and when the relative
-//! residual of its momentum or continuity rows exceeds the tolerance the
-//! classical step is taken instead (a *fallback*), started from the
-//! prediction. Accepted and fallen-back steps and their costs are counted.
+//! How a flow checks a predicted step ([`CheckedStep`], which
+//! [`crate::physics::learned_step::LearnedStep`] drives): every predicted
+//! state is put into the discrete BDF2 system the classical step would
+//! solve, and its relative residual (momentum and continuity rows) decides
+//! whether it is accepted or the classical step is taken instead.
 //!
 //! Surrogates work on vertex values (what graph networks see): the state at
 //! each mesh vertex `[u, v, p]` of a 2D linear mesh. The P1 pressure lives
@@ -20,26 +19,15 @@
 //! the sweeps bring these to 2e-6 (tests/flow_surrogate.rs) and 0.04–0.05:
 //! the floor below which the check cannot judge a prediction.
 
-use std::time::Instant;
-
 use super::NavierStokes;
 use crate::fem::FunctionSpace;
 use crate::physics::PhysicsError;
+use crate::physics::learned_step::CheckedStep;
 use crate::physics::{StepError, StepReport};
 
 /// Most symmetric Gauss–Seidel sweeps over the edge values of a prediction
 /// (each costs about two products with their rows of the matrix).
 const EDGE_SWEEPS: usize = 4;
-
-/// Predicts the vertex state one step ahead.
-pub trait FlowSurrogate {
-    /// What it is, for summaries (e.g. `gnn out/cylinder_gnn`).
-    fn describe(&self) -> String;
-    /// The state at `t + dt` from the one at `t`, both node-major
-    /// `[u, v, (w,) p]` per mesh vertex; `None` when it cannot take a step
-    /// of `dt` (it was trained for another).
-    fn predict(&mut self, state: &[f64], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError>;
-}
 
 /// Relative residuals of a state `x` in a step's discrete system `A x = b`,
 /// in the 2-norm over the rows without Dirichlet conditions. 0 for the
@@ -71,82 +59,9 @@ impl StepResidual {
     }
 }
 
-/// Counts and costs of a run with a surrogate.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SurrogateStats {
-    /// Steps taken by the surrogate (accepted by the residual check).
-    pub learned_steps: usize,
-    /// Steps whose prediction failed the check, taken classically.
-    pub fallbacks: usize,
-    /// Other classical steps (before `from`, or of a step size the
-    /// surrogate cannot take).
-    pub classical_steps: usize,
-    /// Largest residual of an accepted step.
-    pub accepted_residual_max: f64,
-    /// Sum of the residuals of accepted steps (for the mean).
-    pub accepted_residual_sum: f64,
-    /// Largest residual of a rejected prediction.
-    pub rejected_residual_max: f64,
-    /// Wall time of accepted steps (prediction and check).
-    pub learned_seconds: f64,
-    /// Wall time of classical steps (fallbacks and others; a fallback's
-    /// rejected prediction included).
-    pub classical_seconds: f64,
-}
-
-impl SurrogateStats {
-    /// The record as JSON, with means per step.
-    pub fn to_json(&self) -> serde_json::Value {
-        let per = |s: f64, n: usize| (n > 0).then(|| s / n as f64);
-        serde_json::json!({
-            "learned_steps": self.learned_steps,
-            "fallbacks": self.fallbacks,
-            "classical_steps": self.classical_steps,
-            "accepted_residual_max": self.accepted_residual_max,
-            "accepted_residual_mean": per(self.accepted_residual_sum, self.learned_steps),
-            "rejected_residual_max": self.rejected_residual_max,
-            "seconds_per_learned_step": per(self.learned_seconds, self.learned_steps),
-            "seconds_per_classical_step":
-                per(self.classical_seconds, self.fallbacks + self.classical_steps),
-        })
-    }
-}
-
-/// A surrogate with its check: used for the steps from `from` on.
-pub struct CheckedSurrogate {
-    surrogate: Box<dyn FlowSurrogate>,
-    /// Steps starting before this time are classical.
-    pub from: f64,
-    /// Largest [`StepResidual::worst`] accepted.
-    pub tolerance: f64,
-    /// What happened so far.
-    pub stats: SurrogateStats,
-    /// How vertex values become the velocity dofs, and the rows of the
-    /// edge-midpoint velocity dofs in the mixed system (set at first use).
-    interpolation: Option<(VertexInterpolation, Vec<usize>)>,
-}
-
-impl CheckedSurrogate {
-    /// `surrogate` for the steps from `from` on, accepted up to `tolerance`.
-    pub fn new(surrogate: Box<dyn FlowSurrogate>, from: f64, tolerance: f64) -> Self {
-        CheckedSurrogate {
-            surrogate,
-            from,
-            tolerance,
-            stats: SurrogateStats::default(),
-            interpolation: None,
-        }
-    }
-
-    /// What the surrogate is.
-    pub fn describe(&self) -> String {
-        self.surrogate.describe()
-    }
-}
-
 /// Rebuilds the dof values of a P2 (or P1) space on a 2D linear mesh from
 /// vertex values.
-struct VertexInterpolation {
+pub(super) struct VertexInterpolation {
     /// For each dof: its vertex, or the two ends of its edge.
     dofs: Vec<DofSite>,
     /// Per cell: its vertices, area and the gradients of its barycentric
@@ -257,17 +172,6 @@ impl VertexInterpolation {
 }
 
 impl NavierStokes {
-    /// Uses `surrogate` for the steps from its `from` time on; the run's
-    /// mesh must be linear (vertex values are the surrogate's state).
-    pub fn set_surrogate(&mut self, surrogate: CheckedSurrogate) {
-        self.surrogate = Some(surrogate);
-    }
-
-    /// The surrogate, with its statistics.
-    pub fn surrogate(&self) -> Option<&CheckedSurrogate> {
-        self.surrogate.as_ref()
-    }
-
     /// Velocity components and pressure at each mesh point, node-major
     /// (`[u, v, (w,) p]` per node): the state learned steppers see.
     pub fn vertex_state(&self) -> Vec<f64> {
@@ -305,36 +209,30 @@ impl NavierStokes {
         }
         x
     }
+}
 
-    /// A step with the surrogate: predict, check, accept or fall back.
-    pub(super) fn surrogate_step(
+/// Vertex values in, the P2 edge values rebuilt and relaxed, and the state
+/// judged by the BDF2 system the classical step would solve.
+impl CheckedStep for NavierStokes {
+    fn predictor_state(&self) -> Vec<f64> {
+        self.vertex_state()
+    }
+
+    fn try_prediction(
         &mut self,
-        surrogate: &mut CheckedSurrogate,
         t: f64,
         dt: f64,
-    ) -> Result<StepReport, StepError> {
-        let started = Instant::now();
-        let eps = 1e-9 * dt;
-        let prediction = if t >= surrogate.from - eps {
-            surrogate.surrogate.predict(&self.vertex_state(), dt)?
-        } else {
-            None
-        };
-        let Some(next) = prediction else {
-            let report = self.classical_step(t, dt, self.state().to_vec())?;
-            surrogate.stats.classical_steps += 1;
-            surrogate.stats.classical_seconds += started.elapsed().as_secs_f64();
-            return Ok(report);
-        };
+        predicted: &[f64],
+    ) -> Result<(f64, StepReport), StepError> {
         let width = self.dim() + 1;
-        if next.len() != self.mesh_points() * width {
+        if predicted.len() != self.mesh_points() * width {
             return Err(StepError::Model(PhysicsError::Surrogate(format!(
                 "it returned {} values; the flow has {} nodes × {width} fields",
-                next.len(),
+                predicted.len(),
                 self.mesh_points()
             ))));
         }
-        if surrogate.interpolation.is_none() {
+        if self.vertex_interpolation.is_none() {
             let interpolation = VertexInterpolation::new(self.velocity_space())?;
             let rows = (0..self.dim())
                 .flat_map(|c| {
@@ -342,41 +240,27 @@ impl NavierStokes {
                     interpolation.edge_dofs().map(move |d| start + d)
                 })
                 .collect();
-            surrogate.interpolation = Some((interpolation, rows));
+            self.vertex_interpolation = Some((interpolation, rows));
         }
-        let (interpolation, edge_rows) = surrogate.interpolation.as_ref().expect("set above");
-        let x = self.state_from_vertices(interpolation, &next);
-        let residual = self
-            .try_relaxed_state(t, dt, x, edge_rows, EDGE_SWEEPS)?
-            .worst();
-        let stats = &mut surrogate.stats;
-        if residual <= surrogate.tolerance {
-            stats.learned_steps += 1;
-            stats.accepted_residual_max = stats.accepted_residual_max.max(residual);
-            stats.accepted_residual_sum += residual;
-            stats.learned_seconds += started.elapsed().as_secs_f64();
-            let x = &self.tried.as_ref().expect("tried above").x;
-            return Ok(StepReport {
-                iterations: 0,
-                error_estimate: None,
-                max_abs: self.velocity_max_abs(x),
-            });
-        }
-        // NaN compares false above and lands here too.
-        stats.fallbacks += 1;
-        stats.rejected_residual_max = if residual.is_nan() {
-            f64::NAN
-        } else {
-            stats.rejected_residual_max.max(residual)
+        let (interpolation, edge_rows) = self.vertex_interpolation.take().expect("set above");
+        let x = self.state_from_vertices(&interpolation, predicted);
+        let residual = self.try_relaxed_state(t, dt, x, &edge_rows, EDGE_SWEEPS);
+        self.vertex_interpolation = Some((interpolation, edge_rows));
+        let residual = residual?.worst();
+        let x = &self.tried.as_ref().expect("tried above").x;
+        let report = StepReport {
+            iterations: 0,
+            error_estimate: None,
+            max_abs: self.velocity_max_abs(x),
         };
-        let guess = self.tried.take().expect("tried above").x;
-        let guess = if guess.iter().all(|v| v.is_finite()) {
-            guess
-        } else {
-            self.state().to_vec()
+        Ok((residual, report))
+    }
+
+    fn fallback(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+        let guess = match self.tried.take() {
+            Some(tried) if tried.x.iter().all(|v| v.is_finite()) => tried.x,
+            _ => self.state().to_vec(),
         };
-        let report = self.classical_step(t, dt, guess)?;
-        surrogate.stats.classical_seconds += started.elapsed().as_secs_f64();
-        Ok(report)
+        self.classical_step(t, dt, guess)
     }
 }

@@ -26,10 +26,7 @@ impl ModelSpec for PoissonSpec {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            system: SystemInfo {
-                symmetric: true,
-                saddle_split: None,
-            },
+            system: SystemInfo::SPD,
             time: TimeUse::Never,
             stepping: Stepping::Integrator {
                 default: Integrator::BackwardEuler,
@@ -54,7 +51,7 @@ impl ModelSpec for PoissonSpec {
         p.kappa = spec.kappa.at_time(0.0);
         p.source = spec.source.at_time(0.0);
         for (group, bc) in &spec.boundary {
-            let condition = match bc {
+            let condition = match &bc.value {
                 BoundarySpec::Dirichlet(g) => BoundaryCondition::Dirichlet(g.at_time(0.0)),
                 BoundarySpec::Neumann(h) => BoundaryCondition::Neumann(h.at_time(0.0)),
                 BoundarySpec::Robin { alpha, value } => BoundaryCondition::Robin {

@@ -123,10 +123,7 @@ impl ModelSpec for ReactionDiffusionSpec {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            system: SystemInfo {
-                symmetric: true,
-                saddle_split: None,
-            },
+            system: SystemInfo::SPD,
             time: TimeUse::Required,
             stepping: Stepping::Integrator {
                 default: Integrator::Bdf2,

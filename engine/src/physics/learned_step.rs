@@ -1,0 +1,197 @@
+//! A learned step that keeps the classical guarantees, for any model that
+//! can check a predicted state against its own step ([`CheckedStep`]):
+//! [`LearnedStep`] wraps the model's stepper, asks a [`Predictor`] for the
+//! next state, puts the prediction into the discrete system the classical
+//! step would solve, and accepts it when the relative residual is within
+//! the tolerance; otherwise the classical step is taken instead (a
+//! *fallback*), started from the prediction. Accepted and fallen-back
+//! steps and their costs are counted. It is a [`Stepper`] like the model
+//! itself, so it runs in the same time loop with the same monitors.
+
+use std::time::Instant;
+
+use super::{Model, PhysicsError, StepError, StepReport, Stepper};
+
+/// Predicts a model's state one step ahead (a graph network, a
+/// TorchScript module, or any other surrogate).
+pub trait Predictor {
+    /// What it is, for summaries (e.g. `gnn out/cylinder_gnn`).
+    fn describe(&self) -> String;
+    /// The state at `t + dt` from the one at `t`, in the layout of
+    /// [`CheckedStep::predictor_state`]; `None` when it cannot take a step
+    /// of `dt` (it was trained for another).
+    fn predict(&mut self, state: &[f64], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError>;
+}
+
+/// A model whose step a [`Predictor`] can take, checked by the model's own
+/// discrete equations.
+pub trait CheckedStep: Stepper {
+    /// The state a predictor sees (e.g. the values at the mesh vertices).
+    fn predictor_state(&self) -> Vec<f64>;
+    /// Makes `predicted` the tried step from `t` to `t + dt` and measures
+    /// it: the relative residual of the step's discrete system (0 for the
+    /// classical answer, about 1 for a state no better than not stepping;
+    /// NaN for a state that is not finite), and the step's report.
+    fn try_prediction(
+        &mut self,
+        t: f64,
+        dt: f64,
+        predicted: &[f64],
+    ) -> Result<(f64, StepReport), StepError>;
+    /// The classical step, its solve started from the tried (rejected)
+    /// prediction where that is finite.
+    fn fallback(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError>;
+}
+
+/// Counts and costs of a run with a learned step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LearnedStepStats {
+    /// Steps taken by the predictor (accepted by the residual check).
+    pub learned_steps: usize,
+    /// Steps whose prediction failed the check, taken classically.
+    pub fallbacks: usize,
+    /// Other classical steps (before `from`, or of a step size the
+    /// predictor cannot take).
+    pub classical_steps: usize,
+    /// Largest residual of an accepted step.
+    pub accepted_residual_max: f64,
+    /// Sum of the residuals of accepted steps (for the mean).
+    pub accepted_residual_sum: f64,
+    /// Largest residual of a rejected prediction.
+    pub rejected_residual_max: f64,
+    /// Wall time of accepted steps (prediction and check).
+    pub learned_seconds: f64,
+    /// Wall time of classical steps (fallbacks and others; a fallback's
+    /// rejected prediction included).
+    pub classical_seconds: f64,
+}
+
+impl LearnedStepStats {
+    /// The record as JSON, with means per step.
+    pub fn to_json(&self) -> serde_json::Value {
+        let per = |s: f64, n: usize| (n > 0).then(|| s / n as f64);
+        serde_json::json!({
+            "learned_steps": self.learned_steps,
+            "fallbacks": self.fallbacks,
+            "classical_steps": self.classical_steps,
+            "accepted_residual_max": self.accepted_residual_max,
+            "accepted_residual_mean": per(self.accepted_residual_sum, self.learned_steps),
+            "rejected_residual_max": self.rejected_residual_max,
+            "seconds_per_learned_step": per(self.learned_seconds, self.learned_steps),
+            "seconds_per_classical_step":
+                per(self.classical_seconds, self.fallbacks + self.classical_steps),
+        })
+    }
+}
+
+/// A model stepped by a predictor, each step checked (and taken
+/// classically when the check fails).
+pub struct LearnedStep<M> {
+    model: M,
+    predictor: Box<dyn Predictor>,
+    /// Steps starting before this time are classical.
+    pub from: f64,
+    /// Largest residual accepted.
+    pub tolerance: f64,
+    /// What happened so far.
+    pub stats: LearnedStepStats,
+}
+
+impl<M: CheckedStep> LearnedStep<M> {
+    /// `model` stepped by `predictor` from time `from` on, predictions
+    /// accepted up to the relative residual `tolerance`.
+    pub fn new(model: M, predictor: Box<dyn Predictor>, from: f64, tolerance: f64) -> Self {
+        LearnedStep {
+            model,
+            predictor,
+            from,
+            tolerance,
+            stats: LearnedStepStats::default(),
+        }
+    }
+
+    /// The wrapped model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The wrapped model, to change its data between steps.
+    pub fn model_mut(&mut self) -> &mut M {
+        &mut self.model
+    }
+
+    /// What the predictor is.
+    pub fn describe(&self) -> String {
+        self.predictor.describe()
+    }
+}
+
+impl<M> LearnedStep<M> {
+    /// The record of the learned step, for summaries.
+    pub fn record(&self) -> serde_json::Value {
+        let mut record = self.stats.to_json();
+        record["model"] = serde_json::json!(self.predictor.describe());
+        record["from"] = serde_json::json!(self.from);
+        record["residual_tolerance"] = serde_json::json!(self.tolerance);
+        record
+    }
+}
+
+impl<M: CheckedStep> Stepper for LearnedStep<M> {
+    fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
+        let started = Instant::now();
+        let prediction = if t >= self.from - 1e-9 * dt {
+            self.predictor.predict(&self.model.predictor_state(), dt)?
+        } else {
+            None
+        };
+        let Some(next) = prediction else {
+            let report = self.model.try_step(t, dt)?;
+            self.stats.classical_steps += 1;
+            self.stats.classical_seconds += started.elapsed().as_secs_f64();
+            return Ok(report);
+        };
+        let (residual, report) = self.model.try_prediction(t, dt, &next)?;
+        let stats = &mut self.stats;
+        if residual <= self.tolerance {
+            stats.learned_steps += 1;
+            stats.accepted_residual_max = stats.accepted_residual_max.max(residual);
+            stats.accepted_residual_sum += residual;
+            stats.learned_seconds += started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        // NaN compares false above and lands here too.
+        stats.fallbacks += 1;
+        stats.rejected_residual_max = if residual.is_nan() {
+            f64::NAN
+        } else {
+            stats.rejected_residual_max.max(residual)
+        };
+        let report = self.model.fallback(t, dt)?;
+        self.stats.classical_seconds += started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    fn commit(&mut self) {
+        self.model.commit();
+    }
+
+    fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
+        self.model.set_field(name, values)
+    }
+
+    fn stable_dt(&self) -> Option<f64> {
+        self.model.stable_dt()
+    }
+}
+
+impl<M: Model> Model for LearnedStep<M> {
+    super::model_of_inner!(model);
+
+    /// The model's, and the learned step's record under `stepper`.
+    fn summary(&self) -> serde_json::Value {
+        let mut summary = self.model.summary();
+        summary["stepper"] = self.record();
+        summary
+    }
+}
