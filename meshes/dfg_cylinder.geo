@@ -4,7 +4,7 @@
 // cylinder; physical surface: fluid.
 //
 // Resolution: level L has mesh size 0.05 / 2^(L-1) in the channel and
-// 0.01 / 2^(L-1) on the cylinder (the sizes of ../shared/peers/dfg_*.py),
+// 0.01 / 2^(L-1) on the cylinder (the sizes of benches/peers/dfg_*.py),
 // growing smoothly away from it. Make the committed meshes with
 //   meshes/make_meshes.sh
 // or one level by hand:

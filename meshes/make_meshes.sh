@@ -2,7 +2,7 @@
 # Regenerates the committed meshes from their .geo sources (gmsh 4.8, Debian).
 # Second-order triangles: the mid-edge nodes on the cylinder lie on the circle,
 # which the DFG forces need (a straight-sided cylinder costs an order of
-# magnitude in drag accuracy; ../shared/reference/README.md).
+# magnitude in drag accuracy; docs/reference/README.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 for level in 1 2 3; do

@@ -1,5 +1,5 @@
 //! The unsteady DFG benchmarks end to end through the CLI, against the
-//! published values (../shared/reference/dfg_cylinder.json). They take
+//! published values (docs/reference/dfg_cylinder.json). They take
 //! minutes, so they are ignored in the debug suite and run in release mode
 //! by scripts/test.sh (`cargo test --release --test dfg_unsteady -- --ignored`).
 

@@ -168,7 +168,7 @@ fn dfg_2d1(level: usize, iterative: bool) -> (f64, f64, f64, usize) {
     (scale * f[0], scale * f[1], dp, ns.space.num_dofs())
 }
 
-/// Reference values: ../shared/reference/dfg_cylinder.json (2D-1).
+/// Reference values: docs/reference/dfg_cylinder.json (2D-1).
 #[test]
 fn dfg_2d1_drag_lift_and_pressure_difference_match_the_reference() {
     let (cd_ref, cl_ref, dp_ref) = (5.57953523384, 0.010618948146, 0.11752016697);

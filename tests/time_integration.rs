@@ -23,7 +23,7 @@ fn dirichlet_everywhere(heat: &mut Heat, g: impl Fn([f64; 3], f64) -> f64 + Send
     }
 }
 
-/// ../shared/reference/README.md: backward Euler with P1 reproduces
+/// docs/reference/README.md: backward Euler with P1 reproduces
 /// u = 1 + x^2 + 3 y^2 + 1.2 t (f = 1.2 - 2 - 6) exactly at the nodes.
 #[test]
 fn backward_euler_p1_reproduces_the_reference_solution_exactly() {

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # P1 Poisson at N unknowns (default 10^6), one thread: pde-engine against
-# NGSolve and scikit-fem (../shared/peers/poisson_*.py) in the same session.
+# NGSolve and scikit-fem (benches/peers/poisson_*.py) in the same session.
 # Prints one JSON line per tool, then a Markdown table (docs/performance.md).
 #   benches/poisson/run.sh [N] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-1000000}
 threads=${2:-1}
-PY=$(../shared/peers/setup.sh)
+PY=$(benches/peers/setup.sh)
 cargo build --release -q -p pde-engine
 ours=$(target/release/pde-engine bench poisson --n "$n" --threads "$threads")
-ngs=$("$PY" ../shared/peers/poisson_ngsolve.py --n "$n" --order 1 --threads "$threads" --solvers sparsecholesky,cg_h1amg)
-skf=$("$PY" ../shared/peers/poisson_skfem.py --n "$n" --order 1 --threads "$threads" --solvers cholmod,cg_pyamg_sa)
+ngs=$("$PY" benches/peers/poisson_ngsolve.py --n "$n" --order 1 --threads "$threads" --solvers sparsecholesky,cg_h1amg)
+skf=$("$PY" benches/peers/poisson_skfem.py --n "$n" --order 1 --threads "$threads" --solvers cholmod,cg_pyamg_sa)
 printf '%s\n%s\n%s\n' "$ours" "$ngs" "$skf"
 python3 - "$ours" "$ngs" "$skf" <<'PY'
 import json, sys

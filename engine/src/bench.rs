@@ -1,5 +1,5 @@
 //! `pde-engine bench poisson`: the Poisson problem of the peer scripts in
-//! `../shared/peers/`, timed stage by stage, so ratios can be taken in one
+//! `benches/peers/`, timed stage by stage, so ratios can be taken in one
 //! session (`benches/poisson/run.sh`); `pde-engine bench shallow-water`:
 //! finite-volume cell updates per second.
 

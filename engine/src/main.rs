@@ -137,7 +137,7 @@ enum BenchCommand {
         repeat: usize,
     },
     /// P1 Poisson on the unit square (the problem of
-    /// ../shared/peers/poisson_*.py): mesh, assembly, AMG-CG and Cholesky
+    /// benches/peers/poisson_*.py): mesh, assembly, AMG-CG and Cholesky
     /// timings, residuals, L2 error and peak memory, as one JSON line.
     Poisson {
         /// Target number of unknowns (boundary included).

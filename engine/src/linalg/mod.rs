@@ -39,7 +39,7 @@ pub fn entry_index(a: &SparseMatrix, i: usize, j: usize) -> Option<usize> {
 const PARALLEL_ROWS: usize = 20_000;
 
 /// `y = A x` (parallel over rows for large matrices; faer's own product is
-/// single-threaded, ../shared/CRATE_NOTES.md).
+/// single-threaded, measured).
 pub fn spmv(a: &SparseMatrix, x: &[f64], y: &mut [f64]) {
     let s = a.symbolic();
     let (ptr, col, val) = (s.row_ptr(), s.col_idx(), a.val());

@@ -3,7 +3,7 @@
 //!
 //! A small hand-written binding of the C API (`gmshc.h`) rather than
 //! `gmsh-sys`, whose generated signatures no longer match gmsh 4.8
-//! (`../shared/CRATE_NOTES.md`). gmsh keeps global state, so calls are
+//! (14 signatures differ). gmsh keeps global state, so calls are
 //! serialised through a lock. The mesh is handed over through a temporary MSH
 //! 4.1 binary file and read by [`super::read`], so it is checked like any file.
 
