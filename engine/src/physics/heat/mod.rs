@@ -10,7 +10,7 @@
 mod spec;
 
 pub use spec::{BoundarySpec, HeatSpec, ScalarSpec};
-pub(crate) use spec::transient;
+pub(crate) use spec::{scalar_spec, transient};
 
 use std::collections::VecDeque;
 use std::sync::Arc;

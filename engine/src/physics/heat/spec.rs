@@ -16,8 +16,8 @@ use crate::fem::FunctionSpace;
 use crate::linalg::registry::{make_solver, SystemInfo};
 use crate::physics::checks::{check_group, check_vector};
 use crate::physics::spec::{
-    boundary_uses, BoundaryUse, BuildContext, Built, Capabilities, CheckContext, ModelSpec,
-    Stepping, TimeUse, TransientSetup,
+    boundary_uses, BoundaryUse, BuildContext, Built, CheckContext, ModelSpec, TimeUse,
+    TransientSetup,
 };
 use crate::time::Integrator;
 
@@ -207,35 +207,53 @@ pub(crate) fn transient(heat: Heat) -> Built {
 #[serde(transparent)]
 pub struct HeatSpec(pub ScalarSpec);
 
-impl ModelSpec for HeatSpec {
-    fn name(&self) -> &'static str {
-        "heat"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            system: SystemInfo::SPD,
-            time: TimeUse::Required,
-            stepping: Stepping::Integrator {
-                default: Integrator::BackwardEuler,
-                adaptive: true,
-            },
-            forces: false,
-            linear_solver: true,
-        }
-    }
-
-    fn check(&self, cx: &CheckContext, problems: &mut Vec<String>) {
-        self.0.check(self.name(), cx, problems);
-    }
-
-    fn boundary(&self, mesh: &Mesh) -> Vec<BoundaryUse> {
-        self.0.boundary_uses(mesh)
-    }
-
-    fn build(&self, cx: &BuildContext) -> Result<Built> {
-        let caps = self.capabilities();
-        let heat = self.0.heat(cx, caps.system, self.default_solver(true))?;
+impl HeatSpec {
+    fn build_model(&self, cx: &BuildContext) -> Result<Built> {
+        let heat = self.0.heat(cx, SystemInfo::SPD, self.default_solver(true))?;
         Ok(transient(heat))
     }
 }
+
+/// Implements [`ModelSpec`] for a scalar model's section (a newtype of
+/// [`ScalarSpec`]) under `$name`, with its system, use of time and
+/// adaptivity; it builds with its own `build_model`.
+macro_rules! scalar_spec {
+    ($spec:ty, $name:literal, $system:expr, $time:expr, adaptive: $adaptive:expr) => {
+        impl $crate::physics::spec::ModelSpec for $spec {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn capabilities(&self) -> $crate::physics::spec::Capabilities {
+                $crate::physics::spec::Capabilities {
+                    system: $system,
+                    time: $time,
+                    stepping: $crate::physics::spec::Stepping::Integrator {
+                        default: $crate::time::Integrator::BackwardEuler,
+                        adaptive: $adaptive,
+                    },
+                    forces: false,
+                    linear_solver: true,
+                }
+            }
+            fn check(
+                &self,
+                cx: &$crate::physics::spec::CheckContext,
+                problems: &mut Vec<String>,
+            ) {
+                self.0.check($name, cx, problems);
+            }
+            fn boundary(&self, mesh: &pde_mesh::Mesh) -> Vec<$crate::physics::spec::BoundaryUse> {
+                self.0.boundary_uses(mesh)
+            }
+            fn build(
+                &self,
+                cx: &$crate::physics::spec::BuildContext,
+            ) -> anyhow::Result<$crate::physics::spec::Built> {
+                self.build_model(cx)
+            }
+        }
+    };
+}
+pub(crate) use scalar_spec;
+
+scalar_spec!(HeatSpec, "heat", SystemInfo::SPD, TimeUse::Required, adaptive: true);

@@ -2,50 +2,23 @@
 //! models' section.
 
 use anyhow::Result;
-use pde_mesh::Mesh;
 use serde::Deserialize;
 
 use super::{BoundaryCondition, Poisson};
 use crate::linalg::registry::{make_solver, SystemInfo};
-use crate::physics::heat::{BoundarySpec, ScalarSpec};
+use crate::physics::heat::{scalar_spec, BoundarySpec, ScalarSpec};
 use crate::physics::scalar::SolvedOnce;
-use crate::physics::spec::{
-    BoundaryUse, BuildContext, Built, Capabilities, CheckContext, ModelSpec, Stepping, TimeUse,
-};
-use crate::time::Integrator;
+use crate::physics::spec::{BuildContext, Built, ModelSpec, TimeUse};
 
 /// `physics: {poisson: ...}`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(transparent)]
 pub struct PoissonSpec(pub ScalarSpec);
 
-impl ModelSpec for PoissonSpec {
-    fn name(&self) -> &'static str {
-        "poisson"
-    }
+scalar_spec!(PoissonSpec, "poisson", SystemInfo::SPD, TimeUse::Never, adaptive: false);
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            system: SystemInfo::SPD,
-            time: TimeUse::Never,
-            stepping: Stepping::Integrator {
-                default: Integrator::BackwardEuler,
-                adaptive: false,
-            },
-            forces: false,
-            linear_solver: true,
-        }
-    }
-
-    fn check(&self, cx: &CheckContext, problems: &mut Vec<String>) {
-        self.0.check(self.name(), cx, problems);
-    }
-
-    fn boundary(&self, mesh: &Mesh) -> Vec<BoundaryUse> {
-        self.0.boundary_uses(mesh)
-    }
-
-    fn build(&self, cx: &BuildContext) -> Result<Built> {
+impl PoissonSpec {
+    fn build_model(&self, cx: &BuildContext) -> Result<Built> {
         let spec = &self.0;
         let mut p = Poisson::new(spec.space(cx.mesh.clone())?);
         p.kappa = spec.kappa.at_time(0.0);
@@ -61,11 +34,7 @@ impl ModelSpec for PoissonSpec {
             };
             p.set_boundary(group, condition);
         }
-        let mut solver = make_solver(
-            cx.solver,
-            self.default_solver(false),
-            self.capabilities().system,
-        )?;
+        let mut solver = make_solver(cx.solver, self.default_solver(false), SystemInfo::SPD)?;
         Ok(Built::Steady(Box::new(SolvedOnce::new(p, move |p| {
             p.solve(solver.as_mut()).map(|(_, report)| report)
         }))))
