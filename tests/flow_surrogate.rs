@@ -220,3 +220,63 @@ fn in_the_dfg_flow_exact_vertex_values_leave_the_check_a_floor() {
     // default tolerance of 0.01 refuses even exact vertex values here.
     assert!(worst < 0.06, "floor {worst:e}");
 }
+
+/// Stepper kinds come from a registry: a program registers a predictor of
+/// its own and a case file names it, with no libtorch. Persistence is
+/// refused by the check at every step after `from` (each a fallback), so
+/// the run's forces equal the classical run's; an unknown kind is refused.
+#[test]
+fn a_registered_stepper_kind_runs_from_a_case_file() {
+    use pde_engine::case::{register_stepper, StepperEntry};
+    use pde_engine::runner::{run_case, RunOptions};
+    register_stepper(StepperEntry {
+        name: "persistence",
+        about: "the state does not change",
+        check: |_, _| Vec::new(),
+        build: |_, _, _, _| Ok(Box::new(Poor::Persistence)),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let case = |stepper: &str| {
+        format!(
+            "mesh:\n  generate: {{shape: rectangle, min: [0, 0], max: [2, 1], cells: [20, 10], kind: tri3}}\n\
+             physics:\n  navier_stokes:\n    nu: 0.05\n    boundary:\n\
+             \x20     left: {{velocity: [\"4*(1 - exp(0 - t/0.3))*y*(1 - y)\", 0]}}\n\
+             \x20     bottom: no_slip\n      top: no_slip\n      right: do_nothing\n\
+             time: {{end: 0.2, dt: 0.02}}\n{stepper}\
+             monitors:\n  - forces: {{group: bottom}}\n"
+        )
+    };
+    let run = |name: &str, text: String| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let options = RunOptions {
+            output: Some(dir.path().join(name)),
+            ..Default::default()
+        };
+        run_case(&path, &options).map(|r| r.summary)
+    };
+    let learned = run(
+        "persistence",
+        case("stepper: {kind: persistence, model: none, from: 0.1}\n"),
+    )
+    .unwrap();
+    let classical = run("classical", case("")).unwrap();
+    let stepper = &learned["stepper"];
+    assert_eq!(stepper["classical_steps"], 5, "{stepper}");
+    assert_eq!(stepper["fallbacks"], 5, "{stepper}");
+    assert_eq!(stepper["learned_steps"], 0, "{stepper}");
+    let cd = |s: &serde_json::Value| s["forces"]["cd"].as_f64().unwrap();
+    assert!(
+        (cd(&learned) - cd(&classical)).abs() < 1e-9 * cd(&classical).abs(),
+        "{} vs {}",
+        cd(&learned),
+        cd(&classical)
+    );
+    let err = run("unknown", case("stepper: {kind: oracle, model: none}\n")).unwrap_err();
+    assert!(
+        format!("{err:#}").contains(
+            "stepper.kind: unknown kind 'oracle'; expected one of gnn, torchscript, persistence"
+        ),
+        "{err:#}"
+    );
+}

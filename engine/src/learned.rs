@@ -2,12 +2,12 @@
 //! stepper CONFIG` trains a [`LearnedStepper`] on a dataset written by
 //! `pde-engine generate`, with a progress bar, checkpoints, `loss.csv` and
 //! `loss.png`, and measures it on the held-out trajectories against
-//! persistence (one step, and rollouts); [`flow_predictor`] puts a trained
+//! persistence (one step, and rollouts); [`gnn_predictor`] (or [`torchscript_predictor`]) puts a trained
 //! model (or a TorchScript one) in a flow case's time loop.
 
 mod flow_step;
 
-pub use flow_step::{flow_predictor, GraphFlowStep};
+pub use flow_step::{gnn_predictor, torchscript_predictor, GraphFlowStep};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

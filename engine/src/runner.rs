@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
-use crate::case::{Case, StepperSpec, TimeSpec};
+use crate::case::{stepper_kinds, Case, StepperSpec, TimeSpec};
 use crate::driver::monitors::{write_model, Probes, Series, StepLog};
 use crate::driver::{Monitor, TimeLoop};
 use crate::physics::carried_scalar::FlowWithScalar;
@@ -78,20 +78,16 @@ struct CaseStepper<'a> {
 }
 
 impl LearnedFlowStep for CaseStepper<'_> {
-    #[cfg(feature = "torch")]
     fn wrap(&self, flow: FlowWithScalar) -> Result<LearnedStep<FlowWithScalar>> {
-        let predictor =
-            crate::learned::flow_predictor(self.spec, self.base, &flow.flow, self.time.dt)?;
+        let build = stepper_kinds()
+            .iter()
+            .find(|e| e.name == self.spec.kind)
+            .map(|e| e.build)
+            .with_context(|| format!("stepper.kind: unknown kind '{}'", self.spec.kind))?;
+        let predictor = build(self.spec, self.base, &flow.flow, self.time.dt)?;
         let from = self.spec.from.unwrap_or(self.time.start);
         let tolerance = self.spec.residual_tolerance;
         Ok(LearnedStep::new(flow, predictor, from, tolerance))
-    }
-
-    /// Without libtorch there is none (`Case::check` refuses the key).
-    #[cfg(not(feature = "torch"))]
-    fn wrap(&self, _: FlowWithScalar) -> Result<LearnedStep<FlowWithScalar>> {
-        let _ = (self.base, self.time);
-        anyhow::bail!("stepper: learned steppers need a build with --features torch")
     }
 
     fn baseline(&self) -> bool {

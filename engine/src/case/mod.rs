@@ -27,7 +27,9 @@ pub use crate::physics::Physics;
 pub use crate::time::TimeSpec;
 pub use monitors::MonitorSpec;
 pub use output::Output;
-pub use stepper::{DeviceKind, StepperKind, StepperSpec};
+pub use stepper::{
+    register_stepper, stepper_kinds, BuildPredictor, DeviceKind, StepperEntry, StepperSpec,
+};
 
 use crate::mesh_source::MeshSource;
 use crate::physics::checks::is_positive;

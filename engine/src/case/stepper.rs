@@ -1,12 +1,17 @@
-//! `stepper:`, a learned step in place of a flow's classical one.
+//! `stepper:`, a learned step in place of a flow's classical one, and the
+//! registry of its kinds (built-in: `gnn`, `torchscript`; a program adds
+//! its own with [`register_stepper`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{OnceLock, RwLock};
 
 use pde_mesh::Mesh;
 use serde::Deserialize;
 
 use super::Case;
 use crate::physics::checks::{check_group, is_positive};
+use crate::physics::learned_step::Predictor;
+use crate::physics::navier_stokes::NavierStokes;
 use crate::physics::Physics;
 
 /// Where learned models train and run.
@@ -20,14 +25,129 @@ pub enum DeviceKind {
     Cuda,
 }
 
-/// The kinds of learned flow steppers.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StepperKind {
-    /// A model folder written by `pde-engine train stepper`.
-    Gnn,
-    /// A TorchScript module saved by `torch.jit.save`.
-    Torchscript,
+/// Builds the predictor of a section for the flow `ns` stepping by `dt`;
+/// paths are relative to `base`.
+pub type BuildPredictor =
+    fn(&StepperSpec, &Path, &NavierStokes, f64) -> anyhow::Result<Box<dyn Predictor>>;
+
+/// A kind of learned step that case files name (`stepper: {kind: ...}`).
+#[derive(Clone, Copy)]
+pub struct StepperEntry {
+    /// The name case files use.
+    pub name: &'static str,
+    /// One line for the docs.
+    pub about: &'static str,
+    /// Problems of a section of this kind on this mesh (empty: none).
+    pub check: fn(&StepperSpec, &Mesh) -> Vec<String>,
+    /// Builds the predictor.
+    pub build: BuildPredictor,
+}
+
+/// The built-in kinds: a model folder from `pde-engine train stepper`
+/// (`gnn`) and a TorchScript module (`torchscript`). Their checks need no
+/// libtorch; building them does (the `torch` feature).
+fn builtin() -> Vec<StepperEntry> {
+    vec![
+        StepperEntry {
+            name: "gnn",
+            about: "a model folder written by `pde-engine train stepper`",
+            check: |spec, _| {
+                let mut problems = needs_torch();
+                if spec.type_groups.is_some() {
+                    problems.push(
+                        "stepper.type_groups: a gnn model folder records its own; remove the key"
+                            .into(),
+                    );
+                }
+                problems
+            },
+            build: torch_predictor::gnn,
+        },
+        StepperEntry {
+            name: "torchscript",
+            about: "a TorchScript module saved by `torch.jit.save`",
+            check: |spec, mesh| {
+                let mut problems = needs_torch();
+                match &spec.type_groups {
+                    None => problems.push(
+                        "stepper.type_groups: a torchscript module needs its node-type groups, \
+                         e.g. [inlet, outlet, walls, cylinder]"
+                            .into(),
+                    ),
+                    Some(groups) => {
+                        for group in groups {
+                            check_group(mesh, "stepper.type_groups", group, &mut problems);
+                        }
+                    }
+                }
+                problems
+            },
+            build: torch_predictor::torchscript,
+        },
+    ]
+}
+
+/// The built-in kinds run on libtorch: without the `torch` feature a case
+/// naming one is refused.
+fn needs_torch() -> Vec<String> {
+    if cfg!(feature = "torch") {
+        Vec::new()
+    } else {
+        vec![
+            "stepper: learned steppers need libtorch; build with --features torch \
+             (docs/learned.md), or remove the key for the classical step"
+                .into(),
+        ]
+    }
+}
+
+/// The built-in kinds' builders: libtorch's, or a refusal without it.
+#[cfg(feature = "torch")]
+mod torch_predictor {
+    pub(super) use crate::learned::{gnn_predictor as gnn, torchscript_predictor as torchscript};
+}
+
+#[cfg(not(feature = "torch"))]
+mod torch_predictor {
+    use super::*;
+
+    pub(super) fn gnn(_: &StepperSpec, _: &Path, _: &NavierStokes, _: f64) -> PredictorResult {
+        refuse()
+    }
+
+    pub(super) fn torchscript(
+        _: &StepperSpec,
+        _: &Path,
+        _: &NavierStokes,
+        _: f64,
+    ) -> PredictorResult {
+        refuse()
+    }
+
+    fn refuse() -> PredictorResult {
+        anyhow::bail!("stepper: learned steppers need a build with --features torch")
+    }
+
+    type PredictorResult = anyhow::Result<Box<dyn Predictor>>;
+}
+
+/// The process-wide stepper kinds: the built-in ones until
+/// [`register_stepper`] adds more.
+pub fn stepper_kinds() -> std::sync::RwLockReadGuard<'static, Vec<StepperEntry>> {
+    kinds().read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Adds (or replaces, by name) a stepper kind, e.g. a predictor of one's
+/// own, before running case files that name it.
+pub fn register_stepper(entry: StepperEntry) {
+    let mut kinds = kinds().write().unwrap_or_else(|e| e.into_inner());
+    kinds.retain(|e| e.name != entry.name);
+    kinds.push(entry);
+}
+
+fn kinds() -> &'static RwLock<Vec<StepperEntry>> {
+    static KINDS: OnceLock<RwLock<Vec<StepperEntry>>> = OnceLock::new();
+    KINDS.get_or_init(|| RwLock::new(builtin()))
 }
 
 /// `stepper:` a learned step in place of the classical one, checked
@@ -35,8 +155,8 @@ pub enum StepperKind {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepperSpec {
-    /// `gnn` or `torchscript`.
-    pub kind: StepperKind,
+    /// `gnn`, `torchscript`, or a registered kind ([`register_stepper`]).
+    pub kind: String,
     /// The model folder (`gnn`) or module file (`torchscript`), relative
     /// to the case file.
     pub model: PathBuf,
@@ -75,13 +195,6 @@ impl StepperSpec {
     /// Checks the learned step against the case.
     pub(crate) fn check(&self, case: &Case, mesh: &Mesh, problems: &mut Vec<String>) {
         let stepper = self;
-        if !cfg!(feature = "torch") {
-            problems.push(
-                "stepper: learned steppers need libtorch; build with --features torch \
-                 (docs/learned.md), or remove the key for the classical step"
-                    .into(),
-            );
-        }
         let Some(time) = case.time.as_ref() else {
             problems.push("stepper: a learned stepper needs a time section".into());
             return;
@@ -120,21 +233,14 @@ impl StepperSpec {
                 ));
             }
         }
-        match (stepper.kind, &stepper.type_groups) {
-            (StepperKind::Torchscript, None) => problems.push(
-                "stepper.type_groups: a torchscript module needs its node-type groups, e.g. \
-                 [inlet, outlet, walls, cylinder]"
-                    .into(),
-            ),
-            (StepperKind::Gnn, Some(_)) => problems.push(
-                "stepper.type_groups: a gnn model folder records its own; remove the key".into(),
-            ),
-            (_, Some(groups)) => {
-                for group in groups {
-                    check_group(mesh, "stepper.type_groups", group, problems);
-                }
-            }
-            _ => {}
+        let kinds = stepper_kinds();
+        match kinds.iter().find(|e| e.name == stepper.kind) {
+            Some(entry) => problems.extend((entry.check)(stepper, mesh)),
+            None => problems.push(format!(
+                "stepper.kind: unknown kind '{}'; expected one of {}",
+                stepper.kind,
+                kinds.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+            )),
         }
     }
 }

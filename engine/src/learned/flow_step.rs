@@ -12,7 +12,7 @@ use pde_learned::tch::Device;
 use pde_learned::tensors::{matrix, values, GraphTensors};
 use pde_learned::torchscript::{GraphStepper, TorchScriptStepper};
 
-use crate::case::{StepperKind, StepperSpec};
+use crate::case::StepperSpec;
 use crate::physics::learned_step::Predictor;
 use crate::physics::navier_stokes::NavierStokes;
 use crate::physics::{Model, PhysicsError};
@@ -49,20 +49,48 @@ impl Predictor for GraphFlowStep {
     }
 }
 
-/// The predictor a case's `stepper:` describes, for the flow `ns` stepping
-/// by `dt`; paths are relative to `base`.
-pub fn flow_predictor(
+/// The `gnn` kind: a model folder written by `pde-engine train stepper`,
+/// for the flow `ns` stepping by `dt`; paths are relative to `base`.
+pub fn gnn_predictor(
     spec: &StepperSpec,
     base: &Path,
     ns: &NavierStokes,
     dt: f64,
 ) -> Result<Box<dyn Predictor>> {
+    flow_predictor(spec, base, ns, dt, Kind::Gnn)
+}
+
+/// The `torchscript` kind: a module saved by `torch.jit.save`.
+pub fn torchscript_predictor(
+    spec: &StepperSpec,
+    base: &Path,
+    ns: &NavierStokes,
+    dt: f64,
+) -> Result<Box<dyn Predictor>> {
+    flow_predictor(spec, base, ns, dt, Kind::Torchscript)
+}
+
+/// The two kinds of graph steppers.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Gnn,
+    Torchscript,
+}
+
+/// The predictor of either kind on the flow's mesh graph.
+fn flow_predictor(
+    spec: &StepperSpec,
+    base: &Path,
+    ns: &NavierStokes,
+    dt: f64,
+    kind: Kind,
+) -> Result<Box<dyn Predictor>> {
     let device = spec.device.device()?;
     let path = base.join(&spec.model);
     let fields = ns.dim() + 1;
     let (stepper, groups, trained_dt): (Box<dyn GraphStepper>, Vec<String>, Option<f64>) =
-        match spec.kind {
-            StepperKind::Gnn => {
+        match kind {
+            Kind::Gnn => {
                 let model = LearnedStepper::load(&path, device)
                     .with_context(|| format!("stepper.model: {}", path.display()))?;
                 let config = &model.config;
@@ -87,7 +115,7 @@ pub fn flow_predictor(
                 let trained = config.dt;
                 (Box::new(model), groups, trained)
             }
-            StepperKind::Torchscript => {
+            Kind::Torchscript => {
                 let module = TorchScriptStepper::load(&path, device)
                     .with_context(|| format!("stepper.model: {}", path.display()))?;
                 let groups = spec.type_groups.clone().unwrap_or_default();
@@ -103,7 +131,7 @@ pub fn flow_predictor(
         device,
         fields,
         dt: trained_dt,
-        description: format!("{:?} {}", spec.kind, path.display()).to_lowercase(),
+        description: format!("{} {}", spec.kind, path.display()),
     };
     Ok(Box::new(step))
 }
