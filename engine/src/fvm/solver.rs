@@ -437,17 +437,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
     /// value of the tried state (NaN if any value is).
     pub fn try_advance(&mut self, t: f64, dt: f64) -> Result<f64, FvError> {
         let (u, out) = self.advance(t, dt)?;
-        let max_abs =
-            u.iter().flatten().fold(
-                0.0f64,
-                |m, v| {
-                    if v.is_nan() {
-                        f64::NAN
-                    } else {
-                        m.max(v.abs())
-                    }
-                },
-            );
+        let max_abs = crate::linalg::max_abs(u.as_flattened());
         self.tried = Some((t + dt, u, out));
         Ok(max_abs)
     }

@@ -126,6 +126,25 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The largest absolute value, or NaN if any value is NaN: what the
+/// divergence check of a step looks at. (`f64::max` would drop a NaN that
+/// a finite value follows.)
+///
+/// ```
+/// use pde_engine::linalg::max_abs;
+/// assert_eq!(max_abs(&[1.0, -3.0, 2.0]), 3.0);
+/// assert!(max_abs(&[1.0, f64::NAN, 2.0]).is_nan());
+/// ```
+pub fn max_abs(values: &[f64]) -> f64 {
+    values.iter().fold(0.0f64, |m, v| {
+        if m.is_nan() || v.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v.abs())
+        }
+    })
+}
+
 /// Euclidean norm.
 pub fn norm(a: &[f64]) -> f64 {
     dot(a, a).sqrt()

@@ -300,10 +300,7 @@ impl Stepper for Heat {
             .solver
             .solve(&k, &rhs, &mut u_new)
             .map_err(PhysicsError::from)?;
-        let max_abs = u_new.iter().fold(
-            0.0f64,
-            |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) },
-        );
+        let max_abs = crate::linalg::max_abs(&u_new);
         let error_estimate = self.error_estimate(t + dt, &u_new);
         self.end_load = Some((t + dt, f_new));
         self.tried = Some((t + dt, u_new));

@@ -703,10 +703,7 @@ impl NavierStokes {
     /// Largest absolute velocity value of `x` (NaN if any is).
     fn velocity_max_abs(&self, x: &[f64]) -> f64 {
         let velocity = self.space.range(0, 0).start..self.space.range(0, self.dim() - 1).end;
-        x[velocity].iter().fold(
-            0.0f64,
-            |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) },
-        )
+        crate::linalg::max_abs(&x[velocity])
     }
 
     /// The classical step from `t` to `t + dt`, its solver started from

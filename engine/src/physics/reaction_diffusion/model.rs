@@ -337,10 +337,7 @@ impl Stepper for ReactionDiffusion {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
         debug_assert!((self.time() - t).abs() <= 1e-9 * t.abs().max(1.0));
         let (u, iterations) = self.advance(dt)?;
-        let max_abs = u.iter().fold(
-            0.0f64,
-            |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) },
-        );
+        let max_abs = crate::linalg::max_abs(&u);
         let error_estimate = self.error_estimate(t + dt, &u);
         self.tried = Some(State {
             t: t + dt,
