@@ -70,7 +70,8 @@ pub fn time_section(case: &Case) -> Result<&TimeSpec> {
         .context("time: a time-dependent run needs a time section")
 }
 
-/// The case's learned flow step (`stepper:`), from the `torch` feature.
+/// The case's learned flow step (`stepper:`): its kind's predictor, from the
+/// stepper registry, wrapped around the flow.
 struct CaseStepper<'a> {
     spec: &'a StepperSpec,
     base: &'a Path,
