@@ -360,7 +360,6 @@ impl Stepper for ReactionDiffusion {
         }
     }
 
-
     fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
         let names: Vec<&str> = self.species().iter().map(String::as_str).collect();
         let i = field_slot(&names, name, self.space.num_dofs(), values)?;
