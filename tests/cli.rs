@@ -720,7 +720,7 @@ fn generate_refuses_bad_configs() {
          inflow: [1, 2]\ndt: 0.01\nsteps: 10\noutput: data\n",
     )
     .unwrap();
-    let o = pde(&["generate", config.to_str().unwrap()]);
+    let o = pde(&["generate", "flows", config.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     for expected in [
@@ -732,8 +732,28 @@ fn generate_refuses_bad_configs() {
         assert!(err.contains(expected), "{expected}: {err}");
     }
     std::fs::write(&config, "geometry: x.geo\ncount: 2\nsteps: ten\n").unwrap();
-    let err = stderr(&pde(&["generate", config.to_str().unwrap()]));
+    let err = stderr(&pde(&["generate", "flows", config.to_str().unwrap()]));
     assert!(err.contains("line 3") && err.contains("steps"), "{err}");
+}
+
+/// `generate systems --help` teaches what it writes, the layout, and an
+/// example config that exists.
+#[test]
+fn generate_systems_help_shows_the_layout_and_an_example() {
+    let o = pde(&["generate", "systems", "--help"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for expected in [
+        "OUTPUT/index.json",
+        "OUTPUT/<split>/<name>/A.mtx",
+        "b.mtx",
+        "x.mtx",
+        "points.mtx",
+        "pde-engine generate systems cases/learned/systems.yaml",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert!(root().join("cases/learned/systems.yaml").is_file());
 }
 
 /// Probes work for every time-dependent model: on a shallow-water case
@@ -812,7 +832,7 @@ fn check_refuses_what_the_run_would_refuse() {
         ),
         (
             format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: cg, preconditioner: magic}}\n"),
-            "line 6 column 36: unknown variant `magic`, expected one of jacobi, ssor, ilu0, amg, lsc, none",
+            "line 6 column 36: unknown variant `magic`, expected one of jacobi, ssor, ilu0, ic0, amg, lsc, none",
         ),
         (
             format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: pardiso}}\n"),

@@ -1,6 +1,6 @@
 //! The learned stepper end to end (features `torch` and `gmsh`): a small
 //! dataset of cylinder flows from the classical solver (`pde-engine
-//! generate`, each cylinder on its own mesh, one held out), a small GNN
+//! generate flows`, each cylinder on its own mesh, one held out), a small GNN
 //! trained on it for a short time (`pde-engine train stepper`): its loss
 //! must fall clearly and it must beat persistence (next state = current
 //! state) on one-step RMSE on the held-out geometry. The trained model then
@@ -36,7 +36,7 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         ),
     )
     .unwrap();
-    run(&["generate", generate.to_str().unwrap()]);
+    run(&["generate", "flows", generate.to_str().unwrap()]);
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/index.json")).unwrap())
             .unwrap();

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use pde_engine::fem::{assembly, bc, FunctionSpace};
 use pde_engine::linalg::direct::{Cholesky, SparseLu};
+use pde_engine::linalg::factor::Ic0;
 use pde_engine::linalg::krylov::{BiCgStab, Cg, Gmres, Tolerance};
 use pde_engine::linalg::precond::{Identity, Ilu0, Jacobi, Ssor};
-use pde_engine::linalg::{LinearSolver, Preconditioner, SparseMatrix};
+use pde_engine::linalg::{LinearSolver, Preconditioner, SolverError, SparseMatrix};
 use pde_mesh::{generate, CellKind};
 
 fn space(n: usize, degree: usize) -> FunctionSpace {
@@ -132,6 +133,80 @@ fn preconditioned_cg_on_poisson() {
         iterations[2].1 < iterations[1].1 && iterations[3].1 < iterations[1].1,
         "{iterations:?}"
     );
+}
+
+#[test]
+fn ic0_is_ilu0_on_symmetric_matrices() {
+    // L Lᵀ and L D Lᵀ are the same incomplete factorisation of an SPD
+    // M-matrix: the same application to round-off, the same iterations.
+    let (a, b) = poisson(24);
+    let (mut ic, mut ilu) = (Ic0::default(), Ilu0::default());
+    ic.setup(&a).unwrap();
+    ilu.setup(&a).unwrap();
+    assert_eq!(ic.shift(), 0.0);
+    let (mut zi, mut zl) = (vec![0.0; b.len()], vec![0.0; b.len()]);
+    ic.apply(&b, &mut zi);
+    ilu.apply(&b, &mut zl);
+    let scale = zl.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(max_diff(&zi, &zl) < 1e-12 * scale, "{}", max_diff(&zi, &zl));
+    let (_, it_ic) = solve(&mut Cg::new(Box::new(Ic0::default()), TOL), &a, &b);
+    let (_, it_ilu) = solve(&mut Cg::new(Box::new(Ilu0::default()), TOL), &a, &b);
+    assert_eq!(it_ic, it_ilu);
+}
+
+/// A preconditioner that is not positive definite (`M⁻¹ = 0`) and falls
+/// back to IC(0), as a bad learned factor does.
+struct Misleading {
+    fallback: Option<Ic0>,
+}
+
+impl Preconditioner for Misleading {
+    fn setup(&mut self, _a: &SparseMatrix) -> Result<(), SolverError> {
+        Ok(())
+    }
+    fn apply(&self, r: &[f64], z: &mut [f64]) {
+        match &self.fallback {
+            Some(ic) => ic.apply(r, z),
+            None => z.fill(0.0),
+        }
+    }
+    fn name(&self) -> &'static str {
+        "misleading"
+    }
+    fn can_fall_back(&self) -> bool {
+        self.fallback.is_none()
+    }
+    fn fall_back(&mut self, a: &SparseMatrix) -> Option<Result<String, SolverError>> {
+        let mut ic = Ic0::default();
+        Some(ic.setup(a).map(|()| {
+            self.fallback = Some(ic);
+            "fell back to IC(0)".to_string()
+        }))
+    }
+}
+
+#[test]
+fn cg_falls_back_when_a_preconditioner_breaks_down() {
+    let (a, b) = poisson(16);
+    let (exact, _) = solve(&mut Cholesky::new(), &a, &b);
+    let mut cg = Cg::new(Box::new(Misleading { fallback: None }), TOL);
+    let mut x = vec![0.0; b.len()];
+    let report = cg.solve(&a, &b, &mut x).unwrap();
+    assert!(max_diff(&x, &exact) < 1e-8);
+    let why = report.fallback.expect("the fallback is reported");
+    assert!(
+        why.contains("IC(0)") && why.contains("not positive definite"),
+        "{why}"
+    );
+    // It counts the failed attempt's iterations too.
+    assert!(report.iterations >= 1 && report.history.len() == report.iterations + 2);
+    // A classical preconditioner has no fallback: CG never gives up on it
+    // for a stalling residual, however short the window.
+    let mut jacobi_cg = Cg::new(Box::new(Jacobi::default()), TOL);
+    jacobi_cg.stall = Some(1);
+    let mut x = vec![0.0; b.len()];
+    let report = jacobi_cg.solve(&a, &b, &mut x).unwrap();
+    assert!(report.fallback.is_none() && max_diff(&x, &exact) < 1e-8);
 }
 
 #[test]

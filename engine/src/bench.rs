@@ -1,7 +1,9 @@
 //! `pde-engine bench poisson`: the Poisson problem of the peer scripts in
 //! `benches/peers/`, timed stage by stage, so ratios can be taken in one
 //! session (`benches/poisson/run.sh`); `pde-engine bench shallow-water`:
-//! finite-volume cell updates per second.
+//! finite-volume cell updates per second; `pde-engine bench
+//! preconditioner`: CG preconditioners, learned ones included, on a family
+//! of systems (`benches/preconditioner/run.sh`).
 
 use std::f64::consts::PI;
 use std::sync::Arc;
@@ -150,4 +152,62 @@ pub fn shallow_water(cells: usize, steps: usize, threads: usize) -> Result<()> {
         })
     );
     Ok(())
+}
+
+/// CG with every preconditioner on the `split` systems of the family in
+/// `data`, the learned one from `model`: the whole comparison as JSON, then
+/// one line with the medians and worst cases.
+#[cfg(feature = "torch")]
+pub fn preconditioner(
+    data: &std::path::Path,
+    model: &std::path::Path,
+    split: pde_engine::dataset::Split,
+    progress: bool,
+) -> Result<()> {
+    use pde_engine::systems::SystemsIndex;
+    use pde_learned::factor::FactorModel;
+    use pde_learned::tch::Device;
+    let index = SystemsIndex::read(data)?;
+    let systems = index
+        .split(split)
+        .map(|e| index.load(data, e))
+        .collect::<Result<Vec<_>>>()?;
+    anyhow::ensure!(
+        !systems.is_empty(),
+        "{}: no {} systems",
+        data.display(),
+        split.name()
+    );
+    let learned = FactorModel::load(model, Device::Cpu)?;
+    let learned = Arc::new(std::sync::Mutex::new(learned));
+    let mut result = pde_engine::learned::compare(&systems, &learned, Device::Cpu, progress)?;
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    if let Some(map) = result.as_object_mut() {
+        map.remove("systems");
+        map.insert("unknowns_median".into(), median_unknowns(&systems).into());
+    }
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+fn median_unknowns(systems: &[pde_engine::systems::SystemSample]) -> usize {
+    let mut n: Vec<usize> = systems.iter().map(|s| s.b.len()).collect();
+    n.sort_unstable();
+    n[n.len() / 2]
+}
+
+/// Without libtorch there is no learned preconditioner to measure.
+#[cfg(not(feature = "torch"))]
+pub fn preconditioner(
+    data: &std::path::Path,
+    _: &std::path::Path,
+    _: pde_engine::dataset::Split,
+    _: bool,
+) -> Result<()> {
+    anyhow::bail!(
+        "{}: bench preconditioner measures a learned factor; build with --features torch \
+         (see scripts/torch.sh)",
+        data.display()
+    )
 }

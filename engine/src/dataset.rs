@@ -8,7 +8,7 @@
 //!                        [steps + 1][nodes][fields]
 //! ```
 //!
-//! `pde-engine generate` writes them; `pde-engine train stepper` reads them.
+//! `pde-engine generate flows` writes them; `pde-engine train stepper` reads them.
 //! Any tool can: the states are one flat array, the mesh a gmsh file.
 
 use std::collections::BTreeMap;
@@ -21,7 +21,8 @@ use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 use serde::{Deserialize, Serialize};
 
-/// Which part of the dataset a trajectory belongs to.
+/// Which part of a dataset a trajectory (or a linear system, see
+/// [`crate::systems`]) belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
@@ -29,6 +30,16 @@ pub enum Split {
     Train,
     /// Held out for evaluation.
     Test,
+}
+
+impl Split {
+    /// Its name in indexes and folder names: `train` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
 }
 
 /// One trajectory in the index.
@@ -92,7 +103,7 @@ impl DatasetIndex {
         let path = dir.join(INDEX);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
-                "{}: cannot read the dataset index (make one with `pde-engine generate`)",
+                "{}: cannot read the dataset index (make one with `pde-engine generate flows`)",
                 path.display()
             )
         })?;

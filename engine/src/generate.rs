@@ -1,4 +1,4 @@
-//! `pde-engine generate`: training data for learned steppers from the
+//! `pde-engine generate flows`: training data for learned steppers from the
 //! classical solver. A family of flows around a cylinder in the DFG channel
 //! (like the MeshGraphNets `cylinder_flow` set): for each trajectory the
 //! cylinder's centre and radius and the peak inflow speed are drawn from
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::case::{SolverSpec, TimeSpec};
@@ -26,6 +27,7 @@ use crate::physics::checks::is_positive;
 use crate::physics::navier_stokes::{FlowBoundarySpec, FlowSpec, NavierStokesSpec, NewtonSpec};
 use crate::physics::spec::{BuildContext, Built, CheckContext, ModelSpec, TransientSetup};
 use crate::physics::Transient;
+use crate::random::Draws;
 
 /// Channel height of the DFG geometry (the inflow profile vanishes at 0
 /// and at `H`).
@@ -79,32 +81,10 @@ fn nu_default() -> f64 {
     1e-3
 }
 
-/// Draws in `[0, 1)` (SplitMix64), reproducible from the seed.
-struct Draws(u64);
-
-impl Draws {
-    fn next(&mut self, range: [f64; 2]) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let unit = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
-        range[0] + unit * (range[1] - range[0])
-    }
-}
-
 impl GenerateConfig {
     /// Reads and checks a config file.
     pub fn read(path: &Path) -> Result<GenerateConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the config", path.display()))?;
-        let config: GenerateConfig = serde_saphyr::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("{}: invalid generate config", path.display()))?;
-        config
-            .check()
-            .with_context(|| format!("{}: invalid generate config", path.display()))?;
-        Ok(config)
+        read_config(path, "generate", GenerateConfig::check)
     }
 
     fn check(&self) -> Result<()> {
@@ -143,6 +123,28 @@ impl GenerateConfig {
             bail!("{}", problems.join("\n"))
         }
     }
+}
+
+/// Reads a YAML config file and checks it with `check`: unknown keys,
+/// wrong types (with their line) and impossible values are refused, every
+/// message naming the file as an invalid `what` config (`generate` for
+/// flows, `systems`).
+pub(crate) fn read_config<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    check: impl FnOnce(&T) -> Result<()>,
+) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config", path.display()))?;
+    let invalid = || format!("{}: invalid {what} config", path.display());
+    let config: T = serde_saphyr::from_str(&text)
+        .map_err(|e| {
+            let msg = e.to_string();
+            anyhow::anyhow!("{}", msg.strip_prefix("error: ").unwrap_or(&msg))
+        })
+        .with_context(invalid)?;
+    check(&config).with_context(invalid)?;
+    Ok(config)
 }
 
 /// The groups of the channel geometry.
@@ -185,18 +187,18 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
     let out = base.join(&config.output);
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create the folder", out.display()))?;
-    let mut draws = Draws(config.seed);
+    let mut draws = Draws::new(config.seed);
     let total = config.count * (config.warmup_steps + config.steps);
     let bar = progress_bar(progress);
     let mut done = 0;
     let mut entries = Vec::with_capacity(config.count);
     for k in 0..config.count {
         let (xc, yc, r) = (
-            draws.next(config.cylinder_x),
-            draws.next(config.cylinder_y),
-            draws.next(config.radius),
+            draws.uniform(config.cylinder_x),
+            draws.uniform(config.cylinder_y),
+            draws.uniform(config.radius),
         );
-        let u = draws.next(config.inflow);
+        let u = draws.uniform(config.inflow);
         let parameters = BTreeMap::from([
             ("xc".to_string(), xc),
             ("yc".to_string(), yc),

@@ -1,13 +1,20 @@
 //! Learned steppers in the engine (feature `torch`): `pde-engine train
 //! stepper CONFIG` trains a [`LearnedStepper`] on a dataset written by
-//! `pde-engine generate`, with a progress bar, checkpoints, `loss.csv` and
+//! `pde-engine generate flows`, with a progress bar, checkpoints, `loss.csv` and
 //! `loss.png`, and measures it on the held-out trajectories against
 //! persistence (one step, and rollouts); [`gnn_predictor`] (or [`torchscript_predictor`]) puts a trained
 //! model (or a TorchScript one) in a flow case's time loop.
 
+mod compare;
 mod flow_step;
+pub mod preconditioner;
+mod train_preconditioner;
 
+pub use compare::{compare, measure, Measurement, COMPARE_RTOL};
 pub use flow_step::{gnn_predictor, torchscript_predictor, GraphFlowStep};
+pub use train_preconditioner::{
+    train_preconditioner, LossKind, Optimization, TrainPreconditionerConfig,
+};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,11 +51,44 @@ impl DeviceKind {
     }
 }
 
+/// How a loss history is plotted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LossScale {
+    /// Its decimal logarithm (a positive loss over decades).
+    Log10,
+    /// As it is (a loss that is a logarithm already).
+    Linear,
+}
+
+/// Plots the whole loss history of the model folder `out` (earlier runs
+/// of a resumed training included) into `out/loss.png`, the steps after
+/// `warmup` marked.
+fn plot_loss(out: &Path, title: &str, scale: LossScale, warmup: Option<usize>) -> Result<()> {
+    let history = read_loss_log(out)?;
+    if history.len() < 2 {
+        return Ok(());
+    }
+    let (label, value): (&str, fn(f64) -> f64) = match scale {
+        LossScale::Log10 => ("log10 training loss", |l| l.max(1e-30).log10()),
+        LossScale::Linear => ("training loss", |l| l),
+    };
+    let panel = Panel {
+        label: label.into(),
+        points: history
+            .iter()
+            .map(|p| (p.step as f64, value(p.loss)))
+            .collect(),
+        from: warmup.map(|w| w as f64),
+        reference: None,
+    };
+    plot::panels(&out.join("loss.png"), title, "step", &[panel])
+}
+
 /// A `train stepper` config file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainStepperConfig {
-    /// The dataset folder (from `pde-engine generate`), relative to the
+    /// The dataset folder (from `pde-engine generate flows`), relative to the
     /// config file.
     pub data: PathBuf,
     /// The network. Defaults: latent 128, 15 message-passing steps.
@@ -153,21 +193,12 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     })?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    // The whole history, earlier runs of a resumed training included.
-    let history = read_loss_log(&out)?;
-    if history.len() >= 2 {
-        let points = history
-            .iter()
-            .map(|p| (p.step as f64, p.loss.max(1e-30).log10()))
-            .collect();
-        let panel = Panel {
-            label: "log10 training loss".into(),
-            points,
-            from: Some(settings.warmup as f64),
-            reference: None,
-        };
-        plot::panels(&out.join("loss.png"), "learned stepper", "step", &[panel])?;
-    }
+    plot_loss(
+        &out,
+        "learned stepper",
+        LossScale::Log10,
+        Some(settings.warmup),
+    )?;
     let bar = progress_bar(progress);
     let mut one_step = OneStepErrors::default();
     let mut rollouts = Vec::with_capacity(test.len());

@@ -2,8 +2,10 @@
 //!
 //! The PDE engine: meshes in ([`mesh_source`]), finite elements ([`fem`]),
 //! linear algebra ([`linalg`]), physical models ([`physics`]), case files
-//! ([`case`]), mesh reports ([`report`]), time integration ([`time`]), and
-//! the `pde-engine` command-line tool.
+//! ([`case`]), mesh reports ([`report`]), time integration ([`time`]),
+//! training data for learned components (flow trajectories: [`generate`],
+//! [`dataset`]; linear systems for learned preconditioners: [`systems`]),
+//! and the `pde-engine` command-line tool.
 
 pub mod case;
 pub mod dataset;
@@ -18,9 +20,11 @@ pub mod linalg;
 pub mod mesh_source;
 pub mod physics;
 pub mod plot;
+pub mod random;
 pub mod report;
 pub mod runner;
 pub mod simulation;
+pub mod systems;
 pub mod time;
 
 /// The examples of `docs/api.md`, run as doc tests so the tour stays true.

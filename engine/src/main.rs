@@ -59,26 +59,84 @@ enum Command {
     /// Performance measurements (see docs/performance.md).
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Make training data for learned steppers with the classical solver:
-    /// flows around cylinders of drawn positions and radii at drawn inflow
-    /// speeds, each on its own mesh (needs the `gmsh` feature). See
+    /// Make training data for learned components from the classical
+    /// solvers: flow trajectories (learned steppers) or linear systems
+    /// (learned preconditioners). Needs the `gmsh` feature. See
     /// docs/learned.md.
-    Generate {
-        /// The generation config (YAML), e.g. data/cylinder_family.yaml.
-        config: PathBuf,
-    },
+    #[command(subcommand)]
+    Generate(GenerateCommand),
     /// Train learned components (needs the `torch` feature).
     #[command(subcommand)]
     Train(TrainCommand),
 }
 
 #[derive(Subcommand, Debug)]
+enum GenerateCommand {
+    /// Flows around cylinders of drawn positions and radii at drawn inflow
+    /// speeds, each on its own mesh, solved by Navier–Stokes: trajectories
+    /// for training learned steppers.
+    Flows {
+        /// The generation config (YAML), e.g. cases/learned/cylinder_family.yaml.
+        config: PathBuf,
+    },
+    /// Families of symmetric positive definite systems A x = b for training
+    /// and benchmarking learned CG preconditioners.
+    ///
+    /// Each system is diffusion -div(kappa grad u) = f, u = 0 on the whole
+    /// boundary, on a gmsh mesh of a drawn domain (square, l_shape,
+    /// channel_with_holes, polygon; box, l_box in 3D), P1 or P2, kappa a
+    /// smooth log-normal field or inclusions with contrasts drawn from the
+    /// config; the matrix is the stiffness matrix K or a heat step M + dt K.
+    /// The Dirichlet unknowns are removed, and sparse Cholesky solves each
+    /// system (relative residual below 1e-10, or below rounding's floor
+    /// where that is higher). It writes:
+    ///
+    ///   OUTPUT/index.json                  every system: name, split, unknowns,
+    ///                                      nonzeros, geometry, dimension,
+    ///                                      degree, operator, contrast, ...
+    ///   OUTPUT/<split>/<name>/A.mtx        the matrix (Matrix Market, coordinate)
+    ///   OUTPUT/<split>/<name>/b.mtx        the right-hand side (array n x 1)
+    ///   OUTPUT/<split>/<name>/x.mtx        the solution (array n x 1)
+    ///   OUTPUT/<split>/<name>/points.mtx   the unknowns' points (array n x 3)
+    ///   OUTPUT/<split>/<name>/domain.geo   the domain (gmsh)
+    ///
+    /// with <split> train or test (the test groups hold out geometries,
+    /// contrasts and sizes). The index is written last. Example:
+    ///
+    ///   pde-engine generate systems cases/learned/systems.yaml
+    ///
+    /// Config keys: docs/learned.md.
+    #[command(
+        verbatim_doc_comment,
+        about = "Families of SPD systems A x = b (Matrix Market, with their Cholesky solutions) \
+                 for training and benchmarking learned CG preconditioners"
+    )]
+    Systems {
+        /// The config (YAML), e.g. cases/learned/systems.yaml.
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum TrainCommand {
-    /// Train a GNN time stepper on a dataset from `generate`: progress bar
-    /// (loss, steps/s, ETA), checkpoints, loss.csv and loss.png, and the
-    /// held-out errors against persistence in evaluation.json.
+    /// Train a GNN time stepper on a dataset from `generate flows`:
+    /// progress bar (loss, steps/s, ETA), checkpoints, loss.csv and
+    /// loss.png, and the held-out errors against persistence in
+    /// evaluation.json.
     Stepper {
-        /// The training config (YAML), e.g. data/train_stepper.yaml.
+        /// The training config (YAML), e.g. cases/learned/train_cylinder.yaml.
+        config: PathBuf,
+    },
+    /// Train a learned L Lᵀ preconditioner for CG on a family from
+    /// `generate systems`: a message-passing network on the matrix graph
+    /// that corrects IC(0) (kind ic0_correction) or predicts the whole
+    /// factor (kind factor). Progress bar, checkpoints (resume: true
+    /// continues exactly), loss.csv and loss.png; then CG on every held-out
+    /// system with IC(0), AMG and the learned factor, iterations and
+    /// seconds in evaluation.json. Use the model in a case with
+    /// `solver: {kind: cg, preconditioner: {kind: learned, model: PATH}}`.
+    Preconditioner {
+        /// The training config (YAML), e.g. cases/learned/train_preconditioner.yaml.
         config: PathBuf,
     },
 }
@@ -160,6 +218,31 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
+    /// CG preconditioners on a family of systems from `generate systems`:
+    /// none, Jacobi, SSOR, IC(0), AMG and a learned factor, to the same
+    /// tolerance (1e-8), each solution checked against the stored Cholesky
+    /// one. Prints per system the iterations, set-up (inference included)
+    /// and total seconds of each as JSON, then one line of medians and
+    /// worst cases (benches/preconditioner/run.sh adds pyamg's). Needs the
+    /// `torch` feature.
+    Preconditioner {
+        /// The systems folder (from `generate systems`).
+        data: PathBuf,
+        /// The learned model folder (from `train preconditioner`).
+        #[arg(long)]
+        model: PathBuf,
+        /// Which split to measure on.
+        #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+        split: SplitArg,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SplitArg {
+    /// The training systems.
+    Train,
+    /// The held-out systems.
+    Test,
 }
 
 fn main() -> ExitCode {
@@ -196,12 +279,29 @@ fn dispatch(command: Command) -> Result<()> {
             steps,
             threads,
         }) => bench::shallow_water(cells, steps, threads),
-        Command::Generate { config } => {
-            let out = pde_engine::generate::generate(&config, interactive())?;
+        Command::Bench(BenchCommand::Preconditioner { data, model, split }) => {
+            let split = match split {
+                SplitArg::Train => pde_engine::dataset::Split::Train,
+                SplitArg::Test => pde_engine::dataset::Split::Test,
+            };
+            bench::preconditioner(&data, &model, split, interactive())
+        }
+        Command::Generate(command) => {
+            let out = match command {
+                GenerateCommand::Flows { config } => {
+                    pde_engine::generate::generate(&config, interactive())?
+                }
+                GenerateCommand::Systems { config } => {
+                    pde_engine::systems::generate(&config, interactive())?
+                }
+            };
             eprintln!("dataset in {}/ (index.json)", out.display());
             Ok(())
         }
-        Command::Train(TrainCommand::Stepper { config }) => train_stepper(&config),
+        Command::Train(TrainCommand::Stepper { config }) => train(&config, Trained::Stepper),
+        Command::Train(TrainCommand::Preconditioner { config }) => {
+            train(&config, Trained::Preconditioner)
+        }
     }
 }
 
@@ -211,15 +311,27 @@ fn interactive() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// What `train` trains.
+#[derive(Clone, Copy, Debug)]
+enum Trained {
+    Stepper,
+    Preconditioner,
+}
+
 #[cfg(feature = "torch")]
-fn train_stepper(config: &Path) -> Result<()> {
-    let summary = pde_engine::learned::train_stepper(config, interactive())?;
+fn train(config: &Path, what: Trained) -> Result<()> {
+    let summary = match what {
+        Trained::Stepper => pde_engine::learned::train_stepper(config, interactive())?,
+        Trained::Preconditioner => {
+            pde_engine::learned::train_preconditioner(config, interactive())?
+        }
+    };
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }
 
 #[cfg(not(feature = "torch"))]
-fn train_stepper(config: &Path) -> Result<()> {
+fn train(config: &Path, _: Trained) -> Result<()> {
     bail!(
         "{}: this pde-engine was built without the `torch` feature; run `eval \"$(scripts/torch.sh)\"` \
          and build with `cargo build --release --features torch`",

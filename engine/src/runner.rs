@@ -223,6 +223,7 @@ fn run_transient(
             "dt_min": s.dt_range.0,
             "dt_max": s.dt_range.1,
             "solver_iterations": s.iterations,
+            "preconditioner_fallbacks": s.fallbacks.0,
             "time_loop_seconds": wall,
             "seconds_per_step": wall / s.steps.max(1) as f64,
             "last_output_step": series.last_written(),
@@ -230,6 +231,9 @@ fn run_transient(
             "output": series.path().display().to_string(),
         }),
     );
+    if let Some(why) = s.fallbacks.1 {
+        summary["preconditioner_fallback"] = serde_json::json!(why);
+    }
     Ok(summary)
 }
 

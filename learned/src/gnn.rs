@@ -154,6 +154,19 @@ impl EncodeProcessDecode {
         senders: &Tensor,
         receivers: &Tensor,
     ) -> Tensor {
+        let (v, _) = self.process(nodes, edges, senders, receivers);
+        self.decode(&v)
+    }
+
+    /// The latent node and edge features after message passing, before
+    /// decoding (for models that decode edges too).
+    pub fn process(
+        &self,
+        nodes: &Tensor,
+        edges: &Tensor,
+        senders: &Tensor,
+        receivers: &Tensor,
+    ) -> (Tensor, Tensor) {
         let mut v = self.node_encoder.forward(nodes);
         let mut e = self.edge_encoder.forward(edges);
         for p in &self.processors {
@@ -170,6 +183,11 @@ impl EncodeProcessDecode {
             let messages = v.zeros_like().index_add(0, receivers, &e);
             v = &v + p.node.forward(&Tensor::cat(&[&v, &messages], 1));
         }
-        self.decoder.forward(&v)
+        (v, e)
+    }
+
+    /// The per-node outputs of latent node features from [`Self::process`].
+    pub fn decode(&self, latent_nodes: &Tensor) -> Tensor {
+        self.decoder.forward(latent_nodes)
     }
 }

@@ -10,8 +10,9 @@
 //!   [`normalizer`] (online statistics), [`stepper`] (a learned time
 //!   stepper with save/load), [`torchscript`] (steppers trained in
 //!   PyTorch, behind the same [`torchscript::GraphStepper`] trait) and
-//!   [`train`] (the training loop, with [`adam`], the optimiser whose
-//!   state checkpoints save).
+//!   [`train`] (the training loop of any model, with [`adam`], the
+//!   optimiser whose state checkpoints save), and [`factor`] (learned
+//!   `L Lᵀ` preconditioners for conjugate gradients).
 
 pub mod graph;
 
@@ -19,6 +20,8 @@ pub mod graph;
 pub mod adam;
 #[cfg(feature = "torch")]
 pub mod error;
+#[cfg(feature = "torch")]
+pub mod factor;
 #[cfg(feature = "torch")]
 mod files;
 #[cfg(feature = "torch")]

@@ -13,7 +13,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::LearnedError;
-use crate::files::{write_bytes, write_then_rename};
+use crate::files::{load_weights, read_model_config, save_model};
 use crate::gnn::{EncodeProcessDecode, GnnConfig};
 use crate::normalizer::Normalizer;
 use crate::tensors::GraphTensors;
@@ -49,10 +49,6 @@ pub struct LearnedStepper {
     edge_norm: Normalizer,
     output_norm: Normalizer,
 }
-
-/// The file names of a saved model inside its directory.
-const CONFIG_FILE: &str = "model.json";
-const WEIGHTS_FILE: &str = "weights.safetensors";
 
 impl LearnedStepper {
     /// A new (untrained) stepper on `device`.
@@ -169,34 +165,14 @@ impl LearnedStepper {
     /// Saves the model into directory `dir`: `model.json` (the
     /// configuration) and `weights.safetensors`.
     pub fn save(&self, dir: &Path) -> Result<(), LearnedError> {
-        std::fs::create_dir_all(dir).map_err(|source| LearnedError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let text = serde_json::to_string_pretty(&self.config).expect("a config serialises");
-        // An interrupted save keeps the old files.
-        write_then_rename(&dir.join(WEIGHTS_FILE), |tmp| Ok(self.vs.save(tmp)?))?;
-        write_bytes(&dir.join(CONFIG_FILE), text.as_bytes())
+        save_model(dir, &self.config, &self.vs)
     }
 
     /// Loads a model saved by [`LearnedStepper::save`] onto `device`.
     pub fn load(dir: &Path, device: Device) -> Result<Self, LearnedError> {
-        let path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| LearnedError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let config: StepperConfig =
-            serde_json::from_str(&text).map_err(|e| LearnedError::Config {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+        let config: StepperConfig = read_model_config(dir, "stepper model")?;
         let mut model = LearnedStepper::new(config, device);
-        let weights = dir.join(WEIGHTS_FILE);
-        model.vs.load(&weights).map_err(|e| LearnedError::Config {
-            path: weights,
-            message: format!("cannot load the weights ({e}); do they belong to {CONFIG_FILE}?"),
-        })?;
+        load_weights(&mut model.vs, dir)?;
         Ok(model)
     }
 }

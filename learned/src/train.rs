@@ -1,8 +1,9 @@
-//! Training a [`LearnedStepper`] on trajectories: random single steps,
-//! noise on the inputs, masked loss, Adam with an exponentially decaying
-//! learning rate and gradient-norm clipping; the normalisers learn their
-//! statistics during a warm-up without optimiser steps, then freeze.
-//! Checkpoints hold the saved model, the optimiser's moments, the loss of
+//! Training: [`optimize`], the loop of any [`Trainable`] model (Adam with
+//! an exponentially decaying learning rate and gradient-norm clipping,
+//! after a warm-up without optimiser steps), and [`train`], which trains a
+//! [`LearnedStepper`] on trajectories with it: random single steps, noise
+//! on the inputs, masked loss; the stepper's normalisers learn their
+//! statistics during the warm-up, then freeze. Checkpoints hold the saved model, the optimiser's moments, the loss of
 //! every step so far (`loss.csv`) and `training.json` (the steps reached).
 //! The sample and the input noise of a step depend only on the seed and the
 //! step's number, so a run resumed from a checkpoint continues exactly as
@@ -12,6 +13,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
 use crate::adam::Adam;
@@ -87,11 +89,64 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Its optimisation schedule.
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            steps: self.steps,
+            warmup: self.warmup,
+            learning_rate: self.learning_rate,
+            final_learning_rate: self.final_learning_rate,
+            clip_norm: self.clip_norm,
+            checkpoint_every: self.checkpoint_every,
+            seed: self.seed,
+        }
+    }
+}
+
+/// How a training run optimises, whatever the model: the steps, the
+/// learning rate's exponential decay after a warm-up without optimiser
+/// steps, gradient clipping, checkpoints and the seed of the draws.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    /// Optimiser steps, warm-up included.
+    pub steps: usize,
+    /// First steps without optimiser steps (they feed normalisers).
+    pub warmup: usize,
+    /// Initial learning rate.
+    pub learning_rate: f64,
+    /// Learning rate reached at the last step.
+    pub final_learning_rate: f64,
+    /// Largest gradient norm.
+    pub clip_norm: f64,
+    /// Save a checkpoint every this many steps (0: only at the end).
+    pub checkpoint_every: usize,
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
+impl Schedule {
     /// The learning rate at `step`.
     pub fn learning_rate_at(&self, step: usize) -> f64 {
         let span = self.steps.saturating_sub(self.warmup).max(1) as f64;
         let x = step.saturating_sub(self.warmup) as f64 / span;
         self.learning_rate * (self.final_learning_rate / self.learning_rate).powf(x.min(1.0))
+    }
+}
+
+/// A model the training loop can optimise and checkpoint.
+pub trait Trainable {
+    /// Its weights (the trainable ones are optimised).
+    fn var_store(&self) -> &VarStore;
+    /// Saves it (configuration and weights) into `dir`.
+    fn save_into(&self, dir: &Path) -> Result<(), LearnedError>;
+}
+
+impl Trainable for LearnedStepper {
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+    fn save_into(&self, dir: &Path) -> Result<(), LearnedError> {
+        self.save(dir)
     }
 }
 
@@ -151,7 +206,7 @@ pub fn train(
     config: &TrainConfig,
     start: usize,
     checkpoint: Option<&Path>,
-    mut on_step: impl FnMut(&Progress),
+    on_step: impl FnMut(&Progress),
 ) -> Result<Vec<f64>, LearnedError> {
     let samples: Vec<(usize, usize)> = data
         .iter()
@@ -163,35 +218,67 @@ pub fn train(
             "no training samples: every trajectory needs at least two states".into(),
         ));
     }
+    let schedule = config.schedule();
+    optimize(
+        model,
+        &schedule,
+        start,
+        checkpoint,
+        on_step,
+        |model, step, draw| {
+            let (k, i) = samples[(draw % samples.len() as u64) as usize];
+            let t = &data[k];
+            let warming = step < config.warmup;
+            let loss = model.loss(
+                &t.graph,
+                &t.states[i],
+                &t.states[i + 1],
+                &t.mask,
+                config.noise,
+                warming,
+            )?;
+            if step + 1 == config.warmup {
+                model.freeze_normalizers();
+            }
+            Ok(loss)
+        },
+    )
+}
+
+/// The training loop of any [`Trainable`] model: from step `start` to
+/// `schedule.steps`, `step_loss(model, step, draw)` gives the loss of a
+/// step (`draw`, from the seed and the step's number alone, picks its
+/// sample; libtorch's generator is seeded with it too), which Adam
+/// minimises after the warm-up; `on_step` sees every step. With a
+/// `checkpoint` folder, checkpoints (the model, the optimiser's moments,
+/// `loss.csv`, `training.json`) are saved there every
+/// `schedule.checkpoint_every` steps and at the end, and a run with
+/// `start > 0` continues the one whose checkpoint it holds ([`checkpoint_step`]).
+/// Returns the loss of every step of this run.
+pub fn optimize<M: Trainable>(
+    model: &mut M,
+    schedule: &Schedule,
+    start: usize,
+    checkpoint: Option<&Path>,
+    mut on_step: impl FnMut(&Progress),
+    mut step_loss: impl FnMut(&mut M, usize, u64) -> Result<Tensor, LearnedError>,
+) -> Result<Vec<f64>, LearnedError> {
     let (mut optimizer, mut history) = match checkpoint {
-        Some(dir) if start > 0 => resume_state(model, dir, start)?,
-        _ => (Adam::new(&model.vs), Vec::new()),
+        Some(dir) if start > 0 => resume_state(model.var_store(), dir, start)?,
+        _ => (Adam::new(model.var_store()), Vec::new()),
     };
-    let mut losses = Vec::with_capacity(config.steps.saturating_sub(start));
-    for step in start..config.steps {
-        let draw = step_draw(config.seed, step);
+    let mut losses = Vec::with_capacity(schedule.steps.saturating_sub(start));
+    for step in start..schedule.steps {
+        let draw = step_draw(schedule.seed, step);
         tch::manual_seed(draw as i64);
-        let (k, i) = samples[(draw % samples.len() as u64) as usize];
-        let t = &data[k];
-        let warming = step < config.warmup;
-        let loss = model.loss(
-            &t.graph,
-            &t.states[i],
-            &t.states[i + 1],
-            &t.mask,
-            config.noise,
-            warming,
-        )?;
-        let learning_rate = if warming {
+        let loss = step_loss(model, step, draw)?;
+        let learning_rate = if step < schedule.warmup {
             0.0
         } else {
-            let lr = config.learning_rate_at(step);
-            optimizer.backward_step(&loss, lr, config.clip_norm);
+            let lr = schedule.learning_rate_at(step);
+            optimizer.backward_step(&loss, lr, schedule.clip_norm);
             lr
         };
-        if step + 1 == config.warmup {
-            model.freeze_normalizers();
-        }
         let value = loss.double_value(&[]);
         losses.push(value);
         let progress = Progress {
@@ -201,8 +288,8 @@ pub fn train(
         };
         history.push(progress);
         on_step(&progress);
-        let last = step + 1 == config.steps;
-        let due = config.checkpoint_every > 0 && (step + 1) % config.checkpoint_every == 0;
+        let last = step + 1 == schedule.steps;
+        let due = schedule.checkpoint_every > 0 && (step + 1) % schedule.checkpoint_every == 0;
         if let (Some(dir), true) = (checkpoint, last || due) {
             save_checkpoint(model, &optimizer, &history, dir, step + 1)?;
         }
@@ -214,15 +301,15 @@ pub fn train(
 /// reached step `start`. A checkpoint without optimiser state (written
 /// before it was saved) resumes with fresh moments.
 fn resume_state(
-    model: &LearnedStepper,
+    vs: &VarStore,
     dir: &Path,
     start: usize,
 ) -> Result<(Adam, Vec<Progress>), LearnedError> {
     let (_, optimizer_steps) = read_training_file(dir)?;
     let moments = dir.join(OPTIMIZER_FILE);
     let optimizer = match optimizer_steps {
-        Some(steps) if moments.exists() => Adam::load(&model.vs, &moments, steps)?,
-        _ => Adam::new(&model.vs),
+        Some(steps) if moments.exists() => Adam::load(vs, &moments, steps)?,
+        _ => Adam::new(vs),
     };
     let mut history = read_loss_log(dir)?;
     history.retain(|p| p.step < start);
@@ -232,13 +319,13 @@ fn resume_state(
 /// Saves a checkpoint into `dir`: the model, the optimiser's moments, the
 /// loss history and the step reached.
 fn save_checkpoint(
-    model: &LearnedStepper,
+    model: &impl Trainable,
     optimizer: &Adam,
     history: &[Progress],
     dir: &Path,
     step: usize,
 ) -> Result<(), LearnedError> {
-    model.save(dir)?;
+    model.save_into(dir)?;
     let optimizer_steps = optimizer.save(&dir.join(OPTIMIZER_FILE))?;
     let mut log = String::from("step,loss,learning_rate\n");
     for p in history {

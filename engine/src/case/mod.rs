@@ -70,7 +70,11 @@ impl Case {
     pub fn read(path: &Path) -> Result<Case> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the case file", path.display()))?;
-        Self::parse(&text).with_context(|| format!("{}: invalid case file", path.display()))
+        let mut case =
+            Self::parse(&text).with_context(|| format!("{}: invalid case file", path.display()))?;
+        case.solver
+            .resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        Ok(case)
     }
 
     /// Parses a case from YAML text.

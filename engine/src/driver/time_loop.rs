@@ -25,6 +25,9 @@ pub struct RunSummary {
     pub dt_range: (f64, f64),
     /// Solver iterations summed over steps.
     pub iterations: usize,
+    /// Steps whose preconditioner gave way to its classical fallback, and
+    /// why the first did.
+    pub fallbacks: (usize, Option<String>),
 }
 
 /// The time loop: from `t0` to `t_end` with step `dt` (or adaptive).
@@ -113,6 +116,10 @@ impl TimeLoop {
             }
             let report = stepper.try_step(t, h)?;
             summary.iterations += report.iterations;
+            if let Some(why) = &report.fallback {
+                summary.fallbacks.0 += 1;
+                summary.fallbacks.1.get_or_insert_with(|| why.clone());
+            }
             if !report.max_abs.is_finite() || report.max_abs > self.blow_up {
                 return Err(StepError::Diverged {
                     step: summary.steps + 1,

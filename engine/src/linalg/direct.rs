@@ -87,6 +87,7 @@ fn report(a: &SparseMatrix, b: &[f64], x: &[f64]) -> SolveReport {
         iterations: 0,
         relative_residual: relative_residual(a, b, x),
         history: Vec::new(),
+        fallback: None,
     }
 }
 

@@ -65,6 +65,10 @@ pub struct Cg {
     pub tolerance: Tolerance,
     /// The preconditioner (set up on every solve).
     pub preconditioner: Box<dyn Preconditioner>,
+    /// A preconditioner with a fallback gives way to it when the residual
+    /// has not reached a new minimum for this many iterations (`None`:
+    /// only when CG breaks down or runs out of iterations). Default 100.
+    pub stall: Option<usize>,
 }
 
 impl Cg {
@@ -73,9 +77,13 @@ impl Cg {
         Cg {
             tolerance,
             preconditioner,
+            stall: Some(STALL_ITERATIONS),
         }
     }
 }
+
+/// The default of [`Cg::stall`].
+const STALL_ITERATIONS: usize = 100;
 
 impl LinearSolver for Cg {
     fn solve(
@@ -84,31 +92,83 @@ impl LinearSolver for Cg {
         b: &[f64],
         x: &mut [f64],
     ) -> Result<SolveReport, SolverError> {
-        let (target, mut r) = start(a, b, x, self.preconditioner.as_mut(), &self.tolerance)?;
+        let (target, _) = start(a, b, x, self.preconditioner.as_mut(), &self.tolerance)?;
+        let x0 = x.to_vec();
+        let mut report = SolveReport {
+            fallback: self.preconditioner.fell_back_in_setup(),
+            ..SolveReport::default()
+        };
+        // A preconditioner with a fallback (a learned factor) gets one
+        // attempt; if CG fails with it, CG restarts from the initial guess
+        // with the fallback, and the report says so.
+        let stall = self.stall.filter(|_| self.preconditioner.can_fall_back());
+        let Err(error) = self.attempt(a, b, x, target, &mut report, stall) else {
+            return Ok(finish(report, a, b, x));
+        };
+        let Some(fallback) = self.preconditioner.fall_back(a) else {
+            return Err(error);
+        };
+        report.fallback = Some(format!("{} ({error})", fallback?));
+        x.copy_from_slice(&x0);
+        self.attempt(a, b, x, target, &mut report, None)?;
+        Ok(finish(report, a, b, x))
+    }
+}
+
+/// `report` with the final residual of `x`.
+fn finish(mut report: SolveReport, a: &SparseMatrix, b: &[f64], x: &[f64]) -> SolveReport {
+    report.relative_residual = relative_residual(a, b, x);
+    report
+}
+
+impl Cg {
+    /// Preconditioned CG from `x` until `|r| <= target`, adding its
+    /// iterations and residuals to `report`; with `stall`, a residual
+    /// without a new minimum for that many iterations fails the attempt.
+    fn attempt(
+        &self,
+        a: &SparseMatrix,
+        b: &[f64],
+        x: &mut [f64],
+        target: f64,
+        report: &mut SolveReport,
+        stall: Option<usize>,
+    ) -> Result<(), SolverError> {
+        let (preconditioner, tolerance) = (self.preconditioner.as_ref(), &self.tolerance);
+        let mut r = vec![0.0; b.len()];
+        residual(a, b, x, &mut r);
         let n = b.len();
-        let Tolerance {
-            rtol,
-            max_iterations,
-            ..
-        } = self.tolerance;
         let mut z = vec![0.0; n];
-        self.preconditioner.apply(&r, &mut z);
+        preconditioner.apply(&r, &mut z);
         let mut p = z.clone();
         let mut ap = vec![0.0; n];
         let mut rz = super::dot(&r, &z);
-        let mut history = vec![norm(&r)];
-        let mut it = 0;
-        while history[it] > target {
-            if it == max_iterations {
-                return Err(not_converged("CG", it, a, b, x, rtol));
+        let mut residual_norm = norm(&r);
+        report.history.push(residual_norm);
+        let (mut best, mut since_best) = (residual_norm, 0);
+        // Each attempt has the whole iteration budget.
+        let first = report.iterations;
+        while residual_norm > target {
+            if report.iterations - first >= tolerance.max_iterations {
+                let e = not_converged("CG", report.iterations - first, a, b, x, tolerance.rtol);
+                return Err(e);
+            }
+            if stall.is_some_and(|window| since_best >= window) {
+                return Err(SolverError::Breakdown {
+                    method: "CG",
+                    iteration: report.iterations,
+                    reason: format!("the residual stalled for {since_best} iterations"),
+                });
             }
             spmv(a, &p, &mut ap);
             let pap = super::dot(&p, &ap);
             if pap <= 0.0 || pap.is_nan() {
                 return Err(SolverError::Breakdown {
                     method: "CG",
-                    iteration: it,
-                    reason: format!("p^T A p = {pap:e}: the matrix (or preconditioner) is not positive definite"),
+                    iteration: report.iterations,
+                    reason: format!(
+                        "p^T A p = {pap:e}: the matrix (or preconditioner) is not positive definite"
+                    ),
                 });
             }
             let alpha = rz / pap;
@@ -116,21 +176,23 @@ impl LinearSolver for Cg {
             r.iter_mut()
                 .zip(&ap)
                 .for_each(|(ri, api)| *ri -= alpha * api);
-            self.preconditioner.apply(&r, &mut z);
+            preconditioner.apply(&r, &mut z);
             let rz_new = super::dot(&r, &z);
             let beta = rz_new / rz;
             rz = rz_new;
             p.iter_mut()
                 .zip(&z)
                 .for_each(|(pi, zi)| *pi = zi + beta * *pi);
-            it += 1;
-            history.push(norm(&r));
+            report.iterations += 1;
+            residual_norm = norm(&r);
+            report.history.push(residual_norm);
+            if residual_norm < best {
+                (best, since_best) = (residual_norm, 0);
+            } else {
+                since_best += 1;
+            }
         }
-        Ok(SolveReport {
-            iterations: it,
-            relative_residual: relative_residual(a, b, x),
-            history,
-        })
+        Ok(())
     }
 }
 
@@ -259,6 +321,7 @@ impl LinearSolver for Gmres {
             iterations: it,
             relative_residual: relative_residual(a, b, x),
             history,
+            fallback: None,
         })
     }
 }
@@ -358,6 +421,7 @@ impl LinearSolver for BiCgStab {
             iterations: it,
             relative_residual: relative_residual(a, b, x),
             history,
+            fallback: None,
         })
     }
 }

@@ -4,7 +4,9 @@
 
 pub mod amg;
 pub mod direct;
+pub mod factor;
 pub mod krylov;
+pub mod matrix_market;
 pub mod precond;
 pub mod registry;
 pub mod saddle;
@@ -159,6 +161,9 @@ pub struct SolveReport {
     pub relative_residual: f64,
     /// Residual norm (of the preconditioned iteration) after each iteration.
     pub history: Vec<f64>,
+    /// Why the preconditioner gave way to its classical fallback during
+    /// this solve, if it did (a learned preconditioner falls back to IC(0)).
+    pub fallback: Option<String>,
 }
 
 /// Why a solve failed.
@@ -218,6 +223,24 @@ pub trait Preconditioner: Send + Sync {
     fn apply(&self, r: &[f64], z: &mut [f64]);
     /// A short name for reports.
     fn name(&self) -> &'static str;
+    /// Replaces this preconditioner by its classical fallback for the
+    /// matrix `a` after the Krylov method failed (broke down, stagnated or
+    /// ran out of iterations) with it, and says why; `None` when it has no
+    /// fallback (classical ones). A learned factor falls back to IC(0).
+    fn fall_back(&mut self, _a: &SparseMatrix) -> Option<Result<String, SolverError>> {
+        None
+    }
+    /// Whether [`fall_back`](Self::fall_back) would switch to a fallback
+    /// (so that a Krylov method may give up on this preconditioner early).
+    fn can_fall_back(&self) -> bool {
+        false
+    }
+    /// Why the last [`setup`](Self::setup) used the fallback instead of
+    /// this preconditioner (e.g. a learned factor with a non-positive
+    /// pivot), if it did.
+    fn fell_back_in_setup(&self) -> Option<String> {
+        None
+    }
 }
 
 fn check_sizes(a: &SparseMatrix, b: &[f64], x: &[f64]) -> Result<(), SolverError> {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::amg::Amg;
 use super::direct::{Cholesky, LaggedLu, SparseLu};
+use super::factor::Ic0;
 use super::krylov::{BiCgStab, Cg, Gmres, Tolerance};
 use super::precond::{Identity, Ilu0, Jacobi, Ssor};
 use super::saddle::BlockLsc;
@@ -66,6 +67,9 @@ pub struct PreconditionerEntry {
     pub name: &'static str,
     /// One line for `--help` and the docs.
     pub about: &'static str,
+    /// Options that name files or folders: a relative path is taken
+    /// relative to the case file ([`SolverSpec::resolve_paths`]).
+    pub paths: &'static [&'static str],
     /// Problems with these options for this system (empty: none), each a
     /// message that completes `solver.preconditioner: `.
     pub check: fn(&Options, &SystemInfo) -> Vec<String>,
@@ -177,6 +181,7 @@ macro_rules! simple_preconditioner {
         PreconditionerEntry {
             name: $name,
             about: $about,
+            paths: &[],
             check: |o, _| no_options(o),
             build: |_, _| Ok(Box::new($make)),
         }
@@ -184,6 +189,20 @@ macro_rules! simple_preconditioner {
 }
 
 fn builtin_preconditioners() -> Vec<PreconditionerEntry> {
+    let learned = {
+        #[cfg(feature = "torch")]
+        {
+            vec![crate::learned::preconditioner::entry()]
+        }
+        #[cfg(not(feature = "torch"))]
+        {
+            Vec::new()
+        }
+    };
+    [classical_preconditioners(), learned].concat()
+}
+
+fn classical_preconditioners() -> Vec<PreconditionerEntry> {
     vec![
         simple_preconditioner!(
             "jacobi",
@@ -200,6 +219,24 @@ fn builtin_preconditioners() -> Vec<PreconditionerEntry> {
             "incomplete LU without fill (IC(0) on symmetric matrices)",
             Ilu0::default()
         ),
+        PreconditionerEntry {
+            name: "ic0",
+            paths: &[],
+            about: "incomplete Cholesky without fill, L Lᵀ (shifted when a pivot is not \
+                    positive); symmetric positive definite systems",
+            check: |o, system| {
+                let mut problems = no_options(o);
+                if !system.symmetric {
+                    problems.push(
+                        "ic0 needs a symmetric positive definite matrix, which this model does \
+                         not give; use ilu0"
+                            .into(),
+                    );
+                }
+                problems
+            },
+            build: |_, _| Ok(Box::new(Ic0::default())),
+        },
         simple_preconditioner!(
             "amg",
             "smoothed-aggregation algebraic multigrid, one V-cycle",
@@ -207,6 +244,7 @@ fn builtin_preconditioners() -> Vec<PreconditionerEntry> {
         ),
         PreconditionerEntry {
             name: "lsc",
+            paths: &[],
             about: "block-triangular preconditioner of flow (saddle-point) systems: ILU(0) on \
                     the velocity block, least-squares commutator for the Schur complement",
             check: |o, system| {
@@ -295,7 +333,7 @@ pub struct SolverSpec {
     #[serde(default, deserialize_with = "registered_solver")]
     pub kind: Option<String>,
     /// Preconditioner of iterative solvers: `jacobi` (default), `ssor`,
-    /// `ilu0`, `amg`, `lsc` (flows), `none`, or a registered kind, with
+    /// `ilu0`, `ic0`, `amg`, `lsc` (flows), `none`, or a registered kind, with
     /// its options as `{kind: ..., option: value}`.
     #[serde(default)]
     pub preconditioner: PreconditionerSpec,
@@ -337,6 +375,23 @@ impl SolverSpec {
             },
             restart: self.restart,
             refactor_after: self.refactor_after,
+        }
+    }
+
+    /// Makes the relative paths among the preconditioner's options (those
+    /// its kind lists in [`PreconditionerEntry::paths`]) relative to
+    /// `base`, the case file's folder.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        let Some(entry) = global().preconditioner(&self.preconditioner.kind).copied() else {
+            return;
+        };
+        for key in entry.paths {
+            if let Some(serde_json::Value::String(path)) = self.preconditioner.options.get_mut(*key)
+            {
+                if std::path::Path::new(path.as_str()).is_relative() {
+                    *path = base.join(path.as_str()).display().to_string();
+                }
+            }
         }
     }
 

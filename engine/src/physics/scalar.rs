@@ -65,10 +65,14 @@ impl<M: Model> Steady for SolvedOnce<M> {
                  log of negatives)"
             );
         }
-        Ok(serde_json::json!({
+        let mut summary = serde_json::json!({
             "solver_iterations": report.iterations,
             "relative_residual": report.relative_residual,
-        }))
+        });
+        if let Some(why) = report.fallback {
+            summary["preconditioner_fallback"] = serde_json::json!(why);
+        }
+        Ok(summary)
     }
 }
 

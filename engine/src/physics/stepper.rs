@@ -17,6 +17,9 @@ pub struct StepReport {
     pub error_estimate: Option<f64>,
     /// Largest absolute value of the tried state (for divergence checks).
     pub max_abs: f64,
+    /// Why a preconditioner gave way to its classical fallback during the
+    /// step, if one did (a learned factor falls back to IC(0)).
+    pub fallback: Option<String>,
 }
 
 /// Why a step failed.

@@ -32,6 +32,7 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
             iterations: 0,
             error_estimate: None,
             max_abs,
+            fallback: None,
         })
     }
 

@@ -308,6 +308,7 @@ impl Stepper for Heat {
             iterations: report.iterations,
             error_estimate,
             max_abs,
+            fallback: report.fallback,
         })
     }
 

@@ -729,6 +729,7 @@ impl NavierStokes {
             iterations,
             error_estimate: None,
             max_abs,
+            fallback: None,
         })
     }
 

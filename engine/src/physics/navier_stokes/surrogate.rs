@@ -252,6 +252,7 @@ impl CheckedStep for NavierStokes {
             iterations: 0,
             error_estimate: None,
             max_abs: self.velocity_max_abs(x),
+            fallback: None,
         };
         Ok((residual, report))
     }

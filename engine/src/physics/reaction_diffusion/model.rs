@@ -348,6 +348,7 @@ impl Stepper for ReactionDiffusion {
             iterations,
             error_estimate,
             max_abs,
+            fallback: None,
         })
     }
 
