@@ -3,6 +3,7 @@
 //! The PDE engine: meshes in ([`mesh_source`]), finite elements ([`fem`]),
 //! linear algebra ([`linalg`]), physical models ([`physics`]), case files
 //! ([`case`]), mesh reports ([`report`]), time integration ([`time`]),
+//! mesh movers ([`movers`]),
 //! training data for learned components (flow trajectories: [`generate`],
 //! [`dataset`]; linear systems for learned preconditioners: [`systems`]),
 //! and the `pde-engine` command-line tool.
@@ -18,6 +19,7 @@ pub mod generate;
 pub mod learned;
 pub mod linalg;
 pub mod mesh_source;
+pub mod movers;
 pub mod physics;
 pub mod plot;
 pub mod random;
