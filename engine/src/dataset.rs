@@ -93,28 +93,44 @@ pub struct Trajectory {
     pub states: Vec<Vec<f64>>,
 }
 
-const INDEX: &str = "index.json";
+/// The index file of a dataset or a family of systems.
+pub(crate) const INDEX: &str = "index.json";
 const MESH: &str = "mesh.msh";
 const STATES: &str = "states.f32";
+
+/// Reads the index `DIR/index.json` of a `what` folder (an error says
+/// which `pde-engine` command makes one).
+pub(crate) fn read_index<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    what: &str,
+    made_by: &str,
+) -> Result<T> {
+    let path = dir.join(INDEX);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read the {what} index (make one with `pde-engine {made_by}`)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{}: invalid index", path.display()))
+}
+
+/// Writes `index` as `DIR/index.json`, whole or not at all.
+pub(crate) fn write_index(dir: &Path, index: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(index)?;
+    vtk::write_atomically(&dir.join(INDEX), |w| w.write_all(text.as_bytes()))?;
+    Ok(())
+}
 
 impl DatasetIndex {
     /// Reads `DIR/index.json`.
     pub fn read(dir: &Path) -> Result<DatasetIndex> {
-        let path = dir.join(INDEX);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{}: cannot read the dataset index (make one with `pde-engine generate flows`)",
-                path.display()
-            )
-        })?;
-        serde_json::from_str(&text).with_context(|| format!("{}: invalid index", path.display()))
+        read_index(dir, "dataset", "generate flows")
     }
 
     /// Writes `DIR/index.json` (atomically).
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)?;
-        vtk::write_atomically(&dir.join(INDEX), |w| w.write_all(text.as_bytes()))?;
-        Ok(())
+        write_index(dir, self)
     }
 
     /// The loss mask of a trajectory's mesh, `nodes × fields` node-major:

@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use pde_learned::factor::{FactorModel, LowerSystem, SystemTensors};
 use pde_learned::tch::Device;
+use serde::Deserialize as _;
 
 use crate::case::DeviceKind;
 use crate::linalg::factor::{Ic0, LowerFactor, LowerPattern};
-use crate::linalg::registry::{Options, PreconditionerEntry, SystemInfo};
+use crate::linalg::registry::{needs_spd, Options, PreconditionerEntry, SystemInfo};
 use crate::linalg::{Preconditioner, SolverError, SparseMatrix};
 
 /// A system as the model reads it, and the way back to its scale.
@@ -229,12 +230,12 @@ fn model_options(options: &Options) -> Result<(String, DeviceKind), Vec<String>>
             String::new()
         }
     };
-    let device = match options.get(DEVICE).map(|v| v.as_str()) {
-        None | Some(Some("cpu")) => DeviceKind::Cpu,
-        Some(Some("cuda")) => DeviceKind::Cuda,
-        Some(other) => {
-            problems.push(format!("{DEVICE} must be cpu or cuda, not {other:?}"));
-            DeviceKind::Cpu
+    let device = match options.get(DEVICE).map(DeviceKind::deserialize) {
+        None => DeviceKind::default(),
+        Some(Ok(device)) => device,
+        Some(Err(e)) => {
+            problems.push(format!("{DEVICE}: {e}"));
+            DeviceKind::default()
         }
     };
     if problems.is_empty() {
@@ -262,13 +263,7 @@ pub fn entry() -> PreconditionerEntry {
                 }
                 Err(problems) => problems,
             };
-            if !system.symmetric {
-                problems.push(
-                    "learned factors need a symmetric positive definite matrix, which this \
-                     model does not give"
-                        .into(),
-                );
-            }
+            problems.extend(needs_spd("learned", system));
             problems
         },
         build: |options, _: &SystemInfo| {

@@ -175,6 +175,17 @@ fn no_options(options: &Options) -> Vec<String> {
         .collect()
 }
 
+/// The problem of the `L Lᵀ` preconditioner `kind` on `system` if the
+/// system is not symmetric positive definite.
+pub fn needs_spd(kind: &str, system: &SystemInfo) -> Option<String> {
+    (!system.symmetric).then(|| {
+        format!(
+            "{kind} needs a symmetric positive definite matrix, which this model does not \
+             give; use ilu0"
+        )
+    })
+}
+
 /// An entry without options that always builds.
 macro_rules! simple_preconditioner {
     ($name:literal, $about:literal, $make:expr) => {
@@ -226,13 +237,7 @@ fn classical_preconditioners() -> Vec<PreconditionerEntry> {
                     positive); symmetric positive definite systems",
             check: |o, system| {
                 let mut problems = no_options(o);
-                if !system.symmetric {
-                    problems.push(
-                        "ic0 needs a symmetric positive definite matrix, which this model does \
-                         not give; use ilu0"
-                            .into(),
-                    );
-                }
+                problems.extend(needs_spd("ic0", system));
                 problems
             },
             build: |_, _| Ok(Box::new(Ic0::default())),

@@ -2,16 +2,14 @@
 //! Matrix Market files per system; what the training code and benchmarks
 //! read.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use pde_mesh::io::vtk;
 use serde::{Deserialize, Serialize};
 
 use super::fields::{CoefficientKind, Source};
 use super::geometry::Geometry;
-use crate::dataset::Split;
+use crate::dataset::{read_index, write_index, Split, INDEX};
 use crate::linalg::matrix_market::{
     read_matrix, read_points, read_vector, write_matrix, write_points, write_vector,
 };
@@ -111,7 +109,6 @@ pub struct SystemSample {
     pub points: Vec<[f64; 3]>,
 }
 
-const INDEX: &str = "index.json";
 const MATRIX: &str = "A.mtx";
 const RHS: &str = "b.mtx";
 const SOLUTION: &str = "x.mtx";
@@ -120,21 +117,12 @@ const POINTS: &str = "points.mtx";
 impl SystemsIndex {
     /// Reads `DIR/index.json`.
     pub fn read(dir: &Path) -> Result<SystemsIndex> {
-        let path = dir.join(INDEX);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{}: cannot read the systems index (make one with `pde-engine generate systems`)",
-                path.display()
-            )
-        })?;
-        serde_json::from_str(&text).with_context(|| format!("{}: invalid index", path.display()))
+        read_index(dir, "systems", "generate systems")
     }
 
     /// Writes `DIR/index.json` (atomically).
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)?;
-        vtk::write_atomically(&dir.join(INDEX), |w| w.write_all(text.as_bytes()))?;
-        Ok(())
+        write_index(dir, self)
     }
 
     /// Removes `DIR/index.json` if there is one (before its systems are
