@@ -2,11 +2,30 @@
 //! monitor (the coefficient of variation of `m |K|` over the cells drops
 //! at least 10×, no cell inverts), keeps the domain (boundary nodes slide
 //! along their sides, corners stay), leaves a mesh alone under a constant
-//! monitor, and refuses meshes it cannot move.
+//! monitor, and refuses meshes it cannot move; on the steep layer
+//! `tanh((r − 0.3)/0.01)` its mesh lowers the P1 error ≥ 5× against the
+//! uniform mesh with the same nodes. In the time loop (`mesh_mover:`) the
+//! moving mesh follows a travelling front with ≥ 5× less error than the
+//! fixed twin (ALE), finite volumes stay conservative and bounded through
+//! the remap, and `check` refuses movers that cannot run.
 
+use std::sync::Arc;
+
+use pde_engine::case::Case;
+use pde_engine::driver::{MeshMotion, Motion, MotionSpec, Reach, TimeLoop};
+use pde_engine::fem::{norms, FunctionSpace};
+use pde_engine::linalg::direct::Cholesky;
+use pde_engine::linalg::direct::SparseLu;
 use pde_engine::movers::monge_ampere::{
-    equidistribute, equidistribution_variation, MongeAmpereSettings,
+    equidistribute, equidistribution_variation, MongeAmpere, MongeAmpereSettings,
 };
+use pde_engine::movers::monitor::{Indicator, MonitorSpec, NodalMonitor};
+use pde_engine::movers::registry::Options;
+use pde_engine::movers::MeshMover;
+use pde_engine::physics::heat::{Heat, HeatBoundary};
+use pde_engine::physics::poisson::{BoundaryCondition, Poisson};
+use pde_engine::runner::{run_case, RunOptions};
+use pde_engine::time::Integrator;
 use pde_mesh::{generate, CellKind};
 
 /// `1 + a / cosh²(b (|x − c|² − r²))`: large on a ring of radius `r`.
@@ -75,5 +94,258 @@ fn meshes_it_cannot_move_are_refused() {
     assert!(
         text.contains("inverted") || text.contains("diverged"),
         "{text}"
+    );
+}
+
+/// The steep layer `tanh((r − 0.3)/δ)` around the square's centre, `δ = 0.01`.
+const DELTA: f64 = 0.01;
+
+fn layer(x: [f64; 3]) -> f64 {
+    let r = (x[0] - 0.5).hypot(x[1] - 0.5);
+    ((r - 0.3) / DELTA).tanh()
+}
+
+/// `−Δ layer` (in polar coordinates, `u'' + u'/r`).
+fn layer_source(x: [f64; 3]) -> f64 {
+    let r = (x[0] - 0.5).hypot(x[1] - 0.5);
+    let t = ((r - 0.3) / DELTA).tanh();
+    let d1 = (1.0 - t * t) / DELTA;
+    let d2 = -2.0 * t * d1 / DELTA;
+    // u' vanishes to round-off at the centre, 30 layer widths away.
+    -(d2 + if r > 1e-12 { d1 / r } else { 0.0 })
+}
+
+/// The P1 Poisson solution of the layer on `mesh` and its L2 error.
+fn solve_layer(mesh: pde_mesh::Mesh) -> (f64, Arc<pde_mesh::Mesh>, Vec<f64>) {
+    let mesh = Arc::new(mesh);
+    let mut p = Poisson::new(FunctionSpace::new(mesh.clone(), 1).unwrap());
+    p.source = Arc::new(layer_source);
+    for side in ["left", "right", "bottom", "top"] {
+        p.set_boundary(side, BoundaryCondition::Dirichlet(Arc::new(layer)));
+    }
+    let (u, _) = p.solve(&mut Cholesky::new()).unwrap();
+    let error = norms::l2_error(&p.space, &u, layer).unwrap();
+    let nodal = (0..mesh.num_points())
+        .map(|n| u[p.space.vertex_dof(n).unwrap()])
+        .collect();
+    (error, mesh, nodal)
+}
+
+#[test]
+fn monge_ampere_resolves_a_steep_layer() {
+    // A P1 solution of the layer on the uniform 40x40 mesh against the
+    // same nodes moved by the time loop's own pipeline: solve, build the monitor from the discrete
+    // solution's recovered gradient, move (warm-started), solve again.
+    let uniform = generate::rectangle([0.0, 0.0], [1.0, 1.0], [40, 40], CellKind::Tri3).unwrap();
+    let (uniform_error, mut mesh, mut u) = solve_layer(uniform.clone());
+    let monitor = MonitorSpec {
+        field: "u".into(),
+        indicator: Indicator::Gradient,
+        alpha: 20.0,
+        smoothing: 4.0,
+    };
+    let mut mover = MongeAmpere::new(
+        &uniform,
+        MongeAmpereSettings {
+            rtol: 1e-4,
+            ..MongeAmpereSettings::default()
+        },
+    )
+    .unwrap();
+    let mut errors = vec![uniform_error];
+    for _ in 0..3 {
+        let m = NodalMonitor::new(mesh.clone(), &monitor.nodal(&mesh, &u).unwrap()).unwrap();
+        let points = mover.new_points(&mesh.points, &|x| m.eval(x)).unwrap();
+        let mut moved = uniform.clone();
+        moved.points = points;
+        assert_eq!(pde_mesh::quality::summary(&moved).inverted, 0);
+        let (error, m2, u2) = solve_layer(moved);
+        errors.push(error);
+        (mesh, u) = (m2, u2);
+    }
+    // Measured: 0.0775 on the uniform mesh, then 0.0102, 0.0096, 0.0093
+    // (8.3x); the issue asks for 3x.
+    eprintln!("L2 errors, uniform then moved: {errors:?}");
+    assert!(5.0 * errors[3] < uniform_error, "{errors:?}");
+}
+
+/// Width of the moving front `tanh((x − 0.3 − t)/δ)`.
+const FRONT: f64 = 0.03;
+
+fn front(x: [f64; 3], t: f64) -> f64 {
+    ((x[0] - 0.3 - t) / FRONT).tanh()
+}
+
+/// The front carried at speed 1 along x with diffusion `κ`: exact for
+/// `∂u/∂t + ∂u/∂x − κΔu = 2κ T (1 − T²)/δ²` (`T` the front).
+fn front_model(mesh: pde_mesh::Mesh, kappa: f64) -> Heat {
+    let space = FunctionSpace::new(Arc::new(mesh), 1).unwrap();
+    let mut heat = Heat::new(
+        space,
+        Arc::new(move |_| kappa),
+        |x| front(x, 0.0),
+        0.0,
+        Box::new(SparseLu::new()),
+    )
+    .unwrap();
+    heat.set_advection(Arc::new(|_| [1.0, 0.0, 0.0]), true)
+        .unwrap();
+    heat.integrator = Integrator::CrankNicolson;
+    heat.source = Arc::new(move |x, t| {
+        let v = front(x, t);
+        2.0 * kappa * v * (1.0 - v * v) / (FRONT * FRONT)
+    });
+    for side in ["left", "right"] {
+        heat.set_boundary(side, HeatBoundary::Dirichlet(Arc::new(front)));
+    }
+    heat
+}
+
+#[test]
+fn a_moving_mesh_follows_a_front_in_the_time_loop() {
+    let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [32, 8], CellKind::Tri3).unwrap();
+    let (end, dt, kappa) = (0.4, 0.005, 1e-3);
+    let run = |mut motion: Option<&mut Motion>| {
+        let mut heat = front_model(mesh.clone(), kappa);
+        // As `run` does: the model is built again on each of three initial
+        // moves, so the initial front is sampled on the moved nodes.
+        if let Some(m) = motion.as_mut() {
+            for _ in 0..3 {
+                let moved = m.propose(&heat, Reach::Any).unwrap().unwrap();
+                heat = front_model((*moved).clone(), kappa);
+            }
+        }
+        let motion = motion.map(|m| m as &mut dyn MeshMotion<Heat>);
+        TimeLoop::new(0.0, end, dt)
+            .run(&mut heat, motion, &mut [])
+            .unwrap();
+        let error = norms::l2_error(&heat.space, heat.solution(), |x| front(x, end)).unwrap();
+        (error, heat)
+    };
+    let (fixed, _) = run(None);
+    let monitor = MonitorSpec {
+        field: "u".into(),
+        indicator: Indicator::Gradient,
+        alpha: 20.0,
+        smoothing: 4.0,
+    };
+    let options = Options::new();
+    let mut motion = Motion::new(
+        &MotionSpec {
+            kind: "monge_ampere",
+            options: &options,
+            fallback: Some("spring"),
+            monitor: &monitor,
+            every: 1,
+        },
+        &mesh,
+    )
+    .unwrap();
+    let (moved, heat) = run(Some(&mut motion));
+    let summary = motion.summary();
+    eprintln!("L2 error at t = {end}: fixed {fixed:.3e}, moved {moved:.3e}; {summary}");
+    // Every step moved the mesh, and the last mesh is not the first.
+    assert_eq!(summary["moves"], 83, "{summary}");
+    assert_eq!(summary["moves_skipped"], 0, "{summary}");
+    assert_ne!(heat.space.mesh().points, mesh.points);
+    assert_eq!(pde_mesh::quality::summary(heat.space.mesh()).inverted, 0);
+    // Measured: fixed 5.6e-2, moved 5.1e-3 (11x).
+    assert!(5.0 * moved < fixed, "fixed {fixed:e}, moved {moved:e}");
+}
+
+/// The rotating-hill case (finite volumes), coarser and shorter, as text.
+fn rotating_hill(extra: &str) -> String {
+    format!(
+        "mesh:\n  generate: {{shape: rectangle, min: [0, 0], max: [1, 1], cells: [16, 16], kind: tri3}}\n\
+         physics:\n  transport:\n    velocity: [\"2*pi*(0.5 - y)\", \"2*pi*(x - 0.5)\"]\n    \
+         initial: exp(0 - ((x - 0.5)^2 + (y - 0.75)^2)/0.01)\n    \
+         boundary: {{left: outflow, right: outflow, bottom: outflow, top: outflow}}\n\
+         time: {{end: 0.25, dt: 0.01}}\n{extra}"
+    )
+}
+
+const MOVER: &str =
+    "mesh_mover:\n  kind: monge_ampere\n  monitor: {field: c}\n  fallback: spring\n";
+
+#[test]
+fn a_moving_finite_volume_run_conserves_and_stays_within_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hill.yaml");
+    std::fs::write(&path, rotating_hill(MOVER)).unwrap();
+    let run = |fixed_mesh: bool| {
+        let options = RunOptions {
+            output: Some(dir.path().join(if fixed_mesh { "fixed" } else { "moving" })),
+            fixed_mesh,
+            ..Default::default()
+        };
+        run_case(&path, &options).unwrap().summary
+    };
+    let moving = run(false);
+    let fixed = run(true);
+    eprintln!("moving: {moving}\nfixed: {fixed}");
+    // Remaps conserve: what is held plus what left is what was there.
+    assert!(
+        moving["balance_error"].as_f64().unwrap().abs() < 1e-12,
+        "{moving}"
+    );
+    let mover = &moving["mesh_mover"];
+    assert!(mover["moves"].as_u64().unwrap() > 10, "{mover}");
+    assert_eq!(mover["moves_skipped"], 0, "{mover}");
+    assert!(fixed.get("mesh_mover").is_none());
+    // Within the initial bounds [0, 1], and the peak better kept.
+    let range = |s: &serde_json::Value| {
+        let r = s["range"]["c"].as_array().unwrap().clone();
+        (r[0].as_f64().unwrap(), r[1].as_f64().unwrap())
+    };
+    let (lo, hi) = range(&moving);
+    assert!(lo >= -1e-14 && hi <= 1.0 + 1e-14, "[{lo}, {hi}]");
+    assert!(hi > range(&fixed).1, "{hi} against {:?}", range(&fixed));
+}
+
+#[test]
+fn check_refuses_movers_that_cannot_run() {
+    let refused = |text: String, expect: &str| {
+        let case = Case::parse(&text).unwrap();
+        let mesh = case.mesh.load(std::path::Path::new(".")).unwrap();
+        let err = case.check(&mesh).unwrap_err().to_string();
+        assert!(err.contains(expect), "{err}\n(expected: {expect})");
+    };
+    refused(
+        rotating_hill("mesh_mover: {kind: monge_ampere, monitor: {field: u}}\n"),
+        "monitor.field: 'u' is not a field of the transport model (it has: c)",
+    );
+    refused(
+        rotating_hill("mesh_mover: {kind: laplace, monitor: {field: c}}\n"),
+        "kind: unknown mover 'laplace'; known: monge_ampere, spring",
+    );
+    refused(
+        rotating_hill("mesh_mover: {kind: spring, sweep: 3, monitor: {field: c}}\n"),
+        "unknown field `sweep`",
+    );
+    refused(
+        rotating_hill("mesh_mover: {kind: spring, monitor: {field: c, alpha: -1}}\n"),
+        "mesh_mover: monitor.alpha: -1 must be a finite number ≥ 0",
+    );
+    refused(
+        rotating_hill("mesh_mover: {kind: spring, fallback: tps, monitor: {field: c}}\n"),
+        "fallback: unknown mover 'tps'",
+    );
+    refused(
+        rotating_hill(MOVER).replace("kind: tri3", "kind: quad4"),
+        "this mover needs a 2D mesh of linear triangles",
+    );
+    refused(
+        rotating_hill(MOVER).replace(
+            "top: outflow}",
+            "top: outflow}\n    periodic: [[left, right]]",
+        ),
+        "cannot move a mesh with periodic groups",
+    );
+    refused(
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n\
+         physics:\n  poisson: {boundary: {left: {dirichlet: 0}}}\n"
+            .to_string()
+            + MOVER.replace("field: c", "field: u").as_str(),
+        "the poisson model is steady",
     );
 }

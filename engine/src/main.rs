@@ -46,6 +46,10 @@ enum Command {
         /// (the baseline of a learned run, as its own run).
         #[arg(long)]
         classical: bool,
+        /// Ignore the case's `mesh_mover:` and keep the mesh fixed (the
+        /// fixed-mesh twin of a moving-mesh run, with the same nodes).
+        #[arg(long)]
+        fixed_mesh: bool,
     },
     /// Check a case file and its mesh without running it: unknown keys,
     /// wrong types, missing physical groups, points outside the mesh and
@@ -270,7 +274,16 @@ fn dispatch(command: Command) -> Result<()> {
             case,
             output,
             classical,
-        } => run(&case, output, classical),
+            fixed_mesh,
+        } => run(
+            &case,
+            RunOptions {
+                output,
+                progress: interactive(),
+                classical,
+                fixed_mesh,
+            },
+        ),
         Command::Check { case } => check(&case),
         Command::Bench(BenchCommand::MeshRead { file, repeat }) => bench_mesh_read(&file, repeat),
         Command::Bench(BenchCommand::Poisson { n, threads }) => bench::poisson(n, threads),
@@ -426,12 +439,7 @@ fn mesh_convert(
     Ok(())
 }
 
-fn run(case_path: &Path, output: Option<PathBuf>, classical: bool) -> Result<()> {
-    let options = RunOptions {
-        output,
-        progress: interactive(),
-        classical,
-    };
+fn run(case_path: &Path, options: RunOptions) -> Result<()> {
     let result = run_case(case_path, &options)?;
     println!("{}", summary_table(&result.summary));
     println!("results in {}/ (summary.json)", result.output.display());

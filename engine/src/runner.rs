@@ -15,7 +15,7 @@ use pde_mesh::Mesh;
 
 use crate::case::{stepper_kinds, Case, StepperSpec, TimeSpec};
 use crate::driver::monitors::{write_model, Probes, Series, StepLog};
-use crate::driver::{Monitor, TimeLoop};
+use crate::driver::{MeshMotion, Monitor, Motion, Reach, TimeLoop};
 use crate::physics::carried_scalar::FlowWithScalar;
 use crate::physics::learned_step::LearnedStep;
 use crate::physics::spec::{BuildContext, Built, LearnedFlowStep, Steady, TransientSetup};
@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Ignore the case's learned stepper (run the classical baseline).
     pub classical: bool,
+    /// Ignore the case's mesh mover (run the fixed-mesh twin).
+    pub fixed_mesh: bool,
 }
 
 /// What a run produced.
@@ -43,14 +45,18 @@ pub struct RunResult {
 
 /// Reads, checks and loads a case: the case, its mesh and its name.
 pub fn load_case(path: &Path) -> Result<(Case, Mesh, String)> {
-    load_case_as(path, false)
+    load_case_as(path, &RunOptions::default())
 }
 
-/// [`load_case`], without its learned stepper if `classical`.
-fn load_case_as(path: &Path, classical: bool) -> Result<(Case, Mesh, String)> {
+/// [`load_case`], without its learned stepper or its mesh mover as the
+/// options say.
+fn load_case_as(path: &Path, options: &RunOptions) -> Result<(Case, Mesh, String)> {
     let mut case = Case::read(path)?;
-    if classical {
+    if options.classical {
         case.stepper = None;
+    }
+    if options.fixed_mesh {
+        case.mesh_mover = None;
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let mesh = case
@@ -116,21 +122,55 @@ pub fn build(case: &Case, mesh: Arc<Mesh>, base: &Path, out: &Path, name: &str) 
 }
 
 /// The time-dependent model a case describes, at its start time, for
-/// step-by-step use ([`crate::simulation::Simulation`]); paths in the case
-/// are relative to `base`. The model's own records are not kept.
-pub fn transient_model(case: &Case, mesh: Arc<Mesh>, base: &Path) -> Result<Box<dyn Transient>> {
+/// step-by-step use ([`crate::simulation::Simulation`]), with the case's
+/// mesh motion (its initial moves made); paths in the case are relative
+/// to `base`. The model's own records are not kept.
+pub fn transient_model(
+    case: &Case,
+    mesh: Mesh,
+    base: &Path,
+) -> Result<(Box<dyn Transient>, Option<Motion>)> {
     time_section(case)?;
     let scratch = std::env::temp_dir();
-    match build(case, mesh, base, &scratch, "simulation")? {
-        Built::Transient(setup) => Ok(setup.model),
-        Built::Steady(_) => anyhow::bail!("{} is steady; it has no steps", case.physics.name()),
+    match adapted_build(case, mesh, |m| build(case, m, base, &scratch, "simulation"))? {
+        (Built::Transient(setup), motion) => Ok((setup.model, motion)),
+        (Built::Steady(_), _) => {
+            anyhow::bail!("{} is steady; it has no steps", case.physics.name())
+        }
     }
+}
+
+/// The model built by `build` with the case's mesh motion: the mover of
+/// `mesh` and the model built again on each of its `initial_moves`, so
+/// that the initial condition is sampled where the mesh has put its nodes.
+fn adapted_build(
+    case: &Case,
+    mesh: Mesh,
+    build: impl Fn(Arc<Mesh>) -> Result<Built>,
+) -> Result<(Built, Option<Motion>)> {
+    let mover = case.mesh_mover.as_ref().filter(|_| case.is_transient());
+    let mut motion = mover
+        .map(|spec| Motion::new(&spec.motion(), &mesh))
+        .transpose()?;
+    let mut built = build(Arc::new(mesh))?;
+    if let (Some(motion), Some(spec)) = (motion.as_mut(), mover) {
+        for _ in 0..spec.initial_moves {
+            let Built::Transient(setup) = &built else {
+                break;
+            };
+            let Some(moved) = motion.propose(setup.model.as_ref(), Reach::Any)? else {
+                break;
+            };
+            built = build(moved)?;
+        }
+    }
+    Ok((built, motion))
 }
 
 /// Runs the case at `path`.
 pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
     let started = Instant::now();
-    let (case, mesh, name) = load_case_as(path, options.classical)?;
+    let (case, mesh, name) = load_case_as(path, options)?;
     let out = options
         .output
         .clone()
@@ -139,10 +179,12 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create the output directory", out.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let built = build(&case, Arc::new(mesh), base, &out, &name)?;
+    let (built, motion) = adapted_build(&case, mesh, |m| build(&case, m, base, &out, &name))?;
     let mut summary = match built {
         Built::Steady(model) => run_steady(&case, model, &name, &out)?,
-        Built::Transient(setup) => run_transient(&case, setup, &name, &out, options.progress)?,
+        Built::Transient(setup) => {
+            run_transient(&case, setup, motion, &name, &out, options.progress)?
+        }
     };
     summary["case"] = serde_json::json!(path.display().to_string());
     summary["wall_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
@@ -179,6 +221,7 @@ fn run_steady(
 fn run_transient(
     case: &Case,
     setup: TransientSetup,
+    mut motion: Option<Motion>,
     name: &str,
     out: &Path,
     progress: bool,
@@ -205,7 +248,10 @@ fn run_transient(
                 .iter_mut()
                 .map(|m| m.as_mut() as &mut dyn Monitor<dyn Transient>),
         );
-        time_loop.run(model.as_mut(), None, &mut all)
+        let motion = motion
+            .as_mut()
+            .map(|m| m as &mut dyn MeshMotion<dyn Transient>);
+        time_loop.run(model.as_mut(), motion, &mut all)
     };
     let wall = started.elapsed().as_secs_f64();
     let s = result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
@@ -233,6 +279,9 @@ fn run_transient(
     );
     if let Some(why) = s.fallbacks.1 {
         summary["preconditioner_fallback"] = serde_json::json!(why);
+    }
+    if let Some(motion) = &motion {
+        summary["mesh_mover"] = motion.summary();
     }
     Ok(summary)
 }

@@ -57,11 +57,10 @@
 //! ```
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use crate::driver::{Monitor, OnStep, StepInfo, TimeLoop};
+use crate::driver::{MeshMotion, Monitor, Motion, OnStep, StepInfo, TimeLoop};
 use crate::physics::{StepReport, Transient};
 use crate::runner::{load_case, time_section, transient_model};
 
@@ -70,6 +69,7 @@ use crate::runner::{load_case, time_section, transient_model};
 /// methods stay at hand through [`Simulation::model_mut`].
 pub struct Simulation<M: Transient + ?Sized = dyn Transient> {
     model: Box<M>,
+    motion: Option<Motion>,
     t: f64,
     dt: f64,
     steps: usize,
@@ -82,9 +82,11 @@ impl Simulation {
         let (case, mesh, _) = load_case(path)?;
         let time = time_section(&case)?.clone();
         let base = path.parent().unwrap_or(Path::new("."));
-        let model = transient_model(&case, Arc::new(mesh), base)
+        let (model, motion) = transient_model(&case, mesh, base)
             .map_err(|e| e.context(format!("{}", path.display())))?;
-        Simulation::new(model, time.start, time.dt)
+        let mut simulation = Simulation::new(model, time.start, time.dt)?;
+        simulation.motion = motion;
+        Ok(simulation)
     }
 }
 
@@ -94,6 +96,7 @@ impl<M: Transient + ?Sized> Simulation<M> {
         check_dt(dt)?;
         Ok(Simulation {
             model,
+            motion: None,
             t: t0,
             dt,
             steps: 0,
@@ -114,7 +117,8 @@ impl<M: Transient + ?Sized> Simulation<M> {
         });
         let monitors: &mut [&mut dyn Monitor<M>] = &mut [&mut keep];
         let run = TimeLoop::new(self.t, self.t + self.dt, self.dt);
-        let summary = run.run(self.model.as_mut(), None, monitors)?;
+        let motion = self.motion.as_mut().map(|m| m as &mut dyn MeshMotion<M>);
+        let summary = run.run(self.model.as_mut(), motion, monitors)?;
         self.t = summary.t;
         self.steps += summary.steps;
         last.iterations = iterations;
@@ -171,6 +175,12 @@ impl<M: Transient + ?Sized> Simulation<M> {
         let columns = self.model.probe(point)?;
         let column = columns.iter().find(|c| c.field == k)?;
         Some(column.at.eval(&fields[k].1))
+    }
+
+    /// Moves the mesh with `motion` before its steps (a case's
+    /// `mesh_mover:` does this in [`Simulation::from_case`]).
+    pub fn set_motion(&mut self, motion: Option<Motion>) {
+        self.motion = motion;
     }
 
     /// The model, to change its data between steps.

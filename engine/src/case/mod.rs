@@ -1,7 +1,8 @@
 //! Case files: a YAML document that is the whole experiment, read by
 //! section: `mesh`, `physics` (dispatched to the model's own section,
 //! [`crate::physics::registry`]), `solver` ([`SolverSpec`]), `time`
-//! ([`TimeSpec`]), `output`, `monitors`, `stepper`.
+//! ([`TimeSpec`]), `output`, `monitors`, `stepper`, `mesh_mover`
+//! ([`MeshMoverSpec`]).
 //!
 //! Reading checks the YAML against the schema (unknown keys, models and
 //! solver kinds, wrong types name the line, column and what was
@@ -10,6 +11,7 @@
 //! are possible) before any work starts, so that `check` refuses
 //! everything `run` would. `docs/cases.md` documents every key.
 
+mod mesh_mover;
 mod monitors;
 mod output;
 mod stepper;
@@ -25,6 +27,7 @@ pub use crate::linalg::registry::{PreconditionerSpec, SolverSpec};
 pub use crate::physics::spec::BoundaryUse;
 pub use crate::physics::Physics;
 pub use crate::time::TimeSpec;
+pub use mesh_mover::MeshMoverSpec;
 pub use monitors::MonitorSpec;
 pub use output::Output;
 pub use stepper::{
@@ -62,6 +65,9 @@ pub struct Case {
     /// `torch` feature).
     #[serde(default)]
     pub stepper: Option<StepperSpec>,
+    /// A mesh mover that moves the nodes during the run (r-adaptation).
+    #[serde(default)]
+    pub mesh_mover: Option<MeshMoverSpec>,
 }
 
 impl Case {
@@ -72,8 +78,11 @@ impl Case {
             .with_context(|| format!("{}: cannot read the case file", path.display()))?;
         let mut case =
             Self::parse(&text).with_context(|| format!("{}: invalid case file", path.display()))?;
-        case.solver
-            .resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        let base = path.parent().unwrap_or(Path::new("."));
+        case.solver.resolve_paths(base);
+        if let Some(mover) = &mut case.mesh_mover {
+            mover.resolve_paths(base);
+        }
         Ok(case)
     }
 
@@ -137,6 +146,7 @@ impl Case {
             problems.push("output.every: must be at least 1".into());
         }
         self.check_monitors(mesh, &mut problems);
+        self.check_mesh_mover(mesh, &mut problems);
         if let Some(stepper) = &self.stepper {
             stepper.check(self, mesh, &mut problems);
         }

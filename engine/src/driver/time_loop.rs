@@ -1,16 +1,9 @@
 //! The time loop: steps from `t0` to `t_end`, fixed or adaptive, with the
-//! mesh mover, the monitors and a progress bar.
+//! mesh motion, the monitors and a progress bar.
 
-use super::{Monitor, StepInfo};
+use super::{MeshMotion, Monitor, StepInfo};
 use crate::physics::{StepError, Stepper};
 use crate::time::Adaptive;
-
-/// Moves mesh nodes before each step (Monge–Ampère, prescribed motion, or
-/// a neural mover). The loop checks the moved mesh for inverted cells.
-pub trait MeshMover {
-    /// New positions of the mesh's points for the step from `t` to `t + dt`.
-    fn new_points(&mut self, mesh: &pde_mesh::Mesh, t: f64, dt: f64) -> Vec<[f64; 3]>;
-}
 
 /// Statistics of a finished run.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -69,14 +62,14 @@ impl TimeLoop {
     pub fn run<S: Stepper + ?Sized>(
         &self,
         stepper: &mut S,
-        mover: Option<(&mut dyn MeshMover, &pde_mesh::Mesh)>,
+        motion: Option<&mut dyn MeshMotion<S>>,
         monitors: &mut [&mut dyn Monitor<S>],
     ) -> Result<RunSummary, StepError> {
         let bar = progress_bar(self.progress);
         let result = monitors
             .iter_mut()
             .try_for_each(|m| m.start(self.t0, stepper))
-            .and_then(|()| self.steps(stepper, mover, monitors, &bar));
+            .and_then(|()| self.steps(stepper, motion, monitors, &bar));
         bar.finish_and_clear();
         let finished = monitors.iter_mut().try_for_each(|m| m.finish(stepper));
         let summary = result?;
@@ -87,7 +80,7 @@ impl TimeLoop {
     fn steps<S: Stepper + ?Sized>(
         &self,
         stepper: &mut S,
-        mut mover: Option<(&mut dyn MeshMover, &pde_mesh::Mesh)>,
+        mut motion: Option<&mut dyn MeshMotion<S>>,
         monitors: &mut [&mut dyn Monitor<S>],
         bar: &indicatif::ProgressBar,
     ) -> Result<RunSummary, StepError> {
@@ -101,19 +94,13 @@ impl TimeLoop {
         let span = self.t_end - self.t0;
         let eps = 1e-12 * span.abs().max(1.0);
         while t < self.t_end - eps {
+            // The mesh moves first: the stable step depends on it.
+            if let Some(m) = motion.as_mut() {
+                m.before_step(t, stepper)?;
+            }
             let h = dt
                 .min(self.t_end - t)
                 .min(stepper.stable_dt().unwrap_or(f64::INFINITY));
-            if let Some((m, mesh)) = mover.as_mut() {
-                let points = m.new_points(mesh, t, h);
-                let mut moved = (*mesh).clone();
-                moved.points = points.clone();
-                let bad = pde_mesh::quality::summary(&moved).inverted;
-                if bad > 0 {
-                    return Err(StepError::InvertedMesh { count: bad, t });
-                }
-                stepper.move_nodes(&points)?;
-            }
             let report = stepper.try_step(t, h)?;
             summary.iterations += report.iterations;
             if let Some(why) = &report.fallback {

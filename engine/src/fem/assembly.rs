@@ -576,10 +576,19 @@ pub fn laplace(kappa: impl Fn([f64; 3]) -> f64 + Sync) -> impl Fn(&CellValues, &
 pub fn advection(
     beta: impl Fn([f64; 3]) -> [f64; 3] + Sync,
 ) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    advection_by(move |v, q| beta(v.points[q]))
+}
+
+/// Kernel of `∫ (β·∇u) v` with `β` given at each quadrature point `q` of
+/// the cell (e.g. a finite-element velocity read through
+/// [`CellValues::cell`]).
+pub fn advection_by(
+    beta: impl Fn(&CellValues, usize) -> [f64; 3] + Sync,
+) -> impl Fn(&CellValues, &mut [f64]) + Sync {
     move |v, a| {
         let n = v.num_dofs;
         for q in 0..v.num_points() {
-            let b = beta(v.points[q]);
+            let b = beta(v, q);
             let (p, g) = (v.phi_at(q), v.grad_at(q));
             for i in 0..n {
                 for j in 0..n {
@@ -691,6 +700,29 @@ pub fn supg_operator(
             for i in 0..n {
                 for j in 0..n {
                     a[i * n + j] += v.weights[q] * s[i] * r[j];
+                }
+            }
+        });
+    }
+}
+
+/// Kernel of the SUPG term of an extra advection `c·∇u` (with `c` given
+/// at each quadrature point, as in [`advection_by`]) stabilised along
+/// `β`: `Σ_cells ∫ (c·∇u) τ (β·∇v)`. A moving mesh adds `c = −w` (its
+/// velocity) to the residual SUPG weighs, which keeps it consistent.
+pub fn supg_advection_by(
+    beta: impl Fn([f64; 3]) -> [f64; 3] + Sync,
+    kappa: impl Fn([f64; 3]) -> f64 + Sync,
+    c: impl Fn(&CellValues, usize) -> [f64; 3] + Sync,
+) -> impl Fn(&CellValues, &mut [f64]) + Sync {
+    move |v, a| {
+        let n = v.num_dofs;
+        over_streamline_weights(v, &beta, &kappa, |q, _, _, s| {
+            let (g, c) = (v.grad_at(q), c(v, q));
+            for i in 0..n {
+                for j in 0..n {
+                    a[i * n + j] +=
+                        v.weights[q] * s[i] * (c[0] * g[j][0] + c[1] * g[j][1] + c[2] * g[j][2]);
                 }
             }
         });

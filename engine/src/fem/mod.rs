@@ -16,6 +16,7 @@
 pub mod assembly;
 pub mod bc;
 pub mod element;
+pub mod locate;
 pub mod mixed;
 pub mod norms;
 pub mod quadrature;

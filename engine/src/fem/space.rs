@@ -1,11 +1,12 @@
 //! Continuous Lagrange function spaces on simplex meshes and their
 //! degree-of-freedom maps.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use pde_mesh::{CellKind, Mesh};
 
 use super::element::Lagrange;
+use super::locate::CellGrid;
 use super::{FemError, Result};
 
 /// Evaluates functions of a space at one point: `Σ weights[i] u[dofs[i]]`.
@@ -71,6 +72,8 @@ pub struct FunctionSpace {
     num_vertex_dofs: usize,
     vertex_dof: Vec<usize>,
     dof_points: Vec<[f64; 3]>,
+    /// The cells by bucket, built on the first point query.
+    grid: OnceLock<Arc<CellGrid>>,
 }
 
 impl FunctionSpace {
@@ -157,6 +160,7 @@ impl FunctionSpace {
             num_vertex_dofs,
             vertex_dof,
             dof_points,
+            grid: OnceLock::new(),
         })
     }
 
@@ -260,7 +264,47 @@ impl FunctionSpace {
     /// contains it (located on its straight-sided corners) and the basis
     /// weights. `None` outside the mesh.
     pub fn point_evaluator(&self, p: [f64; 3]) -> Option<PointEvaluator> {
-        (0..self.num_cells()).find_map(|c| self.evaluator_in_cell(c, p))
+        self.cell_grid()
+            .candidates(p)
+            .iter()
+            .find_map(|&c| self.evaluator_in_cell(c, p))
+    }
+
+    /// The cells by bucket of their corners' bounding boxes.
+    fn cell_grid(&self) -> &CellGrid {
+        self.grid.get_or_init(|| {
+            let nc = self.mesh.blocks[self.block].kind.num_corners();
+            let boxes: Vec<_> = (0..self.num_cells())
+                .map(|c| {
+                    let mut b = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+                    for &n in &self.cell_nodes(c)[..nc] {
+                        for (a, &x) in self.mesh.points[n].iter().enumerate() {
+                            b.0[a] = b.0[a].min(x);
+                            b.1[a] = b.1[a].max(x);
+                        }
+                    }
+                    b
+                })
+                .collect();
+            Arc::new(CellGrid::new(self.dim(), &boxes))
+        })
+    }
+
+    /// The function `u` of space `from` interpolated into this space (its
+    /// values at this space's dof points): how a state follows a moved
+    /// mesh. An error names the first dof point outside `from`'s mesh.
+    pub fn interpolate_from(&self, from: &FunctionSpace, u: &[f64]) -> Result<Vec<f64>> {
+        self.dof_points
+            .iter()
+            .enumerate()
+            .map(|(d, &p)| {
+                from.point_evaluator(p).map(|e| e.eval(u)).ok_or_else(|| {
+                    FemError::Unsupported(format!(
+                        "dof {d} at {p:?} lies outside the mesh it is interpolated from"
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// How to evaluate functions of this space at point `p` of cell `cell`

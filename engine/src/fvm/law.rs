@@ -6,6 +6,8 @@
 //! - [`Burgers`]: inviscid Burgers along a direction `d`, `F = d u²/2`.
 //! - [`ShallowWater`]: `(h, hu, hv)` with gravity `g`.
 
+use std::sync::Arc;
+
 use super::geometry::{dot3, FvMesh};
 
 /// A system of conservation laws with `N` conserved quantities.
@@ -60,6 +62,11 @@ pub trait ConservationLaw<const N: usize>: Sync {
     fn velocity(&self, _u: &[f64; N]) -> Option<[f64; 3]> {
         None
     }
+    /// Follows the cells onto a moved mesh `mesh` (the same faces with new
+    /// geometry, after [`super::solver::FiniteVolume::move_nodes`] has
+    /// remapped the state): laws with per-face data recompute it there.
+    /// Default: nothing to do (laws that depend on the state alone).
+    fn remesh(&mut self, _mesh: &FvMesh) {}
     /// Names of the conserved quantities, for output.
     fn names(&self) -> [&'static str; N];
     /// The law's name, as case files spell it.
@@ -128,27 +135,68 @@ impl NumericalFlux {
     }
 }
 
+/// A velocity field `a(x)`.
+type VelocityField = Arc<dyn Fn([f64; 3]) -> [f64; 3] + Send + Sync>;
+
 /// A scalar carried by a velocity field: `∂c/∂t + ∇·(a c) = 0`. The
 /// velocity enters only through its normal component at each face, which
 /// another model (the FEM flow) may overwrite every step.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LinearAdvection {
     /// `a·n` at each face (normal of [`super::geometry::Face`]).
     pub face_velocity: Vec<f64>,
+    /// The field `face_velocity` was sampled from, kept by
+    /// [`LinearAdvection::of_field`] to sample it again on a moved mesh.
+    field: Option<VelocityField>,
+}
+
+impl std::fmt::Debug for LinearAdvection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinearAdvection")
+            .field("face_velocity", &self.face_velocity)
+            .field(
+                "field",
+                &self.field.as_ref().map(|_| "Fn([f64; 3]) -> [f64; 3]"),
+            )
+            .finish()
+    }
 }
 
 impl LinearAdvection {
-    /// The velocity field `a(x)` sampled at the face centroids.
+    /// The velocity field `a(x)` sampled at the face centroids (once: on a
+    /// moved mesh the samples are only resized; see
+    /// [`LinearAdvection::of_field`]).
     pub fn new(mesh: &FvMesh, a: impl Fn([f64; 3]) -> [f64; 3]) -> Self {
         let mut law = LinearAdvection {
             face_velocity: vec![0.0; mesh.faces.len()],
+            field: None,
         };
-        law.set_velocity(mesh, a);
+        law.sample(mesh, a);
         law
     }
 
-    /// Samples a new velocity field at the face centroids.
+    /// The velocity field `a(x)` sampled at the face centroids, and sampled
+    /// again at the moved faces when the mesh moves
+    /// ([`ConservationLaw::remesh`]).
+    pub fn of_field(
+        mesh: &FvMesh,
+        a: impl Fn([f64; 3]) -> [f64; 3] + Send + Sync + 'static,
+    ) -> Self {
+        let mut law = LinearAdvection::new(mesh, &a);
+        law.field = Some(Arc::new(a));
+        law
+    }
+
+    /// Samples a new velocity field at the face centroids; the field given
+    /// to [`LinearAdvection::of_field`], if any, is forgotten (it no longer
+    /// describes the samples).
     pub fn set_velocity(&mut self, mesh: &FvMesh, a: impl Fn([f64; 3]) -> [f64; 3]) {
+        self.field = None;
+        self.sample(mesh, a);
+    }
+
+    /// `a·n` at each face centroid of `mesh`.
+    fn sample(&mut self, mesh: &FvMesh, a: impl Fn([f64; 3]) -> [f64; 3]) {
         for (v, f) in self.face_velocity.iter_mut().zip(&mesh.faces) {
             *v = dot3(a(f.centroid), f.normal);
         }
@@ -184,6 +232,17 @@ impl ConservationLaw<1> for LinearAdvection {
     fn linear_upwind(&self, face: usize) -> Option<[f64; 2]> {
         let a = self.face_velocity[face];
         Some([a.max(0.0), a.min(0.0)])
+    }
+
+    /// Samples the field of [`LinearAdvection::of_field`] at the moved
+    /// faces. Without one (a scalar carried by a flow, whose coupling
+    /// overwrites the samples every step) only their number follows the
+    /// mesh.
+    fn remesh(&mut self, mesh: &FvMesh) {
+        self.face_velocity.resize(mesh.faces.len(), 0.0);
+        if let Some(a) = self.field.clone() {
+            self.sample(mesh, &*a);
+        }
     }
 }
 

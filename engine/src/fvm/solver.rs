@@ -3,7 +3,7 @@
 //! optional diffusion term with non-orthogonal correction,
 //! strong-stability-preserving Runge–Kutta in time with the step from a CFL
 //! number (or implicit backward Euler with first-order upwind for linear
-//! laws, [`implicit`]), and boundary conditions by physical group.
+//! laws, `implicit`), and boundary conditions by physical group.
 //!
 //! Fluxes are computed once per face and added to one cell and subtracted
 //! from the other, so the scheme is conservative to round-off: the total of
@@ -12,11 +12,13 @@
 
 use std::sync::Arc;
 
+use pde_mesh::Mesh;
 use rayon::prelude::*;
 
 use super::geometry::{dot3, FvMesh};
 use super::law::{ConservationLaw, NumericalFlux};
 use super::reconstruct::{limit, LeastSquares, Limiter};
+use super::remap::remap;
 use super::FvError;
 
 mod implicit;
@@ -214,6 +216,62 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         self.time = t;
     }
 
+    /// Moves the model onto `mesh`: the same connectivity with new node
+    /// positions (a mesh mover's output), and the same boundary groups. The
+    /// cell averages are remapped conservatively ([`remap`]: the total is
+    /// kept, no new extrema appear), the law follows
+    /// ([`ConservationLaw::remesh`]), and what was computed for the old mesh
+    /// (a tried step, the implicit system) is dropped. A move too far for
+    /// one remap is made in up to 16 parts. Refused, the model unchanged,
+    /// where [`remap`] refuses even then or the groups differ.
+    pub fn move_nodes(&mut self, mesh: Arc<Mesh>) -> Result<(), FvError> {
+        let moved = FvMesh::new(mesh)?;
+        if moved.group_names != self.mesh.group_names {
+            return Err(FvError::Remap(format!(
+                "the moved mesh has the boundary groups [{}], the model's [{}]",
+                moved.group_names.join(", "),
+                self.mesh.group_names.join(", ")
+            )));
+        }
+        // A move too far for one remap (a cell would give away all it
+        // has) is made in 2, 4, ... 16 equal parts.
+        let mut parts = 1;
+        let (state, moved) = loop {
+            match self.remap_in_parts(moved.clone(), parts) {
+                Ok(done) => break done,
+                Err(_) if parts < 16 => parts *= 2,
+                Err(e) => return Err(e),
+            }
+        };
+        self.state = state;
+        self.least_squares = LeastSquares::new(&moved);
+        self.mesh = moved;
+        self.tried = None;
+        self.implicit = None;
+        self.law.remesh(&self.mesh);
+        Ok(())
+    }
+
+    /// The state remapped onto `to` through `parts − 1` intermediate meshes
+    /// on the straight paths of the nodes.
+    fn remap_in_parts(&self, to: FvMesh, parts: usize) -> Result<(Vec<[f64; N]>, FvMesh), FvError> {
+        let (from, target) = (&self.mesh.mesh.points, &to.mesh.points);
+        let mut state = self.state.clone();
+        let mut current = self.mesh.clone();
+        for k in 1..parts {
+            let s = k as f64 / parts as f64;
+            let mut mesh = (*to.mesh).clone();
+            for (p, (a, b)) in mesh.points.iter_mut().zip(from.iter().zip(target)) {
+                *p = std::array::from_fn(|d| a[d] + s * (b[d] - a[d]));
+            }
+            let next = FvMesh::new(Arc::new(mesh))?;
+            state = remap(&current, &next, &state)?;
+            current = next;
+        }
+        state = remap(&current, &to, &state)?;
+        Ok((state, to))
+    }
+
     /// `Σ u_i |Ω_i|`: the total of each conserved quantity.
     pub fn total(&self) -> [f64; N] {
         let mut s = [0.0; N];
@@ -229,7 +287,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         self.outflow
     }
 
-    /// The step the CFL condition allows (also [`Stepper::stable_dt`]):
+    /// The step the CFL condition allows (also [`crate::physics::Stepper::stable_dt`]):
     /// `cfl · min_i |Ω_i| / Σ_f (s_f + κ/(d_f·n_f)) |f|`, with `s_f` the
     /// largest wave speed of the cell at each of its faces and `d_f` the
     /// offset across the face (the diffusion part is the explicit

@@ -167,6 +167,18 @@ fn cell() -> &'static RwLock<Registry> {
     REGISTRY.get_or_init(|| RwLock::new(Registry::builtin()))
 }
 
+/// Makes the relative paths among `options[keys]` relative to `base` (a
+/// case file's folder).
+pub fn resolve_paths(options: &mut Options, keys: &[&str], base: &std::path::Path) {
+    for key in keys {
+        if let Some(serde_json::Value::String(path)) = options.get_mut(*key) {
+            if std::path::Path::new(path.as_str()).is_relative() {
+                *path = base.join(path.as_str()).display().to_string();
+            }
+        }
+    }
+}
+
 /// Options a kind without options refuses.
 fn no_options(options: &Options) -> Vec<String> {
     options
@@ -390,14 +402,7 @@ impl SolverSpec {
         let Some(entry) = global().preconditioner(&self.preconditioner.kind).copied() else {
             return;
         };
-        for key in entry.paths {
-            if let Some(serde_json::Value::String(path)) = self.preconditioner.options.get_mut(*key)
-            {
-                if std::path::Path::new(path.as_str()).is_relative() {
-                    *path = base.join(path.as_str()).display().to_string();
-                }
-            }
-        }
+        resolve_paths(&mut self.preconditioner.options, entry.paths, base);
     }
 
     /// Checks the kinds against the registry and the system they will

@@ -1,5 +1,5 @@
 //! The registry of models that case files can name. `physics/mod.rs`
-//! invokes [`models!`] with one line per model folder: the folder, and the
+//! invokes `models!` with one line per model folder: the folder, and the
 //! variant, the name case files use and the spec of each model it holds.
 //! `physics: {<name>: ...}` reads the section into that spec (unknown
 //! models and keys are refused with line and column), and everything else

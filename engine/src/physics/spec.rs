@@ -160,6 +160,15 @@ pub trait ModelSpec {
         let _ = group;
         false
     }
+    /// The fields a mesh mover's monitor may follow, when the model
+    /// follows a moving mesh ([`super::Stepper::move_nodes`]); else why
+    /// not.
+    fn moving_mesh(&self) -> Result<Vec<String>, String> {
+        Err(format!(
+            "the {} model does not follow a moving mesh",
+            self.name()
+        ))
+    }
     /// Builds the model (steady without a time section where allowed).
     fn build(&self, cx: &BuildContext) -> anyhow::Result<Built>;
 }

@@ -46,14 +46,6 @@ pub enum StepError {
         /// The minimum step.
         dt_min: f64,
     },
-    /// A moved mesh has inverted cells.
-    #[error("the mesh mover inverted {count} cells at t = {t:.6e}")]
-    InvertedMesh {
-        /// Inverted cells.
-        count: usize,
-        /// Time.
-        t: f64,
-    },
     /// A monitor or output failed (e.g. the disk is full).
     #[error("{0}")]
     Output(String),
@@ -91,9 +83,11 @@ pub trait Stepper {
     fn stable_dt(&self) -> Option<f64> {
         None
     }
-    /// Moves the nodes of the model's mesh (for moving-mesh runs). Models
-    /// that cannot follow a moving mesh refuse.
-    fn move_nodes(&mut self, _points: &[[f64; 3]]) -> Result<(), StepError> {
+    /// Moves the model onto `mesh`: the same connectivity with new node
+    /// positions (a mesh mover's output); the state follows (interpolated
+    /// for finite elements, conservatively remapped for finite volumes).
+    /// Models that cannot follow a moving mesh refuse.
+    fn move_nodes(&mut self, _mesh: std::sync::Arc<pde_mesh::Mesh>) -> Result<(), StepError> {
         Err(StepError::Output(
             "this model does not support moving meshes".into(),
         ))

@@ -3,24 +3,53 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use pde_mesh::io::vtk;
+use pde_mesh::Mesh;
 
 use super::output_error;
 use crate::driver::{Monitor, StepInfo};
 use crate::physics::{Model, ProbeColumn, StepError};
 
-/// Probes: every quantity of the state at named points, located once,
-/// recorded at the start and after every step into `probes.csv` (one
-/// column per quantity: `<probe>` for a model with one, `<probe>_<label>`
-/// otherwise).
+/// Probes: every quantity of the state at named points, located once
+/// (again when a mesh mover has moved the mesh), recorded at the start and
+/// after every step into `probes.csv` (one column per quantity: `<probe>`
+/// for a model with one, `<probe>_<label>` otherwise).
 pub struct Probes {
     file: PathBuf,
+    points: Vec<(String, [f64; 3])>,
+    /// The mesh the columns were located on.
+    located_on: Option<Arc<Mesh>>,
     /// Column name and how to read it.
     columns: Vec<(String, ProbeColumn)>,
     csv: String,
     last: Vec<f64>,
+}
+
+/// The columns of the probes at `points` in `model`: an error names a
+/// probe outside the mesh.
+fn locate<S: Model + ?Sized>(
+    points: &[(String, [f64; 3])],
+    model: &S,
+) -> Result<Vec<(String, ProbeColumn)>> {
+    let mut columns = Vec::new();
+    for (name, point) in points {
+        let located = model.probe(*point).with_context(|| {
+            format!("monitors: probe '{name}' at {point:?} is outside the mesh")
+        })?;
+        let single = located.len() == 1;
+        for c in located {
+            let column = if single {
+                name.clone()
+            } else {
+                format!("{name}_{}", c.label)
+            };
+            columns.push((column, c));
+        }
+    }
+    Ok(columns)
 }
 
 impl Probes {
@@ -31,21 +60,7 @@ impl Probes {
         points: &[(String, [f64; 3])],
         model: &S,
     ) -> Result<Self> {
-        let mut columns = Vec::new();
-        for (name, point) in points {
-            let located = model.probe(*point).with_context(|| {
-                format!("monitors: probe '{name}' at {point:?} is outside the mesh")
-            })?;
-            let single = located.len() == 1;
-            for c in located {
-                let column = if single {
-                    name.clone()
-                } else {
-                    format!("{name}_{}", c.label)
-                };
-                columns.push((column, c));
-            }
-        }
+        let columns = locate(points, model)?;
         let mut csv = String::from("t");
         for (name, _) in &columns {
             let _ = write!(csv, ",{name}");
@@ -53,6 +68,8 @@ impl Probes {
         csv.push('\n');
         Ok(Probes {
             file: dir.join("probes.csv"),
+            points: points.to_vec(),
+            located_on: Some(model.mesh().clone()),
             columns,
             csv,
             last: Vec::new(),
@@ -70,10 +87,22 @@ impl Probes {
         serde_json::Value::Object(map)
     }
 
-    /// Records the model's state at time `t`.
+    /// Records the model's state at time `t`, locating the probes again
+    /// on a moved mesh (movers keep the domain, so they stay inside; one
+    /// that does not keeps its last cell).
     pub fn sample<S: Model + ?Sized>(&mut self, t: f64, model: &S) {
         if self.columns.is_empty() {
             return;
+        }
+        let moved = self
+            .located_on
+            .as_ref()
+            .is_some_and(|m| !Arc::ptr_eq(m, model.mesh()));
+        if moved {
+            if let Ok(columns) = locate(&self.points, model) {
+                self.columns = columns;
+            }
+            self.located_on = Some(model.mesh().clone());
         }
         let fields = model.fields();
         self.last = self

@@ -1,6 +1,6 @@
 //! `physics: {advection_diffusion: ...}`: `∂u/∂t + β·∇u - ∇·(κ∇u) = f`,
 //! SUPG-stabilised, steady without a time section. The model is
-//! [`Heat`](crate::physics::heat::Heat) with a velocity; the section is the
+//! [`Heat`] with a velocity; the section is the
 //! scalar models'.
 
 use anyhow::Result;

@@ -53,6 +53,11 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
         Ok(())
     }
 
+    /// Remaps the cell averages conservatively onto the moved mesh
+    /// ([`FiniteVolume::move_nodes`]).
+    fn move_nodes(&mut self, mesh: Arc<Mesh>) -> Result<(), StepError> {
+        FiniteVolume::move_nodes(self, mesh).map_err(|e| StepError::Model(e.into()))
+    }
 }
 
 impl<L: ConservationLaw<N>, const N: usize> Model for FiniteVolume<L, N> {

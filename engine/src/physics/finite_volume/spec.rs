@@ -295,9 +295,7 @@ pub(crate) fn carried_scalar(
         scheme: &spec.scheme,
         diffusivity: 0.0,
     };
-    let mut model = setup.build(mesh, t0, |fv| LinearAdvection {
-        face_velocity: vec![0.0; fv.faces.len()],
-    })?;
+    let mut model = setup.build(mesh, t0, |fv| LinearAdvection::new(fv, |_| [0.0; 3]))?;
     let initial = spec.initial.as_ref().map(|e| e.space_time());
     model.set_initial(|x| [initial.as_ref().map_or(0.0, |f| f(x, t0))]);
     Ok(model)
@@ -393,7 +391,7 @@ fn check_setup(
     }
     check_fv_scheme(&format!("{key}.scheme"), scheme, problems);
     for group in fv_groups(boundary, periodic) {
-    check_group(cx.mesh, &format!("{key}.boundary.{group}"), group, problems);
+        check_group(cx.mesh, &format!("{key}.boundary.{group}"), group, problems);
     }
 }
 
@@ -569,11 +567,22 @@ impl ModelSpec for ShallowWaterSpec {
 
     fn check(&self, cx: &CheckContext, problems: &mut Vec<String>) {
         self.check_law(cx.mesh.dim(), problems);
-        check_setup(self.name(), cx, &self.boundary, &self.periodic, &self.scheme, problems);
+        check_setup(
+            self.name(),
+            cx,
+            &self.boundary,
+            &self.periodic,
+            &self.scheme,
+            problems,
+        );
     }
 
     fn boundary(&self, mesh: &Mesh) -> Vec<BoundaryUse> {
         fv_boundary(mesh, &self.boundary, &self.periodic)
+    }
+
+    fn moving_mesh(&self) -> Result<Vec<String>, String> {
+        fv_moving_mesh(self.name(), &self.periodic, "h")
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Built> {
@@ -600,12 +609,13 @@ impl FvScalarSpec {
 }
 
 impl TransportSpec {
-    /// Linear advection by the (steady) velocity field.
+    /// Linear advection by the (steady) velocity field, kept to be sampled
+    /// again when the mesh moves.
     fn build_model(&self, cx: &BuildContext) -> Result<Built> {
         let t0 = start(cx);
         let velocity = state_fn::<3>(self.0.velocity.as_deref().unwrap_or_default());
         self.0.build_law("transport", cx, |fv| {
-            LinearAdvection::new(fv, |x| velocity(x, t0))
+            LinearAdvection::of_field(fv, move |x| velocity(x, t0))
         })
     }
 }
@@ -619,10 +629,27 @@ impl BurgersSpec {
     }
 }
 
+/// The monitor fields of a finite-volume model on a moving mesh (its
+/// first conserved quantity), or why it cannot move: periodic groups are
+/// joined by a fixed shift that moved nodes would break.
+fn fv_moving_mesh(
+    name: &str,
+    periodic: &[[String; 2]],
+    field: &str,
+) -> Result<Vec<String>, String> {
+    if periodic.is_empty() {
+        Ok(vec![field.to_string()])
+    } else {
+        Err(format!(
+            "the {name} model cannot move a mesh with periodic groups; remove `periodic`"
+        ))
+    }
+}
+
 /// Implements [`ModelSpec`] for a scalar finite-volume section under
 /// `name`, built by its `build_model`.
 macro_rules! fv_scalar_spec {
-    ($spec:ty, $name:literal) => {
+    ($spec:ty, $name:literal, $field:literal) => {
         impl ModelSpec for $spec {
             fn name(&self) -> &'static str {
                 $name
@@ -638,6 +665,9 @@ macro_rules! fv_scalar_spec {
             fn boundary(&self, mesh: &Mesh) -> Vec<BoundaryUse> {
                 fv_boundary(mesh, &self.0.boundary, &self.0.periodic)
             }
+            fn moving_mesh(&self) -> Result<Vec<String>, String> {
+                fv_moving_mesh($name, &self.0.periodic, $field)
+            }
             fn build(&self, cx: &BuildContext) -> Result<Built> {
                 self.build_model(cx)
             }
@@ -645,5 +675,5 @@ macro_rules! fv_scalar_spec {
     };
 }
 
-fv_scalar_spec!(TransportSpec, "transport");
-fv_scalar_spec!(BurgersSpec, "burgers");
+fv_scalar_spec!(TransportSpec, "transport", "c");
+fv_scalar_spec!(BurgersSpec, "burgers", "u");

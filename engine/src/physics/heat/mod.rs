@@ -53,6 +53,10 @@ pub struct Heat {
     stiffness: SparseMatrix,
     /// Committed states `(t, u)`, newest last (at most three kept).
     history: VecDeque<(f64, Vec<f64>)>,
+    /// Where the dofs of each kept state sat, aligned with `history`: on
+    /// a moving mesh the values travel with their nodes (ALE), and the
+    /// mesh velocity is the integrator's derivative of these positions.
+    positions: VecDeque<Arc<Vec<[f64; 3]>>>,
     tried: Option<(f64, Vec<f64>)>,
     /// `F(t)` of the last tried step's end: Crank–Nicolson's next step
     /// starts there, with the data that were in force then.
@@ -74,6 +78,7 @@ impl Heat {
         let k = kappa.clone();
         let stiffness = assembly::assemble_matrix(&space, q, assembly::laplace(move |x| k(x)))?;
         let u = space.interpolate(u0);
+        let positions = VecDeque::from([Arc::new(space.dof_points().to_vec())]);
         Ok(Heat {
             space,
             source: Arc::new(|_, _| 0.0),
@@ -85,6 +90,7 @@ impl Heat {
             mass,
             stiffness,
             history: VecDeque::from([(t0, u)]),
+            positions,
             tried: None,
             end_load: None,
         })
@@ -96,32 +102,42 @@ impl Heat {
     /// the scheme stays consistent. Advection makes the system
     /// non-symmetric: use LU, GMRES or BiCGStab.
     pub fn set_advection(&mut self, beta: VectorFn, supg: bool) -> Result<(), PhysicsError> {
+        self.advection = Some((beta, supg));
+        self.assemble()
+    }
+
+    /// Assembles `M` and the spatial operator on the current space:
+    /// diffusion, plus advection and its SUPG terms when set.
+    fn assemble(&mut self) -> Result<(), PhysicsError> {
         let q = 2 * self.space.degree() + 2;
         let space = &self.space;
-        let (k, b) = (self.kappa.clone(), beta.clone());
+        let k = self.kappa.clone();
         let mut mass = assembly::assemble_matrix(space, q, assembly::mass(|_| 1.0))?;
         let mut stiffness = assembly::assemble_matrix(space, q, assembly::laplace(move |x| k(x)))?;
-        let advection = assembly::assemble_matrix(space, q, assembly::advection(move |x| b(x)))?;
-        add_values(&mut stiffness, &advection);
-        if supg {
-            let (k, b) = (self.kappa.clone(), beta.clone());
-            let s = assembly::assemble_matrix(
-                space,
-                q,
-                assembly::supg_operator(move |x| b(x), move |x| k(x)),
-            )?;
-            add_values(&mut stiffness, &s);
-            let (k, b) = (self.kappa.clone(), beta.clone());
-            let s = assembly::assemble_matrix(
-                space,
-                q,
-                assembly::supg_mass(move |x| b(x), move |x| k(x)),
-            )?;
-            add_values(&mut mass, &s);
+        if let Some((beta, supg)) = &self.advection {
+            let b = beta.clone();
+            let advection =
+                assembly::assemble_matrix(space, q, assembly::advection(move |x| b(x)))?;
+            add_values(&mut stiffness, &advection);
+            if *supg {
+                let (k, b) = (self.kappa.clone(), beta.clone());
+                let s = assembly::assemble_matrix(
+                    space,
+                    q,
+                    assembly::supg_operator(move |x| b(x), move |x| k(x)),
+                )?;
+                add_values(&mut stiffness, &s);
+                let (k, b) = (self.kappa.clone(), beta.clone());
+                let s = assembly::assemble_matrix(
+                    space,
+                    q,
+                    assembly::supg_mass(move |x| b(x), move |x| k(x)),
+                )?;
+                add_values(&mut mass, &s);
+            }
         }
         self.mass = mass;
         self.stiffness = stiffness;
-        self.advection = Some((beta, supg));
         Ok(())
     }
 
@@ -173,6 +189,8 @@ impl Heat {
         let t = self.time();
         self.history.clear();
         self.history.push_back((t, u));
+        let here = self.positions.back().expect("aligned with the history").clone();
+        self.positions = VecDeque::from([here]);
     }
 
     /// Load vector `F(t)`: sources and Neumann fluxes.
@@ -202,6 +220,75 @@ impl Heat {
             }
         }
         Ok(b)
+    }
+
+    /// The dof positions of the current mesh: the kept ones while the mesh
+    /// has not moved, so that "not moved" is a pointer comparison.
+    fn current_positions(&self) -> Arc<Vec<[f64; 3]>> {
+        let last = self.positions.back().expect("aligned with the history");
+        if last.as_slice() == self.space.dof_points() {
+            last.clone()
+        } else {
+            Arc::new(self.space.dof_points().to_vec())
+        }
+    }
+
+    /// The spatial operator plus the ALE term `−w·∇u` when the mesh moved
+    /// within the levels the step uses; `w` is the integrator's
+    /// derivative of the dof positions (backward differences of BDF2, the
+    /// step's difference otherwise). `None` on a fixed mesh.
+    fn operator_on_moving_mesh(
+        &self,
+        t: f64,
+        dt: f64,
+    ) -> Result<Option<SparseMatrix>, PhysicsError> {
+        let now = self.space.dof_points();
+        let k = self.positions.len();
+        let last = &self.positions[k - 1];
+        let bdf2 = self.integrator == Integrator::Bdf2 && k >= 2;
+        let previous = bdf2.then(|| &self.positions[k - 2]);
+        if last.as_slice() == now && previous.is_none_or(|p| p.as_slice() == now) {
+            return Ok(None);
+        }
+        // Coefficients of x_new, x_last, x_previous in dt·(dx/dt).
+        let (c0, c1, c2) = match previous {
+            Some(_) => {
+                let w = dt / (t - self.history[k - 2].0);
+                ((1.0 + 2.0 * w) / (1.0 + w), 1.0 + w, w * w / (1.0 + w))
+            }
+            None => (1.0, 1.0, 0.0),
+        };
+        let velocity: Vec<[f64; 3]> = (0..now.len())
+            .map(|i| {
+                std::array::from_fn(|d| {
+                    let older = previous.map_or(0.0, |p| p[i][d]);
+                    (c0 * now[i][d] - c1 * last[i][d] + c2 * older) / dt
+                })
+            })
+            .collect();
+        let space = &self.space;
+        let q = 2 * space.degree() + 2;
+        let minus_w = |v: &assembly::CellValues, q: usize| {
+            let mut b = [0.0; 3];
+            for (&dof, p) in space.cell_dofs(v.cell).iter().zip(v.phi_at(q)) {
+                (0..3).for_each(|d| b[d] -= p * velocity[dof][d]);
+            }
+            b
+        };
+        let mut ale = assembly::assemble_matrix(space, q, assembly::advection_by(minus_w))?;
+        if let Some((beta, true)) = &self.advection {
+            // SUPG weighs the residual along the node paths: with `−w·∇u`.
+            let (k, b) = (self.kappa.clone(), beta.clone());
+            let s = assembly::assemble_matrix(
+                space,
+                q,
+                assembly::supg_advection_by(move |x| b(x), move |x| k(x), minus_w),
+            )?;
+            add_values(&mut ale, &s);
+        }
+        let mut operator = self.stiffness.clone();
+        add_values(&mut operator, &ale);
+        Ok(Some(operator))
     }
 
     /// Local error estimate of the tried step from divided differences of
@@ -250,7 +337,9 @@ impl Stepper for Heat {
         debug_assert!((t_prev - t).abs() <= 1e-9 * t.abs().max(1.0));
         let n = u.len();
         let f_new = self.load(t + dt)?;
-        let (m, a) = (self.mass.val(), self.stiffness.val());
+        let operator = self.operator_on_moving_mesh(t, dt)?;
+        let operator = operator.as_ref().unwrap_or(&self.stiffness);
+        let (m, a) = (self.mass.val(), operator.val());
         let mut mu = vec![0.0; n];
         let mut au = vec![0.0; n];
         spmv(&self.mass, &u, &mut mu);
@@ -277,7 +366,7 @@ impl Stepper for Heat {
             }
             // Crank–Nicolson, also the first step of BDF2.
             _ => {
-                spmv(&self.stiffness, &u, &mut au);
+                spmv(operator, &u, &mut au);
                 let f_old = match self.end_load.take() {
                     Some((t_load, f)) if t_load == t => f,
                     _ => self.load(t)?,
@@ -315,8 +404,10 @@ impl Stepper for Heat {
     fn commit(&mut self) {
         if let Some(state) = self.tried.take() {
             self.history.push_back(state);
+            self.positions.push_back(self.current_positions());
             while self.history.len() > 3 {
                 self.history.pop_front();
+                self.positions.pop_front();
             }
         }
     }
@@ -327,6 +418,24 @@ impl Stepper for Heat {
         Ok(())
     }
 
+    /// Arbitrary Lagrangian–Eulerian: the values stay with their nodes
+    /// (no interpolation, which would smear a front a little at every
+    /// move), and the next step adds the advection `−w·∇u` by the mesh
+    /// velocity `w` (`operator_on_moving_mesh`). The operators are
+    /// reassembled on the moved mesh.
+    fn move_nodes(&mut self, mesh: Arc<pde_mesh::Mesh>) -> Result<(), StepError> {
+        let space = FunctionSpace::new(mesh, self.space.degree()).map_err(PhysicsError::from)?;
+        if space.num_dofs() != self.space.num_dofs() {
+            return Err(StepError::Model(PhysicsError::Unsupported(
+                "the moved mesh has another number of dofs; movers keep the connectivity".into(),
+            )));
+        }
+        self.space = space;
+        self.tried = None;
+        self.end_load = None;
+        self.assemble()?;
+        Ok(())
+    }
 }
 
 /// `a += b` for matrices on the same pattern.

@@ -245,6 +245,13 @@ macro_rules! scalar_spec {
             fn boundary(&self, mesh: &pde_mesh::Mesh) -> Vec<$crate::physics::spec::BoundaryUse> {
                 self.0.boundary_uses(mesh)
             }
+            fn moving_mesh(&self) -> Result<Vec<String>, String> {
+                if $time == $crate::physics::spec::TimeUse::Never {
+                    Err(format!("the {} model is steady: it has no steps to move the mesh between", $name))
+                } else {
+                    Ok(vec!["u".into()])
+                }
+            }
             fn build(
                 &self,
                 cx: &$crate::physics::spec::BuildContext,

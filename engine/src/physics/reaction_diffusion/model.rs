@@ -128,12 +128,7 @@ impl ReactionDiffusion {
                 "the diffusion coefficient of '{name}' is {d}; it must be finite and >= 0"
             )));
         }
-        let q = 2 * space.degree() + 2;
-        let mut mass = assembly::assemble_matrix(&space, q, assembly::mass(|_| 1.0))?;
-        if space.degree() == 1 {
-            lump(&mut mass);
-        }
-        let stiffness = assembly::assemble_matrix(&space, q, assembly::laplace(|_| 1.0))?;
+        let (mass, stiffness) = operators(&space)?;
         let n = reaction.len();
         let u = vec![0.0; n * space.num_dofs()];
         Ok(ReactionDiffusion {
@@ -316,6 +311,17 @@ impl ReactionDiffusion {
     }
 }
 
+/// The mass matrix (lumped for P1) and the Laplacian on `space`.
+fn operators(space: &FunctionSpace) -> Result<(SparseMatrix, SparseMatrix), PhysicsError> {
+    let q = 2 * space.degree() + 2;
+    let mut mass = assembly::assemble_matrix(space, q, assembly::mass(|_| 1.0))?;
+    if space.degree() == 1 {
+        lump(&mut mass);
+    }
+    let stiffness = assembly::assemble_matrix(space, q, assembly::laplace(|_| 1.0))?;
+    Ok((mass, stiffness))
+}
+
 /// Row-sum lumping, in place: the row sums on the diagonal, zeros (kept in
 /// the pattern, which `M + c K` and Newton's blocks share) elsewhere.
 fn lump(mass: &mut SparseMatrix) {
@@ -366,6 +372,36 @@ impl Stepper for ReactionDiffusion {
         let i = field_slot(&names, name, self.space.num_dofs(), values)?;
         self.set_solution(i, values.to_vec())
             .map_err(|e| e.to_string())
+    }
+
+    /// Interpolates every species of every kept time level onto the moved
+    /// mesh and rebuilds the operators and factors there.
+    fn move_nodes(&mut self, mesh: Arc<pde_mesh::Mesh>) -> Result<(), StepError> {
+        let space = FunctionSpace::new(mesh, self.space.degree()).map_err(PhysicsError::from)?;
+        let n = self.space.num_dofs();
+        for state in self.history.iter_mut() {
+            let mut moved = Vec::with_capacity(state.u.len());
+            for species in state.u.chunks(n) {
+                moved.extend(
+                    space
+                        .interpolate_from(&self.space, species)
+                        .map_err(PhysicsError::from)?,
+                );
+            }
+            state.u = moved;
+            state.reaction = None;
+        }
+        let (mass, stiffness) = operators(&space)?;
+        if self.jacobian.is_some() {
+            let entries = self.reaction.jacobian_entries()?;
+            self.jacobian = Some(BlockJacobian::new(self.reaction.len(), &entries, &mass));
+        }
+        self.space = space;
+        self.mass = mass;
+        self.stiffness = stiffness;
+        self.factors = Factors::new(3 * self.reaction.len());
+        self.tried = None;
+        Ok(())
     }
 }
 

@@ -121,6 +121,10 @@ impl ModelSpec for ReactionDiffusionSpec {
         "reaction_diffusion"
     }
 
+    fn moving_mesh(&self) -> Result<Vec<String>, String> {
+        Ok(self.species.iter().map(|s| s.name.clone()).collect())
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             system: SystemInfo::SPD,

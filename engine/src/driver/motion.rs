@@ -1,0 +1,326 @@
+//! Moving the mesh during a run: before every `every`-th step the case's
+//! mover proposes new node positions from a monitor of the current
+//! solution, the guard checks the proposal, and the model follows the
+//! accepted mesh ([`crate::physics::Stepper::move_nodes`]). A proposal with
+//! an inverted or degenerate cell (or a mover that failed) is scaled back
+//! towards the current mesh (halving the move up to three times), then
+//! handed to the fallback mover, and else the mesh stays as it is; every
+//! case is counted for the run's summary.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use pde_mesh::Mesh;
+
+use crate::movers::monitor::{MonitorSpec, NodalMonitor};
+use crate::movers::{registry, MeshMover};
+use crate::physics::{Model, StepError, Transient};
+
+/// What moves a stepper's mesh before its steps; the [`super::TimeLoop`]
+/// calls it before every step it tries.
+pub trait MeshMotion<S: ?Sized> {
+    /// Moves the mesh of `stepper`, at time `t` before a step, if that
+    /// step is due for a move.
+    fn before_step(&mut self, t: f64, stepper: &mut S) -> Result<(), StepError>;
+}
+
+/// How far a node may move in one move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// About the size of its cells: moves between steps, whose state
+    /// follows by remap or ALE.
+    Cell,
+    /// Anywhere: moves before the first step, after which the model is
+    /// built again on the moved mesh.
+    Any,
+}
+
+/// `mesh_mover:` as the case gives it, checked.
+pub struct MotionSpec<'a> {
+    /// The mover kind and its options.
+    pub kind: &'a str,
+    /// Its options.
+    pub options: &'a registry::Options,
+    /// The fallback kind (default options), if any.
+    pub fallback: Option<&'a str>,
+    /// How the monitor is built from the solution.
+    pub monitor: &'a MonitorSpec,
+    /// Move before every `every`-th step.
+    pub every: usize,
+}
+
+/// A mover by kind name.
+struct NamedMover {
+    name: String,
+    mover: Box<dyn MeshMover>,
+}
+
+/// What the movers did, for the summary.
+#[derive(Clone, Debug, Default)]
+struct MotionRecord {
+    /// Moves made (meshes accepted).
+    moves: usize,
+    /// Moves accepted only after scaling the proposal back.
+    scaled_back: usize,
+    /// Moves made by the fallback mover.
+    fallbacks: usize,
+    /// Moves given up (the mesh stayed).
+    skipped: usize,
+    /// Why the first proposal was refused.
+    first_refusal: Option<String>,
+    /// Seconds in the movers (monitor, proposal, checks).
+    seconds: f64,
+    /// Smallest angle (degrees) of any accepted mesh.
+    min_angle: f64,
+}
+
+/// The case's mover with its monitor, fallback and guard.
+pub struct Motion {
+    primary: NamedMover,
+    fallback: Option<NamedMover>,
+    monitor: MonitorSpec,
+    every: usize,
+    /// Steps seen (distinct start times), and the last start time.
+    steps: usize,
+    last_t: Option<f64>,
+    record: MotionRecord,
+}
+
+impl Motion {
+    /// The movers of computational mesh `mesh` (the mesh the run starts
+    /// on).
+    pub fn new(spec: &MotionSpec, mesh: &Mesh) -> Result<Motion> {
+        let build = |kind: &str, options: &registry::Options| -> Result<NamedMover> {
+            let entry = registry::kind(kind)
+                .with_context(|| format!("mesh_mover: unknown kind '{kind}'"))?;
+            Ok(NamedMover {
+                name: kind.to_string(),
+                mover: (entry.build)(options, mesh)
+                    .with_context(|| format!("mesh_mover: building {kind}"))?,
+            })
+        };
+        Ok(Motion {
+            primary: build(spec.kind, spec.options)?,
+            fallback: spec
+                .fallback
+                .map(|k| build(k, &registry::Options::new()))
+                .transpose()?,
+            monitor: spec.monitor.clone(),
+            every: spec.every.max(1),
+            steps: 0,
+            last_t: None,
+            record: MotionRecord {
+                min_angle: f64::INFINITY,
+                ..MotionRecord::default()
+            },
+        })
+    }
+
+    /// The mesh the movers propose for `model`'s current state, checked
+    /// and guarded, each node moving at most `reach`; `None` when every
+    /// attempt was refused (counted).
+    pub fn propose<M: Model + ?Sized>(
+        &mut self,
+        model: &M,
+        reach: Reach,
+    ) -> Result<Option<Arc<Mesh>>> {
+        let started = Instant::now();
+        let current = model.mesh().clone();
+        let values = nodal_field(model, &self.monitor.field)?;
+        let nodal = self.monitor.nodal(&current, &values)?;
+        let monitor = NodalMonitor::new(current.clone(), &nodal)?;
+        let eval = |x: [f64; 3]| monitor.eval(x);
+        let mut accepted = None;
+        for (k, mover) in std::iter::once(&mut self.primary)
+            .chain(self.fallback.as_mut())
+            .enumerate()
+        {
+            match guarded(
+                &current,
+                mover.mover.new_points(&current.points, &eval),
+                reach,
+            ) {
+                Ok((mesh, scaled)) => {
+                    self.record.scaled_back += usize::from(scaled);
+                    self.record.fallbacks += usize::from(k > 0);
+                    accepted = Some(mesh);
+                    break;
+                }
+                Err(why) => {
+                    self.record
+                        .first_refusal
+                        .get_or_insert_with(|| format!("{}: {why}", mover.name));
+                }
+            }
+        }
+        match &accepted {
+            Some(mesh) => {
+                self.record.moves += 1;
+                let quality = pde_mesh::quality::summary(mesh);
+                self.record.min_angle = self.record.min_angle.min(quality.min_angle);
+            }
+            None => self.record.skipped += 1,
+        }
+        self.record.seconds += started.elapsed().as_secs_f64();
+        Ok(accepted.map(Arc::new))
+    }
+
+    /// The movers' keys of the run's summary.
+    pub fn summary(&self) -> serde_json::Value {
+        let r = &self.record;
+        serde_json::json!({
+            "mover": self.primary.name,
+            "fallback_mover": self.fallback.as_ref().map(|f| f.name.clone()),
+            "moves": r.moves,
+            "moves_scaled_back": r.scaled_back,
+            "mover_fallbacks": r.fallbacks,
+            "moves_skipped": r.skipped,
+            "first_refused_move": r.first_refusal,
+            "seconds_per_move": r.seconds / (r.moves + r.skipped).max(1) as f64,
+            "min_angle_degrees": if r.moves > 0 { Some(r.min_angle) } else { None },
+        })
+    }
+}
+
+impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
+    fn before_step(&mut self, t: f64, stepper: &mut S) -> Result<(), StepError> {
+        // A rejected adaptive step comes back from the same time.
+        if self.last_t == Some(t) {
+            return Ok(());
+        }
+        self.last_t = Some(t);
+        self.steps += 1;
+        if (self.steps - 1) % self.every != 0 {
+            return Ok(());
+        }
+        let proposed = self
+            .propose(stepper, Reach::Cell)
+            .map_err(|e| StepError::Output(format!("mesh mover: {e:#}")))?;
+        match proposed {
+            Some(mesh) => stepper.move_nodes(mesh),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The mesh with `proposal`'s points if every cell is valid and (with
+/// [`Reach::Cell`]) no node moves further than the size of its cells, else with the move from
+/// `current` shortened to that and halved until it is valid (at most three
+/// times): the mesh and whether it was scaled back, or why it was refused.
+/// (Remaps and the ALE step assume moves of about a cell; a mover that
+/// proposes more gets there over several steps.)
+fn guarded(
+    current: &Arc<Mesh>,
+    proposal: Result<Vec<[f64; 3]>>,
+    reach: Reach,
+) -> Result<(Mesh, bool), String> {
+    let points = proposal.map_err(|e| format!("{e:#}"))?;
+    if points.len() != current.points.len() {
+        return Err(format!(
+            "the mover gave {} points for a mesh of {}",
+            points.len(),
+            current.points.len()
+        ));
+    }
+    let reach = match reach {
+        Reach::Cell => node_sizes(current),
+        Reach::Any => vec![f64::INFINITY; current.points.len()],
+    };
+    let limit = points
+        .iter()
+        .zip(&current.points)
+        .zip(&reach)
+        .map(|((new, old), size)| {
+            let d = (0..3)
+                .map(|k| (new[k] - old[k]).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            if d > *size {
+                size / d
+            } else {
+                1.0
+            }
+        })
+        .fold(1.0, f64::min);
+    let mut why = String::new();
+    for halvings in 0..4 {
+        let s = limit * 0.5f64.powi(halvings);
+        let mut mesh = (**current).clone();
+        for (p, (old, new)) in mesh
+            .points
+            .iter_mut()
+            .zip(current.points.iter().zip(&points))
+        {
+            *p = std::array::from_fn(|d| old[d] + s * (new[d] - old[d]));
+        }
+        let q = pde_mesh::quality::summary(&mesh);
+        let mean = q.total_measure / q.cells.max(1) as f64;
+        if q.inverted == 0 && q.min_measure > 1e-8 * mean && q.min_measure.is_finite() {
+            return Ok((mesh, s < 1.0));
+        }
+        if halvings == 0 {
+            why = format!(
+                "{} inverted cells, smallest cell {:.3e} of a mean {mean:.3e}",
+                q.inverted, q.min_measure
+            );
+        }
+    }
+    Err(why)
+}
+
+/// For every mesh point the size of its smallest cell (the `d`-th root of
+/// its measure).
+fn node_sizes(mesh: &Mesh) -> Vec<f64> {
+    let quality = pde_mesh::quality::domain_quality(mesh);
+    let mut size = vec![f64::INFINITY; mesh.num_points()];
+    let cells = mesh.domain_blocks().flat_map(|(_, b)| {
+        let corners = b.kind.num_corners();
+        b.cells().map(move |c| &c[..corners])
+    });
+    let dim = mesh.dim().max(1) as f64;
+    for (nodes, q) in cells.zip(&quality) {
+        let h = q.measure.abs().powf(1.0 / dim);
+        for &n in nodes {
+            size[n] = size[n].min(h);
+        }
+    }
+    size
+}
+
+/// The values of `field` at the points of the model's mesh: its point
+/// data, or its cell data averaged onto the points (weighted by cell
+/// measure).
+pub fn nodal_field<M: Model + ?Sized>(model: &M, field: &str) -> Result<Vec<f64>> {
+    let mesh = model.mesh();
+    if let Some(f) = model.point_data()?.into_iter().find(|f| f.name == field) {
+        anyhow::ensure!(
+            f.components == 1,
+            "the monitor's field '{field}' is not a scalar"
+        );
+        return Ok(f.values);
+    }
+    let cells = model
+        .cell_data()?
+        .into_iter()
+        .find(|f| f.name == field && f.components == 1)
+        .with_context(|| format!("the model has no scalar field '{field}' for the monitor"))?;
+    let measures = pde_mesh::quality::domain_quality(mesh);
+    let mut sum = vec![0.0; mesh.num_points()];
+    let mut weight = vec![0.0; mesh.num_points()];
+    let cell_nodes = mesh.domain_blocks().flat_map(|(_, b)| {
+        let corners = b.kind.num_corners();
+        b.cells().map(move |c| &c[..corners])
+    });
+    for ((nodes, value), q) in cell_nodes.zip(&cells.values).zip(&measures) {
+        for &n in nodes {
+            sum[n] += q.measure * value;
+            weight[n] += q.measure;
+        }
+    }
+    Ok(sum
+        .iter()
+        .zip(&weight)
+        .map(|(s, w)| if *w > 0.0 { s / w } else { 0.0 })
+        .collect())
+}
