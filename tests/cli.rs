@@ -190,7 +190,10 @@ fn check_lists_the_groups_the_mesh_has() {
         ),
         "{err}"
     );
-    assert!(err.contains("time.dt: -0.1 must be positive"), "{err}");
+    assert!(
+        err.contains("time.dt: -0.1 must be a positive finite number"),
+        "{err}"
+    );
     let ok = pde(&["check", "cases/heat_square.yaml"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
 }
@@ -846,6 +849,51 @@ fn check_refuses_what_the_run_would_refuse() {
             format!("{square}physics:\n  transport: {{velocity: [1, 0]}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: gmres}}\n"),
             "solver: transport chooses its own linear solvers; remove the solver section",
         ),
+        // Issue 14's list: each used to pass `check` (or hang, or exit 0).
+        (
+            format!("{square}physics:\n  heat: {{}}\ntime: {{end: .inf, dt: 0.1}}\n"),
+            "time: start (0) and end (inf) must be finite numbers",
+        ),
+        (
+            format!("{square}physics:\n  heat: {{}}\ntime: {{start: 1e17, end: 1.0000000000000002e17, dt: 1}}\n"),
+            "a step would not advance the time",
+        ),
+        (
+            format!("{square}physics:\n  heat: {{kappa: 1 + t}}\ntime: {{end: 1, dt: 0.1}}\n"),
+            "physics.heat.kappa: '1 + t' depends on t",
+        ),
+        (
+            format!("{square}physics:\n  poisson: {{source: t}}\n"),
+            "physics.poisson.source: 't' depends on t; poisson is steady",
+        ),
+        (
+            format!("{square}physics:\n  poisson:\n    boundary:\n      left: {{robin: {{alpha: 1, value: 0, bogus: 1}}}}\n"),
+            "unknown field `bogus`",
+        ),
+        (
+            format!("{square}physics:\n  poisson: {{source: foo(x)}}\n"),
+            "unknown function 'foo'",
+        ),
+        (
+            format!("{square}physics:\n  poisson: {{source: \"é + x\"}}\n"),
+            "'é' at column 1 is not ASCII",
+        ),
+        (
+            format!("name: ../escaped\n{square}physics:\n  poisson: {{}}\n"),
+            "name: '../escaped' must be a plain file name",
+        ),
+        (
+            "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [100000, 100000], kind: tri3}\nphysics:\n  poisson: {}\n".to_string(),
+            "mesh.generate.cells: [100000, 100000] makes more than 50000000 points",
+        ),
+        (
+            "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [18446744073709551615, 2], kind: tri3}\nphysics:\n  poisson: {}\n".to_string(),
+            "makes more than 50000000 points",
+        ),
+        (
+            "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [2, 2], kind: quad4}\nphysics:\n  navier_stokes: {nu: 1, boundary: {left: {velocity: [1, 0]}}}\n".to_string(),
+            "flows need a 2D or 3D mesh of triangles or tetrahedra",
+        ),
     ];
     let out = dir.path().join("out");
     for (text, expected) in &cases {
@@ -993,4 +1041,86 @@ fn spiral_case_stays_bounded_where_sbdf2_runs_away() {
         "sbdf2",
     );
     assert!(sbdf2 > 1.5, "SBDF2 reached only {sbdf2}");
+}
+
+/// Runs whose step collapses (an adaptive tolerance nothing meets, a
+/// shallow-water layer a picometre deep) stop with the time and the step
+/// instead of running forever; a failed run into a used folder leaves no
+/// `summary.json` of the earlier run behind.
+#[test]
+fn runs_that_cannot_finish_stop_and_failed_runs_leave_no_stale_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let square = "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n";
+    let cases = [
+        format!(
+            "{square}physics:\n  heat: {{initial: x}}\n\
+             time: {{end: 1, dt: 0.1, adaptive: {{tolerance: 1e-300, dt_min: 1e-300, dt_max: 0.1}}}}\n"
+        ),
+        format!(
+            "{square}physics:\n  shallow_water:\n    \
+             initial: [\"1e-12 + (1 - 1e-12)*(1 + signum(0.5 - x))/2\", 0, 0]\n\
+             time: {{end: 0.5, dt: 0.01}}\n"
+        ),
+    ];
+    for (k, text) in cases.iter().enumerate() {
+        let case = dir.path().join(format!("collapse{k}.yaml"));
+        std::fs::write(&case, text).unwrap();
+        let out = dir.path().join(format!("out{k}"));
+        let o = pde(&[
+            "run",
+            case.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{text}\n{err}");
+        assert!(err.contains("the time step collapsed"), "{err}");
+    }
+    // A good run, then one that diverges into the same folder.
+    let out = dir.path().join("reuse");
+    let good = dir.path().join("good.yaml");
+    let bad = dir.path().join("bad.yaml");
+    let heat = |extra: &str| {
+        format!("name: r\n{square}physics:\n  heat: {{{extra}}}\ntime: {{end: 0.2, dt: 0.1}}\n")
+    };
+    std::fs::write(&good, heat("")).unwrap();
+    std::fs::write(&bad, heat("initial: 1e308, source: 1e308")).unwrap();
+    let o = pde(&[
+        "run",
+        good.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(out.join("summary.json").exists());
+    let o = pde(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        !out.join("summary.json").exists(),
+        "a stale summary.json stayed"
+    );
+}
+
+/// Commands that fail on their arguments create nothing first.
+#[test]
+fn refused_commands_create_no_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("sub").join("out.xyz");
+    let o = pde(&[
+        "mesh",
+        "convert",
+        "meshes/dfg_cylinder_l1.msh",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown output format; expected .vtu or .msh"));
+    assert!(
+        !dir.path().join("sub").exists(),
+        "mesh convert created a folder"
+    );
 }

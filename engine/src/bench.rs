@@ -3,7 +3,8 @@
 //! session (`benches/poisson/run.sh`); `pde-engine bench shallow-water`:
 //! finite-volume cell updates per second; `pde-engine bench
 //! preconditioner`: CG preconditioners, learned ones included, on a family
-//! of systems (`benches/preconditioner/run.sh`).
+//! of systems (`benches/preconditioner/run.sh`); `pde-engine bench
+//! mesh-mover`: the movers on the steep layer (`benches/mesh_mover/run.sh`).
 
 use std::f64::consts::PI;
 use std::sync::Arc;
@@ -20,6 +21,54 @@ use pde_engine::linalg::krylov::{Cg, Tolerance};
 use pde_engine::linalg::{LinearSolver, Preconditioner};
 use pde_engine::physics::Stepper;
 use pde_mesh::{generate, CellKind};
+
+/// The steep layer on a `cells`×`cells` triangle mesh: uniform, and the
+/// same nodes after `rounds` solve–move rounds of Monge–Ampère and of
+/// springs (the monitor of the case files' defaults: gradient, α = 20,
+/// smoothing 4). One JSON line.
+pub fn mesh_mover(cells: usize, rounds: usize) -> Result<()> {
+    use pde_engine::movers::monge_ampere::{MongeAmpere, MongeAmpereSettings};
+    use pde_engine::movers::monitor::{Indicator, MonitorSpec};
+    use pde_engine::movers::spring::{Spring, SpringSettings};
+    use pde_engine::movers::steep_layer::SteepLayer;
+    let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [cells, cells], CellKind::Tri3)?;
+    let monitor = MonitorSpec {
+        field: "u".into(),
+        indicator: Indicator::Gradient,
+        alpha: 20.0,
+        smoothing: 4.0,
+    };
+    let layer = SteepLayer::default();
+    let settings = MongeAmpereSettings {
+        rtol: 1e-4,
+        ..MongeAmpereSettings::default()
+    };
+    let ma = layer.adapt(
+        &mesh,
+        &mut MongeAmpere::new(&mesh, settings)?,
+        &monitor,
+        rounds,
+    )?;
+    let springs = layer.adapt(
+        &mesh,
+        &mut Spring::new(&mesh, SpringSettings::default())?,
+        &monitor,
+        rounds,
+    )?;
+    let line = serde_json::json!({
+        "nodes": mesh.num_points(),
+        "uniform_error": ma.errors[0],
+        "monge_ampere_error": ma.errors.last(),
+        "monge_ampere_errors": ma.errors,
+        "monge_ampere_seconds": ma.seconds_per_move,
+        "spring_error": springs.errors.last(),
+        "spring_errors": springs.errors,
+        "spring_seconds": springs.seconds_per_move,
+        "inverted_cells": ma.inverted + springs.inverted,
+    });
+    println!("{line}");
+    Ok(())
+}
 
 /// -Δu = 2π² sin(πx) sin(πy) on the unit square, u = 0 on the boundary;
 /// `nx = round(sqrt(n) - 1)` squares per side split along the (0,0)-(1,1)

@@ -55,6 +55,49 @@ pub(crate) fn expand_exponents(text: &str) -> String {
     out
 }
 
+/// The functions expressions may call (exmex's), for messages.
+pub const FUNCTIONS: [&str; 23] = [
+    "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "ln", "log",
+    "log2", "log10", "sqrt", "cbrt", "abs", "signum", "floor", "ceil", "round", "fract", "trunc",
+];
+
+/// Refuses what exmex would report confusingly: a character outside
+/// ASCII (its message mangles it) and an unknown function (reported as a
+/// misplaced parenthesis).
+fn check_tokens(text: &str) -> Result<(), String> {
+    if let Some((at, c)) = text.char_indices().find(|(_, c)| !c.is_ascii()) {
+        return Err(format!(
+            "invalid expression '{text}': '{c}' at column {} is not ASCII; write pi for π, \
+             x^2 for x², sqrt(x) for √x, * for ×, - for −",
+            text[..at].chars().count() + 1
+        ));
+    }
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !(b[i].is_ascii_alphabetic() || b[i] == b'_') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            i += 1;
+        }
+        let name = &text[start..i];
+        let called = text[i..].trim_start().starts_with('(');
+        // A number's exponent (`1e3`) is no name; exmex knows a function
+        // when it parses one applied to a number.
+        let in_number = start > 0 && b[start - 1].is_ascii_digit();
+        if called && !in_number && exmex::parse::<f64>(&format!("{name}(1)")).is_err() {
+            return Err(format!(
+                "invalid expression '{text}': unknown function '{name}'; functions are {}",
+                FUNCTIONS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A parsed expression of `x, y, z, t`.
 ///
 /// ```
@@ -63,6 +106,8 @@ pub(crate) fn expand_exponents(text: &str) -> String {
 /// assert_eq!(e.eval([1.0, 2.0, 0.0], 0.5), 1.0 + 1.0 + 12.0 + 0.6);
 /// assert_eq!(Expr::parse("2.5e-3*exp(x)").unwrap().eval([0.0; 3], 0.0), 2.5e-3);
 /// assert!(Expr::parse("x + w").unwrap_err().contains("unknown name 'w'"));
+/// assert!(Expr::parse("foo(x)").unwrap_err().contains("unknown function 'foo'"));
+/// assert!(Expr::parse("é + x").unwrap_err().contains("'é' at column 1 is not ASCII"));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Expr {
@@ -81,6 +126,7 @@ pub struct Expr {
 impl Expr {
     /// Parses `text`; the error says what is wrong and what is allowed.
     pub fn parse(text: &str) -> Result<Expr, String> {
+        check_tokens(text)?;
         let flat = exmex::parse::<f64>(&expand_exponents(text))
             .map_err(|e| format!("invalid expression '{text}': {}", e.msg()))?;
         let slots = flat
@@ -173,5 +219,25 @@ impl Expr {
     /// The constant `value`.
     pub fn constant(value: f64) -> Expr {
         Expr::parse(&format!("{value:?}")).expect("a number parses")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_function_parses_and_others_are_named() {
+        for f in FUNCTIONS {
+            assert!(Expr::parse(&format!("{f}(x + 2)")).is_ok(), "{f}");
+        }
+        let err = Expr::parse("2*sine(x)").unwrap_err();
+        assert!(
+            err.contains("unknown function 'sine'; functions are sin, cos"),
+            "{err}"
+        );
+        // Exponents and names next to parentheses are no calls.
+        assert!(Expr::parse("1e3*(x + 1)").is_ok());
+        assert!(Expr::parse("x*(1 - x)").is_ok());
     }
 }

@@ -185,6 +185,15 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
     let config = GenerateConfig::read(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let out = base.join(&config.output);
+    // Every trajectory meshes its channel anew: without gmsh nothing can
+    // be made, and no folder should be left behind.
+    if !cfg!(feature = "gmsh") {
+        bail!(
+            "{}: generate flows meshes every channel with gmsh: rebuild with `--features gmsh` \
+             (Debian package libgmsh-dev)",
+            path.display()
+        );
+    }
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create the folder", out.display()))?;
     let mut draws = Draws::new(config.seed);

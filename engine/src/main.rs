@@ -239,6 +239,18 @@ enum BenchCommand {
         #[arg(long, value_enum, default_value_t = SplitArg::Test)]
         split: SplitArg,
     },
+    /// Mesh movers on the steep layer tanh((r - 0.3)/0.01) (P1 Poisson on
+    /// the unit square): the L2 error on the uniform mesh and on the same
+    /// nodes moved by Monge–Ampère and by springs after each solve–move
+    /// round, and the seconds per move, as one JSON line.
+    MeshMover {
+        /// Cells per side of the uniform triangle mesh.
+        #[arg(long, default_value_t = 40)]
+        cells: usize,
+        /// Solve–move rounds.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -292,6 +304,9 @@ fn dispatch(command: Command) -> Result<()> {
             steps,
             threads,
         }) => bench::shallow_water(cells, steps, threads),
+        Command::Bench(BenchCommand::MeshMover { cells, rounds }) => {
+            bench::mesh_mover(cells, rounds)
+        }
         Command::Bench(BenchCommand::Preconditioner { data, model, split }) => {
             let split = match split {
                 SplitArg::Train => pde_engine::dataset::Split::Train,
@@ -379,12 +394,19 @@ fn mesh_convert(
     version: MshVersionArg,
     binary: bool,
 ) -> Result<()> {
+    let format = out.extension().and_then(|e| e.to_str());
+    if !matches!(format, Some("vtu" | "msh")) {
+        bail!(
+            "{}: unknown output format; expected .vtu or .msh",
+            out.display()
+        );
+    }
     let mesh = read_mesh_file(file)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create the directory", dir.display()))?;
     }
-    match out.extension().and_then(|e| e.to_str()) {
+    match format {
         Some("vtu") => {
             let cells = if domain_only {
                 CellSelection::Domain
@@ -425,10 +447,7 @@ fn mesh_convert(
             let binary = binary.then_some(Endian::Little);
             gmsh::write(out, &mesh, MshFormat { version, binary })?;
         }
-        _ => bail!(
-            "{}: unknown output format; expected .vtu or .msh",
-            out.display()
-        ),
+        _ => unreachable!("checked above"),
     }
     eprintln!(
         "wrote {} ({} points, {} cells)",

@@ -92,6 +92,10 @@ impl MeshSource {
     }
 }
 
+/// The most points `mesh: {generate: ...}` makes (about 3 GB of mesh with
+/// its topology).
+const MAX_GENERATED_POINTS: u128 = 50_000_000;
+
 impl Generator {
     fn make(&self) -> Result<Mesh> {
         let kind = match self.kind.as_str() {
@@ -116,6 +120,19 @@ impl Generator {
                     self.shape
                 );
             }
+        }
+        // Refused before any allocation: a mesh this large would not fit
+        // in memory (and the product may not even fit in a usize).
+        let points = self
+            .cells
+            .iter()
+            .try_fold(1u128, |n, &c| n.checked_mul(c as u128 + 1));
+        if points.is_none_or(|n| n > MAX_GENERATED_POINTS) {
+            bail!(
+                "mesh.generate.cells: {:?} makes more than {MAX_GENERATED_POINTS} points; \
+                 use a gmsh mesh file for meshes this large",
+                self.cells
+            );
         }
         let mesh = match self.shape {
             Shape::Rectangle => generate::rectangle(

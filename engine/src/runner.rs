@@ -178,6 +178,13 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
         .unwrap_or_else(|| Path::new("out").join(&name));
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create the output directory", out.display()))?;
+    // A summary left by an earlier run must not speak for this one (it is
+    // written again only when this run succeeds).
+    let stale = out.join("summary.json");
+    if stale.exists() {
+        std::fs::remove_file(&stale)
+            .with_context(|| format!("{}: cannot remove the earlier run's", stale.display()))?;
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let (built, motion) = adapted_build(&case, mesh, |m| build(&case, m, base, &out, &name))?;
     let mut summary = match built {

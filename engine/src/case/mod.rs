@@ -122,6 +122,20 @@ impl Case {
     /// Checks the case against its mesh: every error found, one per line.
     pub fn check(&self, mesh: &Mesh) -> Result<()> {
         let mut problems = Vec::new();
+        if let Some(name) = &self.name {
+            // The name becomes file names inside the output folder.
+            let plain = !name.is_empty()
+                && name != "."
+                && name != ".."
+                && !name.contains(['/', '\\'])
+                && !name.chars().any(char::is_control);
+            if !plain {
+                problems.push(format!(
+                    "name: '{name}' must be a plain file name (no /, \\ or ..); it names the \
+                     files inside the output folder"
+                ));
+            }
+        }
         let model = self.physics.spec();
         let cx = CheckContext {
             mesh,
@@ -174,14 +188,27 @@ impl Case {
             ));
             return;
         }
-        if !is_positive(t.end - t.start) {
+        if !(t.start.is_finite() && t.end.is_finite()) {
+            problems.push(format!(
+                "time: start ({}) and end ({}) must be finite numbers",
+                t.start, t.end
+            ));
+        } else if !is_positive(t.end - t.start) {
             problems.push(format!(
                 "time.end: {} must be after time.start ({})",
                 t.end, t.start
             ));
         }
-        if !is_positive(t.dt) {
-            problems.push(format!("time.dt: {} must be positive", t.dt));
+        if !(is_positive(t.dt) && t.dt.is_finite()) {
+            problems.push(format!(
+                "time.dt: {} must be a positive finite number",
+                t.dt
+            ));
+        } else if t.start.is_finite() && t.start + t.dt == t.start {
+            problems.push(format!(
+                "time.dt: {} is below the spacing of floating-point times at time.start                  ({}): a step would not advance the time",
+                t.dt, t.start
+            ));
         }
         if let Some(a) = &t.adaptive {
             if !(is_positive(a.tolerance) && is_positive(a.dt_min) && a.dt_min <= a.dt_max) {

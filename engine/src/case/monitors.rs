@@ -85,6 +85,16 @@ impl Case {
                 )),
                 MonitorSpec::Forces(f) => {
                     check_group(mesh, "monitors: forces.group", &f.group, problems);
+                    if mesh
+                        .group(&f.group)
+                        .is_ok_and(|g| mesh.cells_of(g).is_empty())
+                    {
+                        problems.push(format!(
+                            "monitors: forces.group '{}' has no cells: there is nothing to \
+                             measure a force on",
+                            f.group
+                        ));
+                    }
                     self.check_force_group(&f.group, problems);
                     forces += 1;
                     if !(is_positive(f.reference_velocity) && is_positive(f.reference_length)) {

@@ -101,6 +101,14 @@ impl TimeLoop {
             let h = dt
                 .min(self.t_end - t)
                 .min(stepper.stable_dt().unwrap_or(f64::INFINITY));
+            // A step that cannot advance the time, or that would need more
+            // than a billion steps to finish, would run forever (the last
+            // step, shortened to land on the end, may be as short as it is).
+            let landing = h == self.t_end - t;
+            let advances = t + h > t;
+            if !advances || (h < 1e-9 * span.abs() && !landing) {
+                return Err(StepError::StepTooSmall { t, dt: h });
+            }
             let report = stepper.try_step(t, h)?;
             summary.iterations += report.iterations;
             if let Some(why) = &report.fallback {
@@ -126,10 +134,7 @@ impl TimeLoop {
                     continue;
                 }
                 if err > a.tolerance {
-                    return Err(StepError::StepTooSmall {
-                        t,
-                        dt_min: a.dt_min,
-                    });
+                    return Err(StepError::StepTooSmall { t, dt: h });
                 }
                 dt = (h * factor).clamp(a.dt_min, a.dt_max);
             }

@@ -5,13 +5,15 @@
 //! measured against); [`spring`]: monitor-weighted springs, the cheap
 //! baseline; [`monitor`]: monitor functions from a solution field;
 //! [`registry`]: the kinds case files name (`mesh_mover: {kind: ...}`),
-//! which a feature (the learned mover) adds to. The time loop checks every
+//! which a feature (the learned mover) adds to; [`steep_layer`]: the
+//! benchmark problem the movers are measured on. The time loop checks every
 //! moved mesh and guards against tangling ([`crate::driver::Motion`]).
 
 pub mod monge_ampere;
 pub mod monitor;
 pub mod registry;
 pub mod spring;
+pub mod steep_layer;
 mod triangles;
 
 use anyhow::Result;

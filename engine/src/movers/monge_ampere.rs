@@ -7,9 +7,10 @@
 //! the nodal gradient `g = ∇φ` by lumped L2 projection and the Hessian by
 //! the weak form `∫ψ H = −∫∇ψ ⊗ ∇φ + ∫_∂Ω ψ t(∇φ) ⊗ n` (lumped; `t` the
 //! tangential part, so `∂φ/∂n = 0` enters weakly), moves the nodes,
-//! evaluates the monitor there, and solves one Neumann Laplace problem on
-//! `ξ`; an update that would invert a cell is halved and tried again
-//! (strong monitors overshoot), and the step grows back afterwards.
+//! evaluates the monitor there, and solves one Neumann Laplace problem
+//! on `ξ` (Cholesky, factorised once); an update that would invert a
+//! cell is halved and tried again (strong monitors overshoot), and the
+//! step grows back afterwards.
 //! (Taking the Hessian as the gradient of the projected gradient
 //! instead let cells next to the boundary invert after some hundred
 //! iterations, measured.) Boundary nodes slide along straight
@@ -23,8 +24,7 @@ use anyhow::{bail, Context, Result};
 use pde_mesh::Mesh;
 
 use crate::fem::{assembly, FunctionSpace};
-use crate::linalg::factor::Ic0;
-use crate::linalg::krylov::{Cg, Tolerance};
+use crate::linalg::direct::Cholesky;
 use crate::linalg::{LinearSolver, SparseMatrix};
 
 use super::triangles::{
@@ -129,7 +129,8 @@ pub struct MongeAmpere {
     dof: Vec<Option<usize>>,
     /// The Neumann Laplacian on `ξ` with dof 0 pinned (SPD).
     pinned: SparseMatrix,
-    laplace: Cg,
+    /// Its Cholesky factor, computed once (the matrix never changes).
+    laplace: Cholesky,
     phi: Vec<f64>,
 }
 
@@ -154,14 +155,7 @@ impl MongeAmpere {
         let dof = (0..mesh.num_points())
             .map(|v| space.vertex_dof(v))
             .collect();
-        let laplace = Cg::new(
-            Box::new(Ic0::default()),
-            Tolerance {
-                rtol: 1e-10,
-                atol: 0.0,
-                max_iterations: 2000,
-            },
-        );
+        let laplace = Cholesky::new();
         Ok(MongeAmpere {
             mesh: mesh.clone(),
             settings,

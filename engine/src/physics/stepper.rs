@@ -38,13 +38,19 @@ pub enum StepError {
         /// What was seen.
         reason: String,
     },
-    /// Adaptive stepping could not meet the tolerance.
-    #[error("time step fell below the minimum {dt_min:.3e} at t = {t:.6e}")]
+    /// The step shrank below what can finish the run: the adaptive
+    /// controller could not meet its tolerance at `dt_min`, the stable
+    /// (CFL) step collapsed, or the step is below the spacing of
+    /// floating-point times.
+    #[error(
+        "the time step collapsed to {dt:.3e} at t = {t:.6e} (below dt_min, below a billionth \
+         of the run, or too small to change t); the output written so far is kept"
+    )]
     StepTooSmall {
         /// Time reached.
         t: f64,
-        /// The minimum step.
-        dt_min: f64,
+        /// The step.
+        dt: f64,
     },
     /// A monitor or output failed (e.g. the disk is full).
     #[error("{0}")]

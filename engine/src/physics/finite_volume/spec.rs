@@ -428,6 +428,11 @@ impl FvScalarSpec {
     fn check_law(&self, name: &str, dim: usize, problems: &mut Vec<String>) {
         let model = self;
         let key = format!("physics.{name}");
+        if dim < 2 {
+            problems.push(format!(
+                "{key}: finite volumes need a 2D or 3D mesh; this one is {dim}D"
+            ));
+        }
         let transport = name == "transport";
         match (&model.velocity, transport) {
             (None, true) => problems.push(format!(

@@ -53,7 +53,7 @@ pub struct ScalarSpec {
 
 /// A boundary condition of a scalar model.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum BoundarySpec {
     /// `u = g`.
     Dirichlet(Expr),
@@ -109,6 +109,33 @@ impl ScalarSpec {
                 "physics.{name}.degree: {} is not available; expected 1 or 2",
                 model.degree
             ));
+        }
+        // κ is assembled once; a steady problem has no time at all.
+        if model.kappa.is_time_dependent() {
+            problems.push(format!(
+                "physics.{name}.kappa: '{}' depends on t; κ must be steady (it is assembled once)",
+                model.kappa.text()
+            ));
+        }
+        if name == "poisson" {
+            let mut exprs = vec![("source".to_string(), &model.source)];
+            for (group, bc) in &model.boundary {
+                let key = format!("boundary.{group}");
+                match &bc.value {
+                    BoundarySpec::Dirichlet(e) | BoundarySpec::Neumann(e) => exprs.push((key, e)),
+                    BoundarySpec::Robin { alpha, value } => {
+                        exprs.push((format!("{key}.alpha"), alpha));
+                        exprs.push((format!("{key}.value"), value));
+                    }
+                }
+            }
+            for (key, e) in exprs.into_iter().filter(|(_, e)| e.is_time_dependent()) {
+                problems.push(format!(
+                    "physics.poisson.{key}: '{}' depends on t; poisson is steady (use heat for \
+                     a time-dependent problem)",
+                    e.text()
+                ));
+            }
         }
         if name != "poisson" {
             for (group, bc) in &model.boundary {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use pde_mesh::Mesh;
+use pde_mesh::{CellKind, Mesh};
 use serde::Deserialize;
 
 use super::forces::{point3, ClassicalBaseline, FlowRecord, ForceSeries};
@@ -183,6 +183,21 @@ impl FlowSpec {
     fn check_flow(&self, name: &str, cx: &CheckContext, problems: &mut Vec<String>) {
         let model = self;
         let dim = cx.mesh.dim();
+        // Taylor–Hood P2/P1 lives on triangles and tetrahedra.
+        let simplices = cx.mesh.domain_blocks().all(|(_, b)| {
+            matches!(
+                b.kind,
+                CellKind::Tri3 | CellKind::Tri6 | CellKind::Tet4 | CellKind::Tet10
+            )
+        });
+        if dim < 2 || !simplices {
+            let kinds: Vec<&str> = cx.mesh.domain_blocks().map(|(_, b)| b.kind.name()).collect();
+            problems.push(format!(
+                "physics.{name}: flows need a 2D or 3D mesh of triangles or tetrahedra \
+                 (Taylor–Hood P2/P1); this mesh is {dim}D with {} cells",
+                kinds.join(", ")
+            ));
+        }
         if !is_positive(model.nu) {
             problems.push(format!("physics.{name}.nu: {} must be positive", model.nu));
         }
