@@ -205,11 +205,15 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
 }
 
 /// The mesh with `proposal`'s points if every cell is valid and (with
-/// [`Reach::Cell`]) no node moves further than the size of its cells, else with the move from
-/// `current` shortened to that and halved until it is valid (at most three
-/// times): the mesh and whether it was scaled back, or why it was refused.
-/// (Remaps and the ALE step assume moves of about a cell; a mover that
-/// proposes more gets there over several steps.)
+/// [`Reach::Cell`]) no node moves further than the size of its cells,
+/// else with the move from `current` shortened to that and halved until
+/// it is valid (at most three times): the mesh and whether it was scaled
+/// back, or why it was refused. (Remaps and the ALE step assume moves of
+/// about a cell; a mover that proposes more gets there over several
+/// steps.) Valid: no inverted cell, none smaller than 1e-8 of the mean,
+/// and no angle below 1° (or below the current mesh's smallest, if that
+/// is smaller already): slivers ruin the discretisation as surely as
+/// inverted cells.
 fn guarded(
     current: &Arc<Mesh>,
     proposal: Result<Vec<[f64; 3]>>,
@@ -243,6 +247,7 @@ fn guarded(
             }
         })
         .fold(1.0, f64::min);
+    let floor = pde_mesh::quality::summary(current).min_angle.min(1.0);
     let mut why = String::new();
     for halvings in 0..4 {
         let s = limit * 0.5f64.powi(halvings);
@@ -256,13 +261,15 @@ fn guarded(
         }
         let q = pde_mesh::quality::summary(&mesh);
         let mean = q.total_measure / q.cells.max(1) as f64;
-        if q.inverted == 0 && q.min_measure > 1e-8 * mean && q.min_measure.is_finite() {
+        let valid = q.inverted == 0 && q.min_measure > 1e-8 * mean && q.min_angle >= floor;
+        if valid && q.min_measure.is_finite() {
             return Ok((mesh, s < 1.0));
         }
         if halvings == 0 {
             why = format!(
-                "{} inverted cells, smallest cell {:.3e} of a mean {mean:.3e}",
-                q.inverted, q.min_measure
+                "{} inverted cells, smallest cell {:.3e} of a mean {mean:.3e}, smallest angle \
+                 {:.3}° (at least {floor:.3}° needed)",
+                q.inverted, q.min_measure, q.min_angle
             );
         }
     }
