@@ -132,6 +132,9 @@ pub struct MongeAmpere {
     /// Its Cholesky factor, computed once (the matrix never changes).
     laplace: Cholesky,
     phi: Vec<f64>,
+    /// Stop at the last valid iterate where an update would tangle the
+    /// mesh even when cut to a thousandth (instead of an error).
+    best_effort: bool,
 }
 
 impl MongeAmpere {
@@ -166,7 +169,17 @@ impl MongeAmpere {
             pinned,
             laplace,
             phi: vec![0.0; space.num_dofs()],
+            best_effort: false,
         })
+    }
+
+    /// The mover that, where the next update would tangle the mesh even
+    /// cut to a thousandth, returns the last valid iterate (unconverged)
+    /// and keeps its potential, instead of failing and starting from zero:
+    /// what a time loop wants (the next move continues from there).
+    pub fn best_effort(mut self) -> Self {
+        self.best_effort = true;
+        self
     }
 
     /// Relaxes `φ` (from where the last call left it) until the mesh
@@ -192,6 +205,8 @@ impl MongeAmpere {
         let mut last_update: Option<Vec<f64>> = None;
         let mut fraction = 1.0;
         let mut cuts = 0;
+        // The last iterate whose cells were all valid.
+        let mut last_valid: Option<Vec<[f64; 3]>> = None;
         loop {
             let phi = &self.phi;
             let cell_gradient = |c: usize| t.gradient(c, |node| dof[node].map_or(0.0, |d| phi[d]));
@@ -225,11 +240,26 @@ impl MongeAmpere {
                         fraction *= 0.5;
                         continue;
                     }
+                    Some(update) if self.best_effort => {
+                        // Back to the last valid iterate, and stop there.
+                        for (p, u) in self.phi.iter_mut().zip(update.iter()) {
+                            *p -= *u;
+                        }
+                        return Ok(Equidistributed {
+                            points: last_valid
+                                .take()
+                                .unwrap_or_else(|| self.mesh.points.clone()),
+                            iterations: iteration,
+                            residuals,
+                            converged: false,
+                        });
+                    }
                     _ => bail!(
                         "the Monge–Ampère mover inverted triangle {c} at iteration {iteration}"
                     ),
                 }
             }
+            last_valid = Some(points.clone());
             // H by the weak form ∫ψ H_ab = −∫∂_b ψ ∂_a φ + ∫_∂Ω ψ t(∇φ)_a n_b
             // (lumped mass; t: the tangential part, so that ∂φ/∂n = 0 enters
             // weakly), from the cell gradients of φ.

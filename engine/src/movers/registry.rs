@@ -100,7 +100,9 @@ fn monge_ampere() -> MoverEntry {
         },
         build: |options, mesh| {
             let o: MongeAmpereOptions = settings(options).map_err(anyhow::Error::msg)?;
-            Ok(Box::new(MongeAmpere::new(mesh, o.settings())?))
+            Ok(Box::new(
+                MongeAmpere::new(mesh, o.settings())?.best_effort(),
+            ))
         },
     }
 }
