@@ -18,7 +18,7 @@ use pde_engine::linalg::direct::SparseLu;
 use pde_engine::movers::monge_ampere::{
     equidistribute, equidistribution_variation, MongeAmpere, MongeAmpereSettings,
 };
-use pde_engine::movers::monitor::{Indicator, MonitorSpec};
+use pde_engine::movers::monitor::MonitorSpec;
 use pde_engine::movers::registry::Options;
 use pde_engine::movers::spring::{Spring, SpringSettings};
 use pde_engine::movers::steep_layer::SteepLayer;
@@ -104,12 +104,7 @@ fn monge_ampere_resolves_a_steep_layer() {
     // gradient, move (warm-started), solve again; the spring baseline
     // alongside.
     let uniform = generate::rectangle([0.0, 0.0], [1.0, 1.0], [40, 40], CellKind::Tri3).unwrap();
-    let monitor = MonitorSpec {
-        field: "u".into(),
-        indicator: Indicator::Gradient,
-        alpha: 20.0,
-        smoothing: 4.0,
-    };
+    let monitor = MonitorSpec::of("u");
     let settings = MongeAmpereSettings {
         rtol: 1e-4,
         ..MongeAmpereSettings::default()
@@ -183,12 +178,7 @@ fn a_moving_mesh_follows_a_front_in_the_time_loop() {
         (error, heat)
     };
     let (fixed, _) = run(None);
-    let monitor = MonitorSpec {
-        field: "u".into(),
-        indicator: Indicator::Gradient,
-        alpha: 20.0,
-        smoothing: 4.0,
-    };
+    let monitor = MonitorSpec::of("u");
     let options = Options::new();
     let mut motion = Motion::new(
         &MotionSpec {

@@ -28,16 +28,11 @@ use pde_mesh::{generate, CellKind};
 /// smoothing 4). One JSON line.
 pub fn mesh_mover(cells: usize, rounds: usize) -> Result<()> {
     use pde_engine::movers::monge_ampere::{MongeAmpere, MongeAmpereSettings};
-    use pde_engine::movers::monitor::{Indicator, MonitorSpec};
+    use pde_engine::movers::monitor::MonitorSpec;
     use pde_engine::movers::spring::{Spring, SpringSettings};
     use pde_engine::movers::steep_layer::SteepLayer;
     let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [cells, cells], CellKind::Tri3)?;
-    let monitor = MonitorSpec {
-        field: "u".into(),
-        indicator: Indicator::Gradient,
-        alpha: 20.0,
-        smoothing: 4.0,
-    };
+    let monitor = MonitorSpec::of("u");
     let layer = SteepLayer::default();
     let settings = MongeAmpereSettings {
         rtol: 1e-4,

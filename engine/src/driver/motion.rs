@@ -131,6 +131,7 @@ impl Motion {
         let nodal = self.monitor.nodal(&current, &values)?;
         let monitor = NodalMonitor::new(current.clone(), &nodal)?;
         let eval = |x: [f64; 3]| monitor.eval(x);
+        let limits = Limits::of(&current, reach);
         let mut accepted = None;
         for (k, mover) in std::iter::once(&mut self.primary)
             .chain(self.fallback.as_mut())
@@ -139,11 +140,12 @@ impl Motion {
             match guarded(
                 &current,
                 mover.mover.new_points(&current.points, &eval),
-                reach,
+                &limits,
             ) {
-                Ok((mesh, scaled)) => {
+                Ok((mesh, scaled, min_angle)) => {
                     self.record.scaled_back += usize::from(scaled);
                     self.record.fallbacks += usize::from(k > 0);
+                    self.record.min_angle = self.record.min_angle.min(min_angle);
                     accepted = Some(mesh);
                     break;
                 }
@@ -155,11 +157,7 @@ impl Motion {
             }
         }
         match &accepted {
-            Some(mesh) => {
-                self.record.moves += 1;
-                let quality = pde_mesh::quality::summary(mesh);
-                self.record.min_angle = self.record.min_angle.min(quality.min_angle);
-            }
+            Some(_) => self.record.moves += 1,
             None => self.record.skipped += 1,
         }
         self.record.seconds += started.elapsed().as_secs_f64();
@@ -204,21 +202,52 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
     }
 }
 
-/// The mesh with `proposal`'s points if every cell is valid and (with
-/// [`Reach::Cell`]) no node moves further than the size of its cells,
-/// else with the move from `current` shortened to that and halved until
-/// it is valid (at most three times): the mesh and whether it was scaled
-/// back, or why it was refused. (Remaps and the ALE step assume moves of
-/// about a cell; a mover that proposes more gets there over several
-/// steps.) Valid: no inverted cell, none smaller than 1e-8 of the mean,
-/// and no angle below 1° (or below the current mesh's smallest, if that
-/// is smaller already): slivers ruin the discretisation as surely as
-/// inverted cells.
+/// What a move from the current mesh may do: how far each node may go,
+/// and the smallest angle a moved mesh may have (1°, or the current
+/// mesh's smallest if that is smaller already), from one pass over the
+/// current mesh's cells.
+struct Limits {
+    reach: Vec<f64>,
+    min_angle: f64,
+}
+
+impl Limits {
+    fn of(current: &Mesh, reach: Reach) -> Limits {
+        let quality = pde_mesh::quality::domain_quality(current);
+        let min_angle = quality.iter().map(|q| q.min_angle).fold(1.0, f64::min);
+        let reach = match reach {
+            // For every point the size of its smallest cell (the d-th
+            // root of its measure).
+            Reach::Cell => {
+                let mut size = vec![f64::INFINITY; current.num_points()];
+                let dim = current.dim().max(1) as f64;
+                for (nodes, q) in cell_corners(current).zip(&quality) {
+                    let h = q.measure.abs().powf(1.0 / dim);
+                    for &n in nodes {
+                        size[n] = size[n].min(h);
+                    }
+                }
+                size
+            }
+            Reach::Any => vec![f64::INFINITY; current.num_points()],
+        };
+        Limits { reach, min_angle }
+    }
+}
+
+/// The mesh with `proposal`'s points if every cell is valid and no node
+/// moves further than `limits` allow, else with the move from `current`
+/// shortened to that and halved until it is valid (at most three times):
+/// the mesh, whether it was scaled back and its smallest angle, or why it
+/// was refused. (Remaps and the ALE step assume moves of about a cell; a
+/// mover that proposes more gets there over several steps.) Valid: no
+/// inverted cell, none smaller than 1e-8 of the mean, and no angle below
+/// the limit: slivers ruin the discretisation as surely as inverted cells.
 fn guarded(
     current: &Arc<Mesh>,
     proposal: Result<Vec<[f64; 3]>>,
-    reach: Reach,
-) -> Result<(Mesh, bool), String> {
+    limits: &Limits,
+) -> Result<(Mesh, bool, f64), String> {
     let points = proposal.map_err(|e| format!("{e:#}"))?;
     if points.len() != current.points.len() {
         return Err(format!(
@@ -227,14 +256,10 @@ fn guarded(
             current.points.len()
         ));
     }
-    let reach = match reach {
-        Reach::Cell => node_sizes(current),
-        Reach::Any => vec![f64::INFINITY; current.points.len()],
-    };
     let limit = points
         .iter()
         .zip(&current.points)
-        .zip(&reach)
+        .zip(&limits.reach)
         .map(|((new, old), size)| {
             let d = (0..3)
                 .map(|k| (new[k] - old[k]).powi(2))
@@ -247,7 +272,7 @@ fn guarded(
             }
         })
         .fold(1.0, f64::min);
-    let floor = pde_mesh::quality::summary(current).min_angle.min(1.0);
+    let floor = limits.min_angle;
     let mut why = String::new();
     for halvings in 0..4 {
         let s = limit * 0.5f64.powi(halvings);
@@ -263,7 +288,7 @@ fn guarded(
         let mean = q.total_measure / q.cells.max(1) as f64;
         let valid = q.inverted == 0 && q.min_measure > 1e-8 * mean && q.min_angle >= floor;
         if valid && q.min_measure.is_finite() {
-            return Ok((mesh, s < 1.0));
+            return Ok((mesh, s < 1.0, q.min_angle));
         }
         if halvings == 0 {
             why = format!(
@@ -276,23 +301,13 @@ fn guarded(
     Err(why)
 }
 
-/// For every mesh point the size of its smallest cell (the `d`-th root of
-/// its measure).
-fn node_sizes(mesh: &Mesh) -> Vec<f64> {
-    let quality = pde_mesh::quality::domain_quality(mesh);
-    let mut size = vec![f64::INFINITY; mesh.num_points()];
-    let cells = mesh.domain_blocks().flat_map(|(_, b)| {
+/// The corner nodes of every domain cell, in the order of
+/// [`pde_mesh::quality::domain_quality`].
+fn cell_corners(mesh: &Mesh) -> impl Iterator<Item = &[usize]> {
+    mesh.domain_blocks().flat_map(|(_, b)| {
         let corners = b.kind.num_corners();
         b.cells().map(move |c| &c[..corners])
-    });
-    let dim = mesh.dim().max(1) as f64;
-    for (nodes, q) in cells.zip(&quality) {
-        let h = q.measure.abs().powf(1.0 / dim);
-        for &n in nodes {
-            size[n] = size[n].min(h);
-        }
-    }
-    size
+    })
 }
 
 /// The values of `field` at the points of the model's mesh: its point
@@ -315,11 +330,7 @@ pub fn nodal_field<M: Model + ?Sized>(model: &M, field: &str) -> Result<Vec<f64>
     let measures = pde_mesh::quality::domain_quality(mesh);
     let mut sum = vec![0.0; mesh.num_points()];
     let mut weight = vec![0.0; mesh.num_points()];
-    let cell_nodes = mesh.domain_blocks().flat_map(|(_, b)| {
-        let corners = b.kind.num_corners();
-        b.cells().map(move |c| &c[..corners])
-    });
-    for ((nodes, value), q) in cell_nodes.zip(&cells.values).zip(&measures) {
+    for ((nodes, value), q) in cell_corners(mesh).zip(&cells.values).zip(&measures) {
         for &n in nodes {
             sum[n] += q.measure * value;
             weight[n] += q.measure;

@@ -60,6 +60,17 @@ pub struct MonitorSpec {
 }
 
 impl MonitorSpec {
+    /// The monitor of `field` with the defaults: gradient, α = 20,
+    /// smoothing 4.
+    pub fn of(field: &str) -> MonitorSpec {
+        MonitorSpec {
+            field: field.into(),
+            indicator: Indicator::default(),
+            alpha: default_alpha(),
+            smoothing: default_smoothing(),
+        }
+    }
+
     /// What is wrong with the numbers, each completing
     /// `mesh_mover.monitor.`.
     pub fn check(&self, problems: &mut Vec<String>) {

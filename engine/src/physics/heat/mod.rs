@@ -57,6 +57,9 @@ pub struct Heat {
     /// a moving mesh the values travel with their nodes (ALE), and the
     /// mesh velocity is the integrator's derivative of these positions.
     positions: VecDeque<Arc<Vec<[f64; 3]>>>,
+    /// The dof positions of the current mesh, shared with the kept states
+    /// on it, so that "not moved" is a pointer comparison.
+    here: Arc<Vec<[f64; 3]>>,
     tried: Option<(f64, Vec<f64>)>,
     /// `F(t)` of the last tried step's end: Crank–Nicolson's next step
     /// starts there, with the data that were in force then.
@@ -78,7 +81,8 @@ impl Heat {
         let k = kappa.clone();
         let stiffness = assembly::assemble_matrix(&space, q, assembly::laplace(move |x| k(x)))?;
         let u = space.interpolate(u0);
-        let positions = VecDeque::from([Arc::new(space.dof_points().to_vec())]);
+        let here = Arc::new(space.dof_points().to_vec());
+        let positions = VecDeque::from([here.clone()]);
         Ok(Heat {
             space,
             source: Arc::new(|_, _| 0.0),
@@ -91,6 +95,7 @@ impl Heat {
             stiffness,
             history: VecDeque::from([(t0, u)]),
             positions,
+            here,
             tried: None,
             end_load: None,
         })
@@ -189,8 +194,7 @@ impl Heat {
         let t = self.time();
         self.history.clear();
         self.history.push_back((t, u));
-        let here = self.positions.back().expect("aligned with the history").clone();
-        self.positions = VecDeque::from([here]);
+        self.positions = VecDeque::from([self.here.clone()]);
     }
 
     /// Load vector `F(t)`: sources and Neumann fluxes.
@@ -222,17 +226,6 @@ impl Heat {
         Ok(b)
     }
 
-    /// The dof positions of the current mesh: the kept ones while the mesh
-    /// has not moved, so that "not moved" is a pointer comparison.
-    fn current_positions(&self) -> Arc<Vec<[f64; 3]>> {
-        let last = self.positions.back().expect("aligned with the history");
-        if last.as_slice() == self.space.dof_points() {
-            last.clone()
-        } else {
-            Arc::new(self.space.dof_points().to_vec())
-        }
-    }
-
     /// The spatial operator plus the ALE term `−w·∇u` when the mesh moved
     /// within the levels the step uses; `w` is the integrator's
     /// derivative of the dof positions (backward differences of BDF2, the
@@ -247,7 +240,8 @@ impl Heat {
         let last = &self.positions[k - 1];
         let bdf2 = self.integrator == Integrator::Bdf2 && k >= 2;
         let previous = bdf2.then(|| &self.positions[k - 2]);
-        if last.as_slice() == now && previous.is_none_or(|p| p.as_slice() == now) {
+        let moved = |p: &Arc<Vec<[f64; 3]>>| !Arc::ptr_eq(p, &self.here);
+        if !moved(last) && !previous.is_some_and(moved) {
             return Ok(None);
         }
         // Coefficients of x_new, x_last, x_previous in dt·(dx/dt).
@@ -404,7 +398,7 @@ impl Stepper for Heat {
     fn commit(&mut self) {
         if let Some(state) = self.tried.take() {
             self.history.push_back(state);
-            self.positions.push_back(self.current_positions());
+            self.positions.push_back(self.here.clone());
             while self.history.len() > 3 {
                 self.history.pop_front();
                 self.positions.pop_front();
@@ -430,6 +424,7 @@ impl Stepper for Heat {
                 "the moved mesh has another number of dofs; movers keep the connectivity".into(),
             )));
         }
+        self.here = Arc::new(space.dof_points().to_vec());
         self.space = space;
         self.tried = None;
         self.end_load = None;
