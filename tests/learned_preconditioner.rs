@@ -12,7 +12,6 @@
 //! on this family).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pde_engine::dataset::Split;
@@ -26,23 +25,8 @@ use pde_learned::factor::{FactorConfig, FactorKind, FactorModel, SystemTensors};
 use pde_learned::gnn::GnnConfig;
 use pde_learned::tch::Device;
 
-fn run(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn succeed(args: &[&str]) -> String {
-    let (ok, out, err) = run(args);
-    assert!(ok, "{args:?}: {err}");
-    out
-}
+mod common;
+use common::{run, succeed};
 
 /// The family (20 training systems, 4 held out at contrast 100) and the
 /// model trained on it, made once for all tests.

@@ -299,3 +299,41 @@ fn check_refuses_movers_that_cannot_run() {
         "the poisson model is steady",
     );
 }
+
+#[test]
+fn the_learned_movers_decoder_reproduces_monge_ampere_from_its_laplacian() {
+    // What the learned mover predicts, the nodal Laplacian s = Δφ of the
+    // Monge–Ampère potential, gives back the Monge–Ampère mesh through one
+    // Poisson solve: a network that predicted s exactly would be the
+    // Monge–Ampère mover. The linearised guess (the first feature) does
+    // not: the control.
+    use pde_engine::movers::mover_graph::{MoverGraph, EDGE_FEATURES, NODE_FEATURES};
+    let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [24, 24], CellKind::Tri3).unwrap();
+    let monitor = ring(5.0, 20.0, 0.3);
+    let mut ma = MongeAmpere::new(&mesh, MongeAmpereSettings::default()).unwrap();
+    let moved = ma.relax(&monitor).unwrap();
+    assert!(moved.converged);
+    let s = ma.laplacian();
+    let mut graph = MoverGraph::new(&mesh).unwrap();
+    let points = graph.mesh_of(&s).unwrap();
+    let distance = |a: &[[f64; 3]], b: &[[f64; 3]]| {
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1]))
+            .fold(0.0, f64::max)
+    };
+    let error = distance(&points, &moved.points);
+    assert!(error < 1e-10, "{error}");
+    let features = graph.features(&monitor).unwrap();
+    let n = mesh.num_points();
+    assert_eq!(features.nodes.len(), n * NODE_FEATURES);
+    assert_eq!(features.edges.len(), graph.senders.len() * EDGE_FEATURES);
+    // The linear guess s₀ = θ₀/m − 1 is feature 2 of every node.
+    let s0: Vec<f64> = (0..n)
+        .map(|i| features.nodes[i * NODE_FEATURES + 2] as f64)
+        .collect();
+    let guess = graph.mesh_of(&s0).unwrap();
+    let off = distance(&guess, &moved.points);
+    eprintln!("decoder: {error:.2e} from Monge–Ampère's mesh; the linear guess {off:.3e}");
+    assert!(off > 1e-2, "{off}");
+}

@@ -23,10 +23,11 @@ use pde_engine::physics::Stepper;
 use pde_mesh::{generate, CellKind};
 
 /// The steep layer on a `cells`×`cells` triangle mesh: uniform, and the
-/// same nodes after `rounds` solve–move rounds of Monge–Ampère and of
-/// springs (the monitor of the case files' defaults: gradient, α = 20,
-/// smoothing 4). One JSON line.
-pub fn mesh_mover(cells: usize, rounds: usize) -> Result<()> {
+/// same nodes after `rounds` solve–move rounds of Monge–Ampère, of springs
+/// and, given a `model` (from `train mover`), of the learned mover (the
+/// monitor of the case files' defaults: gradient, α = 20, smoothing 4).
+/// One JSON line.
+pub fn mesh_mover(cells: usize, rounds: usize, model: Option<&std::path::Path>) -> Result<()> {
     use pde_engine::movers::monge_ampere::{MongeAmpere, MongeAmpereSettings};
     use pde_engine::movers::monitor::MonitorSpec;
     use pde_engine::movers::spring::{Spring, SpringSettings};
@@ -50,19 +51,57 @@ pub fn mesh_mover(cells: usize, rounds: usize) -> Result<()> {
         &monitor,
         rounds,
     )?;
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "nodes": mesh.num_points(),
         "uniform_error": ma.errors[0],
         "monge_ampere_error": ma.errors.last(),
         "monge_ampere_errors": ma.errors,
         "monge_ampere_seconds": ma.seconds_per_move,
+        "monge_ampere_mover_seconds": ma.mover_seconds_per_move,
         "spring_error": springs.errors.last(),
         "spring_errors": springs.errors,
         "spring_seconds": springs.seconds_per_move,
+        "spring_mover_seconds": springs.mover_seconds_per_move,
         "inverted_cells": ma.inverted + springs.inverted,
     });
+    if let Some(model) = model {
+        let mut mover = learned_mover(model, &mesh)?;
+        let learned = layer.adapt(&mesh, &mut *mover, &monitor, rounds)?;
+        line["learned_error"] = learned.errors.last().copied().into();
+        line["learned_errors"] = learned.errors.clone().into();
+        line["learned_seconds"] = learned.seconds_per_move.into();
+        line["learned_mover_seconds"] = learned.mover_seconds_per_move.into();
+        line["learned_tangled"] = learned.tangled.into();
+        line["inverted_cells"] = (ma.inverted + springs.inverted + learned.inverted).into();
+    }
     println!("{line}");
     Ok(())
+}
+
+/// The learned mover of `mesh` with the model in folder `model`.
+#[cfg(feature = "torch")]
+fn learned_mover(
+    model: &std::path::Path,
+    mesh: &pde_mesh::Mesh,
+) -> Result<Box<dyn pde_engine::movers::MeshMover>> {
+    let mut options = pde_engine::movers::registry::Options::new();
+    options.insert("model".into(), model.display().to_string().into());
+    let entry = pde_engine::movers::registry::kind("learned").expect("built in with torch");
+    let problems = (entry.check)(&options, mesh);
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+    (entry.build)(&options, mesh)
+}
+
+/// Without libtorch there is no learned mover.
+#[cfg(not(feature = "torch"))]
+fn learned_mover(
+    model: &std::path::Path,
+    _: &pde_mesh::Mesh,
+) -> Result<Box<dyn pde_engine::movers::MeshMover>> {
+    anyhow::bail!(
+        "{}: the learned mover needs a build with --features torch",
+        model.display()
+    )
 }
 
 /// -Δu = 2π² sin(πx) sin(πy) on the unit square, u = 0 on the boundary;

@@ -122,6 +122,50 @@ pub(crate) fn write_index(dir: &Path, index: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
+/// The folder of a family that the config file at `config` writes into
+/// `output` (relative to the config), made, its index removed so that no
+/// index points at a half-made family (the index is written last). An
+/// error without the `gmsh` feature, which `command` needs to mesh its
+/// domains.
+pub(crate) fn start_family(config: &Path, output: &Path, command: &str) -> Result<PathBuf> {
+    if !cfg!(feature = "gmsh") {
+        bail!(
+            "{}: `{command}` meshes every domain with gmsh: rebuild with `--features gmsh` \
+             (Debian package libgmsh-dev)",
+            config.display()
+        );
+    }
+    let out = config.parent().unwrap_or(Path::new(".")).join(output);
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("{}: cannot create the folder", out.display()))?;
+    let path = out.join(INDEX);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("{}: cannot remove", path.display()))
+        }
+        _ => Ok(out),
+    }
+}
+
+/// What a family config asks for, in order: for each split, `count(g)`
+/// samples of each of its groups `g`, with their index within the split.
+pub(crate) fn family_plan<'a, G>(
+    train: &'a [G],
+    test: &'a [G],
+    count: impl Fn(&G) -> usize + Copy,
+) -> Vec<(Split, usize, &'a G)> {
+    [(Split::Train, train), (Split::Test, test)]
+        .into_iter()
+        .flat_map(|(split, groups)| {
+            groups
+                .iter()
+                .flat_map(move |g| std::iter::repeat_n(g, count(g)))
+                .enumerate()
+                .map(move |(k, g)| (split, k, g))
+        })
+        .collect()
+}
+
 impl DatasetIndex {
     /// Reads `DIR/index.json`.
     pub fn read(dir: &Path) -> Result<DatasetIndex> {

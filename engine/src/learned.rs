@@ -3,15 +3,23 @@
 //! `pde-engine generate flows`, with a progress bar, checkpoints, `loss.csv` and
 //! `loss.png`, and measures it on the held-out trajectories against
 //! persistence (one step, and rollouts); [`gnn_predictor`] (or [`torchscript_predictor`]) puts a trained
-//! model (or a TorchScript one) in a flow case's time loop.
+//! model (or a TorchScript one) in a flow case's time loop. Also learned CG
+//! preconditioners ([`preconditioner`], `train preconditioner`) and the
+//! learned mesh mover ([`mover`], `train mover`).
 
 mod compare;
 mod flow_step;
+pub mod mover;
 pub mod preconditioner;
+mod train_mover;
 mod train_preconditioner;
 
 pub use compare::{compare, measure, Measurement, COMPARE_RTOL};
 pub use flow_step::{gnn_predictor, torchscript_predictor, GraphFlowStep};
+pub use train_mover::{
+    evaluate as evaluate_mover, steep_layer_on, train_mover, MoverEvaluation, SteepLayerResult,
+    TrainMoverConfig,
+};
 pub use train_preconditioner::{
     train_preconditioner, LossKind, Optimization, TrainPreconditionerConfig,
 };
@@ -84,6 +92,53 @@ fn plot_loss(out: &Path, title: &str, scale: LossScale, warmup: Option<usize>) -
     plot::panels(&out.join("loss.png"), title, "step", &[panel])
 }
 
+/// Reads and parses the `train` config file at `path`.
+fn read_train_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config", path.display()))?;
+    serde_saphyr::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("{}: invalid training config", path.display()))
+}
+
+/// What the progress bar shows after each training step of a run of
+/// `steps` steps that began at step `start`: the step, its loss and the
+/// rate.
+fn show_step(
+    bar: &indicatif::ProgressBar,
+    start: usize,
+    steps: usize,
+) -> impl Fn(&pde_learned::train::Progress) + '_ {
+    let started = Instant::now();
+    move |p| {
+        let rate = (p.step + 1 - start) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_position((1000 * (p.step + 1) / steps.max(1)) as u64);
+        bar.set_message(format!(
+            "step {}/{steps}  loss {:.3e}  {rate:.1} steps/s",
+            p.step + 1,
+            p.loss
+        ));
+    }
+}
+
+/// The step a training run starts from: the checkpoint's in `out` if
+/// `resume` (0 without one), else 0; libtorch's generator seeded with
+/// `seed`, so that new weights are reproducible.
+fn first_step(resume: bool, out: &Path, seed: u64) -> Result<usize> {
+    let start = if resume { checkpoint_step(out)? } else { 0 };
+    pde_learned::tch::manual_seed(seed as i64);
+    Ok(start)
+}
+
+/// Writes a training run's summary to `OUTPUT/evaluation.json`.
+fn write_evaluation(out: &Path, summary: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(summary)?;
+    vtk::write_atomically(&out.join("evaluation.json"), |w| {
+        w.write_all(text.as_bytes())
+    })?;
+    Ok(())
+}
+
 /// A `train stepper` config file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,24 +201,14 @@ fn load_split(
 /// Trains the stepper the config file at `path` describes; returns the
 /// summary (also written to `OUTPUT/evaluation.json`).
 pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the config", path.display()))?;
-    let config: TrainStepperConfig = serde_saphyr::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("{}: invalid training config", path.display()))?;
+    let config: TrainStepperConfig = read_train_config(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let (data_dir, out) = (base.join(&config.data), base.join(&config.output));
     let device = config.device.device()?;
     let index = DatasetIndex::read(&data_dir)?;
     let training = load_split(&index, &data_dir, Split::Train, device)?;
     let test = load_split(&index, &data_dir, Split::Test, device)?;
-    let start = if config.resume {
-        checkpoint_step(&out)?
-    } else {
-        0
-    };
-    // Initial weights from the configured seed: runs are reproducible.
-    pde_learned::tch::manual_seed(config.training.seed as i64);
+    let start = first_step(config.resume, &out, config.training.seed)?;
     let mut model = if start > 0 {
         LearnedStepper::load(&out, device)?
     } else {
@@ -180,17 +225,14 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     let settings = &config.training;
     let bar = progress_bar(progress);
     let started = Instant::now();
-    let losses = train(&mut model, &training, settings, start, Some(&out), |p| {
-        let done = (p.step + 1 - start) as f64;
-        let rate = done / started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_position((1000 * (p.step + 1) / settings.steps.max(1)) as u64);
-        bar.set_message(format!(
-            "step {}/{}  loss {:.3e}  {rate:.1} steps/s",
-            p.step + 1,
-            settings.steps,
-            p.loss
-        ));
-    })?;
+    let losses = train(
+        &mut model,
+        &training,
+        settings,
+        start,
+        Some(&out),
+        show_step(&bar, start, settings.steps),
+    )?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     plot_loss(
@@ -240,9 +282,6 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
             "full_length": full,
         },
     });
-    let text = serde_json::to_string_pretty(&summary)?;
-    vtk::write_atomically(&out.join("evaluation.json"), |w| {
-        w.write_all(text.as_bytes())
-    })?;
+    write_evaluation(&out, &summary)?;
     Ok(summary)
 }

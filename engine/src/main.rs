@@ -64,9 +64,10 @@ enum Command {
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Make training data for learned components from the classical
-    /// solvers: flow trajectories (learned steppers) or linear systems
-    /// (learned preconditioners). Needs the `gmsh` feature. See
-    /// docs/learned.md.
+    /// solvers: flow trajectories (learned steppers), linear systems
+    /// (learned preconditioners) or Monge–Ampère meshes (learned mesh
+    /// movers). Needs the `gmsh` feature. See docs/learned.md and
+    /// docs/movers.md.
     #[command(subcommand)]
     Generate(GenerateCommand),
     /// Train learned components (needs the `torch` feature).
@@ -119,6 +120,38 @@ enum GenerateCommand {
         /// The config (YAML), e.g. cases/learned/systems.yaml.
         config: PathBuf,
     },
+    /// Meshes moved by Monge–Ampère for training learned mesh movers.
+    ///
+    /// Each sample is a 2D domain drawn anew (square, l_shape,
+    /// channel_with_holes, polygon) meshed by gmsh, a field on it (a ring
+    /// or a straight front tanh(./w), or Gaussian bumps), the monitor a
+    /// time loop would build from it (gradient or Hessian indicator, alpha,
+    /// smoothing, all drawn), and the Monge–Ampère mover's answer from the
+    /// unmoved mesh: the nodal Laplacian of its potential, which the
+    /// learned mover predicts. It writes:
+    ///
+    ///   OUTPUT/index.json                   every sample: name, split, domain,
+    ///                                       nodes, field, monitor, and the
+    ///                                       Monge–Ampère solve (iterations,
+    ///                                       residual, seconds)
+    ///   OUTPUT/<split>/<name>/mesh.msh      the mesh (MSH 4.1, binary)
+    ///   OUTPUT/<split>/<name>/nodes.f64     per node: monitor, Laplacian (f64 LE)
+    ///   OUTPUT/<split>/<name>/domain.geo    the domain (gmsh)
+    ///
+    /// Example:
+    ///
+    ///   pde-engine generate meshes cases/learned/meshes.yaml
+    ///
+    /// Config keys: docs/movers.md.
+    #[command(
+        verbatim_doc_comment,
+        about = "Meshes moved by Monge–Ampère (drawn domains, fields and monitors) for training \
+                 learned mesh movers"
+    )]
+    Meshes {
+        /// The config (YAML), e.g. cases/learned/meshes.yaml.
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,6 +174,18 @@ enum TrainCommand {
     /// `solver: {kind: cg, preconditioner: {kind: learned, model: PATH}}`.
     Preconditioner {
         /// The training config (YAML), e.g. cases/learned/train_preconditioner.yaml.
+        config: PathBuf,
+    },
+    /// Train a learned mesh mover on a family from `generate meshes`: a
+    /// message-passing network that predicts the Monge–Ampère potential's
+    /// Laplacian from the monitor, decoded into the mesh by one Poisson
+    /// solve. Progress bar, checkpoints (resume: true continues exactly),
+    /// loss.csv and loss.png; then, in evaluation.json, its meshes against
+    /// Monge–Ampère's on the held-out samples and the steep layer's errors
+    /// (uniform, Monge–Ampère, learned). Use the model in a case with
+    /// `mesh_mover: {kind: learned, model: PATH}`.
+    Mover {
+        /// The training config (YAML), e.g. cases/learned/train_mover.yaml.
         config: PathBuf,
     },
 }
@@ -241,8 +286,9 @@ enum BenchCommand {
     },
     /// Mesh movers on the steep layer tanh((r - 0.3)/0.01) (P1 Poisson on
     /// the unit square): the L2 error on the uniform mesh and on the same
-    /// nodes moved by Monge–Ampère and by springs after each solve–move
-    /// round, and the seconds per move, as one JSON line.
+    /// nodes moved by Monge–Ampère, by springs and (with --model) by the
+    /// learned mover after each solve–move round, and the seconds per move,
+    /// as one JSON line.
     MeshMover {
         /// Cells per side of the uniform triangle mesh.
         #[arg(long, default_value_t = 40)]
@@ -250,6 +296,10 @@ enum BenchCommand {
         /// Solve–move rounds.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// A learned mover's folder (from `train mover`; needs the torch
+        /// feature).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
 }
 
@@ -304,9 +354,11 @@ fn dispatch(command: Command) -> Result<()> {
             steps,
             threads,
         }) => bench::shallow_water(cells, steps, threads),
-        Command::Bench(BenchCommand::MeshMover { cells, rounds }) => {
-            bench::mesh_mover(cells, rounds)
-        }
+        Command::Bench(BenchCommand::MeshMover {
+            cells,
+            rounds,
+            model,
+        }) => bench::mesh_mover(cells, rounds, model.as_deref()),
         Command::Bench(BenchCommand::Preconditioner { data, model, split }) => {
             let split = match split {
                 SplitArg::Train => pde_engine::dataset::Split::Train,
@@ -322,6 +374,9 @@ fn dispatch(command: Command) -> Result<()> {
                 GenerateCommand::Systems { config } => {
                     pde_engine::systems::generate(&config, interactive())?
                 }
+                GenerateCommand::Meshes { config } => {
+                    pde_engine::movers::samples::generate(&config, interactive())?
+                }
             };
             eprintln!("dataset in {}/ (index.json)", out.display());
             Ok(())
@@ -330,6 +385,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Train(TrainCommand::Preconditioner { config }) => {
             train(&config, Trained::Preconditioner)
         }
+        Command::Train(TrainCommand::Mover { config }) => train(&config, Trained::Mover),
     }
 }
 
@@ -344,6 +400,7 @@ fn interactive() -> bool {
 enum Trained {
     Stepper,
     Preconditioner,
+    Mover,
 }
 
 #[cfg(feature = "torch")]
@@ -353,6 +410,7 @@ fn train(config: &Path, what: Trained) -> Result<()> {
         Trained::Preconditioner => {
             pde_engine::learned::train_preconditioner(config, interactive())?
         }
+        Trained::Mover => pde_engine::learned::train_mover(config, interactive())?,
     };
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())

@@ -12,7 +12,8 @@
 //!   PyTorch, behind the same [`torchscript::GraphStepper`] trait) and
 //!   [`train`] (the training loop of any model, with [`adam`], the
 //!   optimiser whose state checkpoints save), and [`factor`] (learned
-//!   `L Lᵀ` preconditioners for conjugate gradients).
+//!   `L Lᵀ` preconditioners for conjugate gradients) and [`mover`] (the
+//!   network of a learned mesh mover).
 
 pub mod graph;
 
@@ -26,6 +27,8 @@ pub mod factor;
 mod files;
 #[cfg(feature = "torch")]
 pub mod gnn;
+#[cfg(feature = "torch")]
+pub mod mover;
 #[cfg(feature = "torch")]
 pub mod normalizer;
 #[cfg(feature = "torch")]

@@ -81,6 +81,48 @@ impl Normalizer {
     }
 }
 
+/// The normalisers of a graph network: its node inputs, edge inputs and
+/// outputs (variables `node_norm`, `edge_norm`, `output_norm` under the
+/// path they are made on).
+#[derive(Debug)]
+pub struct GraphNormalizers {
+    /// Of the node inputs.
+    pub node: Normalizer,
+    /// Of the edge inputs.
+    pub edge: Normalizer,
+    /// Of the outputs.
+    pub output: Normalizer,
+}
+
+/// Rows a graph normaliser sees before it freezes, unless frozen earlier.
+const GRAPH_ROWS: f64 = 1e7;
+
+impl GraphNormalizers {
+    /// Normalisers of `nodes` node, `edges` edge and `outputs` output
+    /// features under `root`.
+    pub fn new(root: &nn::Path, nodes: i64, edges: i64, outputs: i64) -> Self {
+        GraphNormalizers {
+            node: Normalizer::new(root / "node_norm", nodes, GRAPH_ROWS),
+            edge: Normalizer::new(root / "edge_norm", edges, GRAPH_ROWS),
+            output: Normalizer::new(root / "output_norm", outputs, GRAPH_ROWS),
+        }
+    }
+
+    /// Adds a sample's node inputs, edge inputs and outputs (until frozen).
+    pub fn accumulate(&mut self, nodes: &Tensor, edges: &Tensor, outputs: &Tensor) {
+        self.node.accumulate(nodes);
+        self.edge.accumulate(edges);
+        self.output.accumulate(outputs);
+    }
+
+    /// Stops accumulating (done after the first training samples).
+    pub fn freeze(&mut self) {
+        self.node.freeze();
+        self.edge.freeze();
+        self.output.freeze();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

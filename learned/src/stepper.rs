@@ -15,7 +15,7 @@ use tch::{Device, Kind, Tensor};
 use crate::error::LearnedError;
 use crate::files::{load_weights, read_model_config, save_model};
 use crate::gnn::{EncodeProcessDecode, GnnConfig};
-use crate::normalizer::Normalizer;
+use crate::normalizer::GraphNormalizers;
 use crate::tensors::GraphTensors;
 
 /// What a stepper model is: its state, its node types and its network.
@@ -35,9 +35,6 @@ pub struct StepperConfig {
     pub dt: Option<f64>,
 }
 
-/// Rows the normalisers see before they freeze, unless frozen earlier.
-const NORMALIZER_ROWS: f64 = 1e7;
-
 /// A learned stepper: network, normalisers and their weights.
 pub struct LearnedStepper {
     /// Its configuration.
@@ -45,9 +42,7 @@ pub struct LearnedStepper {
     /// The weights (trainable and normaliser statistics).
     pub vs: VarStore,
     net: EncodeProcessDecode,
-    node_norm: Normalizer,
-    edge_norm: Normalizer,
-    output_norm: Normalizer,
+    norms: GraphNormalizers,
 }
 
 impl LearnedStepper {
@@ -58,16 +53,12 @@ impl LearnedStepper {
         let fields = config.fields.len() as i64;
         let node_inputs = fields + config.type_groups.len() as i64 + 1;
         let net = EncodeProcessDecode::new(&root / "net", node_inputs, 4, fields, &config.gnn);
-        let node_norm = Normalizer::new(&root / "node_norm", node_inputs, NORMALIZER_ROWS);
-        let edge_norm = Normalizer::new(&root / "edge_norm", 4, NORMALIZER_ROWS);
-        let output_norm = Normalizer::new(&root / "output_norm", fields, NORMALIZER_ROWS);
+        let norms = GraphNormalizers::new(&root, node_inputs, 4, fields);
         LearnedStepper {
             config,
             vs,
             net,
-            node_norm,
-            edge_norm,
-            output_norm,
+            norms,
         }
     }
 
@@ -101,8 +92,8 @@ impl LearnedStepper {
     fn forward(&self, graph: &GraphTensors, state: &Tensor) -> Tensor {
         let nodes = Tensor::cat(&[state, &graph.node_types], 1);
         self.net.forward(
-            &self.node_norm.normalize(&nodes),
-            &self.edge_norm.normalize(&graph.edge_features),
+            &self.norms.node.normalize(&nodes),
+            &self.norms.edge.normalize(&graph.edge_features),
             &graph.senders,
             &graph.receivers,
         )
@@ -112,7 +103,7 @@ impl LearnedStepper {
     pub fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError> {
         self.check(graph, state)?;
         Ok(tch::no_grad(|| {
-            state + self.output_norm.denormalize(&self.forward(graph, state))
+            state + self.norms.output.denormalize(&self.forward(graph, state))
         }))
     }
 
@@ -138,10 +129,11 @@ impl LearnedStepper {
         };
         let target = next - &noisy;
         if accumulate {
-            self.node_norm
-                .accumulate(&Tensor::cat(&[&noisy, &graph.node_types], 1));
-            self.edge_norm.accumulate(&graph.edge_features);
-            self.output_norm.accumulate(&target);
+            self.norms.accumulate(
+                &Tensor::cat(&[&noisy, &graph.node_types], 1),
+                &graph.edge_features,
+                &target,
+            );
         }
         if mask.size() != state.size() {
             return Err(LearnedError::Shape(format!(
@@ -150,16 +142,14 @@ impl LearnedStepper {
                 state.size()
             )));
         }
-        let error = (self.forward(graph, &noisy) - self.output_norm.normalize(&target)).square();
+        let error = (self.forward(graph, &noisy) - self.norms.output.normalize(&target)).square();
         let weight = mask.to_kind(Kind::Float);
         Ok((error * &weight).sum(Kind::Float) / weight.sum(Kind::Float).clamp_min(1.0))
     }
 
     /// Freezes the normalisers (done after the first training steps).
     pub fn freeze_normalizers(&mut self) {
-        self.node_norm.freeze();
-        self.edge_norm.freeze();
-        self.output_norm.freeze();
+        self.norms.freeze();
     }
 
     /// Saves the model into directory `dir`: `model.json` (the

@@ -16,6 +16,7 @@ mod time_loop;
 
 pub use crate::physics::{Monitor, OnStep, StepInfo};
 pub use crate::time::Adaptive;
+pub(crate) use motion::{guarded, Limits};
 pub use motion::{nodal_field, MeshMotion, Motion, MotionSpec, Reach};
 pub(crate) use time_loop::progress_bar;
 pub use time_loop::{RunSummary, TimeLoop};

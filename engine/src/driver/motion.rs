@@ -206,13 +206,13 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
 /// and the smallest angle a moved mesh may have (1°, or the current
 /// mesh's smallest if that is smaller already), from one pass over the
 /// current mesh's cells.
-struct Limits {
+pub(crate) struct Limits {
     reach: Vec<f64>,
     min_angle: f64,
 }
 
 impl Limits {
-    fn of(current: &Mesh, reach: Reach) -> Limits {
+    pub(crate) fn of(current: &Mesh, reach: Reach) -> Limits {
         let quality = pde_mesh::quality::domain_quality(current);
         let min_angle = quality.iter().map(|q| q.min_angle).fold(1.0, f64::min);
         let reach = match reach {
@@ -243,7 +243,7 @@ impl Limits {
 /// mover that proposes more gets there over several steps.) Valid: no
 /// inverted cell, none smaller than 1e-8 of the mean, and no angle below
 /// the limit: slivers ruin the discretisation as surely as inverted cells.
-fn guarded(
+pub(crate) fn guarded(
     current: &Arc<Mesh>,
     proposal: Result<Vec<[f64; 3]>>,
     limits: &Limits,

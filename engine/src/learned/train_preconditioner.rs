@@ -4,21 +4,19 @@
 //! `loss.csv` and `loss.png`, then measures it on the held-out systems next
 //! to the classical preconditioners ([`compare`]): `evaluation.json`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use pde_learned::factor::{FactorConfig, FactorKind, FactorLoss, FactorModel, SystemTensors};
 use pde_learned::tch::{Device, Tensor};
-use pde_learned::train::{checkpoint_step, optimize, Schedule};
-use pde_mesh::io::vtk;
+use pde_learned::train::{optimize, Schedule};
 use serde::Deserialize;
 
 use super::compare::compare;
 use super::preconditioner::ScaledSystem;
-use super::{plot_loss, LossScale};
+use super::{first_step, plot_loss, read_train_config, show_step, write_evaluation, LossScale};
 use crate::case::DeviceKind;
 use crate::dataset::Split;
 use crate::driver::progress_bar;
@@ -75,6 +73,22 @@ fn final_learning_rate_default() -> f64 {
 }
 fn clip_norm_default() -> f64 {
     1.0
+}
+
+impl Optimization {
+    /// The schedule of these settings, the first `warmup` steps without
+    /// updates.
+    pub(crate) fn schedule(&self, warmup: usize) -> Schedule {
+        Schedule {
+            steps: self.steps,
+            warmup,
+            learning_rate: self.learning_rate,
+            final_learning_rate: self.final_learning_rate,
+            clip_norm: self.clip_norm,
+            checkpoint_every: self.checkpoint_every,
+            seed: self.seed,
+        }
+    }
 }
 
 impl Default for Optimization {
@@ -179,11 +193,7 @@ fn training_system(
 /// Trains the preconditioner the config file at `path` describes; returns
 /// the summary (also written to `OUTPUT/evaluation.json`).
 pub fn train_preconditioner(path: &Path, progress: bool) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the config", path.display()))?;
-    let config: TrainPreconditionerConfig = serde_saphyr::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("{}: invalid training config", path.display()))?;
+    let config: TrainPreconditionerConfig = read_train_config(path)?;
     let o = &config.training;
     if o.steps == 0 || o.learning_rate.is_nan() || o.learning_rate <= 0.0 || config.probes == 0 {
         bail!(
@@ -209,38 +219,15 @@ pub fn train_preconditioner(path: &Path, progress: bool) -> Result<serde_json::V
     if systems.is_empty() {
         bail!("{}: the family has no training systems", data.display());
     }
-    let start = if config.resume {
-        checkpoint_step(&out)?
-    } else {
-        0
-    };
-    pde_learned::tch::manual_seed(o.seed as i64);
+    let start = first_step(config.resume, &out, o.seed)?;
     let mut model = if start > 0 {
         FactorModel::load(&out, device)?
     } else {
         FactorModel::new(config.model.clone(), device)
     };
-    let schedule = Schedule {
-        steps: o.steps,
-        warmup: 0,
-        learning_rate: o.learning_rate,
-        final_learning_rate: o.final_learning_rate,
-        clip_norm: o.clip_norm,
-        checkpoint_every: o.checkpoint_every,
-        seed: o.seed,
-    };
+    let schedule = o.schedule(0);
     let started = Instant::now();
-    let on_step = |p: &pde_learned::train::Progress| {
-        let done = (p.step + 1 - start) as f64;
-        let rate = done / started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_position((1000 * (p.step + 1) / o.steps) as u64);
-        bar.set_message(format!(
-            "step {}/{}  loss {:.3e}  {rate:.1} steps/s",
-            p.step + 1,
-            o.steps,
-            p.loss
-        ));
-    };
+    let on_step = show_step(&bar, start, o.steps);
     let probes = config.probes as i64;
     let losses = optimize(
         &mut model,
@@ -303,10 +290,7 @@ pub fn train_preconditioner(path: &Path, progress: bool) -> Result<serde_json::V
         "train_seconds": seconds,
         "test": comparison,
     });
-    let text = serde_json::to_string_pretty(&summary)?;
-    vtk::write_atomically(&out.join("evaluation.json"), |w| {
-        w.write_all(text.as_bytes())
-    })?;
+    write_evaluation(&out, &summary)?;
     Ok(summary)
 }
 

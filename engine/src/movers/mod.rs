@@ -6,12 +6,16 @@
 //! baseline; [`monitor`]: monitor functions from a solution field;
 //! [`registry`]: the kinds case files name (`mesh_mover: {kind: ...}`),
 //! which a feature (the learned mover) adds to; [`steep_layer`]: the
-//! benchmark problem the movers are measured on. The time loop checks every
+//! benchmark problem the movers are measured on; [`mover_graph`] and
+//! [`samples`]: what the learned mover (feature `torch`) reads, and its
+//! training data (`pde-engine generate meshes`). The time loop checks every
 //! moved mesh and guards against tangling ([`crate::driver::Motion`]).
 
 pub mod monge_ampere;
 pub mod monitor;
+pub mod mover_graph;
 pub mod registry;
+pub mod samples;
 pub mod spring;
 pub mod steep_layer;
 mod triangles;

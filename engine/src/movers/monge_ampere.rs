@@ -120,11 +120,11 @@ pub fn equidistribute(
 /// loop, where the monitor changes a little per step, each move starts
 /// from the last one's potential (as Firedrake's `movement` does).
 pub struct MongeAmpere {
-    mesh: Mesh,
+    pub(super) mesh: Mesh,
     settings: MongeAmpereSettings,
-    t: Triangles,
+    pub(super) t: Triangles,
     boundary_edges: Vec<BoundaryEdge>,
-    boundary: Vec<Boundary>,
+    pub(super) boundary: Vec<Boundary>,
     /// The P1 dof of each mesh node.
     dof: Vec<Option<usize>>,
     /// The Neumann Laplacian on `ξ` with dof 0 pinned (SPD).
@@ -195,6 +195,73 @@ impl MongeAmpere {
         result
     }
 
+    /// The mesh of the current potential, `x = ξ + ∇φ`: `∇φ` projected
+    /// onto the nodes (lumped), its normal part removed on the boundary.
+    pub fn points(&self) -> Vec<[f64; 3]> {
+        let (t, dof, phi) = (&self.t, &self.dof, &self.phi);
+        let g = t.project(|c| t.gradient(c, |node| dof[node].map_or(0.0, |d| phi[d])));
+        self.mesh
+            .points
+            .iter()
+            .zip(&g)
+            .zip(&self.boundary)
+            .map(|((p, gi), kind)| {
+                let d = kind.allowed(*gi);
+                [p[0] + d[0], p[1] + d[1], p[2]]
+            })
+            .collect()
+    }
+
+    /// The nodal Laplacian `s` of the current potential, `K φ = −M s`
+    /// (`K` the stiffness matrix, `M` the lumped mass, on `ξ`): `1 + s` is
+    /// the linear part of the area ratio `det(I + H(φ))` of the cells
+    /// around each node. What the learned mover predicts
+    /// ([`MongeAmpere::set_laplacian`] turns it back into the mesh).
+    pub fn laplacian(&self) -> Vec<f64> {
+        let (t, dof, phi) = (&self.t, &self.dof, &self.phi);
+        let mut k_phi = vec![0.0; self.mesh.num_points()];
+        for (c, k) in t.corners.iter().enumerate() {
+            let g = t.gradient(c, |node| dof[node].map_or(0.0, |d| phi[d]));
+            for (a, &node) in k.iter().enumerate() {
+                let psi = t.gradients[c][a];
+                k_phi[node] += t.area[c] * (psi[0] * g[0] + psi[1] * g[1]);
+            }
+        }
+        k_phi
+            .iter()
+            .zip(&t.lumped)
+            .map(|(k, w)| if *w > 0.0 { -k / w } else { 0.0 })
+            .collect()
+    }
+
+    /// Sets the potential to the Neumann solution of `−K φ = M s` (the
+    /// mean of `s` removed, so that it is solvable; `φ` of mean zero) and
+    /// returns its mesh ([`MongeAmpere::points`]). With `s` from
+    /// [`MongeAmpere::laplacian`] it restores that potential.
+    pub fn set_laplacian(&mut self, s: &[f64]) -> Result<Vec<[f64; 3]>> {
+        let (t, n) = (&self.t, self.mesh.num_points());
+        if s.len() != n {
+            bail!("{} Laplacian values for a mesh of {n} points", s.len());
+        }
+        let total: f64 = t.lumped.iter().sum();
+        let mean = s.iter().zip(&t.lumped).map(|(v, w)| v * w).sum::<f64>() / total;
+        let mut rhs = vec![0.0; self.phi.len()];
+        for (node, (v, w)) in s.iter().zip(&t.lumped).enumerate() {
+            if let Some(d) = self.dof[node] {
+                rhs[d] = -w * (v - mean);
+            }
+        }
+        rhs[0] = 0.0;
+        let mut phi = vec![0.0; rhs.len()];
+        self.laplace
+            .solve(&self.pinned, &rhs, &mut phi)
+            .context("the Monge–Ampère mover's Laplace solve")?;
+        let mean = phi.iter().sum::<f64>() / phi.len() as f64;
+        phi.iter_mut().for_each(|p| *p -= mean);
+        self.phi = phi;
+        Ok(self.points())
+    }
+
     fn iterate(&mut self, monitor: &dyn Fn([f64; 3]) -> f64) -> Result<Equidistributed> {
         let (t, dof, settings) = (&self.t, &self.dof, self.settings);
         let n = self.mesh.num_points();
@@ -208,21 +275,9 @@ impl MongeAmpere {
         // The last iterate whose cells were all valid.
         let mut last_valid: Option<Vec<[f64; 3]>> = None;
         loop {
+            let points = self.points();
             let phi = &self.phi;
             let cell_gradient = |c: usize| t.gradient(c, |node| dof[node].map_or(0.0, |d| phi[d]));
-            // g = ∇φ at the nodes, the normal part removed on the boundary.
-            let g = t.project(cell_gradient);
-            let points: Vec<[f64; 3]> = self
-                .mesh
-                .points
-                .iter()
-                .zip(&g)
-                .zip(&self.boundary)
-                .map(|((p, gi), kind)| {
-                    let d = kind.allowed(*gi);
-                    [p[0] + d[0], p[1] + d[1], p[2]]
-                })
-                .collect();
             if let Some(c) = t
                 .corners
                 .iter()

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use pde_mesh::Mesh;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::triangles::Triangles;
 use crate::fem::{assembly, FunctionSpace};
@@ -23,7 +23,7 @@ use crate::linalg::krylov::{Cg, Tolerance};
 use crate::linalg::LinearSolver;
 
 /// What of the solution the monitor follows.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Indicator {
     /// `|∇u|`: fronts and layers.
@@ -42,7 +42,7 @@ fn default_smoothing() -> f64 {
 }
 
 /// `mesh_mover.monitor: {field, indicator, alpha, smoothing}`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorSpec {
     /// The model's field the monitor is built from (`u`, a species, `h`).

@@ -52,7 +52,13 @@ pub fn register(entry: MoverEntry) {
 
 fn cell() -> &'static RwLock<Vec<MoverEntry>> {
     static KINDS: OnceLock<RwLock<Vec<MoverEntry>>> = OnceLock::new();
-    KINDS.get_or_init(|| RwLock::new(vec![monge_ampere(), spring()]))
+    KINDS.get_or_init(|| {
+        #[cfg_attr(not(feature = "torch"), allow(unused_mut))]
+        let mut kinds = vec![monge_ampere(), spring()];
+        #[cfg(feature = "torch")]
+        kinds.push(crate::learned::mover::entry());
+        RwLock::new(kinds)
+    })
 }
 
 /// A kind's options read into its settings struct (unknown keys and wrong

@@ -14,6 +14,7 @@ use pde_mesh::Mesh;
 
 use super::monitor::{MonitorSpec, NodalMonitor};
 use super::MeshMover;
+use crate::driver::{guarded, Limits, Reach};
 use crate::fem::{norms, FunctionSpace};
 use crate::linalg::direct::Cholesky;
 use crate::physics::poisson::{BoundaryCondition, Poisson};
@@ -47,8 +48,16 @@ pub struct Adapted {
     pub errors: Vec<f64>,
     /// Seconds per move (monitor and mover; the solves not counted).
     pub seconds_per_move: f64,
-    /// Inverted cells of the last mesh.
+    /// Seconds per move of the mover alone (the monitor not counted).
+    pub mover_seconds_per_move: f64,
+    /// Inverted cells of the last mesh (after the guard: 0 unless the
+    /// given mesh had some).
     pub inverted: usize,
+    /// Moves whose mesh had inverted cells before the guard (the raw
+    /// tangling count).
+    pub tangled: usize,
+    /// Moves the guard refused (the mesh stayed as it was).
+    pub refused: usize,
     /// The last mesh.
     pub mesh: Mesh,
 }
@@ -94,7 +103,10 @@ impl SteepLayer {
     }
 
     /// `rounds` solve–move rounds from `mesh` with `mover` (built on
-    /// `mesh`) and the monitor `monitor` of the solution.
+    /// `mesh`) and the monitor `monitor` of the solution. Every moved mesh
+    /// passes the time loop's guard (no inverted, degenerate or sliver
+    /// cells; a move is scaled back up to three times, else refused and
+    /// the mesh kept), without its per-step reach limit.
     pub fn adapt(
         &self,
         mesh: &Mesh,
@@ -105,18 +117,28 @@ impl SteepLayer {
         let mut current = Arc::new(mesh.clone());
         let (error, mut u) = self.solve(current.clone())?;
         let mut errors = vec![error];
-        let mut seconds = 0.0;
+        let (mut seconds, mut mover_seconds) = (0.0, 0.0);
+        let (mut tangled, mut refused) = (0, 0);
         for round in 0..rounds {
             let started = Instant::now();
             let nodal = monitor.nodal(&current, &u)?;
             let m = NodalMonitor::new(current.clone(), &nodal)?;
+            let built = Instant::now();
             let points = mover
                 .new_points(&current.points, &|x| m.eval(x))
                 .with_context(|| format!("move {}", round + 1))?;
             seconds += started.elapsed().as_secs_f64();
-            let mut moved = mesh.clone();
-            moved.points = points;
-            current = Arc::new(moved);
+            mover_seconds += built.elapsed().as_secs_f64();
+            let mut raw = mesh.clone();
+            raw.points = points.clone();
+            if pde_mesh::quality::summary(&raw).inverted > 0 {
+                tangled += 1;
+            }
+            let limits = Limits::of(&current, Reach::Any);
+            match guarded(&current, Ok(points), &limits) {
+                Ok((moved, _, _)) => current = Arc::new(moved),
+                Err(_) => refused += 1,
+            }
             let (error, nodal) = self.solve(current.clone())?;
             errors.push(error);
             u = nodal;
@@ -124,7 +146,10 @@ impl SteepLayer {
         Ok(Adapted {
             errors,
             seconds_per_move: seconds / rounds.max(1) as f64,
+            mover_seconds_per_move: mover_seconds / rounds.max(1) as f64,
             inverted: pde_mesh::quality::summary(&current).inverted,
+            tangled,
+            refused,
             mesh: (*current).clone(),
         })
     }

@@ -35,8 +35,8 @@ pub struct SystemsConfig {
 pub struct GroupConfig {
     /// Number of systems (at least 1).
     pub count: usize,
-    /// Domains: `square`, `l_shape`, `channel_with_holes`, `polygon`, `box`
-    /// (3D), `l_box` (3D).
+    /// Domains: `square`, `l_shape`, `channel_with_holes`, `polygon`,
+    /// `rectangle`, `triangle`, `box` (3D), `l_box` (3D).
     pub geometries: Vec<Geometry>,
     /// Range of the gmsh mesh size `lc` (in the domains' units: the square
     /// is the unit square).

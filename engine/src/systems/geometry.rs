@@ -26,6 +26,12 @@ pub enum Geometry {
     /// A star-shaped polygon around `(0.5, 0.5)`: 5–9 vertices at jittered
     /// angles and radii 0.25–0.5.
     Polygon,
+    /// A rectangle `1 × (0.4–0.8)` around `(0.5, 0.5)`, turned at random.
+    Rectangle,
+    /// A triangle with angles of 50–80° at two corners (so all are
+    /// acute), its longest side about 1, turned at random around
+    /// `(0.5, 0.5)`.
+    Triangle,
     /// The unit cube (3D).
     Box,
     /// An `l_shape` extruded to depth 1 (3D).
@@ -101,6 +107,21 @@ impl Domain {
                         })
                         .collect(),
                 )
+            }
+            Geometry::Rectangle => {
+                let b = 0.5 * draws.uniform([0.4, 0.8]);
+                let corners = [[-0.5, -b], [0.5, -b], [0.5, b], [-0.5, b]];
+                planar(turned(&corners, draws.uniform([0.0, TAU])))
+            }
+            Geometry::Triangle => {
+                let [a, b] = [0; 2].map(|_| draws.uniform([50.0, 80.0]).to_radians());
+                // The apex over the base (0, 0)–(1, 0), by the law of sines.
+                let side = (b.sin() / (a + b).sin()).min(2.0);
+                let apex = [side * a.cos(), side * a.sin()];
+                let centroid = [(1.0 + apex[0]) / 3.0, apex[1] / 3.0];
+                let corners = [[0.0, 0.0], [1.0, 0.0], apex]
+                    .map(|p| [p[0] - centroid[0], p[1] - centroid[1]]);
+                planar(turned(&corners, draws.uniform([0.0, TAU])))
             }
             Geometry::ChannelWithHoles => Domain {
                 outline: vec![[0.0, 0.0], [2.0, 0.0], [2.0, 1.0], [0.0, 1.0]],
@@ -258,6 +279,16 @@ impl Domain {
         }
         geo
     }
+}
+
+/// `corners` (around the origin) turned by `angle` and moved to
+/// `(0.5, 0.5)`.
+fn turned(corners: &[[f64; 2]], angle: f64) -> Vec<[f64; 2]> {
+    let (c, s) = (angle.cos(), angle.sin());
+    corners
+        .iter()
+        .map(|p| [0.5 + c * p[0] - s * p[1], 0.5 + s * p[0] + c * p[1]])
+        .collect()
 }
 
 /// `a, b, c` of a range of tags.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fields::{CoefficientKind, Source};
 use super::geometry::Geometry;
-use crate::dataset::{read_index, write_index, Split, INDEX};
+use crate::dataset::{read_index, write_index, Split};
 use crate::linalg::matrix_market::{
     read_matrix, read_points, read_vector, write_matrix, write_points, write_vector,
 };
@@ -123,18 +123,6 @@ impl SystemsIndex {
     /// Writes `DIR/index.json` (atomically).
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_index(dir, self)
-    }
-
-    /// Removes `DIR/index.json` if there is one (before its systems are
-    /// rewritten, so that no index points at a half-made family).
-    pub(crate) fn remove(dir: &Path) -> Result<()> {
-        let path = dir.join(INDEX);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).with_context(|| format!("{}: cannot remove", path.display()))
-            }
-            _ => Ok(()),
-        }
     }
 
     /// The systems of one split, in order.

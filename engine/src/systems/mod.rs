@@ -47,14 +47,15 @@ mod sample;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 pub use config::{GroupConfig, SystemsConfig};
 pub use fields::{CoefficientKind, Source};
 pub use geometry::Geometry;
 pub use index::{Operator, SystemEntry, SystemSample, SystemsIndex};
+pub(crate) use {geometry::Domain, sample::mesh as mesh_domain};
 
-use crate::dataset::Split;
+use crate::dataset::{family_plan, start_family};
 use crate::driver::progress_bar;
 use crate::random::Draws;
 
@@ -62,28 +63,8 @@ use crate::random::Draws;
 /// bar if `progress`); returns its folder.
 pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
     let config = SystemsConfig::read(path)?;
-    if !cfg!(feature = "gmsh") {
-        bail!(
-            "{}: `generate systems` meshes every domain with gmsh: rebuild with `--features gmsh` \
-             (Debian package libgmsh-dev)",
-            path.display()
-        );
-    }
-    let out = path.parent().unwrap_or(Path::new(".")).join(&config.output);
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("{}: cannot create the folder", out.display()))?;
-    SystemsIndex::remove(&out)?;
-    let plan: Vec<(Split, usize, &GroupConfig)> =
-        [(Split::Train, &config.train), (Split::Test, &config.test)]
-            .into_iter()
-            .flat_map(|(split, groups)| {
-                groups
-                    .iter()
-                    .flat_map(|g| std::iter::repeat_n(g, g.count))
-                    .enumerate()
-                    .map(move |(k, g)| (split, k, g))
-            })
-            .collect();
+    let out = start_family(path, &config.output, "generate systems")?;
+    let plan = family_plan(&config.train, &config.test, |g| g.count);
     let bar = progress_bar(progress);
     let mut systems = Vec::with_capacity(plan.len());
     for (done, &(split, k, group)) in plan.iter().enumerate() {

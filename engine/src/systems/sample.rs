@@ -122,7 +122,12 @@ pub(crate) fn make(
 
 /// Writes the domain's `.geo` into `folder`, meshes it (gmsh) and returns
 /// the space of degree `degree` on it.
-fn mesh(folder: &Path, domain: &Domain, mesh_size: f64, degree: usize) -> Result<FunctionSpace> {
+pub(crate) fn mesh(
+    folder: &Path,
+    domain: &Domain,
+    mesh_size: f64,
+    degree: usize,
+) -> Result<FunctionSpace> {
     std::fs::create_dir_all(folder)
         .with_context(|| format!("{}: cannot create the folder", folder.display()))?;
     let geo = domain.geo(mesh_size);
