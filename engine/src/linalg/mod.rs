@@ -273,3 +273,30 @@ pub fn relative_residual(a: &SparseMatrix, b: &[f64], x: &[f64]) -> f64 {
         res
     }
 }
+
+/// The rows and columns of `a` whose `keep` is true, renumbered in order,
+/// without entries that are exactly zero.
+pub fn principal_block(a: &SparseMatrix, keep: &[bool]) -> SparseMatrix {
+    let mut new_index = vec![usize::MAX; keep.len()];
+    let mut n = 0;
+    for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+        new_index[i] = n;
+        n += 1;
+    }
+    let s = a.symbolic();
+    let (ptr, col, val) = (s.row_ptr(), s.col_idx(), a.val());
+    let (mut rows, mut cols, mut vals) = (vec![0], Vec::new(), Vec::new());
+    for i in (0..a.nrows()).filter(|&i| keep[i]) {
+        for k in ptr[i]..ptr[i + 1] {
+            if keep[col[k]] && val[k] != 0.0 {
+                cols.push(new_index[col[k]]);
+                vals.push(val[k]);
+            }
+        }
+        rows.push(cols.len());
+    }
+    SparseRowMat::new(
+        SymbolicSparseRowMat::new_checked(n, n, rows, None, cols),
+        vals,
+    )
+}

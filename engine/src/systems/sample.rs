@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use faer::sparse::{SparseRowMat, SymbolicSparseRowMat};
 use pde_mesh::io::vtk;
 
 use super::config::GroupConfig;
@@ -19,7 +18,7 @@ use crate::dataset::Split;
 use crate::fem::assembly::{assemble_matrix, assemble_vector, laplace, mass, source};
 use crate::fem::FunctionSpace;
 use crate::linalg::direct::Cholesky;
-use crate::linalg::{norm, relative_residual, spmv, LinearSolver, SparseMatrix};
+use crate::linalg::{norm, principal_block, relative_residual, spmv, LinearSolver, SparseMatrix};
 use crate::mesh_source::{GeoSource, MeshSource};
 use crate::random::Draws;
 
@@ -74,7 +73,7 @@ pub(crate) fn make(
         free[d] = false;
     }
     let (a, b, points) = (
-        free_block(&a, &free),
+        principal_block(&a, &free),
         kept(&b, &free),
         kept(space.dof_points(), &free),
     );
@@ -239,31 +238,4 @@ fn kept<T: Copy>(values: &[T], keep: &[bool]) -> Vec<T> {
         .filter(|(_, k)| **k)
         .map(|(v, _)| *v)
         .collect()
-}
-
-/// The rows and columns of `a` whose `keep` is true, renumbered in order,
-/// without entries that are exactly zero.
-fn free_block(a: &SparseMatrix, keep: &[bool]) -> SparseMatrix {
-    let mut new_index = vec![usize::MAX; keep.len()];
-    let mut n = 0;
-    for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
-        new_index[i] = n;
-        n += 1;
-    }
-    let s = a.symbolic();
-    let (ptr, col, val) = (s.row_ptr(), s.col_idx(), a.val());
-    let (mut rows, mut cols, mut vals) = (vec![0], Vec::new(), Vec::new());
-    for i in (0..a.nrows()).filter(|&i| keep[i]) {
-        for k in ptr[i]..ptr[i + 1] {
-            if keep[col[k]] && val[k] != 0.0 {
-                cols.push(new_index[col[k]]);
-                vals.push(val[k]);
-            }
-        }
-        rows.push(cols.len());
-    }
-    SparseRowMat::new(
-        SymbolicSparseRowMat::new_checked(n, n, rows, None, cols),
-        vals,
-    )
 }
