@@ -3,10 +3,14 @@
 //! generate flows`, each cylinder on its own mesh, one held out), a small GNN
 //! trained on it for a short time (`pde-engine train stepper`): its loss
 //! must fall clearly and it must beat persistence (next state = current
-//! state) on one-step RMSE on the held-out geometry. The trained model then
-//! steps a flow case on the held-out mesh (`stepper:` in the case, with the
-//! classical baseline alongside): with a strict residual tolerance every
-//! learned step falls back and the run equals the classical one.
+//! state) on one-step RMSE on the held-out geometry, and its 10-step
+//! rollout must beat persistence and linear extrapolation by a margin the
+//! untrained control (normalisers fitted, no update) fails. The trained
+//! model then steps a flow case on the held-out mesh (`stepper:` in the
+//! case, with the classical baseline alongside): with a strict residual
+//! tolerance every learned step falls back and the run equals the
+//! classical one; at a loose one (0.35 of persistence's residual) most of
+//! its steps are accepted (measured 16 of 20) and none of the control's.
 
 use std::path::Path;
 use std::process::Command;
@@ -20,6 +24,15 @@ fn run(args: &[&str]) -> String {
     assert!(o.status.success(), "{args:?}: {stderr}");
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// The residual tolerance of the acceptance test.
+const LOOSE: f64 = 0.35;
+/// Learned steps of 20 the trained model must get accepted at `LOOSE`
+/// (measured 16; the control 0).
+const ACCEPTED: u64 = 12;
+/// The 10-step rollout RMSE over the better baseline's must be below this
+/// (measured 0.43; the control 2.4).
+const ROLLOUT_MARGIN: f64 = 0.9;
 
 #[test]
 fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
@@ -50,16 +63,22 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         .collect();
     assert!(nodes.windows(2).any(|w| w[0] != w[1]), "{nodes:?}");
 
-    let train = dir.path().join("train.yaml");
-    std::fs::write(
-        &train,
-        "data: data\nmodel: {latent: 32, steps: 4, hidden_layers: 1}\n\
-         training: {steps: 1000, learning_rate: 3.0e-3, final_learning_rate: 1.0e-4, noise: 0.0, warmup: 20}\n\
-         output: model\n",
-    )
-    .unwrap();
-    let summary: serde_json::Value =
-        serde_json::from_str(&run(&["train", "stepper", train.to_str().unwrap()])).unwrap();
+    // `steps` optimiser steps after 20 of warm-up (normalisers only) into
+    // folder `output`: the summary.
+    let train = |steps: usize, output: &str| -> serde_json::Value {
+        let config = dir.path().join(format!("{output}.yaml"));
+        std::fs::write(
+            &config,
+            format!(
+                "data: data\nmodel: {{latent: 32, steps: 4, hidden_layers: 1}}\n\
+                 training: {{steps: {steps}, learning_rate: 3.0e-3, final_learning_rate: 1.0e-4, \
+                 noise: 0.0, warmup: 20}}\noutput: {output}\n"
+            ),
+        )
+        .unwrap();
+        serde_json::from_str(&run(&["train", "stepper", config.to_str().unwrap()])).unwrap()
+    };
+    let summary = train(1000, "model");
     eprintln!("{summary:#}");
     let losses: Vec<f64> = std::fs::read_to_string(dir.path().join("model/loss.csv"))
         .unwrap()
@@ -84,11 +103,31 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
     ] {
         assert!(dir.path().join("model").join(file).exists(), "{file}");
     }
+    // Rollouts of 10 steps on the held-out geometry: the model beats both
+    // baselines; the control (the same network, normalisers fitted, no
+    // update: `steps` = `warmup`) fails the same bound.
+    let control = train(20, "untrained");
+    let at10 = |s: &serde_json::Value, k: &str| s[k]["10"].as_f64().unwrap();
+    let margin = |s: &serde_json::Value| {
+        at10(s, "test_rollout_rmse")
+            / at10(s, "test_rollout_persistence").min(at10(s, "test_rollout_linear_extrapolation"))
+    };
+    let (trained_margin, control_margin) = (margin(&summary), margin(&control));
+    eprintln!("rollout at 10 over the better baseline: trained {trained_margin:.3}, untrained {control_margin:.3}");
+    assert!(trained_margin < ROLLOUT_MARGIN, "{summary:#}");
+    assert!(
+        control_margin >= ROLLOUT_MARGIN,
+        "the control passes: {control:#}"
+    );
 
     // The model in a case: the held-out cylinder's mesh and inflow.
     let held_out = &trajectories[3];
     let p = |k: &str| held_out["parameters"][k].as_f64().unwrap();
-    for (tolerance, name) in [(1e-9, "strict"), (0.05, "loose")] {
+    for (model, tolerance, name) in [
+        ("model", 1e-9, "strict"),
+        ("model", LOOSE, "loose"),
+        ("untrained", LOOSE, "control"),
+    ] {
         let case = dir.path().join(format!("{name}.yaml"));
         std::fs::write(
             &case,
@@ -98,7 +137,7 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
                  \x20     inlet: {{velocity: [\"4*{u}*y*(0.41 - y)/0.41^2\", 0]}}\n\
                  \x20     walls: no_slip\n      cylinder: no_slip\n      outlet: do_nothing\n\
                  time: {{end: 0.4, dt: 0.01}}\n\
-                 stepper: {{kind: gnn, model: model, from: 0.2, \
+                 stepper: {{kind: gnn, model: {model}, from: 0.2, \
                  residual_tolerance: {tolerance:e}, baseline: true}}\n\
                  monitors:\n  - forces: {{group: cylinder, reference_velocity: {ubar}, \
                  reference_length: {d}}}\n\
@@ -129,10 +168,20 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
                 difference < 1e-9,
                 "fallbacks are classical steps: {difference:e}"
             );
-        } else if count("learned_steps") > 0 {
-            let worst = stepper["accepted_residual_max"].as_f64().unwrap();
-            assert!(worst > 0.0 && worst <= tolerance, "{worst}");
-            assert!(stepper["seconds_per_learned_step"].as_f64().unwrap() > 0.0);
+        } else {
+            // The check judges the model's own vertex values (the edge
+            // values are solved for): at LOOSE the trained model is
+            // accepted on at least ACCEPTED of the 20 steps, the control
+            // on fewer.
+            let accepted = count("learned_steps");
+            if name == "loose" {
+                assert!(accepted >= ACCEPTED, "{stepper:#}");
+                let worst = stepper["accepted_residual_max"].as_f64().unwrap();
+                assert!(worst > 0.0 && worst <= tolerance, "{worst}");
+                assert!(stepper["seconds_per_learned_step"].as_f64().unwrap() > 0.0);
+            } else {
+                assert!(accepted < ACCEPTED, "the control is accepted: {stepper:#}");
+            }
         }
         assert!(baseline["seconds_per_step"].as_f64().unwrap() > 0.0);
         for file in ["forces.png", "forces_classical.csv"] {

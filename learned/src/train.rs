@@ -447,23 +447,55 @@ pub fn one_step_rmse(
     Ok(sums.rmse())
 }
 
-/// Root-mean-square errors of a rollout: from the first state of `data`,
-/// the model's predictions fed back in, with the masked-out values (which
-/// boundary conditions set) taken from the data at every step.
-/// Returns the RMSE over the unmasked values after each step.
-pub fn rollout_rmse(model: &LearnedStepper, data: &Trajectory) -> Result<Vec<f64>, LearnedError> {
+/// How a rollout steps: from the state before and the state now, the next.
+pub type RolloutStep<'a> = dyn FnMut(&Tensor, &Tensor) -> Result<Tensor, LearnedError> + 'a;
+
+/// Root-mean-square errors of a rollout: from the second state of `data`
+/// (the first is the state before it, which linear extrapolation needs),
+/// `step`'s outputs fed back in, with the masked-out values (which
+/// boundary conditions set) taken from the data at every step. Returns the
+/// RMSE over the unmasked values after each step (one fewer than the
+/// trajectory has).
+pub fn rollout_errors(data: &Trajectory, step: &mut RolloutStep) -> Result<Vec<f64>, LearnedError> {
     let free = data.mask.to_kind(Kind::Float);
     let fixed = free.ones_like() - &free;
     let count = free.sum(Kind::Float).double_value(&[]).max(1.0);
-    let mut state = data.states[0].shallow_clone();
-    let mut errors = Vec::with_capacity(data.states.len().saturating_sub(1));
-    for truth in &data.states[1..] {
-        let predicted = model.predict(&data.graph, &state)?;
-        state = &predicted * &free + truth * &fixed;
+    if data.states.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut before = data.states[0].shallow_clone();
+    let mut state = data.states[1].shallow_clone();
+    let mut errors = Vec::with_capacity(data.states.len() - 2);
+    for truth in &data.states[2..] {
+        let next = step(&before, &state)?;
+        before = state;
+        state = &next * &free + truth * &fixed;
         let sq = ((&state - truth).square() * &free)
             .sum(Kind::Float)
             .double_value(&[]);
         errors.push((sq / count).sqrt());
     }
     Ok(errors)
+}
+
+/// The rollout errors ([`rollout_errors`]) of the model, and of the two
+/// baselines a learned stepper must beat: persistence (the state stays)
+/// and linear extrapolation (`2 xₙ − xₙ₋₁`).
+pub fn rollouts(model: &LearnedStepper, data: &Trajectory) -> Result<Rollouts, LearnedError> {
+    Ok(Rollouts {
+        learned: rollout_errors(data, &mut |_, x| model.predict(&data.graph, x))?,
+        persistence: rollout_errors(data, &mut |_, x| Ok(x.shallow_clone()))?,
+        linear: rollout_errors(data, &mut |before, x| Ok(x * 2.0 - before))?,
+    })
+}
+
+/// Per-step rollout RMSEs of a model and its baselines on one trajectory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rollouts {
+    /// The model's.
+    pub learned: Vec<f64>,
+    /// Persistence's.
+    pub persistence: Vec<f64>,
+    /// Linear extrapolation's.
+    pub linear: Vec<f64>,
 }

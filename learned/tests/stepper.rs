@@ -219,3 +219,21 @@ fn a_resumed_run_continues_exactly_where_it_stopped() {
         "restarted moments changed the weights by {gap} only"
     );
 }
+
+#[test]
+fn rollout_baselines_are_persistence_and_linear_extrapolation() {
+    // States that grow linearly in time on the free nodes: linear
+    // extrapolation (from the first two states) is exact, persistence is
+    // off by one increment more each step.
+    let mut t = trajectory(4, 1, 6);
+    let first = t.states[0].shallow_clone();
+    t.states = (0..7).map(|k| &first + k as f64).collect();
+    let _guard = seeded();
+    let model = LearnedStepper::new(config(), Device::Cpu);
+    let r = pde_learned::train::rollouts(&model, &t).unwrap();
+    for (k, (p, l)) in r.persistence.iter().zip(&r.linear).enumerate() {
+        assert!((p - (k + 1) as f64).abs() < 1e-5, "persistence at {k}: {p}");
+        assert!(l.abs() < 1e-5, "linear at {k}: {l}");
+    }
+    assert_eq!(r.learned.len(), 5);
+}
