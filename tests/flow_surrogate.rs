@@ -127,6 +127,13 @@ fn an_oracle_passes_the_check_and_stays_on_the_classical_trajectory() {
     );
     let gap = max_difference(&ns.model().vertex_state(), &classical.vertex_state());
     assert!(gap < 1e-12, "vertex values are the oracle's: {gap:e}");
+    // Where the time went: every prediction was made and checked, none
+    // solved classically.
+    let record = ns.record();
+    let cost = &record["cost_per_prediction"];
+    assert!(cost["predict_seconds"].as_f64().unwrap() > 0.0, "{record}");
+    assert!(cost["check_seconds"].as_f64().unwrap() > 0.0, "{record}");
+    assert!(record["seconds_per_fallback_solve"].is_null(), "{record}");
 }
 
 #[test]
@@ -154,6 +161,8 @@ fn poor_predictions_fall_back_to_the_classical_step() {
         }
         let gap = max_difference(ns.model().state(), classical.state());
         assert!(gap < 1e-10, "the run follows the classical one: {gap:e}");
+        let solve = ns.record()["seconds_per_fallback_solve"].as_f64();
+        assert_eq!(solve.is_some_and(|s| s > 0.0), fallbacks > 0);
     }
 }
 

@@ -64,6 +64,13 @@ pub struct LearnedStepStats {
     /// Wall time of classical steps (fallbacks and others; a fallback's
     /// rejected prediction included).
     pub classical_seconds: f64,
+    /// Wall time of the predictor over all predictions (accepted or not).
+    pub predict_seconds: f64,
+    /// Wall time of the checks over all predictions (the model's rebuild
+    /// of its state from the prediction and the residual).
+    pub check_seconds: f64,
+    /// Wall time of the classical solves of fallbacks alone.
+    pub fallback_solve_seconds: f64,
 }
 
 impl LearnedStepStats {
@@ -80,6 +87,11 @@ impl LearnedStepStats {
             "seconds_per_learned_step": per(self.learned_seconds, self.learned_steps),
             "seconds_per_classical_step":
                 per(self.classical_seconds, self.fallbacks + self.classical_steps),
+            "cost_per_prediction": {
+                "predict_seconds": per(self.predict_seconds, self.learned_steps + self.fallbacks),
+                "check_seconds": per(self.check_seconds, self.learned_steps + self.fallbacks),
+            },
+            "seconds_per_fallback_solve": per(self.fallback_solve_seconds, self.fallbacks),
         })
     }
 }
@@ -151,8 +163,11 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
             self.stats.classical_seconds += started.elapsed().as_secs_f64();
             return Ok(report);
         };
+        let predicted = Instant::now();
         let (residual, report) = self.model.try_prediction(t, dt, &next)?;
         let stats = &mut self.stats;
+        stats.predict_seconds += (predicted - started).as_secs_f64();
+        stats.check_seconds += predicted.elapsed().as_secs_f64();
         if residual <= self.tolerance {
             stats.learned_steps += 1;
             stats.accepted_residual_max = stats.accepted_residual_max.max(residual);
@@ -167,7 +182,9 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
         } else {
             stats.rejected_residual_max.max(residual)
         };
+        let solving = Instant::now();
         let report = self.model.fallback(t, dt)?;
+        self.stats.fallback_solve_seconds += solving.elapsed().as_secs_f64();
         self.stats.classical_seconds += started.elapsed().as_secs_f64();
         Ok(report)
     }
