@@ -39,8 +39,8 @@ pub struct TrainMoverConfig {
     /// The family folder (from `pde-engine generate meshes`), relative to
     /// the config file.
     pub data: PathBuf,
-    /// The network. Defaults: latent 32, 6 message-passing steps, 2 hidden
-    /// layers.
+    /// The network. Defaults: latent 16, 4 message-passing steps, 1 hidden
+    /// layer (the best of those measured, docs/movers.md).
     #[serde(default = "gnn_default")]
     pub model: GnnConfig,
     /// Optimisation settings (one sample per step).
@@ -58,9 +58,9 @@ pub struct TrainMoverConfig {
 
 fn gnn_default() -> GnnConfig {
     GnnConfig {
-        latent: 32,
-        steps: 6,
-        hidden_layers: 2,
+        latent: 16,
+        steps: 4,
+        hidden_layers: 1,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `pde-engine generate meshes`: training data for learned mesh movers.
-//! Each sample is a domain drawn anew (the families of `generate systems`:
-//! squares, L-shapes, channels with holes, random polygons; 2D), meshed by
+//! Each sample is a domain drawn anew (the 2D families of `generate
+//! systems`; Monge–Ampère's targets are equidistributed only where every
+//! corner is at most 90°: rectangles, acute triangles, squares), meshed by
 //! gmsh, a field drawn on it (a ring or a straight front `tanh(·/w)`, or
 //! Gaussian bumps), the monitor a time loop would build from that field
 //! ([`MonitorSpec`]: gradient or Hessian indicator, contrast `α`,
