@@ -27,7 +27,12 @@ use pde_mesh::{generate, CellKind};
 /// and, given a `model` (from `train mover`), of the learned mover (the
 /// monitor of the case files' defaults: gradient, α = 20, smoothing 4).
 /// One JSON line.
-pub fn mesh_mover(cells: usize, rounds: usize, model: Option<&std::path::Path>) -> Result<()> {
+pub fn mesh_mover(
+    cells: usize,
+    rounds: usize,
+    model: Option<&std::path::Path>,
+    polish: usize,
+) -> Result<()> {
     use pde_engine::movers::monge_ampere::{MongeAmpere, MongeAmpereSettings};
     use pde_engine::movers::monitor::MonitorSpec;
     use pde_engine::movers::spring::{Spring, SpringSettings};
@@ -65,7 +70,7 @@ pub fn mesh_mover(cells: usize, rounds: usize, model: Option<&std::path::Path>) 
         "inverted_cells": ma.inverted + springs.inverted,
     });
     if let Some(model) = model {
-        let mut mover = learned_mover(model, &mesh)?;
+        let mut mover = learned_mover(model, polish, &mesh)?;
         let learned = layer.adapt(&mesh, &mut *mover, &monitor, rounds)?;
         line["learned_error"] = learned.errors.last().copied().into();
         line["learned_errors"] = learned.errors.clone().into();
@@ -78,14 +83,17 @@ pub fn mesh_mover(cells: usize, rounds: usize, model: Option<&std::path::Path>) 
     Ok(())
 }
 
-/// The learned mover of `mesh` with the model in folder `model`.
+/// The learned mover of `mesh` with the model in folder `model`, `polish`
+/// Monge–Ampère iterations after each prediction.
 #[cfg(feature = "torch")]
 fn learned_mover(
     model: &std::path::Path,
+    polish: usize,
     mesh: &pde_mesh::Mesh,
 ) -> Result<Box<dyn pde_engine::movers::MeshMover>> {
     let mut options = pde_engine::movers::registry::Options::new();
     options.insert("model".into(), model.display().to_string().into());
+    options.insert("polish".into(), polish.into());
     let entry = pde_engine::movers::registry::kind("learned").expect("built in with torch");
     let problems = (entry.check)(&options, mesh);
     anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
@@ -96,6 +104,7 @@ fn learned_mover(
 #[cfg(not(feature = "torch"))]
 fn learned_mover(
     model: &std::path::Path,
+    _: usize,
     _: &pde_mesh::Mesh,
 ) -> Result<Box<dyn pde_engine::movers::MeshMover>> {
     anyhow::bail!(

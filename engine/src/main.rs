@@ -300,6 +300,10 @@ enum BenchCommand {
         /// feature).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Monge–Ampère iterations after each learned prediction (the
+        /// learned mover's `polish` option).
+        #[arg(long, default_value_t = 0)]
+        polish: usize,
     },
 }
 
@@ -358,7 +362,8 @@ fn dispatch(command: Command) -> Result<()> {
             cells,
             rounds,
             model,
-        }) => bench::mesh_mover(cells, rounds, model.as_deref()),
+            polish,
+        }) => bench::mesh_mover(cells, rounds, model.as_deref(), polish),
         Command::Bench(BenchCommand::Preconditioner { data, model, split }) => {
             let split = match split {
                 SplitArg::Train => pde_engine::dataset::Split::Train,

@@ -25,6 +25,8 @@ pub struct LearnedMover {
     model: Arc<Mutex<MoverModel>>,
     graph: MoverGraph,
     device: Device,
+    /// Monge–Ampère iterations after the prediction (0: none).
+    pub polish: usize,
 }
 
 impl LearnedMover {
@@ -36,6 +38,7 @@ impl LearnedMover {
             model,
             graph: MoverGraph::new(mesh)?,
             device,
+            polish: 0,
         })
     }
 
@@ -56,8 +59,9 @@ impl LearnedMover {
 }
 
 impl MeshMover for LearnedMover {
-    /// One prediction, decoded; `current` is not needed (the mover maps
-    /// the computational mesh in one shot).
+    /// One prediction, decoded, then `polish` Monge–Ampère iterations
+    /// from it if asked; `current` is not needed (the mover maps the
+    /// computational mesh in one shot).
     fn new_points(
         &mut self,
         _current: &[[f64; 3]],
@@ -67,7 +71,10 @@ impl MeshMover for LearnedMover {
         if let Some(bad) = s.iter().position(|v| !v.is_finite()) {
             bail!("the learned mover predicted {} at node {bad}", s[bad]);
         }
-        self.graph.mesh_of(&s)
+        match self.polish {
+            0 => self.graph.mesh_of(&s),
+            n => self.graph.polished(&s, monitor, n),
+        }
     }
 }
 
@@ -93,6 +100,9 @@ struct LearnedOptions {
     model: String,
     #[serde(default)]
     device: DeviceKind,
+    /// Monge–Ampère iterations from the prediction. Default 0.
+    #[serde(default)]
+    polish: usize,
 }
 
 /// The registry entry `learned`.
@@ -100,7 +110,8 @@ pub fn entry() -> MoverEntry {
     MoverEntry {
         name: "learned",
         about: "a learned mover (model: the folder from `pde-engine train mover`): one network \
-                inference and a Poisson solve per move; options model, device",
+                inference and a Poisson solve per move; options model, device, polish (Monge–Ampère \
+                iterations from the prediction)",
         paths: &["model"],
         check: |options, mesh| {
             let mut problems: Vec<String> = needs_triangles(mesh).into_iter().collect();
@@ -122,11 +133,9 @@ pub fn entry() -> MoverEntry {
             let device = o.device.device()?;
             super::train_preconditioner::single_threaded();
             let model = MoverModel::load(Path::new(&o.model), device)?;
-            Ok(Box::new(LearnedMover::new(
-                Arc::new(Mutex::new(model)),
-                mesh,
-                device,
-            )?))
+            let mut mover = LearnedMover::new(Arc::new(Mutex::new(model)), mesh, device)?;
+            mover.polish = o.polish;
+            Ok(Box::new(mover))
         },
     }
 }

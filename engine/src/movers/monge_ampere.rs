@@ -262,14 +262,43 @@ impl MongeAmpere {
         Ok(self.points())
     }
 
+    /// At most `iterations` relaxation iterations from the potential set
+    /// by [`MongeAmpere::set_laplacian`] (a learned mover's prediction),
+    /// that potential treated as the last update, so that a prediction
+    /// that tangles the mesh is halved as an update would be; stops at the
+    /// last valid iterate (tolerance 1e-4).
+    pub fn polish(
+        &mut self,
+        monitor: &dyn Fn([f64; 3]) -> f64,
+        iterations: usize,
+    ) -> Result<Equidistributed> {
+        let saved = (self.settings, self.best_effort);
+        self.settings.max_iterations = iterations;
+        self.settings.rtol = 1e-4;
+        self.best_effort = true;
+        let result = self.iterate_from(monitor, Some(self.phi.clone()));
+        (self.settings, self.best_effort) = saved;
+        result
+    }
+
     fn iterate(&mut self, monitor: &dyn Fn([f64; 3]) -> f64) -> Result<Equidistributed> {
+        self.iterate_from(monitor, None)
+    }
+
+    /// The relaxation from the current potential; `first`, if given, is
+    /// taken as the update that led there (halved if its mesh tangles).
+    fn iterate_from(
+        &mut self,
+        monitor: &dyn Fn([f64; 3]) -> f64,
+        first: Option<Vec<f64>>,
+    ) -> Result<Equidistributed> {
         let (t, dof, settings) = (&self.t, &self.dof, self.settings);
         let n = self.mesh.num_points();
         let total: f64 = t.lumped.iter().sum();
         let mut residuals = Vec::new();
         let mut iteration = 0;
         // The last update of φ, and the fraction of Δτ it was made with.
-        let mut last_update: Option<Vec<f64>> = None;
+        let mut last_update: Option<Vec<f64>> = first;
         let mut fraction = 1.0;
         let mut cuts = 0;
         // The last iterate whose cells were all valid.

@@ -133,4 +133,17 @@ impl MoverGraph {
     pub fn mesh_of(&mut self, s: &[f64]) -> Result<Vec<[f64; 3]>> {
         self.decoder.set_laplacian(s)
     }
+
+    /// [`MoverGraph::mesh_of`], then at most `iterations` Monge–Ampère
+    /// relaxation iterations from that mesh's potential
+    /// ([`MongeAmpere::polish`]): the prediction as Monge–Ampère's start.
+    pub fn polished(
+        &mut self,
+        s: &[f64],
+        monitor: &dyn Fn([f64; 3]) -> f64,
+        iterations: usize,
+    ) -> Result<Vec<[f64; 3]>> {
+        self.decoder.set_laplacian(s)?;
+        Ok(self.decoder.polish(monitor, iterations)?.points)
+    }
 }
