@@ -328,10 +328,9 @@ fn the_learned_movers_decoder_reproduces_monge_ampere_from_its_laplacian() {
     let n = mesh.num_points();
     assert_eq!(features.nodes.len(), n * NODE_FEATURES);
     assert_eq!(features.edges.len(), graph.senders.len() * EDGE_FEATURES);
-    // The linear guess s₀ = θ₀/m − 1 is feature 2 of every node.
-    let s0: Vec<f64> = (0..n)
-        .map(|i| features.nodes[i * NODE_FEATURES + 2] as f64)
-        .collect();
+    // The linearised equation's s₀ = θ₀/m − 1, one of the features.
+    let s0 = features.linear_guess();
+    assert_eq!(s0.len(), n);
     let guess = graph.mesh_of(&s0).unwrap();
     let off = distance(&guess, &moved.points);
     eprintln!("decoder: {error:.2e} from Monge–Ampère's mesh; the linear guess {off:.3e}");

@@ -295,12 +295,7 @@ pub fn evaluate(
         seconds[1].push(sample.entry.seconds);
         let mut graph = MoverGraph::new(mesh)?;
         let target = graph.mesh_of(&sample.laplacian)?;
-        let features = graph.features(&monitor)?;
-        let s0: Vec<f64> = features
-            .nodes
-            .chunks_exact(NODE_FEATURES)
-            .map(|f| f[2] as f64)
-            .collect();
+        let s0 = graph.features(&monitor)?.linear_guess();
         let linear = graph.mesh_of(&s0)?;
         let h = mean_cell_size(mesh);
         learned_d.push(distance(&learned, &target, h));

@@ -195,11 +195,16 @@ impl MongeAmpere {
         result
     }
 
+    /// The gradient of the potential on triangle `c`.
+    fn phi_gradient(&self, c: usize) -> [f64; 2] {
+        self.t
+            .gradient(c, |node| self.dof[node].map_or(0.0, |d| self.phi[d]))
+    }
+
     /// The mesh of the current potential, `x = ξ + ∇φ`: `∇φ` projected
     /// onto the nodes (lumped), its normal part removed on the boundary.
     pub fn points(&self) -> Vec<[f64; 3]> {
-        let (t, dof, phi) = (&self.t, &self.dof, &self.phi);
-        let g = t.project(|c| t.gradient(c, |node| dof[node].map_or(0.0, |d| phi[d])));
+        let g = self.t.project(|c| self.phi_gradient(c));
         self.mesh
             .points
             .iter()
@@ -218,10 +223,10 @@ impl MongeAmpere {
     /// around each node. What the learned mover predicts
     /// ([`MongeAmpere::set_laplacian`] turns it back into the mesh).
     pub fn laplacian(&self) -> Vec<f64> {
-        let (t, dof, phi) = (&self.t, &self.dof, &self.phi);
+        let t = &self.t;
         let mut k_phi = vec![0.0; self.mesh.num_points()];
         for (c, k) in t.corners.iter().enumerate() {
-            let g = t.gradient(c, |node| dof[node].map_or(0.0, |d| phi[d]));
+            let g = self.phi_gradient(c);
             for (a, &node) in k.iter().enumerate() {
                 let psi = t.gradients[c][a];
                 k_phi[node] += t.area[c] * (psi[0] * g[0] + psi[1] * g[1]);
@@ -305,8 +310,7 @@ impl MongeAmpere {
         let mut last_valid: Option<Vec<[f64; 3]>> = None;
         loop {
             let points = self.points();
-            let phi = &self.phi;
-            let cell_gradient = |c: usize| t.gradient(c, |node| dof[node].map_or(0.0, |d| phi[d]));
+            let cell_gradient = |c: usize| self.phi_gradient(c);
             if let Some(c) = t
                 .corners
                 .iter()

@@ -33,6 +33,8 @@ use super::triangles::Boundary;
 pub const NODE_FEATURES: usize = 9;
 /// Features per directed edge.
 pub const EDGE_FEATURES: usize = 4;
+/// The node feature that holds the linearised equation's `s₀`.
+const LINEAR_GUESS: usize = 2;
 
 /// The computational mesh as the learned mover's graph.
 pub struct MoverGraph {
@@ -52,6 +54,18 @@ pub struct MoverFeatures {
     pub nodes: Vec<f32>,
     /// `[edges, EDGE_FEATURES]`.
     pub edges: Vec<f32>,
+}
+
+impl MoverFeatures {
+    /// The linearised equation's answer `s₀` at every node (a feature;
+    /// decoded by [`MoverGraph::mesh_of`], the control the learned mover
+    /// must beat).
+    pub fn linear_guess(&self) -> Vec<f64> {
+        self.nodes
+            .chunks_exact(NODE_FEATURES)
+            .map(|f| f64::from(f[LINEAR_GUESS]))
+            .collect()
+    }
 }
 
 impl MoverGraph {
@@ -80,8 +94,7 @@ impl MoverGraph {
 
     /// The features of `monitor` (a positive function of position).
     pub fn features(&mut self, monitor: &dyn Fn([f64; 3]) -> f64) -> Result<MoverFeatures> {
-        let xi = self.decoder.mesh.points.clone();
-        let lumped = self.decoder.t.lumped.clone();
+        let (xi, lumped) = (&self.decoder.mesh.points, &self.decoder.t.lumped);
         let m: Vec<f64> = xi.iter().map(|&x| monitor(x)).collect();
         if let Some(bad) = m.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
             anyhow::bail!(
@@ -90,10 +103,11 @@ impl MoverGraph {
             );
         }
         let total: f64 = lumped.iter().sum();
-        let mean = m.iter().zip(&lumped).map(|(v, w)| v * w).sum::<f64>() / total;
-        let theta0 = total / m.iter().zip(&lumped).map(|(v, w)| w / v).sum::<f64>();
+        let mean = m.iter().zip(lumped).map(|(v, w)| v * w).sum::<f64>() / total;
+        let theta0 = total / m.iter().zip(lumped).map(|(v, w)| w / v).sum::<f64>();
         let s0: Vec<f64> = m.iter().map(|v| theta0 / v - 1.0).collect();
         let guess = self.decoder.set_laplacian(&s0)?;
+        let xi = &self.decoder.mesh.points;
         let h = self.h;
         let mut nodes = Vec::with_capacity(xi.len() * NODE_FEATURES);
         for i in 0..xi.len() {
@@ -109,7 +123,7 @@ impl MoverGraph {
                 [
                     mu,
                     mu.ln(),
-                    s0[i],
+                    s0[i], // at LINEAR_GUESS
                     d[0],
                     d[1],
                     (at_guess / mean).ln(),
