@@ -698,6 +698,42 @@ fn divergence_stops_with_a_message_and_keeps_the_output() {
     assert!(std::fs::read_to_string(out.join("probes.csv")).is_ok());
 }
 
+/// A state that grows far beyond its initial scale but stays finite stops
+/// the run (10¹⁰ × max(1, largest initial value) by default); `time.blow_up`
+/// raises the limit for a case whose units need it, and `check` refuses a
+/// limit that is not a positive number.
+#[test]
+fn a_huge_finite_state_is_divergence_unless_the_case_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("huge.yaml");
+    // Insulated, so u = 1e12 t: 1e11 after the first step.
+    let write = |time: &str| {
+        std::fs::write(
+            &case,
+            format!(
+                "mesh:\n  generate: {{shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}}\n\
+                 physics:\n  heat: {{source: 1e12}}\ntime: {{{time}}}\n"
+            ),
+        )
+        .unwrap()
+    };
+    write("end: 1, dt: 0.1");
+    let o = run_into(&case, &dir.path().join("out"));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("diverged at step 1")
+            && err.contains("above the divergence limit 1e10 (time.blow_up)"),
+        "{err}"
+    );
+    write("end: 1, dt: 0.1, blow_up: 1e13");
+    let o = run_into(&case, &dir.path().join("out2"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    write("end: 1, dt: 0.1, blow_up: -1");
+    let err = stderr(&pde(&["check", case.to_str().unwrap()]));
+    assert!(err.contains("time.blow_up: -1 must be a positive"), "{err}");
+}
+
 #[test]
 fn help_teaches_the_first_commands() {
     let o = pde(&["--help"]);

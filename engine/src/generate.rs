@@ -230,6 +230,7 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             dt: config.dt,
             integrator: None,
             adaptive: None,
+            blow_up: None,
         };
         let mut problems = Vec::new();
         let check = CheckContext {

@@ -18,7 +18,9 @@ use crate::driver::monitors::{write_model, Probes, Series, StepLog};
 use crate::driver::{MeshMotion, Monitor, Motion, Reach, TimeLoop};
 use crate::physics::carried_scalar::FlowWithScalar;
 use crate::physics::learned_step::LearnedStep;
-use crate::physics::spec::{BuildContext, Built, LearnedFlowStep, Steady, TransientSetup};
+use crate::physics::spec::{
+    default_blow_up, BuildContext, Built, LearnedFlowStep, Steady, TransientSetup,
+};
 use crate::physics::Transient;
 
 /// Options of [`run_case`] that do not belong in the case file.
@@ -241,7 +243,10 @@ fn run_transient(
     } = setup;
     let mut time_loop = TimeLoop::new(time.start, time.end, time.dt);
     time_loop.progress = progress;
-    time_loop.blow_up = blow_up;
+    time_loop.blow_up = time
+        .blow_up
+        .or(blow_up)
+        .unwrap_or_else(|| default_blow_up(model.as_ref()));
     time_loop.adaptive = time.adaptive;
     let mut series = Series::new(out, name, case.output.every, time.end);
     let mut probes = Probes::new(out, &case.probe_points(), model.as_ref())?;

@@ -206,9 +206,18 @@ impl Case {
             ));
         } else if t.start.is_finite() && t.start + t.dt == t.start {
             problems.push(format!(
-                "time.dt: {} is below the spacing of floating-point times at time.start                  ({}): a step would not advance the time",
+                "time.dt: {} is below the spacing of floating-point times at time.start \
+                 ({}): a step would not advance the time",
                 t.dt, t.start
             ));
+        }
+        if let Some(limit) = t.blow_up {
+            if !(is_positive(limit) && limit.is_finite()) {
+                problems.push(format!(
+                    "time.blow_up: {limit} must be a positive finite number (the largest \
+                     absolute value a state may reach before the run stops as diverged)"
+                ));
+            }
         }
         if let Some(a) = &t.adaptive {
             if !(is_positive(a.tolerance) && is_positive(a.dt_min) && a.dt_min <= a.dt_max) {

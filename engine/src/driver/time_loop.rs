@@ -119,7 +119,14 @@ impl TimeLoop {
                 return Err(StepError::Diverged {
                     step: summary.steps + 1,
                     t: t + h,
-                    reason: format!("largest value {:e}", report.max_abs),
+                    reason: if report.max_abs.is_finite() {
+                        format!(
+                            "largest value {:e} above the divergence limit {:e} (time.blow_up)",
+                            report.max_abs, self.blow_up
+                        )
+                    } else {
+                        format!("largest value {}", report.max_abs)
+                    },
                 });
             }
             if let (Some(a), Some(err)) = (self.adaptive, report.error_estimate) {

@@ -123,8 +123,23 @@ pub struct TransientSetup {
     pub model: Box<dyn Transient>,
     /// Its own monitors.
     pub monitors: Vec<Box<dyn Monitor<dyn Transient>>>,
-    /// States whose largest absolute value exceeds this are divergent.
-    pub blow_up: f64,
+    /// States whose largest absolute value exceeds this are divergent;
+    /// `None`: [`default_blow_up`] of the initial state.
+    pub blow_up: Option<f64>,
+}
+
+/// How far above its initial scale a state may grow before the run stops
+/// as diverged: `1e10 × max(1, largest initial value)`. Far beyond any
+/// physical growth, yet it catches a run that saturates at a huge finite
+/// value (a tangled mesh once took an advected front to 8e33 and the run
+/// exited 0 under a fixed limit of 1e100); `time.blow_up` overrides it.
+pub fn default_blow_up(model: &dyn Transient) -> f64 {
+    let largest = model
+        .fields()
+        .iter()
+        .flat_map(|(_, values)| values.iter())
+        .fold(0.0_f64, |m, v| m.max(v.abs()));
+    1e10 * largest.max(1.0)
 }
 
 /// A built model.

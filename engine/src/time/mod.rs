@@ -58,6 +58,11 @@ pub struct TimeSpec {
     /// Adaptive steps: `{tolerance, dt_min, dt_max}`.
     #[serde(default)]
     pub adaptive: Option<Adaptive>,
+    /// A state whose largest absolute value exceeds this stops the run as
+    /// diverged. Default: 10⁴ × the reference velocity for flows,
+    /// 10¹⁰ × max(1, largest initial value) otherwise.
+    #[serde(default)]
+    pub blow_up: Option<f64>,
 }
 
 impl TimeSpec {

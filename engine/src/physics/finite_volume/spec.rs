@@ -557,7 +557,7 @@ fn transient<L: ConservationLaw<N> + 'static, const N: usize>(
     Built::Transient(TransientSetup {
         model: Box::new(model),
         monitors: vec![Box::new(record)],
-        blow_up: 1e100,
+        blow_up: None,
     })
 }
 

@@ -225,7 +225,7 @@ pub(crate) fn transient(heat: Heat) -> Built {
     Built::Transient(TransientSetup {
         model: Box::new(heat),
         monitors: Vec::new(),
-        blow_up: 1e100,
+        blow_up: None,
     })
 }
 

@@ -342,7 +342,7 @@ impl FlowSpec {
         Ok(Built::Transient(TransientSetup {
             model,
             monitors,
-            blow_up,
+            blow_up: Some(blow_up),
         }))
     }
 }

@@ -243,7 +243,7 @@ impl ModelSpec for ReactionDiffusionSpec {
         Ok(Built::Transient(TransientSetup {
             model: Box::new(model),
             monitors: Vec::new(),
-            blow_up: 1e100,
+            blow_up: None,
         }))
     }
 }
