@@ -1081,8 +1081,8 @@ fn spiral_case_stays_bounded_where_sbdf2_runs_away() {
 
 /// Runs whose step collapses (an adaptive tolerance nothing meets, a
 /// shallow-water layer a picometre deep) stop with the time and the step
-/// instead of running forever; a failed run into a used folder leaves no
-/// `summary.json` of the earlier run behind.
+/// instead of running forever; a failed run into a used folder leaves its
+/// own `summary.json` (status failed), not the earlier run's.
 #[test]
 fn runs_that_cannot_finish_stop_and_failed_runs_leave_no_stale_summary() {
     let dir = tempfile::tempdir().unwrap();
@@ -1136,10 +1136,9 @@ fn runs_that_cannot_finish_stop_and_failed_runs_leave_no_stale_summary() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        !out.join("summary.json").exists(),
-        "a stale summary.json stayed"
-    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "failed", "a stale summary.json stayed");
 }
 
 /// Commands that fail on their arguments create nothing first.

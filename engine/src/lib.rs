@@ -3,7 +3,7 @@
 //! The PDE engine: meshes in ([`mesh_source`]), finite elements ([`fem`]),
 //! linear algebra ([`linalg`]), physical models ([`physics`]), case files
 //! ([`case`]), mesh reports ([`report`]), time integration ([`time`]),
-//! mesh movers ([`movers`]),
+//! mesh movers ([`movers`]), a run's output folder ([`output_folder`]),
 //! training data for learned components (flow trajectories: [`generate`],
 //! [`dataset`]; linear systems for learned preconditioners: [`systems`]),
 //! and the `pde-engine` command-line tool.
@@ -20,6 +20,7 @@ pub mod learned;
 pub mod linalg;
 pub mod mesh_source;
 pub mod movers;
+pub mod output_folder;
 pub mod physics;
 pub mod plot;
 pub mod random;

@@ -2,10 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use pde_engine::mesh_source::read_mesh_file;
+use pde_engine::physics::StepError;
 use pde_engine::report::MeshReport;
 use pde_engine::runner::{load_case, run_case, RunOptions};
 use pde_mesh::io::gmsh::{self, Endian, MshFormat, MshVersion};
@@ -35,7 +37,13 @@ enum Command {
     ///
     /// Mesh, physics, boundary conditions by physical-group name, time
     /// settings, solvers and output are all in the case file; see
-    /// docs/cases.md. Results go to out/<name>/ unless --output says otherwise.
+    /// docs/cases.md. Results go to out/<name>/ unless --output says otherwise;
+    /// one run at a time per folder (a lock file), and an earlier run's
+    /// results there are replaced. summary.json says how the run ended.
+    ///
+    /// Ctrl-C (SIGINT) or SIGTERM stops a time-dependent run after the step
+    /// in progress, with the output series and every monitor (.csv) complete
+    /// up to it, and exits with 130 or 143; a second Ctrl-C ends it at once.
     Run {
         /// The case file.
         case: PathBuf,
@@ -50,6 +58,11 @@ enum Command {
         /// fixed-mesh twin of a moving-mesh run, with the same nodes).
         #[arg(long)]
         fixed_mesh: bool,
+        /// When stderr is not a terminal (a batch job's log), print a
+        /// progress line (step, t, dt, iterations, monitors, ETA) every this
+        /// many seconds; on a terminal a progress bar shows instead.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = positive_seconds)]
+        progress_every: f64,
     },
     /// Check a case file and its mesh without running it: unknown keys,
     /// wrong types, missing physical groups, points outside the mesh and
@@ -321,8 +334,23 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // A run stopped by a signal exits as the shell expects (128 + n).
+            let signal = e.chain().find_map(|c| match c.downcast_ref() {
+                Some(StepError::Interrupted { signal, .. }) => u8::try_from(*signal).ok(),
+                _ => None,
+            });
+            signal.map_or(ExitCode::FAILURE, |n| {
+                ExitCode::from(128u8.saturating_add(n))
+            })
         }
+    }
+}
+
+/// A number of seconds above zero (clap's parser of `--progress-every`).
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() => Ok(s),
+        _ => Err(format!("{text}: expected a positive number of seconds")),
     }
 }
 
@@ -341,11 +369,14 @@ fn dispatch(command: Command) -> Result<()> {
             output,
             classical,
             fixed_mesh,
+            progress_every,
         } => run(
             &case,
             RunOptions {
                 output,
-                progress: interactive(),
+                progress: true,
+                progress_every: Some(Duration::from_secs_f64(progress_every)),
+                stop_on_signals: true,
                 classical,
                 fixed_mesh,
             },

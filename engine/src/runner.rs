@@ -4,32 +4,38 @@
 //! [`crate::driver::TimeLoop`] with the output series, probes, `steps.csv`
 //! and the model's own monitors, and writes `summary.json`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
 use crate::case::{stepper_kinds, Case, StepperSpec, TimeSpec};
 use crate::driver::monitors::{write_model, Probes, Series, StepLog};
-use crate::driver::{MeshMotion, Monitor, Motion, Reach, TimeLoop};
+use crate::driver::{Interrupt, MeshMotion, Monitor, Motion, Reach, TimeLoop};
+use crate::output_folder::OutputFolder;
 use crate::physics::carried_scalar::FlowWithScalar;
 use crate::physics::learned_step::LearnedStep;
 use crate::physics::spec::{
     default_blow_up, BuildContext, Built, LearnedFlowStep, Steady, TransientSetup,
 };
-use crate::physics::Transient;
+use crate::physics::{StepError, Transient};
 
 /// Options of [`run_case`] that do not belong in the case file.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Overrides the case's output directory.
     pub output: Option<PathBuf>,
-    /// Show a progress bar (on a terminal).
+    /// Show progress: a bar when stderr is a terminal, else a line every
+    /// `progress_every` (default 10 s).
     pub progress: bool,
+    /// The interval of progress lines when stderr is not a terminal.
+    pub progress_every: Option<Duration>,
+    /// Stop between steps on SIGINT or SIGTERM (handlers installed while
+    /// the time loop runs), with the output flushed; the run's error is then
+    /// [`StepError::Interrupted`].
+    pub stop_on_signals: bool,
     /// Ignore the case's learned stepper (run the classical baseline).
     pub classical: bool,
     /// Ignore the case's mesh mover (run the fixed-mesh twin).
@@ -169,7 +175,10 @@ fn adapted_build(
     Ok((built, motion))
 }
 
-/// Runs the case at `path`.
+/// Runs the case at `path` into its output folder, which it holds for the
+/// run ([`OutputFolder`]); `summary.json` says how the run ended
+/// (`"status"`: `completed`, `failed` or `interrupted`, with the reason,
+/// and the step and time reached when the time loop stopped).
 pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
     let started = Instant::now();
     let (case, mesh, name) = load_case_as(path, options)?;
@@ -178,31 +187,66 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
         .clone()
         .or_else(|| case.output.directory.clone())
         .unwrap_or_else(|| Path::new("out").join(&name));
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("{}: cannot create the output directory", out.display()))?;
-    // A summary left by an earlier run must not speak for this one (it is
-    // written again only when this run succeeds).
-    let stale = out.join("summary.json");
-    if stale.exists() {
-        std::fs::remove_file(&stale)
-            .with_context(|| format!("{}: cannot remove the earlier run's", stale.display()))?;
-    }
+    let folder = OutputFolder::claim(&out, &name)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let (built, motion) = adapted_build(&case, mesh, |m| build(&case, m, base, &out, &name))?;
-    let mut summary = match built {
-        Built::Steady(model) => run_steady(&case, model, &name, &out)?,
-        Built::Transient(setup) => {
-            run_transient(&case, setup, motion, &name, &out, options.progress)?
+    let result = adapted_build(&case, mesh, |m| build(&case, m, base, &out, &name)).and_then(
+        |(built, motion)| match built {
+            Built::Steady(model) => run_steady(&case, model, &name, &out),
+            Built::Transient(setup) => run_transient(&case, setup, motion, &name, &out, options),
+        },
+    );
+    let mut summary = match &result {
+        Ok(summary) => {
+            let mut s = serde_json::json!({"status": "completed"});
+            extend(&mut s, summary.clone());
+            s
         }
+        Err(e) => failure(e),
     };
     summary["case"] = serde_json::json!(path.display().to_string());
     summary["wall_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
-    let text = serde_json::to_string_pretty(&summary)?;
-    vtk::write_atomically(&out.join("summary.json"), |w| w.write_all(text.as_bytes()))?;
+    let written = folder.write_summary(&summary);
+    result?;
+    written?;
     Ok(RunResult {
         output: out,
         summary,
     })
+}
+
+/// The summary of a run that did not finish: why, and where the time loop
+/// stopped.
+fn failure(e: &anyhow::Error) -> serde_json::Value {
+    let interrupted = e
+        .chain()
+        .any(|c| matches!(c.downcast_ref(), Some(StepError::Interrupted { .. })));
+    let mut s = serde_json::json!({
+        "status": if interrupted { "interrupted" } else { "failed" },
+        "reason": format!("{e:#}"),
+    });
+    if let Some(Stopped {
+        reached: Some((step, t)),
+        ..
+    }) = e.downcast_ref::<Stopped>()
+    {
+        s["step"] = serde_json::json!(step);
+        s["t"] = serde_json::json!(t);
+    }
+    s
+}
+
+/// The context of a time loop's failure: its series and the last committed
+/// step and time.
+#[derive(Debug)]
+struct Stopped {
+    series: PathBuf,
+    reached: Option<(usize, f64)>,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: the run stopped", self.series.display())
+    }
 }
 
 /// Solves a steady model and writes `<name>.vtu`; the summary has the
@@ -218,22 +262,22 @@ fn run_steady(
     write_model(model.as_ref(), &file)?;
     extend(&mut summary, model.summary());
     let mut probes = Probes::new(out, &case.probe_points(), model.as_ref())?;
-    probes.sample(0.0, model.as_ref());
+    probes.sample(0.0, model.as_ref())?;
     summary["probes"] = probes.summary();
     summary["output"] = serde_json::json!(file.display().to_string());
     Ok(summary)
 }
 
 /// Steps a model through the case's time section with the output series,
-/// the probes, `steps.csv`, a progress bar and the model's own monitors;
-/// the summary has the loop's keys, the model's and the monitors'.
+/// the probes, `steps.csv`, progress and the model's own monitors; the
+/// summary has the loop's keys, the model's and the monitors'.
 fn run_transient(
     case: &Case,
     setup: TransientSetup,
     mut motion: Option<Motion>,
     name: &str,
     out: &Path,
-    progress: bool,
+    options: &RunOptions,
 ) -> Result<serde_json::Value> {
     let time = time_section(case)?;
     let TransientSetup {
@@ -242,7 +286,10 @@ fn run_transient(
         blow_up,
     } = setup;
     let mut time_loop = TimeLoop::new(time.start, time.end, time.dt);
-    time_loop.progress = progress;
+    time_loop.progress = options.progress;
+    if let Some(every) = options.progress_every {
+        time_loop.progress_every = every;
+    }
     time_loop.blow_up = time
         .blow_up
         .or(blow_up)
@@ -251,6 +298,13 @@ fn run_transient(
     let mut series = Series::new(out, name, case.output.every, time.end);
     let mut probes = Probes::new(out, &case.probe_points(), model.as_ref())?;
     let mut log = StepLog::new(out);
+    let interrupt = Interrupt::new();
+    let _signals = options
+        .stop_on_signals
+        .then(|| interrupt.on_signals())
+        .transpose()
+        .context("cannot install the SIGINT/SIGTERM handlers")?;
+    time_loop.interrupt = Some(interrupt);
     let started = Instant::now();
     let result = {
         let mut all: Vec<&mut dyn Monitor<dyn Transient>> =
@@ -266,7 +320,10 @@ fn run_transient(
         time_loop.run(model.as_mut(), motion, &mut all)
     };
     let wall = started.elapsed().as_secs_f64();
-    let s = result.with_context(|| format!("{}: the run stopped", series.path().display()))?;
+    let s = result.with_context(|| Stopped {
+        series: series.path().to_path_buf(),
+        reached: log.reached(),
+    })?;
     let mut summary = model.summary();
     for m in &monitors {
         m.summarize(model.as_ref(), &mut summary);

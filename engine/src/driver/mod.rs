@@ -10,12 +10,14 @@
 //! *commits* it only when it is acceptable: finite, and within the error
 //! tolerance of an adaptive step.
 
+mod interrupt;
 pub mod monitors;
 mod motion;
 mod time_loop;
 
 pub use crate::physics::{Monitor, OnStep, StepInfo};
 pub use crate::time::Adaptive;
+pub use interrupt::{Interrupt, SignalGuard};
 pub(crate) use motion::{guarded, Limits};
 pub use motion::{nodal_field, MeshMotion, Motion, MotionSpec, Reach};
 pub(crate) use time_loop::progress_bar;

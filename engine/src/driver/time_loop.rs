@@ -1,7 +1,10 @@
 //! The time loop: steps from `t0` to `t_end`, fixed or adaptive, with the
 //! mesh motion, the monitors and a progress bar.
 
-use super::{MeshMotion, Monitor, StepInfo};
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use super::{Interrupt, MeshMotion, Monitor, StepInfo};
 use crate::physics::{StepError, Stepper};
 use crate::time::Adaptive;
 
@@ -36,9 +39,15 @@ pub struct TimeLoop {
     pub adaptive: Option<Adaptive>,
     /// States whose largest absolute value exceeds this are divergent.
     pub blow_up: f64,
-    /// Show a progress bar (time, step size, iterations, the monitors'
-    /// status, elapsed time and ETA) on the terminal.
+    /// Show progress (time, step size, iterations, the monitors' status,
+    /// elapsed time and ETA): a bar when stderr is a terminal, else a line
+    /// every [`TimeLoop::progress_every`], for batch logs.
     pub progress: bool,
+    /// How often a progress line is printed when stderr is not a terminal.
+    pub progress_every: Duration,
+    /// Stops the run after the step in progress when requested (by
+    /// SIGINT/SIGTERM through [`Interrupt::on_signals`], or by a program).
+    pub interrupt: Option<Interrupt>,
 }
 
 impl TimeLoop {
@@ -52,6 +61,8 @@ impl TimeLoop {
             adaptive: None,
             blow_up: 1e100,
             progress: false,
+            progress_every: Duration::from_secs(10),
+            interrupt: None,
         }
     }
 
@@ -65,12 +76,12 @@ impl TimeLoop {
         motion: Option<&mut dyn MeshMotion<S>>,
         monitors: &mut [&mut dyn Monitor<S>],
     ) -> Result<RunSummary, StepError> {
-        let bar = progress_bar(self.progress);
+        let mut progress = Progress::new(self.progress, self.progress_every);
         let result = monitors
             .iter_mut()
             .try_for_each(|m| m.start(self.t0, stepper))
-            .and_then(|()| self.steps(stepper, motion, monitors, &bar));
-        bar.finish_and_clear();
+            .and_then(|()| self.steps(stepper, motion, monitors, &mut progress));
+        progress.finish();
         let finished = monitors.iter_mut().try_for_each(|m| m.finish(stepper));
         let summary = result?;
         finished?;
@@ -82,7 +93,7 @@ impl TimeLoop {
         stepper: &mut S,
         mut motion: Option<&mut dyn MeshMotion<S>>,
         monitors: &mut [&mut dyn Monitor<S>],
-        bar: &indicatif::ProgressBar,
+        progress: &mut Progress,
     ) -> Result<RunSummary, StepError> {
         let mut t = self.t0;
         let mut dt = self.dt;
@@ -94,6 +105,13 @@ impl TimeLoop {
         let span = self.t_end - self.t0;
         let eps = 1e-12 * span.abs().max(1.0);
         while t < self.t_end - eps {
+            if let Some(signal) = self.interrupt.as_ref().and_then(Interrupt::requested) {
+                return Err(StepError::Interrupted {
+                    signal,
+                    step: summary.steps,
+                    t,
+                });
+            }
             // The mesh moves first: the stable step depends on it.
             if let Some(m) = motion.as_mut() {
                 m.before_step(t, stepper)?;
@@ -157,9 +175,15 @@ impl TimeLoop {
                 report: &report,
             };
             for m in monitors.iter_mut() {
-                m.record(&info, stepper)?;
+                m.record(&info, stepper).map_err(|e| match e {
+                    // Name the step whose record could not be written.
+                    StepError::Output(why) => {
+                        StepError::Output(format!("step {}, t = {t:.6e}: {why}", summary.steps))
+                    }
+                    other => other,
+                })?;
             }
-            if self.progress {
+            if progress.wanted() {
                 let mut message = format!(
                     "t {t:.4e}  dt {h:.2e}  step {}  it {}",
                     summary.steps, report.iterations
@@ -168,12 +192,85 @@ impl TimeLoop {
                     message.push_str("  ");
                     message.push_str(&status);
                 }
-                bar.set_position((1000.0 * (t - self.t0) / span) as u64);
-                bar.set_message(message);
+                progress.show((t - self.t0) / span, &message);
             }
         }
         Ok(summary)
     }
+}
+
+/// The progress display of a run: a bar on a terminal, plain lines at an
+/// interval elsewhere (a batch job's log), or nothing.
+enum Progress {
+    Hidden,
+    Bar(indicatif::ProgressBar),
+    Lines {
+        every: Duration,
+        started: Instant,
+        last: Instant,
+    },
+}
+
+impl Progress {
+    fn new(show: bool, every: Duration) -> Self {
+        if !show {
+            Progress::Hidden
+        } else if std::io::stderr().is_terminal() {
+            Progress::Bar(progress_bar(true))
+        } else {
+            let now = Instant::now();
+            Progress::Lines {
+                every,
+                started: now,
+                last: now,
+            }
+        }
+    }
+
+    fn wanted(&self) -> bool {
+        !matches!(self, Progress::Hidden)
+    }
+
+    /// Shows `message` at `fraction` of the run.
+    fn show(&mut self, fraction: f64, message: &str) {
+        match self {
+            Progress::Hidden => {}
+            Progress::Bar(bar) => {
+                bar.set_position((1000.0 * fraction) as u64);
+                bar.set_message(message.to_string());
+            }
+            Progress::Lines {
+                every,
+                started,
+                last,
+            } => {
+                if last.elapsed() < *every {
+                    return;
+                }
+                *last = Instant::now();
+                let elapsed = started.elapsed().as_secs_f64();
+                let eta = elapsed * (1.0 - fraction) / fraction.max(1e-12);
+                eprintln!(
+                    "{:>3.0}%  {message}  [{} < {}]",
+                    100.0 * fraction,
+                    clock(elapsed),
+                    clock(eta)
+                );
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Seconds as `h:mm:ss`.
+fn clock(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// A progress bar (hidden unless `show`): position in thousandths of the

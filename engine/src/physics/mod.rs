@@ -13,7 +13,7 @@ mod scalar;
 pub mod spec;
 mod stepper;
 
-pub use monitor::{Monitor, OnStep, StepInfo};
+pub use monitor::{CsvLog, Monitor, OnStep, StepInfo};
 pub use stepper::{field_slot, ProbeColumn, StepError, StepReport, Stepper};
 
 // The models case files name: one line per model folder.

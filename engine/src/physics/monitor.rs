@@ -2,6 +2,10 @@
 //! every committed step and the end of a run. They sit with the step
 //! protocol so that models can bring their own (forces, conservation).
 
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
 use super::{StepError, StepReport};
 
 /// A committed step, as monitors see it.
@@ -47,5 +51,57 @@ pub struct OnStep<F>(pub F);
 impl<S: ?Sized, F: FnMut(&StepInfo, &S) -> Result<(), StepError>> Monitor<S> for OnStep<F> {
     fn record(&mut self, step: &StepInfo, model: &S) -> Result<(), StepError> {
         (self.0)(step, model)
+    }
+}
+
+/// A monitor's CSV file, written as the run goes: created (replacing an
+/// earlier run's) with its header when the first row comes, then each row
+/// appended by one write, so a run that is killed keeps its history to the
+/// last step. Nothing is created for a run that records nothing until
+/// [`CsvLog::finish`], which leaves the header alone.
+#[derive(Debug)]
+pub struct CsvLog {
+    path: PathBuf,
+    header: String,
+    file: Option<File>,
+}
+
+impl CsvLog {
+    /// A log into `path` whose first line is `header` (without newline).
+    pub fn new(path: PathBuf, header: impl Into<String>) -> Self {
+        CsvLog {
+            path,
+            header: header.into(),
+            file: None,
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one row (without newline).
+    pub fn row(&mut self, row: &str) -> Result<(), StepError> {
+        self.write(&format!("{row}\n"))
+    }
+
+    /// Makes sure the file exists: the header alone when no row came.
+    pub fn finish(&mut self) -> Result<(), StepError> {
+        self.write("")
+    }
+
+    fn write(&mut self, text: &str) -> Result<(), StepError> {
+        let failed = |e: std::io::Error| StepError::Output(format!("{}: {e}", self.path.display()));
+        if self.file.is_none() {
+            let mut file = File::create(&self.path).map_err(failed)?;
+            file.write_all(format!("{}\n", self.header).as_bytes())
+                .map_err(failed)?;
+            self.file = Some(file);
+        }
+        match self.file.as_mut() {
+            Some(file) if !text.is_empty() => file.write_all(text.as_bytes()).map_err(failed),
+            _ => Ok(()),
+        }
     }
 }

@@ -55,6 +55,26 @@ pub enum StepError {
     /// A monitor or output failed (e.g. the disk is full).
     #[error("{0}")]
     Output(String),
+    /// A signal (or an embedding program) asked the run to stop; it did
+    /// after a committed step.
+    #[error(
+        "interrupted by {} after step {step}, t = {t:.6e}; the output and monitors are \
+         complete up to that step",
+        signal_name(*signal)
+    )]
+    Interrupted {
+        /// The signal number (2: SIGINT, 15: SIGTERM).
+        signal: i32,
+        /// The last committed step.
+        step: usize,
+        /// Its time.
+        t: f64,
+    },
+}
+
+/// The name of a signal number (`SIGINT`), or the number.
+fn signal_name(signal: i32) -> String {
+    signal_hook::low_level::signal_name(signal).map_or_else(|| signal.to_string(), str::to_string)
 }
 
 /// One column of a probe: a quantity of the stepper's state at a point, as

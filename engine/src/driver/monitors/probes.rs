@@ -1,30 +1,26 @@
 //! `probes.csv`: the state at named points, for every model.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 
-use super::output_error;
 use crate::driver::{Monitor, StepInfo};
-use crate::physics::{Model, ProbeColumn, StepError};
+use crate::physics::{CsvLog, Model, ProbeColumn, StepError};
 
 /// Probes: every quantity of the state at named points, located once
 /// (again when a mesh mover has moved the mesh), recorded at the start and
-/// after every step into `probes.csv` (one column per quantity: `<probe>`
-/// for a model with one, `<probe>_<label>` otherwise).
+/// after every step into `probes.csv` as the run goes (one column per
+/// quantity: `<probe>` for a model with one, `<probe>_<label>` otherwise).
 pub struct Probes {
-    file: PathBuf,
     points: Vec<(String, [f64; 3])>,
     /// The mesh the columns were located on.
     located_on: Option<Arc<Mesh>>,
     /// Column name and how to read it.
     columns: Vec<(String, ProbeColumn)>,
-    csv: String,
+    csv: CsvLog,
     last: Vec<f64>,
 }
 
@@ -61,17 +57,15 @@ impl Probes {
         model: &S,
     ) -> Result<Self> {
         let columns = locate(points, model)?;
-        let mut csv = String::from("t");
+        let mut header = String::from("t");
         for (name, _) in &columns {
-            let _ = write!(csv, ",{name}");
+            let _ = write!(header, ",{name}");
         }
-        csv.push('\n');
         Ok(Probes {
-            file: dir.join("probes.csv"),
+            csv: CsvLog::new(dir.join("probes.csv"), header),
             points: points.to_vec(),
             located_on: Some(model.mesh().clone()),
             columns,
-            csv,
             last: Vec::new(),
         })
     }
@@ -89,10 +83,10 @@ impl Probes {
 
     /// Records the model's state at time `t`, locating the probes again
     /// on a moved mesh (movers keep the domain, so they stay inside; one
-    /// that does not keeps its last cell).
-    pub fn sample<S: Model + ?Sized>(&mut self, t: f64, model: &S) {
+    /// that does not keeps its last cell), and appends them to the file.
+    pub fn sample<S: Model + ?Sized>(&mut self, t: f64, model: &S) -> Result<(), StepError> {
         if self.columns.is_empty() {
-            return;
+            return Ok(());
         }
         let moved = self
             .located_on
@@ -110,27 +104,24 @@ impl Probes {
             .iter()
             .map(|(_, c)| c.at.eval(&fields[c.field].1))
             .collect();
-        let _ = write!(self.csv, "{t:.9e}");
+        let mut row = format!("{t:.9e}");
         for v in &self.last {
-            let _ = write!(self.csv, ",{v:.9e}");
+            let _ = write!(row, ",{v:.9e}");
         }
-        self.csv.push('\n');
+        self.csv.row(&row)
     }
 }
 
 impl<S: Model + ?Sized> Monitor<S> for Probes {
     fn start(&mut self, t: f64, model: &S) -> Result<(), StepError> {
-        self.sample(t, model);
-        Ok(())
+        self.sample(t, model)
     }
 
     fn record(&mut self, step: &StepInfo, model: &S) -> Result<(), StepError> {
-        self.sample(step.t, model);
-        Ok(())
+        self.sample(step.t, model)
     }
 
     fn finish(&mut self, _: &S) -> Result<(), StepError> {
-        vtk::write_atomically(&self.file, |w| w.write_all(self.csv.as_bytes()))
-            .map_err(output_error)
+        self.csv.finish()
     }
 }

@@ -1,45 +1,49 @@
 //! `steps.csv`: one row per committed step.
 
-use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use pde_mesh::io::vtk;
-
-use super::output_error;
 use crate::driver::{Monitor, StepInfo};
-use crate::physics::StepError;
+use crate::physics::{CsvLog, StepError};
 
 /// `steps.csv`: time, step size, solver iterations and the largest
 /// absolute value of the state after every step (a header only when no
-/// step was taken), written when the run ends, however it ends.
+/// step was taken), written as the run goes. It also remembers where the
+/// run got to, for the summary of a run that stopped.
 pub struct StepLog {
-    file: PathBuf,
-    csv: String,
+    csv: CsvLog,
+    reached: Option<(usize, f64)>,
 }
 
 impl StepLog {
     /// A log written to `<dir>/steps.csv`.
     pub fn new(dir: &Path) -> Self {
         StepLog {
-            file: dir.join("steps.csv"),
-            csv: "t,dt,solver_iterations,max_abs\n".into(),
+            csv: CsvLog::new(dir.join("steps.csv"), "t,dt,solver_iterations,max_abs"),
+            reached: None,
         }
+    }
+
+    /// The last committed step and its time (step 0: the start).
+    pub fn reached(&self) -> Option<(usize, f64)> {
+        self.reached
     }
 }
 
 impl<S: ?Sized> Monitor<S> for StepLog {
-    fn record(&mut self, step: &StepInfo, _: &S) -> Result<(), StepError> {
-        let _ = writeln!(
-            self.csv,
-            "{:.9e},{:.6e},{},{:.9e}",
-            step.t, step.dt, step.report.iterations, step.report.max_abs
-        );
+    fn start(&mut self, t: f64, _: &S) -> Result<(), StepError> {
+        self.reached = Some((0, t));
         Ok(())
     }
 
+    fn record(&mut self, step: &StepInfo, _: &S) -> Result<(), StepError> {
+        self.reached = Some((step.step, step.t));
+        self.csv.row(&format!(
+            "{:.9e},{:.6e},{},{:.9e}",
+            step.t, step.dt, step.report.iterations, step.report.max_abs
+        ))
+    }
+
     fn finish(&mut self, _: &S) -> Result<(), StepError> {
-        vtk::write_atomically(&self.file, |w| w.write_all(self.csv.as_bytes()))
-            .map_err(output_error)
+        self.csv.finish()
     }
 }

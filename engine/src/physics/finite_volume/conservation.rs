@@ -2,15 +2,13 @@
 //! finite-volume law (its own, or a scalar carried by a flow).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use pde_mesh::io::vtk;
 
 use crate::fvm::law::ConservationLaw;
 use crate::fvm::solver::FiniteVolume;
-use crate::physics::{Monitor, StepError, StepInfo, Transient};
+use crate::physics::{CsvLog, Monitor, StepError, StepInfo, Transient};
 use crate::plot::{self, Panel};
 
 /// Reads the finite-volume law of a model: the law itself, or the scalar a
@@ -18,15 +16,16 @@ use crate::plot::{self, Panel};
 type Sampler = Box<dyn Fn(&dyn Transient) -> Option<Vec<f64>>>;
 
 /// `conservation.csv`: per conserved quantity its total, the boundary
-/// outflow so far, and its minimum and maximum over the cells; and
-/// `conservation.png`, the plot of the first quantity's. Written into its
-/// directory when the run ends, however it ends.
+/// outflow so far, and its minimum and maximum over the cells, written as
+/// the run goes; and `conservation.png`, the plot of the first quantity's,
+/// drawn when the run ends, however it ends.
 pub struct Conservation {
     dir: PathBuf,
     names: Vec<String>,
     sample: Sampler,
     /// Per record: t, then total, outflow, min, max of every quantity.
     rows: Vec<Vec<f64>>,
+    csv: CsvLog,
 }
 
 impl Conservation {
@@ -37,8 +36,13 @@ impl Conservation {
         names: &[&str],
         find: impl Fn(&dyn Transient) -> Option<&FiniteVolume<L, N>> + 'static,
     ) -> Self {
+        let mut header = String::from("t");
+        for n in names {
+            let _ = write!(header, ",total_{n},outflow_{n},min_{n},max_{n}");
+        }
         Conservation {
             dir: dir.to_path_buf(),
+            csv: CsvLog::new(dir.join("conservation.csv"), header),
             names: names.iter().map(|n| n.to_string()).collect(),
             sample: Box::new(move |m| find(m).map(row)),
             rows: Vec::new(),
@@ -53,35 +57,27 @@ impl Conservation {
         Some(balance_error(first[1], last[1], last[2]))
     }
 
-    fn record(&mut self, t: f64, model: &dyn Transient) {
-        if let Some(values) = (self.sample)(model) {
-            let mut r = vec![t];
-            r.extend(values);
-            self.rows.push(r);
+    fn record(&mut self, t: f64, model: &dyn Transient) -> Result<(), StepError> {
+        let Some(values) = (self.sample)(model) else {
+            return Ok(());
+        };
+        let mut line = format!("{t:.9e}");
+        for q in values.chunks(4) {
+            let _ = write!(
+                line,
+                ",{:.12e},{:.12e},{:.9e},{:.9e}",
+                q[0], q[1], q[2], q[3]
+            );
         }
+        let mut r = vec![t];
+        r.extend(values);
+        self.rows.push(r);
+        self.csv.row(&line)
     }
 
-    fn write(&self) -> Result<()> {
+    /// Draws `conservation.png` (with at least two records).
+    fn plot(&self) -> Result<()> {
         let out = &self.dir;
-        let mut csv = String::from("t");
-        for n in &self.names {
-            let _ = write!(csv, ",total_{n},outflow_{n},min_{n},max_{n}");
-        }
-        csv.push('\n');
-        for row in &self.rows {
-            let _ = write!(csv, "{:.9e}", row[0]);
-            for q in row[1..].chunks(4) {
-                let _ = write!(
-                    csv,
-                    ",{:.12e},{:.12e},{:.9e},{:.9e}",
-                    q[0], q[1], q[2], q[3]
-                );
-            }
-            csv.push('\n');
-        }
-        vtk::write_atomically(&out.join("conservation.csv"), |w| {
-            w.write_all(csv.as_bytes())
-        })?;
         if self.rows.len() >= 2 {
             let name = &self.names[0];
             let series = |k: usize| self.rows.iter().map(|r| (r[0], r[k])).collect();
@@ -143,17 +139,16 @@ fn balance_error(initial: f64, total: f64, outflow: f64) -> f64 {
 
 impl Monitor<dyn Transient> for Conservation {
     fn start(&mut self, t: f64, model: &dyn Transient) -> Result<(), StepError> {
-        self.record(t, model);
-        Ok(())
+        self.record(t, model)
     }
 
     fn record(&mut self, step: &StepInfo, model: &dyn Transient) -> Result<(), StepError> {
-        Conservation::record(self, step.t, model);
-        Ok(())
+        Conservation::record(self, step.t, model)
     }
 
     fn finish(&mut self, _: &dyn Transient) -> Result<(), StepError> {
-        self.write()
+        self.csv.finish()?;
+        self.plot()
             .map_err(|e| StepError::Output(format!("{e:#}")))
     }
 

@@ -3,20 +3,17 @@
 //! `forces.png`), and the comparison with the classical step when a learned
 //! one runs.
 
-use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use pde_mesh::io::vtk;
 use serde::Deserialize;
 
 use super::NavierStokes;
 use crate::fem::PointEvaluator;
 use crate::physics::carried_scalar::{flow_of, FlowWithScalar};
 use crate::physics::learned_step::LearnedStep;
-use crate::physics::{Monitor, StepError, StepInfo, Stepper, Transient};
+use crate::physics::{CsvLog, Monitor, StepError, StepInfo, Stepper, Transient};
 use crate::plot::{self, Panel, Reference};
 
 /// Drag and lift coefficients `c = 2 F / (ρ U² L)` (density 1) of a body.
@@ -49,7 +46,8 @@ pub(crate) fn point3(p: &[f64]) -> [f64; 3] {
     std::array::from_fn(|k| p.get(k).copied().unwrap_or(0.0))
 }
 
-/// The record of the forces monitor: coefficients over time.
+/// The record of the forces monitor: coefficients over time, kept and
+/// written to its CSV file as they come.
 pub(crate) struct ForceSeries {
     spec: ForcesSpec,
     /// `2 / (U² L)`.
@@ -58,10 +56,12 @@ pub(crate) struct ForceSeries {
     dim: usize,
     /// `t, cd, cl[, cs][, dp]` per record.
     rows: Vec<Vec<f64>>,
+    csv: CsvLog,
 }
 
 impl ForceSeries {
-    pub(crate) fn new(spec: &ForcesSpec, ns: &NavierStokes) -> Result<Self> {
+    /// The forces `spec` asks for on the body of `ns`, recorded into `csv`.
+    pub(crate) fn new(spec: &ForcesSpec, ns: &NavierStokes, csv: PathBuf) -> Result<Self> {
         let dp = match &spec.pressure_difference {
             Some([a, b]) => {
                 let locate = |p: &[f64]| {
@@ -73,57 +73,45 @@ impl ForceSeries {
             }
             None => None,
         };
+        let mut columns = vec!["t", "cd", "cl"];
+        if ns.dim() == 3 {
+            columns.push("cs");
+        }
+        if dp.is_some() {
+            columns.push("dp");
+        }
         Ok(ForceSeries {
             spec: spec.clone(),
             scale: 2.0 / (spec.reference_velocity.powi(2) * spec.reference_length),
             dp,
             dim: ns.dim(),
             rows: Vec::new(),
+            csv: CsvLog::new(csv, columns.join(",")),
         })
     }
 
-    fn columns(&self) -> Vec<&'static str> {
-        let mut c = vec!["t", "cd", "cl"];
-        if self.dim == 3 {
-            c.push("cs");
-        }
-        if self.dp.is_some() {
-            c.push("dp");
-        }
-        c
-    }
-
-    pub(crate) fn sample(&mut self, t: f64, ns: &NavierStokes) {
-        let Some(f) = ns.force() else { return };
+    /// Records the forces on the body of `ns` at time `t`.
+    pub(crate) fn sample(&mut self, t: f64, ns: &NavierStokes) -> Result<(), StepError> {
+        let Some(f) = ns.force() else { return Ok(()) };
         let mut row = vec![t];
         row.extend(f[..self.dim].iter().map(|v| v * self.scale));
         if let Some((a, b)) = &self.dp {
             row.push(a.eval(ns.pressure()) - b.eval(ns.pressure()));
         }
+        let cells: Vec<String> = row.iter().map(|v| format!("{v:.10e}")).collect();
         self.rows.push(row);
+        self.csv.row(&cells.join(","))
     }
 
     fn last(&self) -> Option<(f64, f64)> {
         self.rows.last().map(|r| (r[1], r[2]))
     }
 
-    /// Writes the records as CSV into `path`.
-    pub(crate) fn write_csv(&self, path: &Path) -> Result<()> {
-        let mut csv = self.columns().join(",");
-        csv.push('\n');
-        for row in &self.rows {
-            let cells: Vec<String> = row.iter().map(|v| format!("{v:.10e}")).collect();
-            let _ = writeln!(csv, "{}", cells.join(","));
-        }
-        vtk::write_atomically(path, |w| w.write_all(csv.as_bytes()))?;
-        Ok(())
-    }
-
-    /// Writes `forces.csv` and (with at least two records) `forces.png`,
-    /// with the curves of `classical` (a baseline run alongside) drawn
-    /// next to these.
-    pub(crate) fn write(&self, out: &Path, title: &str, classical: Option<&ForceSeries>) -> Result<()> {
-        self.write_csv(&out.join("forces.csv"))?;
+    /// Finishes the CSV file and (with at least two records) draws
+    /// `forces.png`, with the curves of `classical` (a baseline run
+    /// alongside) next to these.
+    pub(crate) fn finish(&mut self, out: &Path, title: &str, classical: Option<&ForceSeries>) -> Result<()> {
+        self.csv.finish()?;
         if self.rows.len() >= 2 {
             let series =
                 |f: &ForceSeries, k: usize| f.rows.iter().map(|r| (r[0], r[k])).collect::<Vec<_>>();
@@ -216,10 +204,13 @@ pub(crate) struct ClassicalBaseline {
 }
 
 impl ClassicalBaseline {
-    /// The classical flow `ns`, with the case's forces measured on it.
-    pub(crate) fn new(forces: Option<&ForcesSpec>, ns: NavierStokes) -> Result<Self> {
+    /// The classical flow `ns`, with the case's forces measured on it
+    /// (recorded into `<out>/forces_classical.csv`).
+    pub(crate) fn new(forces: Option<&ForcesSpec>, ns: NavierStokes, out: &Path) -> Result<Self> {
         Ok(ClassicalBaseline {
-            forces: forces.map(|f| ForceSeries::new(f, &ns)).transpose()?,
+            forces: forces
+                .map(|f| ForceSeries::new(f, &ns, out.join("forces_classical.csv")))
+                .transpose()?,
             ns,
             seconds: 0.0,
             steps: 0,
@@ -235,7 +226,7 @@ impl ClassicalBaseline {
         self.seconds += started.elapsed().as_secs_f64();
         self.steps += 1;
         if let Some(f) = self.forces.as_mut() {
-            f.sample(t, &self.ns);
+            f.sample(t, &self.ns)?;
         }
         let velocity = |ns: &NavierStokes| -> Vec<f64> {
             (0..ns.dim())
@@ -262,8 +253,9 @@ impl ClassicalBaseline {
 
 /// The records of a time-dependent flow: its forces (if asked for), the
 /// classical baseline run alongside a learned step (if asked for), and the
-/// learned step's counts. Writes `forces.csv`, `forces.png` (with the
-/// baseline's curves) and `forces_classical.csv` when the run ends.
+/// learned step's counts. Writes `forces.csv` and `forces_classical.csv`
+/// as the run goes, and `forces.png` (with the baseline's curves) when it
+/// ends.
 pub(crate) struct FlowRecord {
     pub(crate) forces: Option<ForceSeries>,
     pub(crate) baseline: Option<ClassicalBaseline>,
@@ -296,20 +288,21 @@ impl Monitor<dyn Transient> for FlowRecord {
             b.step(step.t, step.dt, ns)?;
         }
         if let Some(f) = self.forces.as_mut() {
-            f.sample(step.t, ns);
+            f.sample(step.t, ns)?;
         }
         Ok(())
     }
 
     fn finish(&mut self, _: &dyn Transient) -> Result<(), StepError> {
-        let Some(f) = &self.forces else {
+        let Some(f) = self.forces.as_mut() else {
             return Ok(());
         };
-        let classical = self.baseline.as_ref().and_then(|b| b.forces.as_ref());
-        let written = f.write(&self.out, &self.title, classical).and_then(|()| {
-            classical.map_or(Ok(()), |c| c.write_csv(&self.out.join("forces_classical.csv")))
-        });
-        written.map_err(|e| StepError::Output(format!("{e:#}")))
+        let mut classical = self.baseline.as_mut().and_then(|b| b.forces.as_mut());
+        if let Some(c) = classical.as_mut() {
+            c.csv.finish()?;
+        }
+        f.finish(&self.out, &self.title, classical.as_deref())
+            .map_err(|e| StepError::Output(format!("{e:#}")))
     }
 
     fn status(&self) -> Option<String> {

@@ -300,7 +300,10 @@ impl FlowSpec {
     /// Builds the steady flow or the time-dependent one with its records.
     fn build_flow(&self, convection: bool, cx: &BuildContext) -> Result<Built> {
         let ns = self.flow(convection, cx)?;
-        let forces = cx.forces.map(|f| ForceSeries::new(f, &ns)).transpose()?;
+        let forces = cx
+            .forces
+            .map(|f| ForceSeries::new(f, &ns, cx.out.join("forces.csv")))
+            .transpose()?;
         let Some(time) = cx.time else {
             return Ok(Built::Steady(Box::new(SteadyFlow {
                 ns,
@@ -313,7 +316,7 @@ impl FlowSpec {
         let baseline = match cx.learned {
             Some(l) if l.baseline() => {
                 let classical = self.flow(convection, cx)?;
-                Some(ClassicalBaseline::new(cx.forces, classical)?)
+                Some(ClassicalBaseline::new(cx.forces, classical, cx.out)?)
             }
             _ => None,
         };
@@ -370,8 +373,8 @@ impl Steady for SteadyFlow {
             "solve_seconds": started.elapsed().as_secs_f64(),
         });
         if let Some(f) = self.forces.as_mut() {
-            f.sample(self.ns.time(), &self.ns);
-            f.write(&self.out, &self.name, None)?;
+            f.sample(self.ns.time(), &self.ns)?;
+            f.finish(&self.out, &self.name, None)?;
             summary["forces"] = f.summary();
         }
         Ok(summary)
