@@ -191,7 +191,12 @@ fn a_case_moves_its_mesh_with_the_learned_mover() {
     .unwrap()
     .replace(
         "  kind: monge_ampere\n",
-        &format!("  kind: learned\n  model: {}\n", model.display()),
+        // Unpolished, the CI model's moves tangle the stretched cells and the
+        // front blows up (docs/movers.md): the divergence limit stops it.
+        &format!(
+            "  kind: learned\n  model: {}\n  polish: 10\n",
+            model.display()
+        ),
     )
     .replace("  fallback: spring", "  fallback: monge_ampere")
     .replace("end: 0.4", "end: 0.1")

@@ -217,3 +217,258 @@ fn a_batch_run_prints_progress_lines() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected a positive number of seconds"));
 }
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A shipped case shortened: its mesh path made absolute, `end` and the
+/// output replaced.
+fn shortened(case: &str, end: f64, output: &str) -> String {
+    let text = std::fs::read_to_string(root().join("cases").join(case)).unwrap();
+    let meshes = root().join("meshes");
+    let mut out = String::new();
+    let mut in_output = false;
+    for line in text.lines() {
+        if line.starts_with("output:") {
+            in_output = true;
+            continue;
+        }
+        if in_output && line.starts_with("  ") {
+            continue;
+        }
+        in_output = false;
+        let line = line.replace("../meshes", meshes.to_str().unwrap());
+        if line.trim_start().starts_with("end:") {
+            out.push_str(&format!("  end: {end}\n"));
+        } else {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out.push_str(output);
+    out
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pde-engine"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn run_case(case: &Path, out: &Path, restart: bool) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        case.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    if restart {
+        args.push("--restart");
+    }
+    run(&args)
+}
+
+/// The named files of `out`, byte for byte.
+fn contents(out: &Path, files: &[&str]) -> Vec<Vec<u8>> {
+    files
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
+        .collect()
+}
+
+/// Runs `text` to its end (checkpoints on), then again from its
+/// second-latest checkpoint: `files` must come out byte for byte the same.
+fn restart_reproduces(name: &str, text: &str, files: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&case, text).unwrap();
+    let out = dir.path().join("out");
+    let o = run_case(&case, &out, false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reference = contents(&out, files);
+    let mut checkpoints = files_ending(&out.join("checkpoints"), ".ckpt");
+    checkpoints.sort();
+    assert_eq!(
+        checkpoints.len(),
+        2,
+        "the latest two are kept: {checkpoints:?}"
+    );
+    std::fs::remove_file(&checkpoints[1]).unwrap();
+    let o = run_case(&case, &out, true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&out);
+    assert!(
+        s["restarted_from"]
+            .as_str()
+            .unwrap()
+            .ends_with(checkpoints[0].file_name().unwrap().to_str().unwrap()),
+        "{s}"
+    );
+    for (file, (a, b)) in files
+        .iter()
+        .zip(reference.iter().zip(contents(&out, files)))
+    {
+        assert!(*a == b, "{name}: {file} differs after the restart");
+    }
+}
+
+/// Every kind of time-dependent model continues from a checkpoint bit for
+/// bit: heat with adaptive BDF2 steps (the step history), shallow water
+/// (CFL steps, the conservation record), reaction–diffusion (IMEX, two
+/// species), and a flow carrying a finite-volume scalar (forces).
+#[test]
+fn a_restart_from_a_checkpoint_reproduces_the_run_byte_for_byte() {
+    let square = "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [12, 12], kind: tri3}\n";
+    restart_reproduces(
+        "heat",
+        &format!(
+            "name: heat\n{square}physics:\n  heat: {{initial: \"sin(3*x)*y\", source: \"cos(t)\"}}\n\
+             time: {{end: 1, dt: 0.01, integrator: bdf2, adaptive: {{tolerance: 1e-4, dt_min: 1e-6, dt_max: 0.2}}}}\n\
+             monitors:\n  - probe: {{name: c, point: [0.5, 0.5]}}\n\
+             output: {{every: 3, checkpoint_every: 4}}\n"
+        ),
+        &["steps.csv", "probes.csv", "heat.pvd"],
+    );
+    restart_reproduces(
+        "dam_break",
+        &shortened(
+            "dam_break.yaml",
+            1.0,
+            "output: {every: 5, checkpoint_every: 6}\n",
+        ),
+        &["steps.csv", "conservation.csv", "dam_break.pvd"],
+    );
+    restart_reproduces(
+        "rd",
+        &format!(
+            "name: rd\n{square}physics:\n  reaction_diffusion:\n    species:\n\
+             \x20     - {{name: u, diffusivity: 0.01, reaction: \"u*(1 - u) - u*v\", initial: \"x\"}}\n\
+             \x20     - {{name: v, diffusivity: 0.02, reaction: \"u*v - v\", initial: \"y\"}}\n\
+             time: {{end: 0.5, dt: 0.02}}\n\
+             monitors:\n  - probe: {{name: c, point: [0.5, 0.5]}}\n\
+             output: {{every: 5, checkpoint_every: 7}}\n"
+        ),
+        &["steps.csv", "probes.csv", "rd.pvd", "rd_00025.vtu"],
+    );
+    restart_reproduces(
+        "cylinder_scalar",
+        &shortened(
+            "cylinder_scalar.yaml",
+            0.1,
+            "output: {every: 10, checkpoint_every: 6}\n",
+        ),
+        &[
+            "forces.csv",
+            "conservation.csv",
+            "steps.csv",
+            "cylinder_scalar_00020.vtu",
+        ],
+    );
+}
+
+/// The DFG 2D-2 case, shortened, interrupted part-way by Ctrl-C and
+/// continued with `--restart`, ends with the forces and the last output
+/// byte for byte those of a run that was never interrupted.
+#[test]
+fn the_dfg_case_interrupted_and_restarted_matches_the_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("cylinder_flow.yaml");
+    std::fs::write(
+        &case,
+        shortened("cylinder_flow.yaml", 0.2, "output: {every: 10}\n"),
+    )
+    .unwrap();
+    let files = [
+        "forces.csv",
+        "steps.csv",
+        "cylinder_flow.pvd",
+        "cylinder_flow_00040.vtu",
+    ];
+    let whole = dir.path().join("whole");
+    let o = run_case(&case, &whole, false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let parts = dir.path().join("parts");
+    let child = start(&case, &parts);
+    wait_for_rows(&parts, 12);
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stopped = summary(&parts)["step"].as_u64().unwrap();
+    assert!((12..40).contains(&stopped), "stopped at step {stopped}");
+    let o = run_case(&case, &parts, true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(summary(&parts)["steps"], 40);
+    for (file, (a, b)) in files.iter().zip(
+        contents(&whole, &files)
+            .iter()
+            .zip(contents(&parts, &files)),
+    ) {
+        assert!(
+            *a == b,
+            "{file} differs after the restart at step {stopped}"
+        );
+    }
+}
+
+/// A checkpoint of another case, mesh or step is refused with the reason;
+/// so is a restart without a checkpoint, and checkpoints where they cannot
+/// be taken.
+#[test]
+fn a_foreign_checkpoint_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("a.yaml");
+    let out = dir.path().join("out");
+    let heat = |name: &str, cells: usize, dt: f64| {
+        format!(
+            "name: {name}\nmesh:\n  generate: {{shape: rectangle, min: [0, 0], max: [1, 1], cells: [{cells}, {cells}], kind: tri3}}\n\
+             physics:\n  heat: {{initial: x}}\ntime: {{end: 0.5, dt: {dt}}}\noutput: {{checkpoint_every: 2}}\n"
+        )
+    };
+    std::fs::write(&case, heat("a", 4, 0.1)).unwrap();
+    let o = run_case(&case, &out, true);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no checkpoint to continue from"));
+    assert!(run_case(&case, &out, false).status.success());
+    for (text, why) in [
+        (heat("a", 5, 0.1), "it is of another mesh"),
+        (
+            heat("a", 4, 0.05),
+            "it was taken with time.start 0 and time.dt 0.1",
+        ),
+        (heat("b", 4, 0.1), "it is of case 'a', this is 'b'"),
+    ] {
+        std::fs::write(&case, text).unwrap();
+        let o = run_case(&case, &out, true);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("cannot continue from this checkpoint") && err.contains(why),
+            "{err}"
+        );
+    }
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n\
+         physics:\n  poisson: {}\noutput: {checkpoint_every: 0}\n",
+    )
+    .unwrap();
+    let o = run(&["check", case.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("output.checkpoint_every: must be at least 1")
+            && err.contains("output.checkpoint_every: a steady case has no steps to continue"),
+        "{err}"
+    );
+}

@@ -58,6 +58,13 @@ enum Command {
         /// fixed-mesh twin of a moving-mesh run, with the same nodes).
         #[arg(long)]
         fixed_mesh: bool,
+        /// Continue from the latest checkpoint in the output folder
+        /// (output.checkpoint_every writes them; so does Ctrl-C): the .pvd
+        /// and the monitors go on, and the results are bit for bit those of
+        /// a run that never stopped. A checkpoint of another case, model,
+        /// mesh or time step is refused with the reason.
+        #[arg(long)]
+        restart: bool,
         /// When stderr is not a terminal (a batch job's log), print a
         /// progress line (step, t, dt, iterations, monitors, ETA) every this
         /// many seconds; on a terminal a progress bar shows instead.
@@ -369,6 +376,7 @@ fn dispatch(command: Command) -> Result<()> {
             output,
             classical,
             fixed_mesh,
+            restart,
             progress_every,
         } => run(
             &case,
@@ -377,6 +385,7 @@ fn dispatch(command: Command) -> Result<()> {
                 progress: true,
                 progress_every: Some(Duration::from_secs_f64(progress_every)),
                 stop_on_signals: true,
+                restart,
                 classical,
                 fixed_mesh,
             },

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use pde_mesh::io::vtk;
 
+use crate::driver::checkpoint;
+
 /// The lock file a run keeps in its folder while it writes there.
 pub const LOCK: &str = ".pde-engine.lock";
 
@@ -34,10 +36,10 @@ pub struct OutputFolder {
 
 impl OutputFolder {
     /// Creates `dir` if need be, locks it against a second run (a lock left
-    /// by a process that no longer exists is taken over), and removes an
-    /// earlier run's results for the run `name`, and `*.partial` files
-    /// left by an interrupted write.
-    pub fn claim(dir: &Path, name: &str) -> Result<Self> {
+    /// by a process that no longer exists is taken over), and removes the
+    /// `*.partial` files of an interrupted write and, unless the run
+    /// `name` continues there (`continues`), that run's earlier results.
+    pub fn claim(dir: &Path, name: &str, continues: bool) -> Result<Self> {
         fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create the output directory", dir.display()))?;
         let lock = dir.join(LOCK);
@@ -76,7 +78,7 @@ impl OutputFolder {
         let folder = OutputFolder {
             dir: dir.to_path_buf(),
         };
-        folder.clear(name)?;
+        folder.clear(name, continues)?;
         Ok(folder)
     }
 
@@ -94,14 +96,21 @@ impl OutputFolder {
         Ok(())
     }
 
-    /// Removes the results an earlier run named `name` left here.
-    fn clear(&self, name: &str) -> Result<()> {
+    /// Removes the partial files, and unless the run continues, the
+    /// results and checkpoints an earlier run named `name` left here.
+    fn clear(&self, name: &str, continues: bool) -> Result<()> {
+        let checkpoints = self.dir.join(checkpoint::FOLDER);
+        if !continues && checkpoints.is_dir() {
+            fs::remove_dir_all(&checkpoints).with_context(|| {
+                format!("{}: cannot remove the earlier run's", checkpoints.display())
+            })?;
+        }
         let entries = fs::read_dir(&self.dir)
             .with_context(|| format!("{}: cannot list the output directory", self.dir.display()))?;
         for entry in entries.flatten() {
             let file = entry.file_name();
             let Some(file) = file.to_str() else { continue };
-            if is_result(file, name) {
+            if file.ends_with(".partial") || (!continues && is_result(file, name)) {
                 let path = entry.path();
                 fs::remove_file(&path).with_context(|| {
                     format!("{}: cannot remove the earlier run's result", path.display())
@@ -118,7 +127,7 @@ impl Drop for OutputFolder {
     }
 }
 
-/// Whether `file` is a result of a run named `name` (or a partial write).
+/// Whether `file` is a result of a run named `name`.
 fn is_result(file: &str, name: &str) -> bool {
     let step_file = file
         .strip_prefix(name)
@@ -129,7 +138,6 @@ fn is_result(file: &str, name: &str) -> bool {
         || step_file
         || file == format!("{name}.pvd")
         || file == format!("{name}.vtu")
-        || file.ends_with(".partial")
 }
 
 /// Whether process `pid` exists (on systems without `/proc`, assumed).
@@ -144,13 +152,7 @@ mod tests {
 
     #[test]
     fn results_are_the_runs_own_files_only() {
-        for file in [
-            "flow_00012.vtu",
-            "flow.pvd",
-            "flow.vtu",
-            "probes.csv",
-            "a.vtu.77.partial",
-        ] {
+        for file in ["flow_00012.vtu", "flow.pvd", "flow.vtu", "probes.csv"] {
             assert!(is_result(file, "flow"), "{file}");
         }
         for file in [
@@ -167,8 +169,8 @@ mod tests {
     #[test]
     fn a_second_claim_is_refused_and_a_stale_lock_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        let held = OutputFolder::claim(dir.path(), "r").unwrap();
-        let err = OutputFolder::claim(dir.path(), "r").unwrap_err();
+        let held = OutputFolder::claim(dir.path(), "r", false).unwrap();
+        let err = OutputFolder::claim(dir.path(), "r", false).unwrap_err();
         assert!(
             format!("{err:#}").contains("another run (process"),
             "{err:#}"
@@ -178,7 +180,7 @@ mod tests {
         // No process has this id (above the kernel's pid limit).
         fs::write(dir.path().join(LOCK), "4294967295").unwrap();
         fs::write(dir.path().join("r_00003.vtu"), "old").unwrap();
-        let _again = OutputFolder::claim(dir.path(), "r").unwrap();
+        let _again = OutputFolder::claim(dir.path(), "r", false).unwrap();
         assert!(!dir.path().join("r_00003.vtu").exists());
     }
 }

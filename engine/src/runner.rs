@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use pde_mesh::Mesh;
 
 use crate::case::{stepper_kinds, Case, StepperSpec, TimeSpec};
+use crate::driver::checkpoint::{mesh_fingerprint, Checkpoint, Checkpoints, Identity};
 use crate::driver::monitors::{write_model, Probes, Series, StepLog};
 use crate::driver::{Interrupt, MeshMotion, Monitor, Motion, Reach, TimeLoop};
 use crate::output_folder::OutputFolder;
@@ -36,6 +37,10 @@ pub struct RunOptions {
     /// the time loop runs), with the output flushed; the run's error is then
     /// [`StepError::Interrupted`].
     pub stop_on_signals: bool,
+    /// Continue from the latest checkpoint in the output folder: the
+    /// series and the monitors go on, and the results are those of a run
+    /// that never stopped.
+    pub restart: bool,
     /// Ignore the case's learned stepper (run the classical baseline).
     pub classical: bool,
     /// Ignore the case's mesh mover (run the fixed-mesh twin).
@@ -187,7 +192,10 @@ pub fn run_case(path: &Path, options: &RunOptions) -> Result<RunResult> {
         .clone()
         .or_else(|| case.output.directory.clone())
         .unwrap_or_else(|| Path::new("out").join(&name));
-    let folder = OutputFolder::claim(&out, &name)?;
+    if let Some(why) = case.why_no_checkpoints().filter(|_| options.restart) {
+        bail!("--restart: {why}");
+    }
+    let folder = OutputFolder::claim(&out, &name, options.restart)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let result = adapted_build(&case, mesh, |m| build(&case, m, base, &out, &name)).and_then(
         |(built, motion)| match built {
@@ -298,6 +306,34 @@ fn run_transient(
     let mut series = Series::new(out, name, case.output.every, time.end);
     let mut probes = Probes::new(out, &case.probe_points(), model.as_ref())?;
     let mut log = StepLog::new(out);
+    let identity = Identity {
+        case: name.to_string(),
+        model: model.name().to_string(),
+        mesh: mesh_fingerprint(model.mesh()),
+        unknowns: model.unknowns(),
+        start: time.start,
+        dt: time.dt,
+    };
+    let restart = options
+        .restart
+        .then(|| -> Result<_> {
+            let (file, checkpoint) = Checkpoint::latest(out)?;
+            if let Some(why) = identity.mismatch(&checkpoint.identity) {
+                bail!(
+                    "{}: cannot continue from this checkpoint: {why}",
+                    file.display()
+                );
+            }
+            Ok((file, checkpoint))
+        })
+        .transpose()?;
+    if case.why_no_checkpoints().is_none() {
+        time_loop.checkpoints = Some(Checkpoints {
+            dir: out.to_path_buf(),
+            every: case.output.checkpoint_every,
+            identity,
+        });
+    }
     let interrupt = Interrupt::new();
     let _signals = options
         .stop_on_signals
@@ -317,7 +353,10 @@ fn run_transient(
         let motion = motion
             .as_mut()
             .map(|m| m as &mut dyn MeshMotion<dyn Transient>);
-        time_loop.run(model.as_mut(), motion, &mut all)
+        match &restart {
+            Some((_, checkpoint)) => time_loop.resume(checkpoint, model.as_mut(), motion, &mut all),
+            None => time_loop.run(model.as_mut(), motion, &mut all),
+        }
     };
     let wall = started.elapsed().as_secs_f64();
     let s = result.with_context(|| Stopped {
@@ -346,6 +385,9 @@ fn run_transient(
             "output": series.path().display().to_string(),
         }),
     );
+    if let Some((file, _)) = &restart {
+        summary["restarted_from"] = serde_json::json!(file.display().to_string());
+    }
     if let Some(why) = s.fallbacks.1 {
         summary["preconditioner_fallback"] = serde_json::json!(why);
     }

@@ -159,6 +159,14 @@ impl Case {
         if self.output.every == 0 {
             problems.push("output.every: must be at least 1".into());
         }
+        if let Some(every) = self.output.checkpoint_every {
+            if every == 0 {
+                problems.push("output.checkpoint_every: must be at least 1".into());
+            }
+            if let Some(why) = self.why_no_checkpoints() {
+                problems.push(format!("output.checkpoint_every: {why}"));
+            }
+        }
         self.check_monitors(mesh, &mut problems);
         self.check_mesh_mover(mesh, &mut problems);
         if let Some(stepper) = &self.stepper {
@@ -168,6 +176,19 @@ impl Case {
             Ok(())
         } else {
             bail!("{}", problems.join("\n"))
+        }
+    }
+
+    /// Why a run of this case cannot be checkpointed, if it cannot.
+    pub fn why_no_checkpoints(&self) -> Option<&'static str> {
+        if !self.is_transient() {
+            Some("a steady case has no steps to continue")
+        } else if self.mesh_mover.is_some() {
+            Some("not available with a mesh_mover (the moved mesh is not checkpointed yet)")
+        } else if self.stepper.is_some() {
+            Some("not available with a learned stepper (its statistics are not checkpointed yet)")
+        } else {
+            None
         }
     }
 

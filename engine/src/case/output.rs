@@ -14,6 +14,11 @@ pub struct Output {
     /// Write every N steps. Default 1.
     #[serde(default = "one")]
     pub every: usize,
+    /// Write a checkpoint every N steps (into `<directory>/checkpoints/`,
+    /// the latest two kept), for `run --restart`. Default: only when a
+    /// signal stops the run.
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
 }
 
 impl Default for Output {
@@ -21,6 +26,7 @@ impl Default for Output {
         Output {
             directory: None,
             every: 1,
+            checkpoint_every: None,
         }
     }
 }

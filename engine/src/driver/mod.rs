@@ -10,6 +10,7 @@
 //! *commits* it only when it is acceptable: finite, and within the error
 //! tolerance of an adaptive step.
 
+pub mod checkpoint;
 mod interrupt;
 pub mod monitors;
 mod motion;

@@ -4,6 +4,7 @@
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
+use super::checkpoint::{Checkpoint, Checkpoints, Progress};
 use super::{Interrupt, MeshMotion, Monitor, StepInfo};
 use crate::physics::{StepError, Stepper};
 use crate::time::Adaptive;
@@ -48,6 +49,9 @@ pub struct TimeLoop {
     /// Stops the run after the step in progress when requested (by
     /// SIGINT/SIGTERM through [`Interrupt::on_signals`], or by a program).
     pub interrupt: Option<Interrupt>,
+    /// Writes checkpoints (periodically, and when interrupted) for
+    /// [`TimeLoop::resume`].
+    pub checkpoints: Option<Checkpoints>,
 }
 
 impl TimeLoop {
@@ -63,6 +67,7 @@ impl TimeLoop {
             progress: false,
             progress_every: Duration::from_secs(10),
             interrupt: None,
+            checkpoints: None,
         }
     }
 
@@ -76,12 +81,47 @@ impl TimeLoop {
         motion: Option<&mut dyn MeshMotion<S>>,
         monitors: &mut [&mut dyn Monitor<S>],
     ) -> Result<RunSummary, StepError> {
-        let mut progress = Progress::new(self.progress, self.progress_every);
-        let result = monitors
-            .iter_mut()
-            .try_for_each(|m| m.start(self.t0, stepper))
-            .and_then(|()| self.steps(stepper, motion, monitors, &mut progress));
-        progress.finish();
+        self.execute(None, stepper, motion, monitors)
+    }
+
+    /// Continues a run from `checkpoint`: the model and the monitors (the
+    /// same monitors, in the same order, as the run that wrote it) are
+    /// restored, and the steps go on as if the run had never stopped.
+    pub fn resume<S: Stepper + ?Sized>(
+        &self,
+        checkpoint: &Checkpoint,
+        stepper: &mut S,
+        motion: Option<&mut dyn MeshMotion<S>>,
+        monitors: &mut [&mut dyn Monitor<S>],
+    ) -> Result<RunSummary, StepError> {
+        self.execute(Some(checkpoint), stepper, motion, monitors)
+    }
+
+    fn execute<S: Stepper + ?Sized>(
+        &self,
+        from: Option<&Checkpoint>,
+        stepper: &mut S,
+        motion: Option<&mut dyn MeshMotion<S>>,
+        monitors: &mut [&mut dyn Monitor<S>],
+    ) -> Result<RunSummary, StepError> {
+        let mut display = Display::new(self.progress, self.progress_every);
+        let started = match from {
+            None => monitors
+                .iter_mut()
+                .try_for_each(|m| m.start(self.t0, stepper))
+                .map(|()| Progress {
+                    summary: RunSummary {
+                        t: self.t0,
+                        dt_range: (f64::INFINITY, 0.0),
+                        ..RunSummary::default()
+                    },
+                    dt: self.dt,
+                }),
+            Some(c) => restore(c, stepper, monitors).map(|()| c.progress.clone()),
+        };
+        let result =
+            started.and_then(|from| self.steps(from, stepper, motion, monitors, &mut display));
+        display.finish();
         let finished = monitors.iter_mut().try_for_each(|m| m.finish(stepper));
         let summary = result?;
         finished?;
@@ -90,22 +130,22 @@ impl TimeLoop {
 
     fn steps<S: Stepper + ?Sized>(
         &self,
+        from: Progress,
         stepper: &mut S,
         mut motion: Option<&mut dyn MeshMotion<S>>,
         monitors: &mut [&mut dyn Monitor<S>],
-        progress: &mut Progress,
+        display: &mut Display,
     ) -> Result<RunSummary, StepError> {
-        let mut t = self.t0;
-        let mut dt = self.dt;
-        let mut summary = RunSummary {
-            t,
-            dt_range: (f64::INFINITY, 0.0),
-            ..RunSummary::default()
-        };
+        let Progress {
+            mut summary,
+            mut dt,
+        } = from;
+        let mut t = summary.t;
         let span = self.t_end - self.t0;
         let eps = 1e-12 * span.abs().max(1.0);
         while t < self.t_end - eps {
             if let Some(signal) = self.interrupt.as_ref().and_then(Interrupt::requested) {
+                self.checkpoint(&summary, dt, stepper, monitors)?;
                 return Err(StepError::Interrupted {
                     signal,
                     step: summary.steps,
@@ -183,7 +223,11 @@ impl TimeLoop {
                     other => other,
                 })?;
             }
-            if progress.wanted() {
+            let every = self.checkpoints.as_ref().and_then(|c| c.every);
+            if every.is_some_and(|n| summary.steps % n == 0) {
+                self.checkpoint(&summary, dt, stepper, monitors)?;
+            }
+            if display.wanted() {
                 let mut message = format!(
                     "t {t:.4e}  dt {h:.2e}  step {}  it {}",
                     summary.steps, report.iterations
@@ -192,16 +236,65 @@ impl TimeLoop {
                     message.push_str("  ");
                     message.push_str(&status);
                 }
-                progress.show((t - self.t0) / span, &message);
+                display.show((t - self.t0) / span, &message);
             }
         }
         Ok(summary)
     }
 }
 
+impl TimeLoop {
+    /// Writes a checkpoint of the run at `summary` (next step `dt`), when
+    /// checkpoints are on and the model can be checkpointed.
+    fn checkpoint<S: Stepper + ?Sized>(
+        &self,
+        summary: &RunSummary,
+        dt: f64,
+        stepper: &S,
+        monitors: &[&mut dyn Monitor<S>],
+    ) -> Result<(), StepError> {
+        let (Some(c), Some(model)) = (&self.checkpoints, stepper.snapshot()) else {
+            return Ok(());
+        };
+        let checkpoint = Checkpoint {
+            identity: c.identity.clone(),
+            progress: Progress {
+                summary: summary.clone(),
+                dt,
+            },
+            model,
+            monitors: monitors.iter().map(|m| m.checkpoint()).collect(),
+        };
+        checkpoint
+            .write(&c.dir)
+            .map(drop)
+            .map_err(|e| StepError::Output(format!("step {}: checkpoint: {e:#}", summary.steps)))
+    }
+}
+
+/// Restores the model and the monitors from `checkpoint`.
+fn restore<S: Stepper + ?Sized>(
+    checkpoint: &Checkpoint,
+    stepper: &mut S,
+    monitors: &mut [&mut dyn Monitor<S>],
+) -> Result<(), StepError> {
+    if checkpoint.monitors.len() != monitors.len() {
+        return Err(StepError::Restart(format!(
+            "it has the records of {} monitors; this run has {}",
+            checkpoint.monitors.len(),
+            monitors.len()
+        )));
+    }
+    stepper.restore(&checkpoint.model)?;
+    for (m, saved) in monitors.iter_mut().zip(&checkpoint.monitors) {
+        m.resume(saved)?;
+    }
+    Ok(())
+}
+
 /// The progress display of a run: a bar on a terminal, plain lines at an
 /// interval elsewhere (a batch job's log), or nothing.
-enum Progress {
+enum Display {
     Hidden,
     Bar(indicatif::ProgressBar),
     Lines {
@@ -211,15 +304,15 @@ enum Progress {
     },
 }
 
-impl Progress {
+impl Display {
     fn new(show: bool, every: Duration) -> Self {
         if !show {
-            Progress::Hidden
+            Display::Hidden
         } else if std::io::stderr().is_terminal() {
-            Progress::Bar(progress_bar(true))
+            Display::Bar(progress_bar(true))
         } else {
             let now = Instant::now();
-            Progress::Lines {
+            Display::Lines {
                 every,
                 started: now,
                 last: now,
@@ -228,18 +321,18 @@ impl Progress {
     }
 
     fn wanted(&self) -> bool {
-        !matches!(self, Progress::Hidden)
+        !matches!(self, Display::Hidden)
     }
 
     /// Shows `message` at `fraction` of the run.
     fn show(&mut self, fraction: f64, message: &str) {
         match self {
-            Progress::Hidden => {}
-            Progress::Bar(bar) => {
+            Display::Hidden => {}
+            Display::Bar(bar) => {
                 bar.set_position((1000.0 * fraction) as u64);
                 bar.set_message(message.to_string());
             }
-            Progress::Lines {
+            Display::Lines {
                 every,
                 started,
                 last,
@@ -261,7 +354,7 @@ impl Progress {
     }
 
     fn finish(&self) {
-        if let Progress::Bar(bar) = self {
+        if let Display::Bar(bar) = self {
             bar.finish_and_clear();
         }
     }

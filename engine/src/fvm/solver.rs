@@ -206,6 +206,11 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         self.state = state;
     }
 
+    /// Sets what has left through the boundary so far (restarts).
+    pub fn set_boundary_outflow(&mut self, outflow: [f64; N]) {
+        self.outflow = outflow;
+    }
+
     /// The committed time.
     pub fn time(&self) -> f64 {
         self.time

@@ -312,4 +312,25 @@ impl LinearSolver for LaggedLu {
         solve_with(&lu, b, x)?;
         Ok(report(a, b, x))
     }
+
+    fn kept_factor(&self) -> Option<Vec<f64>> {
+        self.lu
+            .cache
+            .numeric
+            .as_ref()
+            .map(|(values, _)| values.clone())
+    }
+
+    fn restore_factor(&mut self, a: &SparseMatrix, values: &[f64]) -> Result<(), SolverError> {
+        if values.len() != a.val().len() {
+            return Err(SolverError::Dimension(format!(
+                "a kept factor of {} values for a matrix of {}",
+                values.len(),
+                a.val().len()
+            )));
+        }
+        let mut kept = a.clone();
+        kept.val_mut().copy_from_slice(values);
+        self.lu.factor(&kept).map(drop)
+    }
 }

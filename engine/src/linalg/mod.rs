@@ -210,6 +210,18 @@ pub trait LinearSolver {
         b: &[f64],
         x: &mut [f64],
     ) -> Result<SolveReport, SolverError>;
+    /// The values of the matrix whose factor the solver keeps and reuses
+    /// for later, different matrices (a lagged factor), for a checkpoint;
+    /// `None` when nothing it keeps changes later solves.
+    fn kept_factor(&self) -> Option<Vec<f64>> {
+        None
+    }
+    /// Factorises `a`'s pattern with `values` again (a run continued from a
+    /// checkpoint), so that later solves are those of the run that never
+    /// stopped.
+    fn restore_factor(&mut self, _a: &SparseMatrix, _values: &[f64]) -> Result<(), SolverError> {
+        Ok(())
+    }
 }
 
 /// An approximation of `A^{-1}` applied inside Krylov methods. Classical

@@ -14,7 +14,7 @@ use pde_mesh::Mesh;
 
 use super::learned_step::{CheckedStep, LearnedStep};
 use super::navier_stokes::NavierStokes;
-use super::{Model, OutputField, PhysicsError, ProbeColumn};
+use super::{Model, OutputField, PhysicsError, ProbeColumn, Snapshot};
 use super::{StepError, StepReport, Stepper, Transient};
 use crate::fem::PointEvaluator;
 use crate::fvm::geometry::dot3;
@@ -151,6 +151,27 @@ impl Stepper for FlowWithScalar {
 
     fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
         self.flow.set_field(name, values)
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        let mut s = Snapshot::new();
+        s.nest("flow", self.flow.snapshot()?);
+        if let Some((_, scalar)) = &self.scalar {
+            s.nest("scalar", scalar.snapshot()?);
+            s.push("scalar_steps", vec![self.scalar_steps as f64]);
+        }
+        Some(s)
+    }
+
+    /// The scalar's face velocities are sampled again at the next commit.
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
+        self.flow.restore(&snapshot.section("flow"))?;
+        if let Some((_, scalar)) = self.scalar.as_mut() {
+            scalar.restore(&snapshot.section("scalar"))?;
+            self.scalar_steps = snapshot.get_len("scalar_steps", 1)?[0] as usize;
+        }
+        self.tried = None;
+        Ok(())
     }
 }
 

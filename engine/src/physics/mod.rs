@@ -10,10 +10,12 @@ pub mod learned_step;
 mod monitor;
 pub mod registry;
 mod scalar;
+mod snapshot;
 pub mod spec;
 mod stepper;
 
 pub use monitor::{CsvLog, Monitor, OnStep, StepInfo};
+pub use snapshot::Snapshot;
 pub use stepper::{field_slot, ProbeColumn, StepError, StepReport, Stepper};
 
 // The models case files name: one line per model folder.

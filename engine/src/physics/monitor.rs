@@ -2,11 +2,11 @@
 //! every committed step and the end of a run. They sit with the step
 //! protocol so that models can bring their own (forces, conservation).
 
-use std::fs::File;
-use std::io::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::{StepError, StepReport};
+use super::{Snapshot, StepError, StepReport};
 
 /// A committed step, as monitors see it.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +42,16 @@ pub trait Monitor<S: ?Sized> {
     }
     /// Adds what the monitor measured to the run's summary (an object).
     fn summarize(&self, _model: &S, _summary: &mut serde_json::Value) {}
+    /// What a checkpoint keeps of the monitor: its records so far and how
+    /// far its files go.
+    fn checkpoint(&self) -> Snapshot {
+        Snapshot::new()
+    }
+    /// Continues from a [`Monitor::checkpoint`] (instead of `start`): the
+    /// files cut back to where they were then, the records restored.
+    fn resume(&mut self, _checkpoint: &Snapshot) -> Result<(), StepError> {
+        Ok(())
+    }
 }
 
 /// A closure as a monitor: `OnStep(|info, model| ...)` is called after
@@ -64,6 +74,8 @@ pub struct CsvLog {
     path: PathBuf,
     header: String,
     file: Option<File>,
+    /// Bytes written (the header included).
+    length: u64,
 }
 
 impl CsvLog {
@@ -73,7 +85,41 @@ impl CsvLog {
             path,
             header: header.into(),
             file: None,
+            length: 0,
         }
+    }
+
+    /// The file's length so far, for a checkpoint.
+    pub fn length(&self) -> u64 {
+        self.length
+    }
+
+    /// Continues the file of a run stopped after a checkpoint: cut back to
+    /// the `length` it had then (the rows after it are written again).
+    pub fn resume(&mut self, length: u64) -> Result<(), StepError> {
+        if length == 0 {
+            self.file = None;
+            self.length = 0;
+            return Ok(());
+        }
+        let failed =
+            |e: std::io::Error| StepError::Restart(format!("{}: {e}", self.path.display()));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(failed)?;
+        let on_disk = file.metadata().map_err(failed)?.len();
+        if on_disk < length {
+            return Err(StepError::Restart(format!(
+                "{} has {on_disk} bytes, fewer than the {length} it had at the checkpoint",
+                self.path.display()
+            )));
+        }
+        file.set_len(length).map_err(failed)?;
+        file.seek(SeekFrom::End(0)).map_err(failed)?;
+        self.file = Some(file);
+        self.length = length;
+        Ok(())
     }
 
     /// The file.
@@ -95,12 +141,17 @@ impl CsvLog {
         let failed = |e: std::io::Error| StepError::Output(format!("{}: {e}", self.path.display()));
         if self.file.is_none() {
             let mut file = File::create(&self.path).map_err(failed)?;
-            file.write_all(format!("{}\n", self.header).as_bytes())
-                .map_err(failed)?;
+            let header = format!("{}\n", self.header);
+            file.write_all(header.as_bytes()).map_err(failed)?;
+            self.length = header.len() as u64;
             self.file = Some(file);
         }
         match self.file.as_mut() {
-            Some(file) if !text.is_empty() => file.write_all(text.as_bytes()).map_err(failed),
+            Some(file) if !text.is_empty() => {
+                file.write_all(text.as_bytes()).map_err(failed)?;
+                self.length += text.len() as u64;
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

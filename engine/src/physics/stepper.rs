@@ -5,7 +5,7 @@
 
 use crate::fem::PointEvaluator;
 
-use super::PhysicsError;
+use super::{PhysicsError, Snapshot};
 
 /// What a tried step did.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -55,6 +55,10 @@ pub enum StepError {
     /// A monitor or output failed (e.g. the disk is full).
     #[error("{0}")]
     Output(String),
+    /// A run cannot continue from a checkpoint (another case, mesh or
+    /// model, or a model that cannot be checkpointed).
+    #[error("cannot continue from the checkpoint: {0}")]
+    Restart(String),
     /// A signal (or an embedding program) asked the run to stop; it did
     /// after a committed step.
     #[error(
@@ -116,6 +120,21 @@ pub trait Stepper {
     fn move_nodes(&mut self, _mesh: std::sync::Arc<pde_mesh::Mesh>) -> Result<(), StepError> {
         Err(StepError::Output(
             "this model does not support moving meshes".into(),
+        ))
+    }
+    /// What a checkpoint keeps of the model: the committed state with every
+    /// time level its integrator uses, so that the steps after
+    /// [`Stepper::restore`] are bit for bit those of a run that never
+    /// stopped (caches are rebuilt from it). `None`: the model cannot be
+    /// checkpointed.
+    fn snapshot(&self) -> Option<Snapshot> {
+        None
+    }
+    /// Continues from a [`Stepper::snapshot`] of the same model on the same
+    /// mesh; a missing or mis-sized array is refused with its name.
+    fn restore(&mut self, _snapshot: &Snapshot) -> Result<(), StepError> {
+        Err(StepError::Restart(
+            "this model cannot continue from a checkpoint".into(),
         ))
     }
 }

@@ -364,6 +364,22 @@ impl PvdWriter {
         let rel = vtu.strip_prefix(dir).unwrap_or(vtu);
         self.entries
             .push((time, rel.to_string_lossy().into_owned()));
+        self.write()
+    }
+
+    /// A series at `path` with these `(time, file)` entries (files relative
+    /// to the `.pvd`), written now: a run continued from a checkpoint goes
+    /// on from the entries it had then.
+    pub fn with_entries(path: impl Into<PathBuf>, entries: Vec<(f64, String)>) -> Result<Self> {
+        let pvd = PvdWriter {
+            path: path.into(),
+            entries,
+        };
+        pvd.write()?;
+        Ok(pvd)
+    }
+
+    fn write(&self) -> Result<()> {
         let mut xml = String::from(
             "<?xml version=\"1.0\"?>\n<VTKFile type=\"Collection\" version=\"0.1\" byte_order=\"LittleEndian\">\n  <Collection>\n",
         );

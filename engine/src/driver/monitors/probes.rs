@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use pde_mesh::Mesh;
 
 use crate::driver::{Monitor, StepInfo};
-use crate::physics::{CsvLog, Model, ProbeColumn, StepError};
+use crate::physics::{CsvLog, Model, ProbeColumn, Snapshot, StepError};
 
 /// Probes: every quantity of the state at named points, located once
 /// (again when a mesh mover has moved the mesh), recorded at the start and
@@ -123,5 +123,18 @@ impl<S: Model + ?Sized> Monitor<S> for Probes {
 
     fn finish(&mut self, _: &S) -> Result<(), StepError> {
         self.csv.finish()
+    }
+
+    fn checkpoint(&self) -> Snapshot {
+        let mut s = Snapshot::new();
+        s.push("csv", vec![self.csv.length() as f64]);
+        s.push("last", self.last.clone());
+        s
+    }
+
+    fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
+        self.csv.resume(checkpoint.get_len("csv", 1)?[0] as u64)?;
+        self.last = checkpoint.get("last")?.to_vec();
+        Ok(())
     }
 }

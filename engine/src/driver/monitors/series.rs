@@ -7,7 +7,7 @@ use pde_mesh::io::vtk::{self, DataArray, PvdWriter, VtuOptions};
 
 use super::output_error;
 use crate::driver::{Monitor, StepInfo};
-use crate::physics::{Model, OutputField, StepError};
+use crate::physics::{Model, OutputField, Snapshot, StepError};
 
 /// Writes a model's state as a `.vtu` file.
 pub fn write_model<M: Model + ?Sized>(model: &M, file: &Path) -> Result<()> {
@@ -42,7 +42,8 @@ pub struct Series {
     name: String,
     every: usize,
     end: f64,
-    last_written: usize,
+    /// The steps written and their times.
+    written: Vec<(usize, f64)>,
 }
 
 impl Series {
@@ -54,7 +55,7 @@ impl Series {
             name: name.to_string(),
             every: every.max(1),
             end,
-            last_written: 0,
+            written: Vec::new(),
         }
     }
 
@@ -65,7 +66,11 @@ impl Series {
 
     /// The last step written.
     pub fn last_written(&self) -> usize {
-        self.last_written
+        self.written.last().map_or(0, |(step, _)| *step)
+    }
+
+    fn file_name(&self, step: usize) -> String {
+        format!("{}_{step:05}.vtu", self.name)
     }
 
     /// Writes `model`'s state as step `step` at time `t`.
@@ -75,10 +80,10 @@ impl Series {
         t: f64,
         model: &M,
     ) -> Result<(), StepError> {
-        let file = self.dir.join(format!("{}_{step:05}.vtu", self.name));
+        let file = self.dir.join(self.file_name(step));
         write_model(model, &file).map_err(output_error)?;
         self.pvd.push(t, &file).map_err(output_error)?;
-        self.last_written = step;
+        self.written.push((step, t));
         Ok(())
     }
 }
@@ -93,6 +98,34 @@ impl<S: Model + ?Sized> Monitor<S> for Series {
         if step.step % self.every == 0 || at_end {
             self.write(step.step, step.t, model)?;
         }
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Snapshot {
+        let mut s = Snapshot::new();
+        s.push(
+            "steps",
+            self.written.iter().map(|(k, _)| *k as f64).collect(),
+        );
+        s.push("times", self.written.iter().map(|(_, t)| *t).collect());
+        s
+    }
+
+    /// The series as it was at the checkpoint (the `.pvd` rewritten).
+    fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
+        let steps = checkpoint.get("steps")?;
+        let times = checkpoint.get_len("times", steps.len())?;
+        self.written = steps
+            .iter()
+            .map(|k| *k as usize)
+            .zip(times.iter().copied())
+            .collect();
+        let entries = self
+            .written
+            .iter()
+            .map(|(k, t)| (*t, self.file_name(*k)))
+            .collect();
+        self.pvd = PvdWriter::with_entries(self.pvd.path(), entries).map_err(output_error)?;
         Ok(())
     }
 }

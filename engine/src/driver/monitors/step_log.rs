@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::driver::{Monitor, StepInfo};
-use crate::physics::{CsvLog, StepError};
+use crate::physics::{CsvLog, Snapshot, StepError};
 
 /// `steps.csv`: time, step size, solver iterations and the largest
 /// absolute value of the state after every step (a header only when no
@@ -45,5 +45,24 @@ impl<S: ?Sized> Monitor<S> for StepLog {
 
     fn finish(&mut self, _: &S) -> Result<(), StepError> {
         self.csv.finish()
+    }
+
+    fn checkpoint(&self) -> Snapshot {
+        let mut s = Snapshot::new();
+        s.push("csv", vec![self.csv.length() as f64]);
+        s.push(
+            "reached",
+            self.reached.map_or(Vec::new(), |(k, t)| vec![k as f64, t]),
+        );
+        s
+    }
+
+    fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
+        self.csv.resume(checkpoint.get_len("csv", 1)?[0] as u64)?;
+        self.reached = match checkpoint.get("reached")? {
+            [k, t] => Some((*k as usize, *t)),
+            _ => None,
+        };
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::fvm::law::ConservationLaw;
 use crate::fvm::solver::FiniteVolume;
-use crate::physics::{CsvLog, Monitor, StepError, StepInfo, Transient};
+use crate::physics::{CsvLog, Monitor, Snapshot, StepError, StepInfo, Transient};
 use crate::plot::{self, Panel};
 
 /// Reads the finite-volume law of a model: the law itself, or the scalar a
@@ -150,6 +150,18 @@ impl Monitor<dyn Transient> for Conservation {
         self.csv.finish()?;
         self.plot()
             .map_err(|e| StepError::Output(format!("{e:#}")))
+    }
+
+    fn checkpoint(&self) -> Snapshot {
+        let mut s = Snapshot::new();
+        s.push_rows("rows", &self.rows);
+        s.push("csv", vec![self.csv.length() as f64]);
+        s
+    }
+
+    fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
+        self.rows = checkpoint.rows("rows")?;
+        self.csv.resume(checkpoint.get_len("csv", 1)?[0] as u64)
     }
 
     fn summarize(&self, _: &dyn Transient, summary: &mut serde_json::Value) {

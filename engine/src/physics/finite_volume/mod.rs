@@ -18,7 +18,9 @@ pub use spec::{
     RungeKuttaKind, ShallowWaterSpec, TransportSpec,
 };
 
-use super::{Model, OutputField, PhysicsError, ProbeColumn, StepError, StepReport, Stepper};
+use super::{
+    Model, OutputField, PhysicsError, ProbeColumn, Snapshot, StepError, StepReport, Stepper,
+};
 use crate::fem::PointEvaluator;
 use crate::fvm::law::ConservationLaw;
 use crate::fvm::solver::FiniteVolume;
@@ -57,6 +59,29 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
     /// ([`FiniteVolume::move_nodes`]).
     fn move_nodes(&mut self, mesh: Arc<Mesh>) -> Result<(), StepError> {
         FiniteVolume::move_nodes(self, mesh).map_err(|e| StepError::Model(e.into()))
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        let mut s = Snapshot::new();
+        s.push("time", vec![self.time()]);
+        s.push("state", self.state().iter().flatten().copied().collect());
+        s.push("outflow", self.boundary_outflow().to_vec());
+        Some(s)
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
+        let time = snapshot.get_len("time", 1)?[0];
+        let state = snapshot.get_len("state", N * self.mesh.num_cells())?;
+        let outflow = snapshot.get_len("outflow", N)?;
+        self.set_state(
+            state
+                .chunks(N)
+                .map(|u| std::array::from_fn(|k| u[k]))
+                .collect(),
+        );
+        self.set_boundary_outflow(std::array::from_fn(|k| outflow[k]));
+        self.set_time(time);
+        Ok(())
     }
 }
 

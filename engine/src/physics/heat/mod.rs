@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{Model, OutputField, PhysicsError, ProbeColumn, ScalarFn, VectorFn};
-use super::{StepError, StepReport, Stepper};
+use super::{Snapshot, StepError, StepReport, Stepper};
 use crate::fem::{assembly, bc, FunctionSpace};
 use crate::linalg::{spmv, LinearSolver, SolveReport, SparseMatrix};
 use crate::time::Integrator;
@@ -409,6 +409,23 @@ impl Stepper for Heat {
     fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
         super::field_slot(&["u"], name, self.solution().len(), values)?;
         self.set_solution(values.to_vec());
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        let mut s = Snapshot::of_history(&self.history);
+        s.push_solver("solver", self.solver.as_ref());
+        Some(s)
+    }
+
+    /// On a fixed mesh: every kept level sat on the nodes as they are.
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
+        self.history = snapshot.history(self.space.num_dofs())?;
+        // Every system matrix has the mass matrix's pattern.
+        snapshot.restore_solver("solver", self.solver.as_mut(), &self.mass)?;
+        self.positions = self.history.iter().map(|_| self.here.clone()).collect();
+        self.tried = None;
+        self.end_load = None;
         Ok(())
     }
 

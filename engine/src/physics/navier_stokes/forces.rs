@@ -13,7 +13,7 @@ use super::NavierStokes;
 use crate::fem::PointEvaluator;
 use crate::physics::carried_scalar::{flow_of, FlowWithScalar};
 use crate::physics::learned_step::LearnedStep;
-use crate::physics::{CsvLog, Monitor, StepError, StepInfo, Stepper, Transient};
+use crate::physics::{CsvLog, Monitor, Snapshot, StepError, StepInfo, Stepper, Transient};
 use crate::plot::{self, Panel, Reference};
 
 /// Drag and lift coefficients `c = 2 F / (ρ U² L)` (density 1) of a body.
@@ -105,6 +105,20 @@ impl ForceSeries {
 
     fn last(&self) -> Option<(f64, f64)> {
         self.rows.last().map(|r| (r[1], r[2]))
+    }
+
+    /// The records and the CSV file's length, for a checkpoint.
+    fn checkpoint(&self) -> Snapshot {
+        let mut s = Snapshot::new();
+        s.push_rows("rows", &self.rows);
+        s.push("csv", vec![self.csv.length() as f64]);
+        s
+    }
+
+    /// The records and the CSV file as they were at the checkpoint.
+    fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
+        self.rows = checkpoint.rows("rows")?;
+        self.csv.resume(checkpoint.get_len("csv", 1)?[0] as u64)
     }
 
     /// Finishes the CSV file and (with at least two records) draws
@@ -314,6 +328,23 @@ impl Monitor<dyn Transient> for FlowRecord {
             parts.push(format!("cD {cd:.4}  cL {cl:+.4}"));
         }
         (!parts.is_empty()).then(|| parts.join("  "))
+    }
+
+    /// The forces' records (a classical baseline is not checkpointed: a
+    /// case with a learned step cannot be).
+    fn checkpoint(&self) -> Snapshot {
+        let mut s = Snapshot::new();
+        if let Some(f) = &self.forces {
+            s.nest("forces", f.checkpoint());
+        }
+        s
+    }
+
+    fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
+        match self.forces.as_mut() {
+            Some(f) => f.resume(&checkpoint.section("forces")),
+            None => Ok(()),
+        }
     }
 
     fn summarize(&self, _: &dyn Transient, summary: &mut serde_json::Value) {

@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use super::{Model, OutputField, PhysicsError, ProbeColumn};
-use super::{StepError, StepReport, Stepper};
+use super::{Snapshot, StepError, StepReport, Stepper};
 use crate::fem::assembly::{self, CellValues};
 use crate::fem::{bc, FunctionSpace, MixedSpace, PointEvaluator};
 use crate::linalg::direct::Cholesky;
@@ -119,8 +119,8 @@ pub struct NavierStokes {
     tried: Option<Tried>,
     force: Option<[f64; 3]>,
     /// The time-step matrix without convection, `a0 M + ν A + B terms`,
-    /// for the `a0` it was assembled with.
-    step_matrix: Option<(f64, Vec<f64>)>,
+    /// for the `a0` and time it was assembled with.
+    step_matrix: Option<(f64, f64, Vec<f64>)>,
     /// The scalar P2 mass matrix (history terms, vorticity projection).
     mass: SparseMatrix,
     /// For each cell, component and local pair `(i, j)` of velocity basis
@@ -435,6 +435,14 @@ impl NavierStokes {
         Ok(rhs)
     }
 
+    /// Assembles the step matrix without convection for `a0` at time `t`
+    /// and keeps it.
+    fn keep_step_matrix(&mut self, a0: f64, t: f64) -> Result<(), PhysicsError> {
+        self.assemble(a0, None, None, false, t)?;
+        self.step_matrix = Some((a0, t, self.matrix.val().to_vec()));
+        Ok(())
+    }
+
     /// The system of a time step, fast: the matrix without convection is
     /// kept for its `a0` (it changes only with the step size), the
     /// convection term by `w` is added through precomputed positions, and
@@ -451,12 +459,11 @@ impl NavierStokes {
         // Steps of equal size give the same a0 up to the round-off of the
         // accumulated times: keep the matrix then.
         let same = |a: f64| (a - a0).abs() <= 1e-10 * a0.abs();
-        if !self.step_matrix.as_ref().is_some_and(|(a, _)| same(*a)) {
-            self.assemble(a0, None, None, false, t)?;
-            self.step_matrix = Some((a0, self.matrix.val().to_vec()));
+        if !self.step_matrix.as_ref().is_some_and(|(a, _, _)| same(*a)) {
+            self.keep_step_matrix(a0, t)?;
         }
         let d = self.dim();
-        let (_, constant) = self.step_matrix.as_ref().expect("assembled above");
+        let (_, _, constant) = self.step_matrix.as_ref().expect("assembled above");
         let values = self.matrix.val_mut();
         values.copy_from_slice(constant);
         if self.convection {
@@ -880,6 +887,28 @@ impl Stepper for NavierStokes {
         Ok(())
     }
 
+    fn snapshot(&self) -> Option<Snapshot> {
+        let mut s = Snapshot::of_history(&self.history);
+        s.push_solver("solver", self.solver.as_ref());
+        // The kept step matrix serves steps whose a0 differs from its own by
+        // round-off: the restarted run must keep the same one.
+        if let Some((a0, t, _)) = &self.step_matrix {
+            s.push("step_matrix", vec![*a0, *t]);
+        }
+        Some(s)
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
+        self.history = snapshot.history(self.space.num_dofs())?;
+        snapshot.restore_solver("solver", self.solver.as_mut(), &self.matrix)?;
+        self.step_matrix = None;
+        if let Ok([a0, t]) = snapshot.get("step_matrix") {
+            self.keep_step_matrix(*a0, *t)?;
+        }
+        self.tried = None;
+        self.force = None;
+        Ok(())
+    }
 }
 
 impl Model for NavierStokes {

@@ -11,7 +11,8 @@ use crate::fem::{assembly, FunctionSpace};
 use crate::linalg::SparseMatrix;
 use crate::physics::heat::SpaceTimeFn;
 use crate::physics::{
-    field_slot, Model, OutputField, PhysicsError, ProbeColumn, StepError, StepReport, Stepper,
+    field_slot, Model, OutputField, PhysicsError, ProbeColumn, Snapshot, StepError, StepReport,
+    Stepper,
 };
 
 /// How steps are taken.
@@ -372,6 +373,26 @@ impl Stepper for ReactionDiffusion {
         let i = field_slot(&names, name, self.space.num_dofs(), values)?;
         self.set_solution(i, values.to_vec())
             .map_err(|e| e.to_string())
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        let levels = self.history.iter().map(|s| (s.t, s.u.clone())).collect();
+        Some(Snapshot::of_history(&levels))
+    }
+
+    /// The kept reaction terms are evaluated again from the levels.
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
+        let levels = snapshot.history(self.unknowns())?;
+        self.history = levels
+            .into_iter()
+            .map(|(t, u)| State {
+                t,
+                u,
+                reaction: None,
+            })
+            .collect();
+        self.tried = None;
+        Ok(())
     }
 
     /// Interpolates every species of every kept time level onto the moved
