@@ -1079,8 +1079,9 @@ fn spiral_case_stays_bounded_where_sbdf2_runs_away() {
     assert!(sbdf2 > 1.5, "SBDF2 reached only {sbdf2}");
 }
 
-/// Runs whose step collapses (an adaptive tolerance nothing meets, a
-/// shallow-water layer a picometre deep) stop with the time and the step
+/// Runs whose step collapses (an adaptive tolerance nothing meets) or whose
+/// state turns unphysical (a shallow-water layer a picometre deep goes
+/// negative) stop with the time and the step (or the cell)
 /// instead of running forever; a failed run into a used folder leaves its
 /// own `summary.json` (status failed), not the earlier run's.
 #[test]
@@ -1088,17 +1089,25 @@ fn runs_that_cannot_finish_stop_and_failed_runs_leave_no_stale_summary() {
     let dir = tempfile::tempdir().unwrap();
     let square = "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n";
     let cases = [
-        format!(
-            "{square}physics:\n  heat: {{initial: x}}\n\
-             time: {{end: 1, dt: 0.1, adaptive: {{tolerance: 1e-300, dt_min: 1e-300, dt_max: 0.1}}}}\n"
+        (
+            format!(
+                "{square}physics:\n  heat: {{initial: x}}\n\
+                 time: {{end: 1, dt: 0.1, adaptive: {{tolerance: 1e-300, dt_min: 1e-300, dt_max: 0.1}}}}\n"
+            ),
+            "the time step collapsed",
         ),
-        format!(
-            "{square}physics:\n  shallow_water:\n    \
-             initial: [\"1e-12 + (1 - 1e-12)*(1 + signum(0.5 - x))/2\", 0, 0]\n\
-             time: {{end: 0.5, dt: 0.01}}\n"
+        // The layer's depth goes negative (the step then collapsed): the
+        // cell is named.
+        (
+            format!(
+                "{square}physics:\n  shallow_water:\n    \
+                 initial: [\"1e-12 + (1 - 1e-12)*(1 + signum(0.5 - x))/2\", 0, 0]\n\
+                 time: {{end: 0.5, dt: 0.01}}\n"
+            ),
+            "left cell 4 at (0.6666666666666666, 0.08333333333333333, 0) with a negative depth",
         ),
     ];
-    for (k, text) in cases.iter().enumerate() {
+    for (k, (text, expected)) in cases.iter().enumerate() {
         let case = dir.path().join(format!("collapse{k}.yaml"));
         std::fs::write(&case, text).unwrap();
         let out = dir.path().join(format!("out{k}"));
@@ -1110,7 +1119,7 @@ fn runs_that_cannot_finish_stop_and_failed_runs_leave_no_stale_summary() {
         ]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{text}\n{err}");
-        assert!(err.contains("the time step collapsed"), "{err}");
+        assert!(err.contains(expected), "{err}");
     }
     // A good run, then one that diverges into the same folder.
     let out = dir.path().join("reuse");
@@ -1158,4 +1167,76 @@ fn refused_commands_create_no_folders() {
         !dir.path().join("sub").exists(),
         "mesh convert created a folder"
     );
+}
+
+/// A mesh with a cell of zero area is refused by `check` naming the cell
+/// and its corners (finite volumes used to report "diverged"), and a
+/// finite-volume inflow that is not a number stops the run naming the
+/// group, the point and the time.
+#[test]
+fn degenerate_cells_and_nonfinite_inflow_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("flat.msh"),
+        "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$PhysicalNames\n1\n2 2 \"domain\"\n$EndPhysicalNames\n\
+         $Nodes\n5\n1 0 0 0\n2 1 0 0\n3 1 1 0\n4 0 1 0\n5 0.5 0 0\n$EndNodes\n\
+         $Elements\n3\n1 2 2 2 1 1 2 3\n2 2 2 2 1 1 3 4\n3 2 2 2 1 1 5 2\n$EndElements\n",
+    )
+    .unwrap();
+    let case = dir.path().join("flat.yaml");
+    std::fs::write(
+        &case,
+        "mesh: {file: flat.msh}\nphysics:\n  transport: {velocity: [1, 0], initial: x}\ntime: {end: 0.2, dt: 0.01}\n",
+    )
+    .unwrap();
+    for command in ["check", "run"] {
+        let o = pde(&[command, case.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(
+            err.contains("flat.yaml")
+                && err.contains(
+                    "mesh: domain cell 2 has zero size (corners (0, 0, 0), (0.5, 0, 0), (1, 0, 0))"
+                ),
+            "{command}: {err}"
+        );
+    }
+    std::fs::write(
+        &case,
+        "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [4, 4], kind: tri3}\n\
+         physics:\n  transport:\n    velocity: [1, 0]\n    boundary:\n      left: {inflow: [\"x/x\"]}\n\
+         \x20     right: outflow\ntime: {end: 0.2, dt: 0.01}\n",
+    )
+    .unwrap();
+    let o = run_into(&case, &dir.path().join("out"));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("boundary.left: the inflow value is not finite at (0, ")
+            && err.contains("t = 0e0"),
+        "{err}"
+    );
+}
+
+/// An operating-system error is said once, after the file it concerns.
+#[test]
+fn os_errors_are_not_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("missing_mesh.yaml");
+    std::fs::write(&case, "mesh: {file: none.msh}\nphysics:\n  poisson: {}\n").unwrap();
+    let missing = dir.path().join("none.msh");
+    for args in [
+        vec!["mesh", "info", missing.to_str().unwrap()],
+        vec!["run", case.to_str().unwrap()],
+    ] {
+        let o = pde(&args);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert_eq!(
+            err.matches("No such file or directory").count(),
+            1,
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("none.msh: No such file or directory"), "{err}");
+    }
 }

@@ -194,3 +194,21 @@ fn divergence_stops_the_loop_with_step_and_time() {
         "the two good steps were output, the bad one was not"
     );
 }
+
+/// A monitor file that cannot be written (the disk is full) stops the run
+/// with the step, the time and the file, not with a bare OS error.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_names_the_step_and_the_file() {
+    let mut full = pde_engine::physics::CsvLog::new("/dev/full".into(), "t");
+    let mut record = OnStep(|info: &StepInfo, _: &Exploding| full.row(&info.t.to_string()));
+    let monitors: &mut [&mut dyn Monitor<Exploding>] = &mut [&mut record];
+    let err = TimeLoop::new(0.0, 1.0, 0.25)
+        .run(&mut Exploding(0, 0.0), None, monitors)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("step 1, t = 2.500000e-1: /dev/full: No space left on device"),
+        "{err}"
+    );
+}

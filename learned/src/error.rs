@@ -8,13 +8,14 @@ pub enum LearnedError {
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
-    /// A model file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A model file could not be read or written (the OS error is part of
+    /// the message, not a separate cause that a chain would repeat).
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What happened.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A model configuration is invalid.
     #[error("{path}: {message}")]

@@ -21,9 +21,9 @@ pub(crate) fn save_model(
     config: &impl Serialize,
     vs: &VarStore,
 ) -> Result<(), LearnedError> {
-    std::fs::create_dir_all(dir).map_err(|source| LearnedError::Io {
+    std::fs::create_dir_all(dir).map_err(|error| LearnedError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let text = serde_json::to_string_pretty(config).expect("a config serialises");
     write_then_rename(&dir.join(WEIGHTS_FILE), |tmp| Ok(vs.save(tmp)?))?;
@@ -37,9 +37,9 @@ pub(crate) fn read_model_config<T: DeserializeOwned>(
     what: &str,
 ) -> Result<T, LearnedError> {
     let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| LearnedError::Io {
+    let text = std::fs::read_to_string(&path).map_err(|error| LearnedError::Io {
         path: path.clone(),
-        source,
+        error,
     })?;
     serde_json::from_str(&text).map_err(|e| LearnedError::Config {
         path,
@@ -70,15 +70,15 @@ pub(crate) fn write_then_rename(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    std::fs::rename(&tmp, path).map_err(|source| LearnedError::Io { path: tmp, source })
+    std::fs::rename(&tmp, path).map_err(|error| LearnedError::Io { path: tmp, error })
 }
 
 /// Writes `bytes` to `path` whole or not at all.
 pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), LearnedError> {
     write_then_rename(path, |tmp| {
-        std::fs::write(tmp, bytes).map_err(|source| LearnedError::Io {
+        std::fs::write(tmp, bytes).map_err(|error| LearnedError::Io {
             path: tmp.to_path_buf(),
-            source,
+            error,
         })
     })
 }

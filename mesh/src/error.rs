@@ -24,13 +24,15 @@ impl fmt::Display for Position {
 /// Everything that can go wrong reading, checking or writing a mesh.
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
-    /// The file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    /// The file could not be opened, read or written. The OS error is
+    /// part of the message, not a separate cause, so that a report of the
+    /// whole chain does not say it twice.
+    #[error("{path}: {error}")]
     Io {
         /// The file concerned.
         path: PathBuf,
         /// The operating-system error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Malformed, truncated or inconsistent input, with its location.
     #[error("{path}: {position}: {message}")]
@@ -75,7 +77,7 @@ impl MeshError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         MeshError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

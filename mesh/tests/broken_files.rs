@@ -134,3 +134,26 @@ fn random_corruptions_never_panic() {
         }
     }
 }
+
+/// A sparse file of 64 GiB whose header announces 2·10⁹ nodes is refused
+/// with a located error: the reader's pre-allocation trusts neither the
+/// count nor the file's length (it once asked for 48 GB and aborted).
+#[test]
+fn a_huge_sparse_file_is_refused_without_exhausting_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hole.msh");
+    fs::write(
+        &path,
+        "$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Nodes\n1 2000000000 1 2000000000\n2 1 0 2000000000\n",
+    )
+    .unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let err = gmsh::read(&path).unwrap_err().to_string();
+    assert!(err.starts_with(&path.display().to_string()), "{err}");
+    assert!(err.contains("line 7"), "{err}");
+}

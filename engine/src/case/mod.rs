@@ -19,7 +19,7 @@ mod stepper;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use pde_mesh::Mesh;
+use pde_mesh::{quality, Mesh};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -68,6 +68,39 @@ pub struct Case {
     /// A mesh mover that moves the nodes during the run (r-adaptation).
     #[serde(default)]
     pub mesh_mover: Option<MeshMoverSpec>,
+}
+
+/// The first domain cell of zero (or non-finite) size, named with its
+/// corners: finite elements cannot map onto it and finite volumes would
+/// divide by its volume.
+fn degenerate_cell(mesh: &Mesh) -> Option<String> {
+    let sizes: Vec<f64> = quality::domain_quality(mesh)
+        .iter()
+        .map(|q| q.measure.abs())
+        .collect();
+    let mean = sizes.iter().sum::<f64>() / sizes.len().max(1) as f64;
+    let k = sizes
+        .iter()
+        .position(|s| !s.is_finite() || *s <= 1e-12 * mean)?;
+    let (kind, nodes) = mesh
+        .domain_blocks()
+        .flat_map(|(_, b)| b.cells().map(move |c| (b.kind, c)))
+        .nth(k)?;
+    if kind.num_corners() < 2 {
+        return None;
+    }
+    let corners: Vec<String> = nodes[..kind.num_corners()]
+        .iter()
+        .map(|&v| {
+            let p = mesh.points[v];
+            format!("({}, {}, {})", p[0], p[1], p[2])
+        })
+        .collect();
+    Some(format!(
+        "mesh: domain cell {k} has zero size (corners {}); every model needs cells of \
+         positive size",
+        corners.join(", ")
+    ))
 }
 
 impl Case {
@@ -135,6 +168,9 @@ impl Case {
                      files inside the output folder"
                 ));
             }
+        }
+        if let Some(problem) = degenerate_cell(mesh) {
+            problems.push(problem);
         }
         let model = self.physics.spec();
         let cx = CheckContext {

@@ -67,6 +67,11 @@ pub trait ConservationLaw<const N: usize>: Sync {
     /// remapped the state): laws with per-face data recompute it there.
     /// Default: nothing to do (laws that depend on the state alone).
     fn remesh(&mut self, _mesh: &FvMesh) {}
+    /// Why a state is not physical (a negative water depth), if it is
+    /// not: a step that produces one stops with the cell named.
+    fn inadmissible(&self, _u: &[f64; N]) -> Option<String> {
+        None
+    }
     /// Names of the conserved quantities, for output.
     fn names(&self) -> [&'static str; N];
     /// The law's name, as case files spell it.
@@ -359,6 +364,11 @@ impl ConservationLaw<3> for ShallowWater {
     fn wall(&self, u: &[f64; 3], n: [f64; 3]) -> [f64; 3] {
         let qn = u[1] * n[0] + u[2] * n[1];
         [u[0], u[1] - 2.0 * qn * n[0], u[2] - 2.0 * qn * n[1]]
+    }
+
+    fn inadmissible(&self, u: &[f64; 3]) -> Option<String> {
+        // Below round-off of a dry cell: the scheme lost positivity.
+        (u[0] < -DRY).then(|| format!("a negative depth h = {:e}", u[0]))
     }
 
     fn names(&self) -> [&'static str; 3] {

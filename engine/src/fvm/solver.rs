@@ -323,6 +323,22 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
             .reduce(|| f64::INFINITY, f64::min)
     }
 
+    /// The first inflow value that is not finite at any of `times`: the
+    /// group's name, the face centroid and the time. Explains a state that
+    /// stopped being finite (the fluxes themselves do not check).
+    pub fn nonfinite_inflow(&self, times: &[f64]) -> Option<(&str, [f64; 3], f64)> {
+        self.mesh.faces.iter().find_map(|face| {
+            let g = face.group?;
+            let FvBoundary::Inflow(value) = &self.boundary[g] else {
+                return None;
+            };
+            times
+                .iter()
+                .find(|&&t| value(face.centroid, t).iter().any(|v| !v.is_finite()))
+                .map(|&t| (self.mesh.group_names[g].as_str(), face.centroid, t))
+        })
+    }
+
     /// The numerical flux (per unit area) through boundary face `f` given
     /// the value `inside`.
     fn boundary_flux(&self, f: usize, inside: &[f64; N], t: f64) -> [f64; N] {
@@ -503,6 +519,17 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
         let max_abs = crate::linalg::max_abs(u.as_flattened());
         self.tried = Some((t + dt, u, out));
         Ok(max_abs)
+    }
+
+    /// The first cell of the tried state the law finds unphysical: its
+    /// index, its centroid and why.
+    pub fn inadmissible_tried(&self) -> Option<(usize, [f64; 3], String)> {
+        let (_, u, _) = self.tried.as_ref()?;
+        u.iter().enumerate().find_map(|(c, u)| {
+            self.law
+                .inadmissible(u)
+                .map(|why| (c, self.mesh.centroid[c], why))
+        })
     }
 
     /// Makes the last tried step the committed state.

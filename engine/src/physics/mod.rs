@@ -172,4 +172,11 @@ pub enum PhysicsError {
     /// A learned stepper failed (not its check: its evaluation).
     #[error("learned stepper: {0}")]
     Surrogate(String),
+    /// The case's data (a boundary value, a source) is not finite where
+    /// and when the model needs it.
+    #[error("{0}")]
+    NonFiniteData(String),
+    /// A step produced a state the physics forbids (a negative depth).
+    #[error("{0}")]
+    Unphysical(String),
 }

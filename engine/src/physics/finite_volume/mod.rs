@@ -30,6 +30,25 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
         let max_abs = self
             .try_advance(t, dt)
             .map_err(|e| StepError::Model(e.into()))?;
+        // A non-finite state from non-finite data says where the data is.
+        if !max_abs.is_finite() {
+            if let Some((group, x, at)) = self.nonfinite_inflow(&[t, t + 0.5 * dt, t + dt]) {
+                return Err(StepError::Model(PhysicsError::NonFiniteData(format!(
+                    "boundary.{group}: the inflow value is not finite at ({}, {}, {}), t = {at:e}",
+                    x[0], x[1], x[2]
+                ))));
+            }
+        }
+        if let Some((cell, x, why)) = self.inadmissible_tried() {
+            return Err(StepError::Model(PhysicsError::Unphysical(format!(
+                "the step to t = {:e} left cell {cell} at ({}, {}, {}) with {why} (a smaller \
+                 scheme.cfl, or a first-order reconstruction near dry areas, may avoid it)",
+                t + dt,
+                x[0],
+                x[1],
+                x[2]
+            ))));
+        }
         Ok(StepReport {
             iterations: 0,
             error_estimate: None,

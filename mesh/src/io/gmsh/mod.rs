@@ -242,9 +242,12 @@ struct Builder {
 
 impl Builder {
     /// Pre-allocation for `count` announced items of at least
-    /// `min_bytes` bytes each in the file.
+    /// `min_bytes` bytes each in the file, and at most 2²⁰ (vectors grow
+    /// past it as items come): a sparse file's length says nothing of its
+    /// contents (a 64 GiB hole behind a header announcing 2·10⁹ nodes once
+    /// asked for 48 GB up front and aborted).
     fn capacity(&self, count: u64, min_bytes: u64) -> usize {
-        count.min(self.byte_budget / min_bytes) as usize
+        count.min(self.byte_budget / min_bytes).min(1 << 20) as usize
     }
 
     fn block_for(&mut self, kind: CellKind) -> usize {
