@@ -930,7 +930,19 @@ fn check_refuses_what_the_run_would_refuse() {
             "mesh:\n  generate: {shape: rectangle, min: [0, 0], max: [1, 1], cells: [2, 2], kind: quad4}\nphysics:\n  navier_stokes: {nu: 1, boundary: {left: {velocity: [1, 0]}}}\n".to_string(),
             "flows need a 2D or 3D mesh of triangles or tetrahedra",
         ),
+        // A mesh of line cells used to pass `check` and panic in the run.
+        (
+            "mesh: {file: line.msh}\nphysics:\n  stokes: {nu: 1, boundary: {left: {velocity: [1]}}}\n".to_string(),
+            "this mesh is 1D with line2 cells",
+        ),
     ];
+    std::fs::write(
+        dir.path().join("line.msh"),
+        "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$PhysicalNames\n2\n0 1 \"left\"\n1 2 \"domain\"\n$EndPhysicalNames\n\
+         $Nodes\n3\n1 0 0 0\n2 0.5 0 0\n3 1 0 0\n$EndNodes\n\
+         $Elements\n3\n1 15 2 1 1 1\n2 1 2 2 1 1 2\n3 1 2 2 1 2 3\n$EndElements\n",
+    )
+    .unwrap();
     let out = dir.path().join("out");
     for (text, expected) in &cases {
         std::fs::write(&case, text).unwrap();

@@ -140,15 +140,7 @@ fn a_new_run_replaces_the_earlier_results_and_a_failed_one_says_so() {
     };
     let run = |text: String| {
         std::fs::write(&case, text).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_pde-engine"))
-            .args([
-                "run",
-                case.to_str().unwrap(),
-                "--output",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap()
+        run_case(&case, &out, false)
     };
     assert!(run(heat("", 1.0)).status.success());
     assert!(out.join("r_00010.vtu").exists());

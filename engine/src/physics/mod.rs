@@ -14,7 +14,7 @@ mod snapshot;
 pub mod spec;
 mod stepper;
 
-pub use monitor::{CsvLog, Monitor, OnStep, StepInfo};
+pub use monitor::{CsvLog, CsvRecords, Monitor, OnStep, StepInfo};
 pub use snapshot::Snapshot;
 pub use stepper::{field_slot, ProbeColumn, StepError, StepReport, Stepper};
 

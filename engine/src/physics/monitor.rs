@@ -156,3 +156,47 @@ impl CsvLog {
         }
     }
 }
+
+/// A monitor's records, kept for its plot and summary and written to its
+/// CSV file as they come; checkpointed with the file's length.
+#[derive(Debug)]
+pub struct CsvRecords {
+    /// The records so far, each of the same length.
+    pub rows: Vec<Vec<f64>>,
+    csv: CsvLog,
+}
+
+impl CsvRecords {
+    /// No records yet; the file `path` starts with `header`.
+    pub fn new(path: PathBuf, header: impl Into<String>) -> Self {
+        CsvRecords {
+            rows: Vec::new(),
+            csv: CsvLog::new(path, header),
+        }
+    }
+
+    /// Keeps `row` and appends `line`, its text in the file.
+    pub fn push(&mut self, row: Vec<f64>, line: &str) -> Result<(), StepError> {
+        self.rows.push(row);
+        self.csv.row(line)
+    }
+
+    /// Makes sure the file exists ([`CsvLog::finish`]).
+    pub fn finish(&mut self) -> Result<(), StepError> {
+        self.csv.finish()
+    }
+
+    /// The records and the file's length, for a checkpoint.
+    pub fn checkpoint(&self) -> Snapshot {
+        let mut s = Snapshot::new();
+        s.push_rows("rows", &self.rows);
+        s.push("csv", vec![self.csv.length() as f64]);
+        s
+    }
+
+    /// The records and the file as they were at the checkpoint.
+    pub fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
+        self.rows = checkpoint.rows("rows")?;
+        self.csv.resume(checkpoint.get_len("csv", 1)?[0] as u64)
+    }
+}

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::fvm::law::ConservationLaw;
 use crate::fvm::solver::FiniteVolume;
-use crate::physics::{CsvLog, Monitor, Snapshot, StepError, StepInfo, Transient};
+use crate::physics::{CsvRecords, Monitor, Snapshot, StepError, StepInfo, Transient};
 use crate::plot::{self, Panel};
 
 /// Reads the finite-volume law of a model: the law itself, or the scalar a
@@ -24,8 +24,7 @@ pub struct Conservation {
     names: Vec<String>,
     sample: Sampler,
     /// Per record: t, then total, outflow, min, max of every quantity.
-    rows: Vec<Vec<f64>>,
-    csv: CsvLog,
+    records: CsvRecords,
 }
 
 impl Conservation {
@@ -42,10 +41,9 @@ impl Conservation {
         }
         Conservation {
             dir: dir.to_path_buf(),
-            csv: CsvLog::new(dir.join("conservation.csv"), header),
+            records: CsvRecords::new(dir.join("conservation.csv"), header),
             names: names.iter().map(|n| n.to_string()).collect(),
             sample: Box::new(move |m| find(m).map(row)),
-            rows: Vec::new(),
         }
     }
 
@@ -53,7 +51,7 @@ impl Conservation {
     /// relative to the largest of the three (round-off for a conservative
     /// scheme).
     pub fn balance_error(&self) -> Option<f64> {
-        let (first, last) = (self.rows.first()?, self.rows.last()?);
+        let (first, last) = (self.records.rows.first()?, self.records.rows.last()?);
         Some(balance_error(first[1], last[1], last[2]))
     }
 
@@ -71,24 +69,24 @@ impl Conservation {
         }
         let mut r = vec![t];
         r.extend(values);
-        self.rows.push(r);
-        self.csv.row(&line)
+        self.records.push(r, &line)
     }
 
     /// Draws `conservation.png` (with at least two records).
     fn plot(&self) -> Result<()> {
         let out = &self.dir;
-        if self.rows.len() >= 2 {
+        if self.records.rows.len() >= 2 {
             let name = &self.names[0];
-            let series = |k: usize| self.rows.iter().map(|r| (r[0], r[k])).collect();
+            let series = |k: usize| self.records.rows.iter().map(|r| (r[0], r[k])).collect();
             let panel = |label: String, k: usize| Panel {
                 label,
                 points: series(k),
                 from: None,
                 reference: None,
             };
-            let initial = self.rows[0][1];
+            let initial = self.records.rows[0][1];
             let balance = self
+                .records
                 .rows
                 .iter()
                 .map(|r| (r[0], balance_error(initial, r[1], r[2])))
@@ -147,21 +145,17 @@ impl Monitor<dyn Transient> for Conservation {
     }
 
     fn finish(&mut self, _: &dyn Transient) -> Result<(), StepError> {
-        self.csv.finish()?;
+        self.records.finish()?;
         self.plot()
             .map_err(|e| StepError::Output(format!("{e:#}")))
     }
 
     fn checkpoint(&self) -> Snapshot {
-        let mut s = Snapshot::new();
-        s.push_rows("rows", &self.rows);
-        s.push("csv", vec![self.csv.length() as f64]);
-        s
+        self.records.checkpoint()
     }
 
     fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
-        self.rows = checkpoint.rows("rows")?;
-        self.csv.resume(checkpoint.get_len("csv", 1)?[0] as u64)
+        self.records.resume(checkpoint)
     }
 
     fn summarize(&self, _: &dyn Transient, summary: &mut serde_json::Value) {

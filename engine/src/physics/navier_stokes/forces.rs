@@ -13,7 +13,7 @@ use super::NavierStokes;
 use crate::fem::PointEvaluator;
 use crate::physics::carried_scalar::{flow_of, FlowWithScalar};
 use crate::physics::learned_step::LearnedStep;
-use crate::physics::{CsvLog, Monitor, Snapshot, StepError, StepInfo, Stepper, Transient};
+use crate::physics::{CsvRecords, Monitor, Snapshot, StepError, StepInfo, Stepper, Transient};
 use crate::plot::{self, Panel, Reference};
 
 /// Drag and lift coefficients `c = 2 F / (ρ U² L)` (density 1) of a body.
@@ -55,8 +55,7 @@ pub(crate) struct ForceSeries {
     dp: Option<(PointEvaluator, PointEvaluator)>,
     dim: usize,
     /// `t, cd, cl[, cs][, dp]` per record.
-    rows: Vec<Vec<f64>>,
-    csv: CsvLog,
+    records: CsvRecords,
 }
 
 impl ForceSeries {
@@ -85,8 +84,7 @@ impl ForceSeries {
             scale: 2.0 / (spec.reference_velocity.powi(2) * spec.reference_length),
             dp,
             dim: ns.dim(),
-            rows: Vec::new(),
-            csv: CsvLog::new(csv, columns.join(",")),
+            records: CsvRecords::new(csv, columns.join(",")),
         })
     }
 
@@ -99,36 +97,21 @@ impl ForceSeries {
             row.push(a.eval(ns.pressure()) - b.eval(ns.pressure()));
         }
         let cells: Vec<String> = row.iter().map(|v| format!("{v:.10e}")).collect();
-        self.rows.push(row);
-        self.csv.row(&cells.join(","))
+        self.records.push(row, &cells.join(","))
     }
 
     fn last(&self) -> Option<(f64, f64)> {
-        self.rows.last().map(|r| (r[1], r[2]))
-    }
-
-    /// The records and the CSV file's length, for a checkpoint.
-    fn checkpoint(&self) -> Snapshot {
-        let mut s = Snapshot::new();
-        s.push_rows("rows", &self.rows);
-        s.push("csv", vec![self.csv.length() as f64]);
-        s
-    }
-
-    /// The records and the CSV file as they were at the checkpoint.
-    fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
-        self.rows = checkpoint.rows("rows")?;
-        self.csv.resume(checkpoint.get_len("csv", 1)?[0] as u64)
+        self.records.rows.last().map(|r| (r[1], r[2]))
     }
 
     /// Finishes the CSV file and (with at least two records) draws
     /// `forces.png`, with the curves of `classical` (a baseline run
     /// alongside) next to these.
     pub(crate) fn finish(&mut self, out: &Path, title: &str, classical: Option<&ForceSeries>) -> Result<()> {
-        self.csv.finish()?;
-        if self.rows.len() >= 2 {
+        self.records.finish()?;
+        if self.records.rows.len() >= 2 {
             let series =
-                |f: &ForceSeries, k: usize| f.rows.iter().map(|r| (r[0], r[k])).collect::<Vec<_>>();
+                |f: &ForceSeries, k: usize| f.records.rows.iter().map(|r| (r[0], r[k])).collect::<Vec<_>>();
             let panel = |label: &str, k: usize| Panel {
                 label: label.into(),
                 points: series(self, k),
@@ -152,14 +135,14 @@ impl ForceSeries {
     /// number from the records from `statistics_from` on.
     pub(crate) fn summary(&self) -> serde_json::Value {
         let from = self.spec.statistics_from.unwrap_or(f64::NEG_INFINITY);
-        let window: Vec<&Vec<f64>> = self.rows.iter().filter(|r| r[0] >= from).collect();
+        let window: Vec<&Vec<f64>> = self.records.rows.iter().filter(|r| r[0] >= from).collect();
         let column = |k: usize| window.iter().map(|r| r[k]).collect::<Vec<f64>>();
         let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         let (cd, cl) = (column(1), column(2));
         let times = column(0);
         let mut s = serde_json::json!({});
-        if self.rows.len() > 1 {
+        if self.records.rows.len() > 1 {
             s = serde_json::json!({
             "cd_max": max(&cd),
             "cd_min": min(&cd),
@@ -170,7 +153,7 @@ impl ForceSeries {
             "strouhal": strouhal(&times, &cl).map(|f| f * self.spec.reference_length / self.spec.reference_velocity),
             });
         }
-        if let Some(last) = self.rows.last() {
+        if let Some(last) = self.records.rows.last() {
             s["cd"] = serde_json::json!(last[1]);
             s["cl"] = serde_json::json!(last[2]);
             if self.dp.is_some() {
@@ -313,7 +296,7 @@ impl Monitor<dyn Transient> for FlowRecord {
         };
         let mut classical = self.baseline.as_mut().and_then(|b| b.forces.as_mut());
         if let Some(c) = classical.as_mut() {
-            c.csv.finish()?;
+            c.records.finish()?;
         }
         f.finish(&self.out, &self.title, classical.as_deref())
             .map_err(|e| StepError::Output(format!("{e:#}")))
@@ -335,14 +318,14 @@ impl Monitor<dyn Transient> for FlowRecord {
     fn checkpoint(&self) -> Snapshot {
         let mut s = Snapshot::new();
         if let Some(f) = &self.forces {
-            s.nest("forces", f.checkpoint());
+            s.nest("forces", f.records.checkpoint());
         }
         s
     }
 
     fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
         match self.forces.as_mut() {
-            Some(f) => f.resume(&checkpoint.section("forces")),
+            Some(f) => f.records.resume(&checkpoint.section("forces")),
             None => Ok(()),
         }
     }
