@@ -141,7 +141,7 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
                  residual_tolerance: {tolerance:e}, baseline: true}}\n\
                  monitors:\n  - forces: {{group: cylinder, reference_velocity: {ubar}, \
                  reference_length: {d}}}\n\
-                 output: {{directory: {out}, every: 10}}\n",
+                 output: {{directory: {out}, every: 10, checkpoint_every: 25}}\n",
                 dir = held_out["dir"].as_str().unwrap(),
                 u = p("inflow"),
                 ubar = 2.0 * p("inflow") / 3.0,
@@ -186,6 +186,28 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         assert!(baseline["seconds_per_step"].as_f64().unwrap() > 0.0);
         for file in ["forces.png", "forces_classical.csv"] {
             assert!(dir.path().join(name).join(file).exists(), "{file}");
+        }
+        if name == "loose" {
+            // Continued from the checkpoint at step 25, the learned run and
+            // its classical baseline end as they did, byte for byte.
+            let out = dir.path().join(name);
+            let files = ["forces.csv", "forces_classical.csv", "steps.csv"];
+            let read = |f: &&str| std::fs::read(out.join(f)).unwrap();
+            let whole: Vec<Vec<u8>> = files.iter().map(read).collect();
+            run(&["run", case.to_str().unwrap(), "--restart"]);
+            for (file, before) in files.iter().zip(&whole) {
+                assert!(read(file) == *before, "{file} differs after the restart");
+            }
+            let again: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                    .unwrap();
+            for key in ["learned_steps", "fallbacks", "classical_steps"] {
+                assert_eq!(again["stepper"][key], stepper[key], "{key}");
+            }
+            assert!(again["restarted_from"]
+                .as_str()
+                .unwrap()
+                .ends_with("step_000000025.ckpt"));
         }
     }
 }

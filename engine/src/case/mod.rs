@@ -221,8 +221,6 @@ impl Case {
             Some("a steady case has no steps to continue")
         } else if self.mesh_mover.is_some() {
             Some("not available with a mesh_mover (the moved mesh is not checkpointed yet)")
-        } else if self.stepper.is_some() {
-            Some("not available with a learned stepper (its statistics are not checkpointed yet)")
         } else {
             None
         }

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use super::{Model, PhysicsError, StepError, StepReport, Stepper};
+use super::{Model, PhysicsError, Snapshot, StepError, StepReport, Stepper};
 
 /// Predicts a model's state one step ahead (a graph network, a
 /// TorchScript module, or any other surrogate).
@@ -199,6 +199,50 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
 
     fn stable_dt(&self) -> Option<f64> {
         self.model.stable_dt()
+    }
+
+    /// The model's state and the record so far (the predictor keeps no
+    /// state between steps).
+    fn snapshot(&self) -> Option<Snapshot> {
+        let mut s = Snapshot::new();
+        s.nest("model", self.model.snapshot()?);
+        let t = &self.stats;
+        s.push(
+            "stats",
+            vec![
+                t.learned_steps as f64,
+                t.fallbacks as f64,
+                t.classical_steps as f64,
+                t.accepted_residual_max,
+                t.accepted_residual_sum,
+                t.rejected_residual_max,
+                t.learned_seconds,
+                t.classical_seconds,
+                t.predict_seconds,
+                t.check_seconds,
+                t.fallback_solve_seconds,
+            ],
+        );
+        Some(s)
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
+        self.model.restore(&snapshot.section("model"))?;
+        let v = snapshot.get_len("stats", 11)?;
+        self.stats = LearnedStepStats {
+            learned_steps: v[0] as usize,
+            fallbacks: v[1] as usize,
+            classical_steps: v[2] as usize,
+            accepted_residual_max: v[3],
+            accepted_residual_sum: v[4],
+            rejected_residual_max: v[5],
+            learned_seconds: v[6],
+            classical_seconds: v[7],
+            predict_seconds: v[8],
+            check_seconds: v[9],
+            fallback_solve_seconds: v[10],
+        };
+        Ok(())
     }
 }
 

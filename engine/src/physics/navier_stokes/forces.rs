@@ -238,6 +238,29 @@ impl ClassicalBaseline {
         Ok(())
     }
 
+    /// The classical flow, its forces and the differences so far.
+    fn checkpoint(&self) -> Option<Snapshot> {
+        let mut s = Snapshot::new();
+        s.nest("ns", self.ns.snapshot()?);
+        if let Some(f) = &self.forces {
+            s.nest("forces", f.records.checkpoint());
+        }
+        s.push("difference", self.difference.clone());
+        s.push("time", vec![self.seconds, self.steps as f64]);
+        Some(s)
+    }
+
+    fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
+        self.ns.restore(&checkpoint.section("ns"))?;
+        if let Some(f) = self.forces.as_mut() {
+            f.records.resume(&checkpoint.section("forces"))?;
+        }
+        self.difference = checkpoint.get("difference")?.to_vec();
+        let time = checkpoint.get_len("time", 2)?;
+        (self.seconds, self.steps) = (time[0], time[1] as usize);
+        Ok(())
+    }
+
     fn summary(&self) -> serde_json::Value {
         serde_json::json!({
             "seconds_per_step": self.seconds / self.steps.max(1) as f64,
@@ -313,19 +336,24 @@ impl Monitor<dyn Transient> for FlowRecord {
         (!parts.is_empty()).then(|| parts.join("  "))
     }
 
-    /// The forces' records (a classical baseline is not checkpointed: a
-    /// case with a learned step cannot be).
+    /// The forces' records and the classical baseline's state.
     fn checkpoint(&self) -> Snapshot {
         let mut s = Snapshot::new();
         if let Some(f) = &self.forces {
             s.nest("forces", f.records.checkpoint());
         }
+        if let Some(b) = self.baseline.as_ref().and_then(ClassicalBaseline::checkpoint) {
+            s.nest("baseline", b);
+        }
         s
     }
 
     fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
-        match self.forces.as_mut() {
-            Some(f) => f.records.resume(&checkpoint.section("forces")),
+        if let Some(f) = self.forces.as_mut() {
+            f.records.resume(&checkpoint.section("forces"))?;
+        }
+        match self.baseline.as_mut() {
+            Some(b) => b.resume(&checkpoint.section("baseline")),
             None => Ok(()),
         }
     }
