@@ -219,8 +219,6 @@ impl Case {
     pub fn why_no_checkpoints(&self) -> Option<&'static str> {
         if !self.is_transient() {
             Some("a steady case has no steps to continue")
-        } else if self.mesh_mover.is_some() {
-            Some("not available with a mesh_mover (the moved mesh is not checkpointed yet)")
         } else {
             None
         }

@@ -5,8 +5,9 @@
 //!
 //! The file: the line `pde-engine checkpoint 1`, the length of a JSON
 //! header (8 bytes, little-endian), the header (what the checkpoint belongs
-//! to, the loop's counts, the arrays' names and lengths), then the arrays'
-//! numbers as little-endian `f64`, so that every value comes back exactly.
+//! to, the loop's counts, the arrays' names and lengths, the texts), then
+//! the arrays' numbers as little-endian `f64`, so that every value comes
+//! back exactly.
 
 use std::fs;
 use std::io::Write as _;
@@ -112,6 +113,9 @@ pub struct Checkpoint {
     /// Each monitor's records ([`crate::physics::Monitor::checkpoint`]), in
     /// the loop's order.
     pub monitors: Vec<Snapshot>,
+    /// The mesh motion's state ([`super::MeshMotion::snapshot`]: the moved
+    /// mesh, the movers' counts and warm starts), in runs with a mover.
+    pub motion: Option<Snapshot>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -119,7 +123,11 @@ struct Header {
     identity: Identity,
     fallback_reason: Option<String>,
     monitors: usize,
+    #[serde(default)]
+    motion: bool,
     arrays: Vec<(String, usize)>,
+    #[serde(default)]
+    texts: Vec<(String, String)>,
 }
 
 impl Checkpoint {
@@ -148,15 +156,20 @@ impl Checkpoint {
         for (k, m) in self.monitors.iter().enumerate() {
             all.nest(&format!("monitor{k}"), m.clone());
         }
+        if let Some(motion) = &self.motion {
+            all.nest("motion", motion.clone());
+        }
         let header = Header {
             identity: self.identity.clone(),
             fallback_reason: s.fallbacks.1.clone(),
             monitors: self.monitors.len(),
+            motion: self.motion.is_some(),
             arrays: all
                 .arrays()
                 .iter()
                 .map(|(n, v)| (n.clone(), v.len()))
                 .collect(),
+            texts: all.texts().to_vec(),
         };
         let header = serde_json::to_vec(&header)?;
         let file = folder.join(format!("step_{:09}.ckpt", s.steps));
@@ -218,6 +231,9 @@ impl Checkpoint {
         if !data.is_empty() {
             return Err(bad("data after the arrays"));
         }
+        for (name, text) in header.texts {
+            all.push_text(name, text);
+        }
         let counts = all.get_len("loop", 8).map_err(|e| bad(&e.to_string()))?;
         let progress = Progress {
             summary: RunSummary {
@@ -237,6 +253,7 @@ impl Checkpoint {
             monitors: (0..header.monitors)
                 .map(|k| all.section(&format!("monitor{k}")))
                 .collect(),
+            motion: header.motion.then(|| all.section("motion")),
         })
     }
 

@@ -15,7 +15,7 @@ use pde_mesh::Mesh;
 
 use crate::movers::monitor::{MonitorSpec, NodalMonitor};
 use crate::movers::{registry, MeshMover};
-use crate::physics::{Model, StepError, Transient};
+use crate::physics::{Model, Snapshot, StepError, Transient};
 
 /// What moves a stepper's mesh before its steps; the [`super::TimeLoop`]
 /// calls it before every step it tries.
@@ -23,6 +23,13 @@ pub trait MeshMotion<S: ?Sized> {
     /// Moves the mesh of `stepper`, at time `t` before a step, if that
     /// step is due for a move.
     fn before_step(&mut self, t: f64, stepper: &mut S) -> Result<(), StepError>;
+    /// What a checkpoint keeps of the motion: the mesh `stepper` is on now
+    /// and whatever the next moves depend on.
+    fn snapshot(&self, stepper: &S) -> Snapshot;
+    /// Continues from a [`MeshMotion::snapshot`]: puts `stepper` (as
+    /// built, before its own state is restored) on the saved mesh, and
+    /// the motion where it was.
+    fn restore(&mut self, snapshot: &Snapshot, stepper: &mut S) -> Result<(), StepError>;
 }
 
 /// How far a node may move in one move.
@@ -181,6 +188,10 @@ impl Motion {
     }
 }
 
+/// The counts of [`MotionRecord`] and the loop position, in a snapshot's
+/// `counters` array.
+const COUNTERS: usize = 8;
+
 impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
     fn before_step(&mut self, t: f64, stepper: &mut S) -> Result<(), StepError> {
         // A rejected adaptive step comes back from the same time.
@@ -199,6 +210,68 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
             Some(mesh) => stepper.move_nodes(mesh),
             None => Ok(()),
         }
+    }
+
+    fn snapshot(&self, stepper: &S) -> Snapshot {
+        let r = &self.record;
+        let mut s = Snapshot::new();
+        s.push(
+            "points",
+            stepper.mesh().points.iter().flatten().copied().collect(),
+        );
+        s.push(
+            "counters",
+            vec![
+                self.steps as f64,
+                self.last_t.unwrap_or(f64::NAN),
+                r.moves as f64,
+                r.scaled_back as f64,
+                r.fallbacks as f64,
+                r.skipped as f64,
+                r.seconds,
+                r.min_angle,
+            ],
+        );
+        s.push("primary", self.primary.mover.state());
+        if let Some(f) = &self.fallback {
+            s.push("fallback", f.mover.state());
+        }
+        if let Some(why) = &r.first_refusal {
+            s.push_text("first_refusal", why.clone());
+        }
+        s
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot, stepper: &mut S) -> Result<(), StepError> {
+        let mesh = stepper.mesh().clone();
+        let saved = snapshot.get_len("points", 3 * mesh.num_points())?;
+        let points: Vec<[f64; 3]> = saved.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect();
+        if points != mesh.points {
+            let mut moved = (*mesh).clone();
+            moved.points = points;
+            stepper.place_on(Arc::new(moved))?;
+        }
+        let c = snapshot.get_len("counters", COUNTERS)?;
+        self.steps = c[0] as usize;
+        self.last_t = Some(c[1]).filter(|t| !t.is_nan());
+        self.record = MotionRecord {
+            moves: c[2] as usize,
+            scaled_back: c[3] as usize,
+            fallbacks: c[4] as usize,
+            skipped: c[5] as usize,
+            first_refusal: snapshot.text("first_refusal").map(str::to_string),
+            seconds: c[6],
+            min_angle: c[7],
+        };
+        let movers = std::iter::once((&mut self.primary, "primary"))
+            .chain(self.fallback.as_mut().map(|f| (f, "fallback")));
+        for (named, key) in movers {
+            named
+                .mover
+                .set_state(snapshot.get(key)?)
+                .map_err(|e| StepError::Restart(format!("the {} mover: {e:#}", named.name)))?;
+        }
+        Ok(())
     }
 }
 

@@ -84,9 +84,10 @@ impl TimeLoop {
         self.execute(None, stepper, motion, monitors)
     }
 
-    /// Continues a run from `checkpoint`: the model and the monitors (the
-    /// same monitors, in the same order, as the run that wrote it) are
-    /// restored, and the steps go on as if the run had never stopped.
+    /// Continues a run from `checkpoint`: the mesh motion (the moved mesh),
+    /// the model and the monitors (the same monitors, in the same order, as
+    /// the run that wrote it) are restored, and the steps go on as if the
+    /// run had never stopped.
     pub fn resume<S: Stepper + ?Sized>(
         &self,
         checkpoint: &Checkpoint,
@@ -101,7 +102,7 @@ impl TimeLoop {
         &self,
         from: Option<&Checkpoint>,
         stepper: &mut S,
-        motion: Option<&mut dyn MeshMotion<S>>,
+        mut motion: Option<&mut dyn MeshMotion<S>>,
         monitors: &mut [&mut dyn Monitor<S>],
     ) -> Result<RunSummary, StepError> {
         let mut display = Display::new(self.progress, self.progress_every);
@@ -117,7 +118,9 @@ impl TimeLoop {
                     },
                     dt: self.dt,
                 }),
-            Some(c) => restore(c, stepper, monitors).map(|()| c.progress.clone()),
+            Some(c) => {
+                restore(c, stepper, motion.as_deref_mut(), monitors).map(|()| c.progress.clone())
+            }
         };
         let result =
             started.and_then(|from| self.steps(from, stepper, motion, monitors, &mut display));
@@ -145,7 +148,7 @@ impl TimeLoop {
         let eps = 1e-12 * span.abs().max(1.0);
         while t < self.t_end - eps {
             if let Some(signal) = self.interrupt.as_ref().and_then(Interrupt::requested) {
-                self.checkpoint(&summary, dt, stepper, monitors)?;
+                self.checkpoint(&summary, dt, stepper, motion.as_deref(), monitors)?;
                 return Err(StepError::Interrupted {
                     signal,
                     step: summary.steps,
@@ -225,7 +228,7 @@ impl TimeLoop {
             }
             let every = self.checkpoints.as_ref().and_then(|c| c.every);
             if every.is_some_and(|n| summary.steps % n == 0) {
-                self.checkpoint(&summary, dt, stepper, monitors)?;
+                self.checkpoint(&summary, dt, stepper, motion.as_deref(), monitors)?;
             }
             if display.wanted() {
                 let mut message = format!(
@@ -251,6 +254,7 @@ impl TimeLoop {
         summary: &RunSummary,
         dt: f64,
         stepper: &S,
+        motion: Option<&dyn MeshMotion<S>>,
         monitors: &[&mut dyn Monitor<S>],
     ) -> Result<(), StepError> {
         let (Some(c), Some(model)) = (&self.checkpoints, stepper.snapshot()) else {
@@ -264,6 +268,7 @@ impl TimeLoop {
             },
             model,
             monitors: monitors.iter().map(|m| m.checkpoint()).collect(),
+            motion: motion.map(|m| m.snapshot(stepper)),
         };
         checkpoint
             .write(&c.dir)
@@ -272,10 +277,11 @@ impl TimeLoop {
     }
 }
 
-/// Restores the model and the monitors from `checkpoint`.
-fn restore<S: Stepper + ?Sized>(
+/// Restores the mesh motion, the model and the monitors from `checkpoint`.
+fn restore<'m, S: Stepper + ?Sized>(
     checkpoint: &Checkpoint,
     stepper: &mut S,
+    motion: Option<&mut (dyn MeshMotion<S> + 'm)>,
     monitors: &mut [&mut dyn Monitor<S>],
 ) -> Result<(), StepError> {
     if checkpoint.monitors.len() != monitors.len() {
@@ -284,6 +290,18 @@ fn restore<S: Stepper + ?Sized>(
             checkpoint.monitors.len(),
             monitors.len()
         )));
+    }
+    // The mesh first: the model's state belongs to the moved mesh.
+    match (&checkpoint.motion, motion) {
+        (Some(saved), Some(motion)) => motion.restore(saved, stepper)?,
+        (None, None) => {}
+        (saved, _) => {
+            return Err(StepError::Restart(format!(
+                "it was written by a run {} a mesh mover; this run has {}",
+                if saved.is_some() { "with" } else { "without" },
+                if saved.is_some() { "none" } else { "one" }
+            )))
+        }
     }
     stepper.restore(&checkpoint.model)?;
     for (m, saved) in monitors.iter_mut().zip(&checkpoint.monitors) {

@@ -230,14 +230,7 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
     /// one remap is made in up to 16 parts. Refused, the model unchanged,
     /// where [`remap`] refuses even then or the groups differ.
     pub fn move_nodes(&mut self, mesh: Arc<Mesh>) -> Result<(), FvError> {
-        let moved = FvMesh::new(mesh)?;
-        if moved.group_names != self.mesh.group_names {
-            return Err(FvError::Remap(format!(
-                "the moved mesh has the boundary groups [{}], the model's [{}]",
-                moved.group_names.join(", "),
-                self.mesh.group_names.join(", ")
-            )));
-        }
+        let moved = self.same_groups(mesh)?;
         // A move too far for one remap (a cell would give away all it
         // has) is made in 2, 4, ... 16 equal parts.
         let mut parts = 1;
@@ -249,12 +242,41 @@ impl<L: ConservationLaw<N>, const N: usize> FiniteVolume<L, N> {
             }
         };
         self.state = state;
+        self.adopt(moved);
+        Ok(())
+    }
+
+    /// Puts the model on `mesh` (the same connectivity and groups, other
+    /// node positions) keeping the cell averages as they are, not
+    /// remapped: for a restart, which sets the state next.
+    pub fn place_on(&mut self, mesh: Arc<Mesh>) -> Result<(), FvError> {
+        let moved = self.same_groups(mesh)?;
+        self.adopt(moved);
+        Ok(())
+    }
+
+    /// The finite-volume mesh of `mesh`, refused unless its boundary
+    /// groups are the model's.
+    fn same_groups(&self, mesh: Arc<Mesh>) -> Result<FvMesh, FvError> {
+        let moved = FvMesh::new(mesh)?;
+        if moved.group_names != self.mesh.group_names {
+            return Err(FvError::Remap(format!(
+                "the moved mesh has the boundary groups [{}], the model's [{}]",
+                moved.group_names.join(", "),
+                self.mesh.group_names.join(", ")
+            )));
+        }
+        Ok(moved)
+    }
+
+    /// Makes `moved` the model's mesh, dropping what was computed for the
+    /// old one (a tried step, the implicit system).
+    fn adopt(&mut self, moved: FvMesh) {
         self.least_squares = LeastSquares::new(&moved);
         self.mesh = moved;
         self.tried = None;
         self.implicit = None;
         self.law.remesh(&self.mesh);
-        Ok(())
     }
 
     /// The state remapped onto `to` through `parts − 1` intermediate meshes

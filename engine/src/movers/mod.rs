@@ -34,6 +34,21 @@ pub trait MeshMover {
         current: &[[f64; 3]],
         monitor: &dyn Fn([f64; 3]) -> f64,
     ) -> Result<Vec<[f64; 3]>>;
+    /// What the mover carries from one move to the next (a warm start),
+    /// for checkpoints; empty for movers that carry nothing.
+    fn state(&self) -> Vec<f64> {
+        Vec::new()
+    }
+    /// Continues from a [`MeshMover::state`]; a state of the wrong size is
+    /// refused.
+    fn set_state(&mut self, state: &[f64]) -> Result<()> {
+        anyhow::ensure!(
+            state.is_empty(),
+            "{} values for a mover that keeps none",
+            state.len()
+        );
+        Ok(())
+    }
 }
 
 impl MeshMover for monge_ampere::MongeAmpere {
@@ -46,5 +61,14 @@ impl MeshMover for monge_ampere::MongeAmpere {
         monitor: &dyn Fn([f64; 3]) -> f64,
     ) -> Result<Vec<[f64; 3]>> {
         Ok(self.relax(monitor)?.points)
+    }
+
+    /// The potential the next relaxation starts from.
+    fn state(&self) -> Vec<f64> {
+        self.potential().to_vec()
+    }
+
+    fn set_state(&mut self, state: &[f64]) -> Result<()> {
+        self.set_potential(state)
     }
 }

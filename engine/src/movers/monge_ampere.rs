@@ -195,6 +195,26 @@ impl MongeAmpere {
         result
     }
 
+    /// The potential `φ` (one value per P1 dof) the next relaxation starts
+    /// from.
+    pub fn potential(&self) -> &[f64] {
+        &self.phi
+    }
+
+    /// Sets the potential the next relaxation starts from (a
+    /// [`MongeAmpere::potential`] kept by a checkpoint).
+    pub fn set_potential(&mut self, phi: &[f64]) -> Result<()> {
+        if phi.len() != self.phi.len() {
+            bail!(
+                "{} potential values for a mover of {} dofs",
+                phi.len(),
+                self.phi.len()
+            );
+        }
+        self.phi = phi.to_vec();
+        Ok(())
+    }
+
     /// The gradient of the potential on triangle `c`.
     fn phi_gradient(&self, c: usize) -> [f64; 2] {
         self.t

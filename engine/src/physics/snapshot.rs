@@ -1,4 +1,5 @@
-//! Snapshots: the named arrays a checkpoint keeps of a model or a monitor.
+//! Snapshots: the named arrays (and a few texts) a checkpoint keeps of a
+//! model, a monitor or a mesh motion.
 
 use std::collections::VecDeque;
 
@@ -7,10 +8,12 @@ use crate::linalg::{LinearSolver, SparseMatrix};
 
 /// Named arrays of numbers: what a checkpoint keeps of a model's state
 /// (every time level its integrator needs) or of a monitor's records.
-/// Counts are stored as numbers (exact below 2⁵³).
+/// Counts are stored as numbers (exact below 2⁵³); messages (why a first
+/// move was refused) as texts.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     arrays: Vec<(String, Vec<f64>)>,
+    texts: Vec<(String, String)>,
 }
 
 impl Snapshot {
@@ -29,12 +32,35 @@ impl Snapshot {
         &self.arrays
     }
 
-    /// The array `name`; an error names it when it is missing.
-    pub fn get(&self, name: &str) -> Result<&[f64], StepError> {
+    /// Adds the text `name`.
+    pub fn push_text(&mut self, name: impl Into<String>, text: impl Into<String>) {
+        self.texts.push((name.into(), text.into()));
+    }
+
+    /// The texts, in the order pushed.
+    pub fn texts(&self) -> &[(String, String)] {
+        &self.texts
+    }
+
+    /// The text `name`, if there is one.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.texts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.as_str())
+    }
+
+    /// The array `name`, if there is one.
+    pub fn find(&self, name: &str) -> Option<&[f64]> {
         self.arrays
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_slice())
+    }
+
+    /// The array `name`; an error names it when it is missing.
+    pub fn get(&self, name: &str) -> Result<&[f64], StepError> {
+        self.find(name)
             .ok_or_else(|| StepError::Restart(format!("the checkpoint has no '{name}'")))
     }
 
@@ -50,22 +76,27 @@ impl Snapshot {
         Ok(values)
     }
 
-    /// Adds `other`'s arrays under `prefix.`.
+    /// Adds `other`'s arrays and texts under `prefix.`.
     pub fn nest(&mut self, prefix: &str, other: Snapshot) {
         for (name, values) in other.arrays {
             self.arrays.push((format!("{prefix}.{name}"), values));
         }
+        for (name, text) in other.texts {
+            self.texts.push((format!("{prefix}.{name}"), text));
+        }
     }
 
-    /// The arrays under `prefix.`, without it.
+    /// The arrays and texts under `prefix.`, without it.
     pub fn section(&self, prefix: &str) -> Snapshot {
         let head = format!("{prefix}.");
+        fn under<T: Clone>(all: &[(String, T)], head: &str) -> Vec<(String, T)> {
+            all.iter()
+                .filter_map(|(n, v)| n.strip_prefix(head).map(|n| (n.to_string(), v.clone())))
+                .collect()
+        }
         Snapshot {
-            arrays: self
-                .arrays
-                .iter()
-                .filter_map(|(n, v)| n.strip_prefix(&head).map(|n| (n.to_string(), v.clone())))
-                .collect(),
+            arrays: under(&self.arrays, &head),
+            texts: under(&self.texts, &head),
         }
     }
 
@@ -102,8 +133,8 @@ impl Snapshot {
         solver: &mut dyn LinearSolver,
         a: &SparseMatrix,
     ) -> Result<(), StepError> {
-        match self.arrays.iter().find(|(n, _)| n == name) {
-            Some((_, values)) => solver
+        match self.find(name) {
+            Some(values) => solver
                 .restore_factor(a, values)
                 .map_err(|e| StepError::Restart(format!("the kept factor: {e}"))),
             None => Ok(()),

@@ -122,6 +122,15 @@ pub trait Stepper {
             "this model does not support moving meshes".into(),
         ))
     }
+    /// Puts the model on `mesh` (the same connectivity, other node
+    /// positions) without needing to carry its state across: a restart on
+    /// a moving mesh does this first, and [`Stepper::restore`] sets the
+    /// state next. By default a [`Stepper::move_nodes`] (whose carried
+    /// state the restore overwrites); models whose transfer can refuse a
+    /// long move (a remap) skip it.
+    fn place_on(&mut self, mesh: std::sync::Arc<pde_mesh::Mesh>) -> Result<(), StepError> {
+        self.move_nodes(mesh)
+    }
     /// What a checkpoint keeps of the model: the committed state with every
     /// time level its integrator uses, so that the steps after
     /// [`Stepper::restore`] are bit for bit those of a run that never

@@ -80,6 +80,12 @@ impl<L: ConservationLaw<N>, const N: usize> Stepper for FiniteVolume<L, N> {
         FiniteVolume::move_nodes(self, mesh).map_err(|e| StepError::Model(e.into()))
     }
 
+    /// Without a remap ([`FiniteVolume::place_on`]): the restore sets the
+    /// cell averages.
+    fn place_on(&mut self, mesh: Arc<Mesh>) -> Result<(), StepError> {
+        FiniteVolume::place_on(self, mesh).map_err(|e| StepError::Model(e.into()))
+    }
+
     fn snapshot(&self) -> Option<Snapshot> {
         let mut s = Snapshot::new();
         s.push("time", vec![self.time()]);

@@ -412,18 +412,42 @@ impl Stepper for Heat {
         Ok(())
     }
 
+    /// The time levels, a lagged factor, and where the dofs of each level
+    /// sat that was computed on an earlier mesh (`positions{k}`; a moving
+    /// mesh's ALE velocity is their derivative).
     fn snapshot(&self) -> Option<Snapshot> {
         let mut s = Snapshot::of_history(&self.history);
         s.push_solver("solver", self.solver.as_ref());
+        for (k, p) in self.positions.iter().enumerate() {
+            if !Arc::ptr_eq(p, &self.here) {
+                s.push(format!("positions{k}"), p.iter().flatten().copied().collect());
+            }
+        }
         Some(s)
     }
 
-    /// On a fixed mesh: every kept level sat on the nodes as they are.
+    /// Levels without saved positions sat on the nodes as they are (after
+    /// a mesh motion's restore has put them where they were).
     fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
-        self.history = snapshot.history(self.space.num_dofs())?;
+        let n = self.space.num_dofs();
+        self.history = snapshot.history(n)?;
         // Every system matrix has the mass matrix's pattern.
         snapshot.restore_solver("solver", self.solver.as_mut(), &self.mass)?;
-        self.positions = self.history.iter().map(|_| self.here.clone()).collect();
+        self.positions = (0..self.history.len())
+            .map(|k| {
+                let name = format!("positions{k}");
+                Ok(match snapshot.find(&name) {
+                    Some(_) => Arc::new(
+                        snapshot
+                            .get_len(&name, 3 * n)?
+                            .chunks_exact(3)
+                            .map(|p| [p[0], p[1], p[2]])
+                            .collect(),
+                    ),
+                    None => self.here.clone(),
+                })
+            })
+            .collect::<Result<_, StepError>>()?;
         self.tried = None;
         self.end_load = None;
         Ok(())
