@@ -7,13 +7,17 @@
 //! uniform mesh with the same nodes. In the time loop (`mesh_mover:`) the
 //! moving mesh follows a travelling front with ≥ 5× less error than the
 //! fixed twin (ALE), finite volumes stay conservative and bounded through
-//! the remap, and `check` refuses movers that cannot run.
+//! the remap (a Burgers shock: ≥ 3× less error), and `check` refuses
+//! movers that cannot run.
 
 use std::sync::Arc;
 
 use pde_engine::case::Case;
 use pde_engine::driver::{MeshMotion, Motion, MotionSpec, Reach, TimeLoop};
 use pde_engine::fem::{norms, FunctionSpace};
+use pde_engine::fvm::geometry::FvMesh;
+use pde_engine::fvm::law::Burgers;
+use pde_engine::fvm::solver::{FiniteVolume, FvBoundary};
 use pde_engine::linalg::direct::SparseLu;
 use pde_engine::movers::monge_ampere::{
     equidistribute, equidistribution_variation, MongeAmpere, MongeAmpereSettings,
@@ -335,4 +339,97 @@ fn the_learned_movers_decoder_reproduces_monge_ampere_from_its_laplacian() {
     let off = distance(&guess, &moved.points);
     eprintln!("decoder: {error:.2e} from Monge–Ampère's mesh; the linear guess {off:.3e}");
     assert!(off > 1e-2, "{off}");
+}
+
+/// A Burgers shock from `u = 1` into `u = 0`, travelling at speed ½ from
+/// x = 0.3 (the smoothed step steepens into it at once): the finite-volume
+/// model on `mesh`.
+fn burgers_shock(mesh: pde_mesh::Mesh) -> FiniteVolume<Burgers, 1> {
+    let fv = FvMesh::new(Arc::new(mesh)).unwrap();
+    let mut model = FiniteVolume::new(
+        fv,
+        Burgers {
+            direction: [1.0, 0.0, 0.0],
+        },
+    );
+    model
+        .set_boundary("left", FvBoundary::Inflow(Arc::new(|_, _| [1.0])))
+        .unwrap();
+    model.set_boundary("right", FvBoundary::Outflow).unwrap();
+    model.set_initial(|x| [0.5 * (1.0 - ((x[0] - 0.3) / 0.02).tanh())]);
+    model
+}
+
+/// Burgers follows a moving mesh: the shock (at `0.3 + t/2`, where the
+/// total puts it) on a mesh that gathers its nodes there has a smaller L1
+/// error than on the fixed mesh with the same nodes, the remaps keep the
+/// total (with what crossed the boundary) to round-off, and the state
+/// stays within its bounds [0, 1].
+#[test]
+fn a_moving_mesh_sharpens_a_burgers_shock() {
+    let mesh = generate::rectangle([0.0, 0.0], [1.0, 0.25], [40, 10], CellKind::Tri3).unwrap();
+    let end = 0.5;
+    let exact = |x: [f64; 3]| if x[0] < 0.3 + 0.5 * end { 1.0 } else { 0.0 };
+    let run = |mut motion: Option<&mut Motion>| {
+        let mut model = burgers_shock(mesh.clone());
+        if let Some(m) = motion.as_mut() {
+            for _ in 0..3 {
+                let moved = m.propose(&model, Reach::Any).unwrap().unwrap();
+                model = burgers_shock((*moved).clone());
+            }
+        }
+        let before = model.total()[0];
+        let motion = motion.map(|m| m as &mut dyn MeshMotion<FiniteVolume<Burgers, 1>>);
+        let s = TimeLoop::new(0.0, end, 0.01)
+            .run(&mut model, motion, &mut [])
+            .unwrap();
+        let balance = model.total()[0] + model.boundary_outflow()[0] - before;
+        let m = &model.mesh;
+        let error: f64 = (0..m.num_cells())
+            .map(|c| (model.state()[c][0] - exact(m.centroid[c])).abs() * m.volume[c])
+            .sum();
+        let values = model.state().iter().map(|u| u[0]);
+        let range = (
+            values.clone().fold(f64::INFINITY, f64::min),
+            values.fold(f64::NEG_INFINITY, f64::max),
+        );
+        (error, balance, range, s.steps)
+    };
+    let fixed = run(None);
+    // A strong monitor, little smoothed: the shock is a cell wide.
+    let monitor = MonitorSpec {
+        alpha: 50.0,
+        smoothing: 2.0,
+        ..MonitorSpec::of("u")
+    };
+    let options = Options::new();
+    let mut motion = Motion::new(
+        &MotionSpec {
+            kind: "monge_ampere",
+            options: &options,
+            fallback: Some("spring"),
+            monitor: &monitor,
+            every: 1,
+        },
+        &mesh,
+    )
+    .unwrap();
+    let moved = run(Some(&mut motion));
+    let summary = motion.summary();
+    eprintln!("L1 error at t = {end}: fixed {fixed:?}, moved {moved:?}; {summary}");
+    assert!(moved.1.abs() < 1e-12, "balance {:e}", moved.1);
+    assert!(
+        moved.2 .0 >= -1e-12 && moved.2 .1 <= 1.0 + 1e-12,
+        "{:?}",
+        moved.2
+    );
+    assert_eq!(summary["moves_skipped"], 0, "{summary}");
+    // Measured: fixed 8.7e-4 in 160 steps, moved 1.5e-4 (5.6x) in 1127
+    // (the small cells at the shock shorten the CFL step).
+    assert!(
+        3.0 * moved.0 < fixed.0,
+        "fixed {:e}, moved {:e}",
+        fixed.0,
+        moved.0
+    );
 }
