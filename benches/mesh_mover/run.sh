@@ -16,12 +16,7 @@
 # last line is the largest size's. Results: docs/movers.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-torch_env="$(scripts/torch.sh)"
-eval "$torch_env"
-cargo build --release -q -p pde-engine --features torch,gmsh
-target/release/pde-engine generate meshes cases/learned/meshes.yaml >&2
-rm -rf out/mover_model
-target/release/pde-engine train mover cases/learned/train_mover.yaml >/dev/null
+benches/mesh_mover/learned_model.sh
 sizes=(40)
 if [[ ${1:-} != --quick ]]; then
   sizes+=(100 316)

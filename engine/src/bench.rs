@@ -4,7 +4,10 @@
 //! finite-volume cell updates per second; `pde-engine bench
 //! preconditioner`: CG preconditioners, learned ones included, on a family
 //! of systems (`benches/preconditioner/run.sh`); `pde-engine bench
-//! mesh-mover`: the movers on the steep layer (`benches/mesh_mover/run.sh`).
+//! mesh-mover`: the movers on the steep layer (`benches/mesh_mover/run.sh`);
+//! `pde-engine bench moving-front`: error against wall time, fixed meshes
+//! and moving ones, on the travelling front
+//! (`benches/mesh_mover/moving_front.sh`).
 
 use std::f64::consts::PI;
 use std::sync::Arc;
@@ -81,6 +84,99 @@ pub fn mesh_mover(
     }
     println!("{line}");
     Ok(())
+}
+
+/// The travelling front (`cases/moving_front.yaml` with its exact
+/// solution) on fixed `32k × 8k` meshes for k = 1, 2, 4, ... up to
+/// `2^(levels−1)` (steps of `0.005/k`: the same Courant number), and on
+/// the moving `32k × 8k` meshes for k = 1, 2 with each mover (Monge–Ampère,
+/// springs, and the learned one given a `model`), a move every step: one
+/// JSON line per run (mesh, mover, nodes, steps, L2 error, wall seconds),
+/// then one line with, for each moving run, the wall time a fixed mesh
+/// needs for the same error (interpolated log–log between the fixed runs)
+/// over the moving run's: above 1, the moving mesh is the better buy.
+pub fn moving_front(levels: usize, model: Option<&std::path::Path>, polish: usize) -> Result<()> {
+    use pde_engine::driver::{Motion, MotionSpec};
+    use pde_engine::movers::monitor::MonitorSpec;
+    use pde_engine::movers::moving_front::{FrontRun, MovingFront};
+    use pde_engine::movers::registry::Options;
+    let front = MovingFront::default();
+    let line = |mesh: &str, mover: &str, k: usize, run: &FrontRun| {
+        let line = serde_json::json!({
+            "mesh": mesh,
+            "mover": mover,
+            "cells": [32 * k, 8 * k],
+            "nodes": run.nodes,
+            "steps": run.steps,
+            "error": run.error,
+            "seconds": run.seconds,
+        });
+        println!("{line}");
+    };
+    let mut fixed = Vec::new();
+    for k in (0..levels.max(1)).map(|l| 1usize << l) {
+        let run = front.run(MovingFront::mesh(32 * k, 8 * k)?, 0.005 / k as f64, None, 0)?;
+        line("fixed", "none", k, &run);
+        fixed.push((run.error, run.seconds));
+    }
+    let monitor = MonitorSpec::of("u");
+    let mut learned = Options::new();
+    if let Some(model) = model {
+        anyhow::ensure!(
+            cfg!(feature = "torch"),
+            "{}: the learned mover needs a build with --features torch",
+            model.display()
+        );
+        learned.insert("model".into(), model.display().to_string().into());
+        learned.insert("polish".into(), polish.into());
+    }
+    let mut movers = vec![("monge_ampere", Options::new()), ("spring", Options::new())];
+    if model.is_some() {
+        movers.push(("learned", learned));
+    }
+    let mut ratios = serde_json::Map::new();
+    for k in [1usize, 2].into_iter().take(levels.max(1)) {
+        let mesh = MovingFront::mesh(32 * k, 8 * k)?;
+        for (kind, options) in &movers {
+            let mut motion = Motion::new(
+                &MotionSpec {
+                    kind,
+                    options,
+                    fallback: Some("spring"),
+                    monitor: &monitor,
+                    every: 1,
+                },
+                &mesh,
+            )?;
+            let run = front.run(mesh.clone(), 0.005 / k as f64, Some(&mut motion), 3)?;
+            line("moving", kind, k, &run);
+            let equal = seconds_for_error(&fixed, run.error);
+            ratios.insert(
+                format!("{kind}_{}x{}", 32 * k, 8 * k),
+                serde_json::json!({
+                    "error": run.error,
+                    "seconds": run.seconds,
+                    "fixed_seconds_for_this_error": equal,
+                    "ratio": equal.map(|s| s / run.seconds),
+                }),
+            );
+        }
+    }
+    println!("{}", serde_json::Value::Object(ratios));
+    Ok(())
+}
+
+/// The wall time at which the fixed runs `(error, seconds)` (coarse to
+/// fine) reach `error`, interpolated log–log between the two that bracket
+/// it; `None` when no fixed run is as accurate or the coarsest is already.
+fn seconds_for_error(fixed: &[(f64, f64)], error: f64) -> Option<f64> {
+    fixed.windows(2).find_map(|w| {
+        let ((e0, s0), (e1, s1)) = (w[0], w[1]);
+        (e1 <= error && error <= e0).then(|| {
+            let f = (error.ln() - e0.ln()) / (e1.ln() - e0.ln());
+            (s0.ln() + f * (s1.ln() - s0.ln())).exp()
+        })
+    })
 }
 
 /// The learned mover of `mesh` with the model in folder `model`, `polish`

@@ -325,6 +325,24 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         polish: usize,
     },
+    /// Error against wall time on the travelling front of
+    /// cases/moving_front.yaml (exact solution known): fixed 32k × 8k
+    /// meshes (k = 1, 2, 4, ...) against the moving 32 × 8 and 64 × 16
+    /// meshes of Monge–Ampère, springs and (with --model) the learned
+    /// mover. One JSON line per run, then one line with, per moving run,
+    /// the wall time a fixed mesh needs for its error over its own.
+    MovingFront {
+        /// Fixed-mesh refinement levels (k up to 2^(levels-1)).
+        #[arg(long, default_value_t = 4)]
+        levels: usize,
+        /// A learned mover's folder (from `train mover`; needs the torch
+        /// feature).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Monge–Ampère iterations after each learned prediction.
+        #[arg(long, default_value_t = 0)]
+        polish: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -404,6 +422,11 @@ fn dispatch(command: Command) -> Result<()> {
             model,
             polish,
         }) => bench::mesh_mover(cells, rounds, model.as_deref(), polish),
+        Command::Bench(BenchCommand::MovingFront {
+            levels,
+            model,
+            polish,
+        }) => bench::moving_front(levels, model.as_deref(), polish),
         Command::Bench(BenchCommand::Preconditioner { data, model, split }) => {
             let split = match split {
                 SplitArg::Train => pde_engine::dataset::Split::Train,

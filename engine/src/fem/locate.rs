@@ -97,6 +97,23 @@ impl CellGrid {
         }
     }
 
+    /// The cells whose bounding box meets the buckets within a bucket's
+    /// width of `p` (clamped to the grid): where the cell nearest to a
+    /// point just outside the mesh is, sorted.
+    pub fn around(&self, p: [f64; 3]) -> Vec<usize> {
+        let reach = (
+            std::array::from_fn(|a| p[a] - self.width[a]),
+            std::array::from_fn(|a| p[a] + self.width[a]),
+        );
+        let mut cells = Vec::new();
+        self.for_buckets(&reach, |k| {
+            cells.extend_from_slice(&self.cells[self.start[k]..self.start[k + 1]]);
+        });
+        cells.sort_unstable();
+        cells.dedup();
+        cells
+    }
+
     /// The cells whose bounding box may hold `p` (none outside the grid,
     /// beyond a relative margin for round-off).
     pub fn candidates(&self, p: [f64; 3]) -> &[usize] {

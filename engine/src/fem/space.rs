@@ -292,31 +292,58 @@ impl FunctionSpace {
 
     /// The function `u` of space `from` interpolated into this space (its
     /// values at this space's dof points): how a state follows a moved
-    /// mesh. An error names the first dof point outside `from`'s mesh.
+    /// mesh. A dof point just outside `from`'s mesh (a boundary node that
+    /// slid along a curved boundary leaves the chords of the last mesh by
+    /// a sliver) takes the value extrapolated from the cell it is least
+    /// outside of, if that is by less than a quarter of the cell; an error
+    /// names the first dof point further out.
     pub fn interpolate_from(&self, from: &FunctionSpace, u: &[f64]) -> Result<Vec<f64>> {
         self.dof_points
             .iter()
             .enumerate()
             .map(|(d, &p)| {
-                from.point_evaluator(p).map(|e| e.eval(u)).ok_or_else(|| {
-                    FemError::Unsupported(format!(
-                        "dof {d} at {p:?} lies outside the mesh it is interpolated from"
-                    ))
-                })
+                from.point_evaluator(p)
+                    .or_else(|| from.evaluator_nearby(p, 0.25))
+                    .map(|e| e.eval(u))
+                    .ok_or_else(|| {
+                        FemError::Unsupported(format!(
+                            "dof {d} at {p:?} lies outside the mesh it is interpolated from"
+                        ))
+                    })
             })
             .collect()
     }
 
-    /// How to evaluate functions of this space at point `p` of cell `cell`
-    /// (on its straight-sided corners, boundary included); `None` if the
-    /// point lies outside that cell.
-    pub fn evaluator_in_cell(&self, cell: usize, p: [f64; 3]) -> Option<PointEvaluator> {
+    /// The evaluator of the cell near `p` whose corners' affine map puts
+    /// `p` least outside it (its smallest barycentric coordinate the
+    /// largest), if that coordinate is above `−slack`: values there are
+    /// extrapolated.
+    fn evaluator_nearby(&self, p: [f64; 3], slack: f64) -> Option<PointEvaluator> {
+        let (cell, xi, _) = self
+            .cell_grid()
+            .around(p)
+            .into_iter()
+            .filter_map(|c| {
+                let xi = self.reference_point(c, p)?;
+                let d = self.dim();
+                let lowest = xi[..d]
+                    .iter()
+                    .copied()
+                    .fold(1.0 - xi[..d].iter().sum::<f64>(), f64::min);
+                Some((c, xi, lowest))
+            })
+            .filter(|(_, _, lowest)| *lowest > -slack)
+            .max_by(|a, b| a.2.total_cmp(&b.2))?;
+        Some(self.evaluator_at(cell, &xi))
+    }
+
+    /// The reference coordinates of `p` under the affine map of `cell`'s
+    /// corners (`x = x0 + J ξ`); `None` for a degenerate cell.
+    fn reference_point(&self, cell: usize, p: [f64; 3]) -> Option<[f64; 3]> {
         let d = self.dim();
         let mesh = &self.mesh;
-        let tol = 1e-10;
         let nodes = self.cell_nodes(cell);
         let x0 = mesh.points[nodes[0]];
-        // Affine map from the corners: x = x0 + J xi.
         let mut jac = [[0.0; 3]; 3];
         for b in 0..d {
             let xb = mesh.points[nodes[b + 1]];
@@ -324,17 +351,28 @@ impl FunctionSpace {
                 jac[a][b] = xb[a] - x0[a];
             }
         }
-        let xi = solve_small(&jac, d, std::array::from_fn(|a| p[a] - x0[a]))?;
-        if xi[..d].iter().all(|&v| v >= -tol) && xi[..d].iter().sum::<f64>() <= 1.0 + tol {
-            let mut weights = vec![0.0; self.element.num_dofs()];
-            self.element.values(&xi, &mut weights);
-            Some(PointEvaluator {
-                dofs: self.cell_dofs(cell).to_vec(),
-                weights,
-            })
-        } else {
-            None
+        solve_small(&jac, d, std::array::from_fn(|a| p[a] - x0[a]))
+    }
+
+    /// The evaluator of reference point `xi` of `cell`.
+    fn evaluator_at(&self, cell: usize, xi: &[f64; 3]) -> PointEvaluator {
+        let mut weights = vec![0.0; self.element.num_dofs()];
+        self.element.values(xi, &mut weights);
+        PointEvaluator {
+            dofs: self.cell_dofs(cell).to_vec(),
+            weights,
         }
+    }
+
+    /// How to evaluate functions of this space at point `p` of cell `cell`
+    /// (on its straight-sided corners, boundary included); `None` if the
+    /// point lies outside that cell.
+    pub fn evaluator_in_cell(&self, cell: usize, p: [f64; 3]) -> Option<PointEvaluator> {
+        let d = self.dim();
+        let tol = 1e-10;
+        let xi = self.reference_point(cell, p)?;
+        (xi[..d].iter().all(|&v| v >= -tol) && xi[..d].iter().sum::<f64>() <= 1.0 + tol)
+            .then(|| self.evaluator_at(cell, &xi))
     }
 
     /// The dofs on the cells of a physical group of dimension `dim - 1`

@@ -5,8 +5,9 @@
 //! measured against); [`spring`]: monitor-weighted springs, the cheap
 //! baseline; [`monitor`]: monitor functions from a solution field;
 //! [`registry`]: the kinds case files name (`mesh_mover: {kind: ...}`),
-//! which a feature (the learned mover) adds to; [`steep_layer`]: the
-//! benchmark problem the movers are measured on; [`mover_graph`] and
+//! which a feature (the learned mover) adds to; [`steep_layer`] and
+//! [`moving_front`]: the benchmark problems the movers are measured on
+//! (steady, and in the time loop); [`mover_graph`] and
 //! [`samples`]: what the learned mover (feature `torch`) reads, and its
 //! training data (`pde-engine generate meshes`). The time loop checks every
 //! moved mesh and guards against tangling ([`crate::driver::Motion`]).
@@ -14,6 +15,7 @@
 pub mod monge_ampere;
 pub mod monitor;
 pub mod mover_graph;
+pub mod moving_front;
 pub mod registry;
 pub mod samples;
 pub mod spring;

@@ -13,10 +13,11 @@
 //! step grows back afterwards.
 //! (Taking the Hessian as the gradient of the projected gradient
 //! instead let cells next to the boundary invert after some hundred
-//! iterations, measured.) Boundary nodes slide along straight
-//! boundary segments (the normal part of `g` removed) and corners (nodes
-//! whose boundary edges are not collinear) stay fixed, so the domain keeps
-//! its shape. Triangles only, for now.
+//! iterations, measured.) Boundary nodes slide along the boundary (the
+//! normal part of `g` removed; on a curved part, where the boundary turns
+//! by less than 15° at the node, projected back onto the computational
+//! mesh's boundary) and corners stay fixed, so the domain keeps its shape.
+//! Triangles only, for now.
 
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use crate::linalg::direct::Cholesky;
 use crate::linalg::{LinearSolver, SparseMatrix};
 
 use super::triangles::{
-    boundary_edges, boundary_kinds, signed_area, Boundary, BoundaryEdge, Triangles,
+    boundary_edges, boundary_kinds, signed_area, Boundary, BoundaryEdge, BoundaryPath, Triangles,
 };
 
 /// How the relaxation runs.
@@ -125,6 +126,8 @@ pub struct MongeAmpere {
     pub(super) t: Triangles,
     boundary_edges: Vec<BoundaryEdge>,
     pub(super) boundary: Vec<Boundary>,
+    /// The boundary curved-boundary nodes are projected back onto.
+    path: BoundaryPath,
     /// The P1 dof of each mesh node.
     dof: Vec<Option<usize>>,
     /// The Neumann Laplacian on `ξ` with dof 0 pinned (SPD).
@@ -143,6 +146,7 @@ impl MongeAmpere {
         let t = Triangles::of(mesh)?;
         let boundary_edges = boundary_edges(mesh, &t);
         let boundary = boundary_kinds(mesh.num_points(), &boundary_edges);
+        let path = BoundaryPath::new(mesh, &boundary_edges);
         let space = FunctionSpace::new(Arc::new(mesh.clone()), 1)?;
         let stiffness: SparseMatrix =
             assembly::assemble_matrix(&space, 0, assembly::laplace(|_| 1.0))?;
@@ -165,6 +169,7 @@ impl MongeAmpere {
             t,
             boundary_edges,
             boundary,
+            path,
             dof,
             pinned,
             laplace,
@@ -222,17 +227,18 @@ impl MongeAmpere {
     }
 
     /// The mesh of the current potential, `x = ξ + ∇φ`: `∇φ` projected
-    /// onto the nodes (lumped), its normal part removed on the boundary.
+    /// onto the nodes (lumped), its normal part removed on the boundary
+    /// (and curved-boundary nodes put back onto the boundary).
     pub fn points(&self) -> Vec<[f64; 3]> {
         let g = self.t.project(|c| self.phi_gradient(c));
         self.mesh
             .points
             .iter()
             .zip(&g)
-            .zip(&self.boundary)
-            .map(|((p, gi), kind)| {
-                let d = kind.allowed(*gi);
-                [p[0] + d[0], p[1] + d[1], p[2]]
+            .enumerate()
+            .map(|(i, (p, gi))| {
+                let x = self.path.moved(i, &self.boundary, [p[0], p[1]], *gi);
+                [x[0], x[1], p[2]]
             })
             .collect()
     }

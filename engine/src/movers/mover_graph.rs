@@ -19,7 +19,8 @@
 //! domain's size instead, the CI model did worse on the steep layer at
 //! 1.7·10³ and 10⁴ nodes, measured) and
 //! `ln μ(ξᵢ + d₀)`, the monitor where that first guess would put the
-//! node; the node's boundary kind one-hot (interior, sliding, fixed).
+//! node; the node's boundary kind one-hot (interior, sliding along a
+//! straight or curved side, fixed).
 //! Edge features: `(ξ_sender − ξ_receiver)/h`, its length `/h`, and the
 //! difference of `ln μ`.
 
@@ -115,7 +116,7 @@ impl MoverGraph {
             let at_guess = monitor(guess[i]).max(f64::MIN_POSITIVE);
             let kind = match self.decoder.boundary[i] {
                 Boundary::Interior => [1.0, 0.0, 0.0],
-                Boundary::Slides(_) => [0.0, 1.0, 0.0],
+                Boundary::Slides(_) | Boundary::Curved(_) => [0.0, 1.0, 0.0],
                 Boundary::Fixed => [0.0, 0.0, 1.0],
             };
             let mu = m[i] / mean;

@@ -12,7 +12,9 @@ use anyhow::{bail, Result};
 use pde_mesh::Mesh;
 use serde::Deserialize;
 
-use super::triangles::{boundary_edges, boundary_kinds, signed_area, Boundary, Triangles};
+use super::triangles::{
+    boundary_edges, boundary_kinds, signed_area, Boundary, BoundaryPath, Triangles,
+};
 use super::MeshMover;
 
 /// `mesh_mover: {kind: spring, ...}` options.
@@ -50,6 +52,8 @@ pub struct Spring {
     settings: SpringSettings,
     t: Triangles,
     boundary: Vec<Boundary>,
+    /// The boundary curved-boundary nodes are projected back onto.
+    path: BoundaryPath,
     /// The mesh's edges, each once, and for every node its edges (CSR).
     edges: Vec<[usize; 2]>,
     node_start: Vec<usize>,
@@ -63,7 +67,9 @@ impl Spring {
             bail!("the spring mover needs sweeps ≥ 1 and refresh ≥ 1");
         }
         let t = Triangles::of(mesh)?;
-        let boundary = boundary_kinds(mesh.num_points(), &boundary_edges(mesh, &t));
+        let outline = boundary_edges(mesh, &t);
+        let boundary = boundary_kinds(mesh.num_points(), &outline);
+        let path = BoundaryPath::new(mesh, &outline);
         let mut edges: Vec<[usize; 2]> = t
             .corners
             .iter()
@@ -92,6 +98,7 @@ impl Spring {
             settings,
             t,
             boundary,
+            path,
             edges,
             node_start,
             node_edges,
@@ -129,9 +136,10 @@ impl MeshMover for Spring {
                     weight += w;
                 }
                 if weight > 0.0 {
-                    let d = kind.allowed([sum[0] / weight - x[i][0], sum[1] / weight - x[i][1]]);
-                    x[i][0] += d[0];
-                    x[i][1] += d[1];
+                    let d = [sum[0] / weight - x[i][0], sum[1] / weight - x[i][1]];
+                    let moved = self.path.moved(i, &self.boundary, [x[i][0], x[i][1]], d);
+                    x[i][0] = moved[0];
+                    x[i][1] = moved[1];
                 }
             }
         }

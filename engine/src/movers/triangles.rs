@@ -1,6 +1,7 @@
 //! The triangles of a 2D mesh as the movers see them: corners, areas,
 //! barycentric gradients, lumped masses, and the boundary (which nodes
-//! slide along a straight side and which stay fixed).
+//! slide along a straight side, which along a curved one, and which stay
+//! fixed).
 
 use anyhow::{bail, Context, Result};
 use pde_mesh::{CellKind, Mesh};
@@ -95,6 +96,11 @@ impl Triangles {
     }
 }
 
+/// Where the boundary turns by less than this (degrees) at a node, the
+/// node is on a curve and slides along it; where it turns by more, it is a
+/// corner and stays.
+pub(crate) const CURVE_TURN_DEGREES: f64 = 15.0;
+
 /// What a boundary node may do.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Boundary {
@@ -102,17 +108,22 @@ pub(crate) enum Boundary {
     Interior,
     /// On a straight part of the boundary with this unit normal: slides.
     Slides([f64; 2]),
-    /// A corner (or a node of a curved boundary): fixed.
+    /// On a curved part of the boundary (it turns by less than
+    /// [`CURVE_TURN_DEGREES`] here) with this mean unit normal: slides
+    /// along the tangent and is projected back onto the boundary
+    /// ([`BoundaryPath::moved`]).
+    Curved([f64; 2]),
+    /// A corner (or a node where several boundary chains meet): fixed.
     Fixed,
 }
 
 impl Boundary {
     /// The part of a displacement `d` this node may make: all of it inside,
-    /// its tangential part on a straight boundary, none at a corner.
+    /// its tangential part on the boundary, none at a corner.
     pub(crate) fn allowed(self, d: [f64; 2]) -> [f64; 2] {
         match self {
             Boundary::Interior => d,
-            Boundary::Slides(n) => {
+            Boundary::Slides(n) | Boundary::Curved(n) => {
                 let along = d[0] * n[0] + d[1] * n[1];
                 [d[0] - along * n[0], d[1] - along * n[1]]
             }
@@ -123,19 +134,117 @@ impl Boundary {
 
 /// How each node may move, from the boundary edges.
 pub(crate) fn boundary_kinds(nodes: usize, edges: &[BoundaryEdge]) -> Vec<Boundary> {
-    let mut kinds = vec![Boundary::Interior; nodes];
+    let mut normals = vec![Vec::new(); nodes];
     for e in edges {
-        for n in [e.a, e.b] {
-            kinds[n] = match kinds[n] {
-                Boundary::Interior => Boundary::Slides(e.normal),
-                Boundary::Slides(m) if (m[0] * e.normal[1] - m[1] * e.normal[0]).abs() < 1e-10 => {
+        normals[e.a].push(e.normal);
+        normals[e.b].push(e.normal);
+    }
+    let curve = CURVE_TURN_DEGREES.to_radians().cos();
+    normals
+        .iter()
+        .map(|ns| match ns[..] {
+            [] => Boundary::Interior,
+            [m, n] => {
+                let cross = m[0] * n[1] - m[1] * n[0];
+                let dot = m[0] * n[0] + m[1] * n[1];
+                if cross.abs() < 1e-10 && dot > 0.0 {
                     Boundary::Slides(m)
+                } else if dot > curve {
+                    let mean = [m[0] + n[0], m[1] + n[1]];
+                    let length = mean[0].hypot(mean[1]);
+                    Boundary::Curved([mean[0] / length, mean[1] / length])
+                } else {
+                    Boundary::Fixed
                 }
-                _ => Boundary::Fixed,
-            };
+            }
+            _ => Boundary::Fixed,
+        })
+        .collect()
+}
+
+/// The computational mesh's boundary as chains of edges, along which
+/// boundary nodes move: a node on a curved part is projected back onto
+/// the chain (the piecewise-linear boundary of the computational mesh),
+/// so the domain stays what the mesh file made it.
+pub(crate) struct BoundaryPath {
+    /// Every node's position on the computational mesh.
+    points: Vec<[f64; 2]>,
+    /// Along the boundary (counter-clockwise), the next and the previous
+    /// node of each boundary node (`usize::MAX` elsewhere).
+    next: Vec<usize>,
+    previous: Vec<usize>,
+}
+
+/// How many boundary edges either way a curved node may be projected
+/// onto (a move is about a cell; the guard refuses more).
+const PATH_REACH: usize = 8;
+
+impl BoundaryPath {
+    /// The boundary of `mesh` from its boundary edges.
+    pub(crate) fn new(mesh: &Mesh, edges: &[BoundaryEdge]) -> BoundaryPath {
+        let n = mesh.num_points();
+        let (mut next, mut previous) = (vec![usize::MAX; n], vec![usize::MAX; n]);
+        for e in edges {
+            next[e.a] = e.b;
+            previous[e.b] = e.a;
+        }
+        BoundaryPath {
+            points: mesh.points.iter().map(|p| [p[0], p[1]]).collect(),
+            next,
+            previous,
         }
     }
-    kinds
+
+    /// Where node `node` (of kind `kinds[node]`, now at `from`) goes when
+    /// displaced by `d`: all of it inside, the tangential part along a
+    /// straight side, the tangential part projected back onto the
+    /// boundary along a curved one (onto the nearest of the edges within
+    /// [`PATH_REACH`] either way, not past a corner), nowhere at a corner.
+    pub(crate) fn moved(
+        &self,
+        node: usize,
+        kinds: &[Boundary],
+        from: [f64; 2],
+        d: [f64; 2],
+    ) -> [f64; 2] {
+        let d = kinds[node].allowed(d);
+        let p = [from[0] + d[0], from[1] + d[1]];
+        if !matches!(kinds[node], Boundary::Curved(_)) {
+            return p;
+        }
+        let mut best = (f64::INFINITY, p);
+        for step in [&self.next, &self.previous] {
+            let mut a = node;
+            for _ in 0..PATH_REACH {
+                let b = step[a];
+                if b == usize::MAX {
+                    break;
+                }
+                let q = nearest_on_segment(p, self.points[a], self.points[b]);
+                let distance = (q[0] - p[0]).hypot(q[1] - p[1]);
+                if distance < best.0 {
+                    best = (distance, q);
+                }
+                if kinds[b] == Boundary::Fixed || b == node {
+                    break;
+                }
+                a = b;
+            }
+        }
+        best.1
+    }
+}
+
+/// The point of segment `a`–`b` nearest to `p`.
+fn nearest_on_segment(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let length2 = dx * dx + dy * dy;
+    let s = if length2 > 0.0 {
+        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    [a[0] + s * dx, a[1] + s * dy]
 }
 
 /// An edge on the boundary of the triangulation.
