@@ -51,6 +51,8 @@ impl Default for MovingFront {
 pub struct FrontRun {
     /// Nodes of the mesh.
     pub nodes: usize,
+    /// The step size.
+    pub dt: f64,
     /// Steps taken.
     pub steps: usize,
     /// L2 error at the end time.
@@ -136,6 +138,7 @@ impl MovingFront {
         let error = norms::l2_error(&heat.space, heat.solution(), |x| self.exact(x, self.end))?;
         Ok(FrontRun {
             nodes,
+            dt,
             steps: summary.steps,
             error,
             seconds,
