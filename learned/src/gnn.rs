@@ -3,7 +3,11 @@
 //! features are encoded into a latent space by MLPs, updated by `steps`
 //! rounds of message passing with residual connections (edges from their
 //! two end nodes, nodes from the sum of their incoming edges, by
-//! `index_add`), and decoded per node.
+//! `index_add`), and decoded per node. The edge MLP's first layer on
+//! `[e, v_sender, v_receiver]` is applied as `W_e e + (W_s v)[sender] +
+//! (W_r v)[receiver]`: the node parts are multiplied once per node rather
+//! than once per edge (a triangle mesh has about six directed edges per
+//! node), the same function with a third of the first layer's work.
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
@@ -84,20 +88,53 @@ impl Mlp {
     }
 }
 
-impl Module for Mlp {
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let last = self.layers.len() - 1;
-        let mut h = x.shallow_clone();
-        for (k, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(&h);
-            if k < last {
-                h = h.relu();
-            }
+impl Mlp {
+    /// The rest of the MLP from the first layer's output `h` (before its
+    /// activation).
+    fn after_first(&self, mut h: Tensor) -> Tensor {
+        for layer in &self.layers[1..] {
+            h = layer.forward(&h.relu());
         }
         match &self.norm {
             Some(norm) => norm.forward(&h),
             None => h,
         }
+    }
+
+    /// The MLP on the concatenation `[parts[0] | parts[1] | ...]` of
+    /// blocks of `widths[k]` columns, each part given as `(x, gather)`: the
+    /// block is `x` itself, or `x`'s rows `gather` (`i64`). The first layer
+    /// multiplies each `x` before gathering its rows, so a block of node
+    /// features gathered onto edges costs a product per node, not per
+    /// edge.
+    pub fn forward_gathered(&self, parts: &[(&Tensor, Option<&Tensor>)]) -> Tensor {
+        let first = &self.layers[0];
+        let mut offset = 0;
+        let mut h: Option<Tensor> = None;
+        for (x, gather) in parts {
+            let width = x.size()[1];
+            let product = x.matmul(&first.ws.narrow(1, offset, width).tr());
+            offset += width;
+            let block = match gather {
+                Some(rows) => product.index_select(0, rows),
+                None => product,
+            };
+            h = Some(match h {
+                Some(sum) => sum + block,
+                None => block,
+            });
+        }
+        let mut h = h.expect("at least one part");
+        if let Some(bias) = &first.bs {
+            h += bias;
+        }
+        self.after_first(h)
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.after_first(self.layers[0].forward(x))
     }
 }
 
@@ -170,15 +207,12 @@ impl EncodeProcessDecode {
         let mut v = self.node_encoder.forward(nodes);
         let mut e = self.edge_encoder.forward(edges);
         for p in &self.processors {
-            let edge_in = Tensor::cat(
-                &[
-                    &e,
-                    &v.index_select(0, senders),
-                    &v.index_select(0, receivers),
-                ],
-                1,
-            );
-            e = &e + p.edge.forward(&edge_in);
+            e = &e
+                + p.edge.forward_gathered(&[
+                    (&e, None),
+                    (&v, Some(senders)),
+                    (&v, Some(receivers)),
+                ]);
             // Sum of the messages each node receives.
             let messages = v.zeros_like().index_add(0, receivers, &e);
             v = &v + p.node.forward(&Tensor::cat(&[&v, &messages], 1));
@@ -189,5 +223,45 @@ impl EncodeProcessDecode {
     /// The per-node outputs of latent node features from [`Self::process`].
     pub fn decode(&self, latent_nodes: &Tensor) -> Tensor {
         self.decoder.forward(latent_nodes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    /// The gathered first layer is the MLP on the concatenated blocks.
+    #[test]
+    fn the_gathered_mlp_is_the_mlp_on_the_concatenation() {
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let config = GnnConfig {
+            latent: 8,
+            steps: 1,
+            hidden_layers: 1,
+        };
+        let mlp = Mlp::new(vs.root(), 24, 8, &config, true);
+        let options = (Kind::Float, Device::Cpu);
+        let (e, v) = (
+            Tensor::randn([7, 8], options),
+            Tensor::randn([4, 8], options),
+        );
+        let senders = Tensor::from_slice(&[0i64, 1, 2, 3, 0, 2, 1]);
+        let receivers = Tensor::from_slice(&[1i64, 0, 3, 2, 2, 0, 3]);
+        let joined = Tensor::cat(
+            &[
+                &e,
+                &v.index_select(0, &senders),
+                &v.index_select(0, &receivers),
+            ],
+            1,
+        );
+        let expected = mlp.forward(&joined);
+        let gathered =
+            mlp.forward_gathered(&[(&e, None), (&v, Some(&senders)), (&v, Some(&receivers))]);
+        let difference = (&expected - &gathered).abs().max().double_value(&[]);
+        assert!(difference < 1e-5, "{difference}");
+        assert!(expected.abs().max().double_value(&[]) > 0.1);
     }
 }
