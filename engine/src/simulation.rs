@@ -55,12 +55,33 @@
 //! assert!(sim.sample("hu", [100.0, 100.0, 0.0]).unwrap() > 1.0);
 //! # Ok::<(), anyhow::Error>(())
 //! ```
+//!
+//! A checkpoint keeps the whole state; a simulation built again from the
+//! same case continues from it bit for bit:
+//!
+//! ```
+//! # std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+//! use pde_engine::simulation::Simulation;
+//! let case = std::path::Path::new("cases/heat_square.yaml");
+//! let dir = tempfile::tempdir()?;
+//! let mut sim = Simulation::from_case(case)?;
+//! sim.step()?;
+//! sim.checkpoint(dir.path())?;
+//! sim.step()?;
+//! let mut again = Simulation::from_case(case)?;
+//! again.restore(dir.path())?;
+//! again.step()?;
+//! assert_eq!((again.time(), again.steps()), (sim.time(), sim.steps()));
+//! assert_eq!(again.field("u"), sim.field("u"));
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
-use crate::driver::{MeshMotion, Monitor, Motion, OnStep, StepInfo, TimeLoop};
+use crate::driver::checkpoint::{mesh_fingerprint, Checkpoint, Identity, Progress};
+use crate::driver::{MeshMotion, Monitor, Motion, OnStep, RunSummary, StepInfo, TimeLoop};
 use crate::physics::{StepReport, Transient};
 use crate::runner::{load_case, time_section, transient_model};
 
@@ -70,6 +91,9 @@ use crate::runner::{load_case, time_section, transient_model};
 pub struct Simulation<M: Transient + ?Sized = dyn Transient> {
     model: Box<M>,
     motion: Option<Motion>,
+    /// What its checkpoints belong to: the model, the mesh and the step as
+    /// the simulation began.
+    origin: Identity,
     t: f64,
     dt: f64,
     steps: usize,
@@ -94,9 +118,18 @@ impl<M: Transient + ?Sized> Simulation<M> {
     /// A simulation of `model`, at time `t0`, advanced by steps of `dt`.
     pub fn new(model: Box<M>, t0: f64, dt: f64) -> Result<Self> {
         check_dt(dt)?;
+        let origin = Identity {
+            case: model.name().to_string(),
+            model: model.name().to_string(),
+            mesh: mesh_fingerprint(model.mesh()),
+            unknowns: model.unknowns(),
+            start: t0,
+            dt,
+        };
         Ok(Simulation {
             model,
             motion: None,
+            origin,
             t: t0,
             dt,
             steps: 0,
@@ -181,6 +214,71 @@ impl<M: Transient + ?Sized> Simulation<M> {
     /// `mesh_mover:` does this in [`Simulation::from_case`]).
     pub fn set_motion(&mut self, motion: Option<Motion>) {
         self.motion = motion;
+    }
+
+    /// Writes the simulation's state (every time level the model's
+    /// integrator keeps, the moved mesh and the movers' state, the time,
+    /// the step count and the step) as a checkpoint into
+    /// `<dir>/checkpoints/` (atomically, the latest two kept); the file.
+    /// [`Simulation::restore`] continues from it bit for bit.
+    pub fn checkpoint(&self, dir: &Path) -> Result<PathBuf> {
+        let model = self
+            .model
+            .snapshot()
+            .with_context(|| format!("the {} model cannot be checkpointed", self.model.name()))?;
+        let checkpoint = Checkpoint {
+            identity: self.origin.clone(),
+            progress: Progress {
+                summary: RunSummary {
+                    steps: self.steps,
+                    t: self.t,
+                    ..RunSummary::default()
+                },
+                dt: self.dt,
+            },
+            model,
+            monitors: Vec::new(),
+            motion: self
+                .motion
+                .as_ref()
+                .map(|m| MeshMotion::<M>::snapshot(m, self.model.as_ref())),
+        };
+        checkpoint.write(dir)
+    }
+
+    /// Continues from the latest checkpoint in `<dir>/checkpoints/`, which
+    /// a simulation of the same model on the same mesh, from the same
+    /// start and step, wrote ([`Simulation::checkpoint`]); another is
+    /// refused with the reason.
+    pub fn restore(&mut self, dir: &Path) -> Result<()> {
+        let (file, checkpoint) = Checkpoint::latest(dir)?;
+        let refuse = |why: String| {
+            anyhow::anyhow!(
+                "{}: cannot continue from this checkpoint: {why}",
+                file.display()
+            )
+        };
+        if let Some(why) = self.origin.mismatch(&checkpoint.identity) {
+            return Err(refuse(why));
+        }
+        match (&checkpoint.motion, self.motion.as_mut()) {
+            (Some(saved), Some(motion)) => {
+                MeshMotion::<M>::restore(motion, saved, self.model.as_mut())?
+            }
+            (None, None) => {}
+            (saved, _) => {
+                return Err(refuse(format!(
+                    "it was written {} a mesh motion; this simulation has {}",
+                    if saved.is_some() { "with" } else { "without" },
+                    if saved.is_some() { "none" } else { "one" }
+                )))
+            }
+        }
+        self.model.restore(&checkpoint.model)?;
+        self.t = checkpoint.progress.summary.t;
+        self.steps = checkpoint.progress.summary.steps;
+        self.dt = checkpoint.progress.dt;
+        Ok(())
     }
 
     /// The model, to change its data between steps.
