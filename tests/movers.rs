@@ -269,24 +269,28 @@ fn monge_ampere_resolves_a_steep_layer() {
     assert!(5.0 * ma.errors[3] < ma.errors[0], "{:?}", ma.errors);
 }
 
+/// The time loop's Monge–Ampère mover of `mesh` for `monitor`, springs as
+/// its fallback, a move before every step.
+fn monge_ampere_every_step(mesh: &pde_mesh::Mesh, monitor: &MonitorSpec) -> Motion {
+    Motion::new(
+        &MotionSpec {
+            kind: "monge_ampere",
+            options: &Options::new(),
+            fallback: Some("spring"),
+            monitor,
+            every: 1,
+        },
+        mesh,
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_moving_mesh_follows_a_front_in_the_time_loop() {
     let front = MovingFront::default();
     let mesh = MovingFront::mesh(32, 8).unwrap();
     let fixed = front.run(mesh.clone(), 0.005, None, 0).unwrap();
-    let monitor = MonitorSpec::of("u");
-    let options = Options::new();
-    let mut motion = Motion::new(
-        &MotionSpec {
-            kind: "monge_ampere",
-            options: &options,
-            fallback: Some("spring"),
-            monitor: &monitor,
-            every: 1,
-        },
-        &mesh,
-    )
-    .unwrap();
+    let mut motion = monge_ampere_every_step(&mesh, &MonitorSpec::of("u"));
     let moved = front
         .run(mesh.clone(), 0.005, Some(&mut motion), 3)
         .unwrap();
@@ -503,18 +507,7 @@ fn a_moving_mesh_sharpens_a_burgers_shock() {
         smoothing: 2.0,
         ..MonitorSpec::of("u")
     };
-    let options = Options::new();
-    let mut motion = Motion::new(
-        &MotionSpec {
-            kind: "monge_ampere",
-            options: &options,
-            fallback: Some("spring"),
-            monitor: &monitor,
-            every: 1,
-        },
-        &mesh,
-    )
-    .unwrap();
+    let mut motion = monge_ampere_every_step(&mesh, &monitor);
     let moved = run(Some(&mut motion));
     let summary = motion.summary();
     eprintln!("L1 error at t = {end}: fixed {fixed:?}, moved {moved:?}; {summary}");
