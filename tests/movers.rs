@@ -180,7 +180,8 @@ fn boundary_nodes_slide_along_a_curved_boundary() {
 /// A state follows a moved mesh by interpolation; a boundary node that
 /// slid along a curved boundary lies a sliver outside the last mesh's
 /// chords and takes the value extrapolated from its cell (exact for a
-/// linear field), while a node a cell outside is refused with its name.
+/// linear field), while a node a cell outside is refused with its name;
+/// single values (monitors) alike.
 #[test]
 fn interpolation_onto_a_moved_mesh_extrapolates_only_a_sliver() {
     let mesh = disk(6);
@@ -205,6 +206,10 @@ fn interpolation_onto_a_moved_mesh_extrapolates_only_a_sliver() {
         "{} at {p:?}",
         values[d]
     );
+    // So does a single value (how movers evaluate their monitors).
+    let at = from.value_at(&u, p, 0.25).unwrap();
+    assert!((at - linear(p)).abs() < 1e-12, "{at} at {p:?}");
+    assert_eq!(from.value_at(&u, [1.2, 0.0, 0.0], 0.25), None);
     let err = moved_by(0.2).interpolate_from(&from, &u).unwrap_err();
     assert!(
         err.to_string()

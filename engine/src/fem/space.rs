@@ -319,13 +319,21 @@ impl FunctionSpace {
     /// largest), if that coordinate is above `−slack`: values there are
     /// extrapolated.
     fn evaluator_nearby(&self, p: [f64; 3], slack: f64) -> Option<PointEvaluator> {
+        let (cell, xi) = self.nearest_reference(p, slack)?;
+        Some(self.evaluator_at(cell, &xi))
+    }
+
+    /// The cell near `p` that `p` is least outside of, and `p`'s reference
+    /// coordinates there, if it is outside by less than `slack` in
+    /// barycentric coordinates.
+    fn nearest_reference(&self, p: [f64; 3], slack: f64) -> Option<(usize, [f64; 3])> {
+        let d = self.dim();
         let (cell, xi, _) = self
             .cell_grid()
             .around(p)
             .into_iter()
             .filter_map(|c| {
                 let xi = self.reference_point(c, p)?;
-                let d = self.dim();
                 let lowest = xi[..d]
                     .iter()
                     .copied()
@@ -334,7 +342,39 @@ impl FunctionSpace {
             })
             .filter(|(_, _, lowest)| *lowest > -slack)
             .max_by(|a, b| a.2.total_cmp(&b.2))?;
-        Some(self.evaluator_at(cell, &xi))
+        Some((cell, xi))
+    }
+
+    /// The value at `p` of the function with dof values `u`, as
+    /// [`Self::point_evaluator`] gives it but without its allocations
+    /// (movers evaluate their monitor at every node in every iteration);
+    /// a point outside the mesh by less than `slack` (in barycentric
+    /// coordinates) gets the value extrapolated from its nearest cell, one
+    /// further out `None`.
+    pub fn value_at(&self, u: &[f64], p: [f64; 3], slack: f64) -> Option<f64> {
+        let d = self.dim();
+        let inside = self.cell_grid().candidates(p).iter().find_map(|&c| {
+            let xi = self.reference_point(c, p)?;
+            contains(&xi, d).then_some((c, xi))
+        });
+        let (cell, xi) = inside.or_else(|| self.nearest_reference(p, slack))?;
+        let n = self.element.num_dofs();
+        let mut local = [0.0; 32];
+        let mut heap = Vec::new();
+        let weights: &mut [f64] = if n <= local.len() {
+            &mut local[..n]
+        } else {
+            heap.resize(n, 0.0);
+            &mut heap
+        };
+        self.element.values(&xi, weights);
+        Some(
+            self.cell_dofs(cell)
+                .iter()
+                .zip(weights.iter())
+                .map(|(&dof, w)| u[dof] * w)
+                .sum(),
+        )
     }
 
     /// The reference coordinates of `p` under the affine map of `cell`'s
@@ -368,11 +408,8 @@ impl FunctionSpace {
     /// (on its straight-sided corners, boundary included); `None` if the
     /// point lies outside that cell.
     pub fn evaluator_in_cell(&self, cell: usize, p: [f64; 3]) -> Option<PointEvaluator> {
-        let d = self.dim();
-        let tol = 1e-10;
         let xi = self.reference_point(cell, p)?;
-        (xi[..d].iter().all(|&v| v >= -tol) && xi[..d].iter().sum::<f64>() <= 1.0 + tol)
-            .then(|| self.evaluator_at(cell, &xi))
+        contains(&xi, self.dim()).then(|| self.evaluator_at(cell, &xi))
     }
 
     /// The dofs on the cells of a physical group of dimension `dim - 1`
@@ -427,4 +464,11 @@ impl FunctionSpace {
             })
             .collect()
     }
+}
+
+/// Whether reference point `xi` (of a `d`-dimensional cell, through its
+/// first `d + 1` corners) lies in the cell, boundary included (to 1e-10).
+fn contains(xi: &[f64; 3], d: usize) -> bool {
+    let tol = 1e-10;
+    xi[..d].iter().all(|&v| v >= -tol) && xi[..d].iter().sum::<f64>() <= 1.0 + tol
 }
