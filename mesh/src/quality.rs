@@ -136,6 +136,20 @@ fn corner_jacobians(kind: CellKind, x: &[P]) -> Vec<f64> {
         .collect()
 }
 
+/// The signed measure (length, area in the xy-plane, volume) of one cell
+/// of the given kind with corner coordinates `x`: [`cell_quality`]'s
+/// `measure` without the angles and ratios.
+pub fn cell_measure(kind: CellKind, x: &[P]) -> f64 {
+    match kind.linear() {
+        CellKind::Point => 0.0,
+        CellKind::Line2 => norm(sub(x[1], x[0])),
+        CellKind::Tri3 => tri_area_xy(x[0], x[1], x[2]),
+        CellKind::Quad4 => tri_area_xy(x[0], x[1], x[2]) + tri_area_xy(x[0], x[2], x[3]),
+        CellKind::Tet4 => tet_volume(x[0], x[1], x[2], x[3]),
+        other => volume_by_tets(other, x),
+    }
+}
+
 /// Quality of one cell of the given kind with corner coordinates `x`
 /// (at least `kind.num_corners()` points; extra nodes are ignored).
 pub fn cell_quality(kind: CellKind, x: &[P]) -> CellQuality {
@@ -149,7 +163,7 @@ pub fn cell_quality(kind: CellKind, x: &[P]) -> CellQuality {
             aspect_ratio: 1.0,
         },
         CellKind::Line2 => {
-            let l = norm(sub(x[1], x[0]));
+            let l = cell_measure(kind, x);
             CellQuality {
                 measure: l,
                 inverted: l <= 0.0,
@@ -159,7 +173,7 @@ pub fn cell_quality(kind: CellKind, x: &[P]) -> CellQuality {
             }
         }
         CellKind::Tri3 => {
-            let area = tri_area_xy(x[0], x[1], x[2]);
+            let area = cell_measure(kind, x);
             let (a, b, c) = (
                 norm(sub(x[1], x[2])),
                 norm(sub(x[2], x[0])),
@@ -178,7 +192,7 @@ pub fn cell_quality(kind: CellKind, x: &[P]) -> CellQuality {
             }
         }
         CellKind::Quad4 => {
-            let area = tri_area_xy(x[0], x[1], x[2]) + tri_area_xy(x[0], x[2], x[3]);
+            let area = cell_measure(kind, x);
             let inverted = (0..4).any(|c| tri_area_xy(x[c], x[(c + 1) % 4], x[(c + 3) % 4]) <= 0.0);
             let (lo, hi) = corner_angles(CellKind::Quad4, x);
             CellQuality {
@@ -190,7 +204,7 @@ pub fn cell_quality(kind: CellKind, x: &[P]) -> CellQuality {
             }
         }
         CellKind::Tet4 => {
-            let vol = tet_volume(x[0], x[1], x[2], x[3]);
+            let vol = cell_measure(kind, x);
             let faces: Vec<P> = CellKind::Tet4
                 .facets()
                 .iter()
@@ -226,7 +240,7 @@ pub fn cell_quality(kind: CellKind, x: &[P]) -> CellQuality {
         }
         other => {
             let jac = corner_jacobians(other, x);
-            let measure = volume_by_tets(other, x);
+            let measure = cell_measure(other, x);
             let (lo, hi) = corner_angles(other, x);
             CellQuality {
                 measure,
@@ -295,6 +309,22 @@ pub fn domain_quality(mesh: &Mesh) -> Vec<CellQuality> {
         .collect()
 }
 
+/// The signed measure of every domain cell, in [`domain_quality`]'s order:
+/// its `measure`s, at a fraction of the cost.
+pub fn domain_measures(mesh: &Mesh) -> Vec<f64> {
+    mesh.domain_blocks()
+        .flat_map(|(_, b)| {
+            b.cells().map(move |c| {
+                let x: Vec<P> = c[..b.kind.num_corners()]
+                    .iter()
+                    .map(|&v| mesh.points[v])
+                    .collect();
+                cell_measure(b.kind, &x)
+            })
+        })
+        .collect()
+}
+
 /// Summarises [`domain_quality`].
 pub fn summary(mesh: &Mesh) -> QualitySummary {
     let q = domain_quality(mesh);
@@ -325,6 +355,30 @@ mod tests {
     use super::*;
 
     const EPS: f64 = 1e-12;
+
+    #[test]
+    fn measures_are_the_qualities_measures() {
+        for (dim, kind) in [
+            (2, CellKind::Tri3),
+            (2, CellKind::Quad4),
+            (3, CellKind::Tet4),
+            (3, CellKind::Hex8),
+        ] {
+            let mut mesh = if dim == 2 {
+                crate::generate::rectangle([0.0, 0.0], [2.0, 1.0], [3, 2], kind).unwrap()
+            } else {
+                crate::generate::cuboid([0.0; 3], [2.0, 1.0, 1.0], [2, 2, 1], kind).unwrap()
+            };
+            // Skewed, so the measures differ from cell to cell.
+            for p in &mut mesh.points {
+                p[0] += 0.1 * p[1] * p[1];
+            }
+            let measures = domain_measures(&mesh);
+            let qualities: Vec<f64> = domain_quality(&mesh).iter().map(|q| q.measure).collect();
+            assert_eq!(measures, qualities, "{kind}");
+            assert!((measures.iter().sum::<f64>() - 2.0).abs() < 1e-12, "{kind}");
+        }
+    }
 
     #[test]
     fn equilateral_triangle_is_ideal() {

@@ -74,9 +74,9 @@ pub struct Case {
 /// corners: finite elements cannot map onto it and finite volumes would
 /// divide by its volume.
 fn degenerate_cell(mesh: &Mesh) -> Option<String> {
-    let sizes: Vec<f64> = quality::domain_quality(mesh)
+    let sizes: Vec<f64> = quality::domain_measures(mesh)
         .iter()
-        .map(|q| q.measure.abs())
+        .map(|m| m.abs())
         .collect();
     let mean = sizes.iter().sum::<f64>() / sizes.len().max(1) as f64;
     let k = sizes

@@ -400,13 +400,13 @@ pub fn nodal_field<M: Model + ?Sized>(model: &M, field: &str) -> Result<Vec<f64>
         .into_iter()
         .find(|f| f.name == field && f.components == 1)
         .with_context(|| format!("the model has no scalar field '{field}' for the monitor"))?;
-    let measures = pde_mesh::quality::domain_quality(mesh);
+    let measures = pde_mesh::quality::domain_measures(mesh);
     let mut sum = vec![0.0; mesh.num_points()];
     let mut weight = vec![0.0; mesh.num_points()];
-    for ((nodes, value), q) in cell_corners(mesh).zip(&cells.values).zip(&measures) {
+    for ((nodes, value), measure) in cell_corners(mesh).zip(&cells.values).zip(&measures) {
         for &n in nodes {
-            sum[n] += q.measure * value;
-            weight[n] += q.measure;
+            sum[n] += measure * value;
+            weight[n] += measure;
         }
     }
     Ok(sum
