@@ -12,9 +12,9 @@ use anyhow::{bail, Context, Result};
 use pde_mesh::Mesh;
 
 use crate::case::{stepper_kinds, Case, StepperSpec, TimeSpec};
-use crate::driver::checkpoint::{mesh_fingerprint, Checkpoint, Checkpoints, Identity};
+use crate::driver::checkpoint::{Checkpoint, Checkpoints, Identity};
 use crate::driver::monitors::{write_model, Probes, Series, StepLog};
-use crate::driver::{Interrupt, MeshMotion, Monitor, Motion, Reach, TimeLoop};
+use crate::driver::{Interrupt, MeshMotion, Monitor, Motion, TimeLoop};
 use crate::output_folder::OutputFolder;
 use crate::physics::carried_scalar::FlowWithScalar;
 use crate::physics::learned_step::LearnedStep;
@@ -167,15 +167,13 @@ fn adapted_build(
         .transpose()?;
     let mut built = build(Arc::new(mesh))?;
     if let (Some(motion), Some(spec)) = (motion.as_mut(), mover) {
-        for _ in 0..spec.initial_moves {
-            let Built::Transient(setup) = &built else {
-                break;
-            };
-            let Some(moved) = motion.propose(setup.model.as_ref(), Reach::Any)? else {
-                break;
-            };
-            built = build(moved)?;
+        fn transient(built: &Built) -> Option<&(dyn Transient + 'static)> {
+            match built {
+                Built::Transient(setup) => Some(setup.model.as_ref()),
+                Built::Steady(_) => None,
+            }
         }
+        built = motion.initial_moves(built, spec.initial_moves, transient, &build)?;
     }
     Ok((built, motion))
 }
@@ -306,14 +304,7 @@ fn run_transient(
     let mut series = Series::new(out, name, case.output.every, time.end);
     let mut probes = Probes::new(out, &case.probe_points(), model.as_ref())?;
     let mut log = StepLog::new(out);
-    let identity = Identity {
-        case: name.to_string(),
-        model: model.name().to_string(),
-        mesh: mesh_fingerprint(model.mesh()),
-        unknowns: model.unknowns(),
-        start: time.start,
-        dt: time.dt,
-    };
+    let identity = Identity::of(name, model.as_ref(), time.start, time.dt);
     let restart = options
         .restart
         .then(|| -> Result<_> {

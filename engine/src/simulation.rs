@@ -80,8 +80,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::driver::checkpoint::{mesh_fingerprint, Checkpoint, Identity, Progress};
-use crate::driver::{MeshMotion, Monitor, Motion, OnStep, RunSummary, StepInfo, TimeLoop};
+use crate::driver::checkpoint::{Checkpoint, Identity, Progress};
+use crate::driver::{
+    restore_checkpoint, MeshMotion, Monitor, Motion, OnStep, RunSummary, StepInfo, TimeLoop,
+};
 use crate::physics::{StepReport, Transient};
 use crate::runner::{load_case, time_section, transient_model};
 
@@ -118,14 +120,8 @@ impl<M: Transient + ?Sized> Simulation<M> {
     /// A simulation of `model`, at time `t0`, advanced by steps of `dt`.
     pub fn new(model: Box<M>, t0: f64, dt: f64) -> Result<Self> {
         check_dt(dt)?;
-        let origin = Identity {
-            case: model.name().to_string(),
-            model: model.name().to_string(),
-            mesh: mesh_fingerprint(model.mesh()),
-            unknowns: model.unknowns(),
-            start: t0,
-            dt,
-        };
+        // A simulation has no case name: the model's stands for it.
+        let origin = Identity::of(model.name(), model.as_ref(), t0, dt);
         Ok(Simulation {
             model,
             motion: None,
@@ -261,20 +257,9 @@ impl<M: Transient + ?Sized> Simulation<M> {
         if let Some(why) = self.origin.mismatch(&checkpoint.identity) {
             return Err(refuse(why));
         }
-        match (&checkpoint.motion, self.motion.as_mut()) {
-            (Some(saved), Some(motion)) => {
-                MeshMotion::<M>::restore(motion, saved, self.model.as_mut())?
-            }
-            (None, None) => {}
-            (saved, _) => {
-                return Err(refuse(format!(
-                    "it was written {} a mesh motion; this simulation has {}",
-                    if saved.is_some() { "with" } else { "without" },
-                    if saved.is_some() { "none" } else { "one" }
-                )))
-            }
-        }
-        self.model.restore(&checkpoint.model)?;
+        let motion = self.motion.as_mut().map(|m| m as &mut dyn MeshMotion<M>);
+        restore_checkpoint(&checkpoint, self.model.as_mut(), motion, &mut [])
+            .with_context(|| file.display().to_string())?;
         self.t = checkpoint.progress.summary.t;
         self.steps = checkpoint.progress.summary.steps;
         self.dt = checkpoint.progress.dt;

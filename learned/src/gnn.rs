@@ -102,8 +102,8 @@ impl Mlp {
     }
 
     /// The MLP on the concatenation `[parts[0] | parts[1] | ...]` of
-    /// blocks of `widths[k]` columns, each part given as `(x, gather)`: the
-    /// block is `x` itself, or `x`'s rows `gather` (`i64`). The first layer
+    /// blocks, each part given as `(x, gather)`: the block is `x` itself,
+    /// or `x`'s rows `gather` (`i64`), as wide as `x`. The first layer
     /// multiplies each `x` before gathering its rows, so a block of node
     /// features gathered onto edges costs a product per node, not per
     /// edge.

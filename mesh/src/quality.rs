@@ -294,8 +294,9 @@ pub struct QualitySummary {
     pub inverted: usize,
 }
 
-/// Quality of every domain cell, in [`crate::Topology`] global cell order.
-pub fn domain_quality(mesh: &Mesh) -> Vec<CellQuality> {
+/// `f` of every domain cell's kind and corner coordinates, in
+/// [`crate::Topology`] global cell order.
+fn per_domain_cell<T>(mesh: &Mesh, f: impl Fn(CellKind, &[P]) -> T + Copy) -> Vec<T> {
     mesh.domain_blocks()
         .flat_map(|(_, b)| {
             b.cells().map(move |c| {
@@ -303,26 +304,21 @@ pub fn domain_quality(mesh: &Mesh) -> Vec<CellQuality> {
                     .iter()
                     .map(|&v| mesh.points[v])
                     .collect();
-                cell_quality(b.kind, &x)
+                f(b.kind, &x)
             })
         })
         .collect()
 }
 
+/// Quality of every domain cell, in [`crate::Topology`] global cell order.
+pub fn domain_quality(mesh: &Mesh) -> Vec<CellQuality> {
+    per_domain_cell(mesh, cell_quality)
+}
+
 /// The signed measure of every domain cell, in [`domain_quality`]'s order:
 /// its `measure`s, at a fraction of the cost.
 pub fn domain_measures(mesh: &Mesh) -> Vec<f64> {
-    mesh.domain_blocks()
-        .flat_map(|(_, b)| {
-            b.cells().map(move |c| {
-                let x: Vec<P> = c[..b.kind.num_corners()]
-                    .iter()
-                    .map(|&v| mesh.points[v])
-                    .collect();
-                cell_measure(b.kind, &x)
-            })
-        })
-        .collect()
+    per_domain_cell(mesh, cell_measure)
 }
 
 /// Summarises [`domain_quality`].

@@ -44,6 +44,24 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The identity of `case`'s run of `model` (as built, before its first
+    /// step) from `start` with steps of `dt`.
+    pub fn of<M: crate::physics::Model + ?Sized>(
+        case: &str,
+        model: &M,
+        start: f64,
+        dt: f64,
+    ) -> Self {
+        Identity {
+            case: case.to_string(),
+            model: model.name().to_string(),
+            mesh: mesh_fingerprint(model.mesh()),
+            unknowns: model.unknowns(),
+            start,
+            dt,
+        }
+    }
+
     /// Why a run with this identity cannot continue from `saved`'s
     /// checkpoint, if it cannot.
     pub fn mismatch(&self, saved: &Identity) -> Option<String> {

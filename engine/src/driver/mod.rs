@@ -22,4 +22,5 @@ pub use interrupt::{Interrupt, SignalGuard};
 pub(crate) use motion::{guarded, Limits};
 pub use motion::{nodal_field, MeshMotion, Motion, MotionSpec, Reach};
 pub(crate) use time_loop::progress_bar;
+pub(crate) use time_loop::restore_checkpoint;
 pub use time_loop::{RunSummary, TimeLoop};

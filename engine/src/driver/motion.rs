@@ -171,6 +171,30 @@ impl Motion {
         Ok(accepted.map(Arc::new))
     }
 
+    /// `built`, built again by `build` on the mesh the movers make of its
+    /// model's initial state, `moves` times over (each node may go
+    /// anywhere), so that the initial condition is sampled where the
+    /// nodes went rather than interpolated; stops at the first refused
+    /// move (counted), or where `model` finds no model in `built`.
+    pub fn initial_moves<B, M: Model + ?Sized>(
+        &mut self,
+        mut built: B,
+        moves: usize,
+        model: impl Fn(&B) -> Option<&M>,
+        mut build: impl FnMut(Arc<Mesh>) -> Result<B>,
+    ) -> Result<B> {
+        for _ in 0..moves {
+            let Some(m) = model(&built) else {
+                break;
+            };
+            let Some(moved) = self.propose(m, Reach::Any)? else {
+                break;
+            };
+            built = build(moved)?;
+        }
+        Ok(built)
+    }
+
     /// The movers' keys of the run's summary.
     pub fn summary(&self) -> serde_json::Value {
         let r = &self.record;
@@ -215,10 +239,7 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
     fn snapshot(&self, stepper: &S) -> Snapshot {
         let r = &self.record;
         let mut s = Snapshot::new();
-        s.push(
-            "points",
-            stepper.mesh().points.iter().flatten().copied().collect(),
-        );
+        s.push_points("points", &stepper.mesh().points);
         s.push(
             "counters",
             vec![
@@ -244,8 +265,7 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
 
     fn restore(&mut self, snapshot: &Snapshot, stepper: &mut S) -> Result<(), StepError> {
         let mesh = stepper.mesh().clone();
-        let saved = snapshot.get_len("points", 3 * mesh.num_points())?;
-        let points: Vec<[f64; 3]> = saved.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect();
+        let points = snapshot.points("points", mesh.num_points())?;
         if points != mesh.points {
             let mut moved = (*mesh).clone();
             moved.points = points;

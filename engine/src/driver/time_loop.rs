@@ -118,9 +118,8 @@ impl TimeLoop {
                     },
                     dt: self.dt,
                 }),
-            Some(c) => {
-                restore(c, stepper, motion.as_deref_mut(), monitors).map(|()| c.progress.clone())
-            }
+            Some(c) => restore_checkpoint(c, stepper, motion.as_deref_mut(), monitors)
+                .map(|()| c.progress.clone()),
         };
         let result =
             started.and_then(|from| self.steps(from, stepper, motion, monitors, &mut display));
@@ -277,8 +276,10 @@ impl TimeLoop {
     }
 }
 
-/// Restores the mesh motion, the model and the monitors from `checkpoint`.
-fn restore<'m, S: Stepper + ?Sized>(
+/// Restores the mesh motion, the model and the monitors from `checkpoint`
+/// (also what [`crate::simulation::Simulation::restore`] does, with no
+/// monitors).
+pub(crate) fn restore_checkpoint<'m, S: Stepper + ?Sized>(
     checkpoint: &Checkpoint,
     stepper: &mut S,
     motion: Option<&mut (dyn MeshMotion<S> + 'm)>,

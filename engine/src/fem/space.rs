@@ -264,10 +264,18 @@ impl FunctionSpace {
     /// contains it (located on its straight-sided corners) and the basis
     /// weights. `None` outside the mesh.
     pub fn point_evaluator(&self, p: [f64; 3]) -> Option<PointEvaluator> {
-        self.cell_grid()
-            .candidates(p)
-            .iter()
-            .find_map(|&c| self.evaluator_in_cell(c, p))
+        let (cell, xi) = self.locate(p)?;
+        Some(self.evaluator_at(cell, &xi))
+    }
+
+    /// The cell that contains `p` (boundary included) and `p`'s reference
+    /// coordinates there.
+    fn locate(&self, p: [f64; 3]) -> Option<(usize, [f64; 3])> {
+        let d = self.dim();
+        self.cell_grid().candidates(p).iter().find_map(|&c| {
+            let xi = self.reference_point(c, p)?;
+            contains(&xi, d).then_some((c, xi))
+        })
     }
 
     /// The cells by bucket of their corners' bounding boxes.
@@ -302,25 +310,13 @@ impl FunctionSpace {
             .iter()
             .enumerate()
             .map(|(d, &p)| {
-                from.point_evaluator(p)
-                    .or_else(|| from.evaluator_nearby(p, 0.25))
-                    .map(|e| e.eval(u))
-                    .ok_or_else(|| {
-                        FemError::Unsupported(format!(
-                            "dof {d} at {p:?} lies outside the mesh it is interpolated from"
-                        ))
-                    })
+                from.value_at(u, p, 0.25).ok_or_else(|| {
+                    FemError::Unsupported(format!(
+                        "dof {d} at {p:?} lies outside the mesh it is interpolated from"
+                    ))
+                })
             })
             .collect()
-    }
-
-    /// The evaluator of the cell near `p` whose corners' affine map puts
-    /// `p` least outside it (its smallest barycentric coordinate the
-    /// largest), if that coordinate is above `−slack`: values there are
-    /// extrapolated.
-    fn evaluator_nearby(&self, p: [f64; 3], slack: f64) -> Option<PointEvaluator> {
-        let (cell, xi) = self.nearest_reference(p, slack)?;
-        Some(self.evaluator_at(cell, &xi))
     }
 
     /// The cell near `p` that `p` is least outside of, and `p`'s reference
@@ -352,12 +348,9 @@ impl FunctionSpace {
     /// coordinates) gets the value extrapolated from its nearest cell, one
     /// further out `None`.
     pub fn value_at(&self, u: &[f64], p: [f64; 3], slack: f64) -> Option<f64> {
-        let d = self.dim();
-        let inside = self.cell_grid().candidates(p).iter().find_map(|&c| {
-            let xi = self.reference_point(c, p)?;
-            contains(&xi, d).then_some((c, xi))
-        });
-        let (cell, xi) = inside.or_else(|| self.nearest_reference(p, slack))?;
+        let (cell, xi) = self
+            .locate(p)
+            .or_else(|| self.nearest_reference(p, slack))?;
         let n = self.element.num_dofs();
         let mut local = [0.0; 32];
         let mut heap = Vec::new();

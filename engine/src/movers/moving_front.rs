@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use pde_mesh::{generate, CellKind, Mesh};
 
-use crate::driver::{MeshMotion, Motion, Reach, TimeLoop};
+use crate::driver::{MeshMotion, Motion, TimeLoop};
 use crate::fem::{norms, FunctionSpace};
 use crate::linalg::direct::SparseLu;
 use crate::physics::heat::{Heat, HeatBoundary};
@@ -123,12 +123,12 @@ impl MovingFront {
         let nodes = mesh.num_points();
         let mut heat = self.model(mesh)?;
         if let Some(m) = motion.as_mut() {
-            for _ in 0..initial_moves {
-                let Some(moved) = m.propose(&heat, Reach::Any)? else {
-                    break;
-                };
-                heat = self.model((*moved).clone())?;
-            }
+            heat = m.initial_moves(
+                heat,
+                initial_moves,
+                |h| Some(h),
+                |moved| self.model((*moved).clone()),
+            )?;
         }
         let motion = motion.map(|m| m as &mut dyn MeshMotion<Heat>);
         let summary = TimeLoop::new(0.0, self.end, dt)

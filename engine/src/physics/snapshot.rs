@@ -76,6 +76,20 @@ impl Snapshot {
         Ok(values)
     }
 
+    /// Adds the points `points` (a mesh's, or dof positions) as `name`.
+    pub fn push_points(&mut self, name: impl Into<String>, points: &[[f64; 3]]) {
+        self.push(name, points.iter().flatten().copied().collect());
+    }
+
+    /// The `len` points [`Snapshot::push_points`] kept as `name`.
+    pub fn points(&self, name: &str, len: usize) -> Result<Vec<[f64; 3]>, StepError> {
+        Ok(self
+            .get_len(name, 3 * len)?
+            .chunks_exact(3)
+            .map(|p| [p[0], p[1], p[2]])
+            .collect())
+    }
+
     /// Adds `other`'s arrays and texts under `prefix.`.
     pub fn nest(&mut self, prefix: &str, other: Snapshot) {
         for (name, values) in other.arrays {

@@ -420,7 +420,7 @@ impl Stepper for Heat {
         s.push_solver("solver", self.solver.as_ref());
         for (k, p) in self.positions.iter().enumerate() {
             if !Arc::ptr_eq(p, &self.here) {
-                s.push(format!("positions{k}"), p.iter().flatten().copied().collect());
+                s.push_points(format!("positions{k}"), p);
             }
         }
         Some(s)
@@ -437,13 +437,7 @@ impl Stepper for Heat {
             .map(|k| {
                 let name = format!("positions{k}");
                 Ok(match snapshot.find(&name) {
-                    Some(_) => Arc::new(
-                        snapshot
-                            .get_len(&name, 3 * n)?
-                            .chunks_exact(3)
-                            .map(|p| [p[0], p[1], p[2]])
-                            .collect(),
-                    ),
+                    Some(_) => Arc::new(snapshot.points(&name, n)?),
                     None => self.here.clone(),
                 })
             })
