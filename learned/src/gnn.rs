@@ -82,9 +82,19 @@ impl Mlp {
             outputs,
             Default::default(),
         ));
-        let norm =
-            layer_norm.then(|| nn::layer_norm(&path / "norm", vec![outputs], Default::default()));
+        let norm = layer_norm.then(|| {
+            let config = nn::LayerNormConfig {
+                eps: LAYER_NORM_EPS,
+                ..Default::default()
+            };
+            nn::layer_norm(&path / "norm", vec![outputs], config)
+        });
         Mlp { layers, norm }
+    }
+
+    /// Its dense layers (ReLU between them) and its layer norm, if any.
+    pub(crate) fn parts(&self) -> (&[nn::Linear], Option<&nn::LayerNorm>) {
+        (&self.layers, self.norm.as_ref())
     }
 }
 
@@ -137,6 +147,9 @@ impl Module for Mlp {
         self.after_first(self.layers[0].forward(x))
     }
 }
+
+/// The layer norms' `ε`.
+pub(crate) const LAYER_NORM_EPS: f64 = 1e-5;
 
 /// One round of message passing.
 #[derive(Debug)]
@@ -218,6 +231,18 @@ impl EncodeProcessDecode {
             v = &v + p.node.forward(&Tensor::cat(&[&v, &messages], 1));
         }
         (v, e)
+    }
+
+    /// Its node encoder, edge encoder, rounds (edge and node MLPs) and
+    /// decoder.
+    pub(crate) fn parts(&self) -> (&Mlp, &Mlp, Vec<(&Mlp, &Mlp)>, &Mlp) {
+        let rounds = self.processors.iter().map(|p| (&p.edge, &p.node)).collect();
+        (
+            &self.node_encoder,
+            &self.edge_encoder,
+            rounds,
+            &self.decoder,
+        )
     }
 
     /// The per-node outputs of latent node features from [`Self::process`].

@@ -12,8 +12,9 @@
 //!   PyTorch, behind the same [`torchscript::GraphStepper`] trait) and
 //!   [`train`] (the training loop of any model, with [`adam`], the
 //!   optimiser whose state checkpoints save), and [`factor`] (learned
-//!   `L Lᵀ` preconditioners for conjugate gradients) and [`mover`] (the
-//!   network of a learned mesh mover).
+//!   `L Lᵀ` preconditioners for conjugate gradients), [`mover`] (the
+//!   network of a learned mesh mover) and [`inference`] (a network's
+//!   forward pass on the CPU in fused sweeps over the edges).
 
 pub mod graph;
 
@@ -27,6 +28,8 @@ pub mod factor;
 mod files;
 #[cfg(feature = "torch")]
 pub mod gnn;
+#[cfg(feature = "torch")]
+pub mod inference;
 #[cfg(feature = "torch")]
 pub mod mover;
 #[cfg(feature = "torch")]

@@ -15,6 +15,7 @@ use tch::{Device, Kind, Tensor};
 use crate::error::LearnedError;
 use crate::files::{load_weights, read_model_config, save_model};
 use crate::gnn::{EncodeProcessDecode, GnnConfig};
+use crate::inference::Network;
 use crate::normalizer::GraphNormalizers;
 use crate::train::Trainable;
 
@@ -147,6 +148,12 @@ impl MoverModel {
             .to_device(Device::Cpu)
             .view([-1]);
         Vec::<f64>::try_from(&y).unwrap_or_default()
+    }
+
+    /// A copy of the network and its normalisers for fused CPU inference
+    /// ([`Network::forward`] computes [`MoverModel::predict`]'s values).
+    pub fn inference(&self) -> Result<Network, LearnedError> {
+        Network::new(&self.net, &self.norms)
     }
 
     /// The training loss of one graph: the mean squared error of the

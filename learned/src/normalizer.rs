@@ -61,7 +61,8 @@ impl Normalizer {
         self.count.double_value(&[0])
     }
 
-    fn mean_std(&self) -> (Tensor, Tensor) {
+    /// Per-feature mean and standard deviation.
+    pub(crate) fn mean_std(&self) -> (Tensor, Tensor) {
         let n = self.count.clamp_min(1.0);
         let mean = &self.sum / &n;
         let var = (&self.sum_squares / &n - &mean * &mean).clamp_min(0.0);

@@ -5,12 +5,15 @@
 //! inference and two Poisson solves (one for the features' linear guess,
 //! one for the mesh) per move, against the relaxation's tens of
 //! iterations. The time loop's guard checks its meshes like any mover's,
-//! and its `fallback` takes over where a mesh is refused.
+//! and its `fallback` takes over where a mesh is refused. On the CPU the
+//! network runs as fused sweeps over the edges ([`Network`]), not as
+//! libtorch operations.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Result};
+use pde_learned::inference::{Network, ReceiverGraph};
 use pde_learned::mover::{MoverConfig, MoverGraphTensors, MoverModel};
 use pde_learned::tch::Device;
 use pde_mesh::Mesh;
@@ -22,9 +25,8 @@ use crate::movers::MeshMover;
 
 /// A trained mover on one computational mesh.
 pub struct LearnedMover {
-    model: Arc<Mutex<MoverModel>>,
+    network: Inference,
     graph: MoverGraph,
-    device: Device,
     /// Monge–Ampère iterations after the prediction (0: none).
     pub polish: usize,
 }
@@ -32,12 +34,29 @@ pub struct LearnedMover {
 impl LearnedMover {
     /// The mover of `mesh` (linear triangles) with a trained `model`; an
     /// error if the model reads other features than this engine computes.
+    /// On the CPU the weights are copied now (train `model` further and
+    /// this mover still predicts with the old ones).
     pub fn new(model: Arc<Mutex<MoverModel>>, mesh: &Mesh, device: Device) -> Result<LearnedMover> {
-        check_widths(&model.lock().unwrap_or_else(|e| e.into_inner()).config)?;
+        let graph = MoverGraph::new(mesh)?;
+        let network = {
+            let locked = model.lock().unwrap_or_else(|e| e.into_inner());
+            check_widths(&locked.config)?;
+            // Latent widths fused inference is not compiled for run
+            // through libtorch.
+            match (device, locked.inference()) {
+                (Device::Cpu, Ok(network)) => Inference::Fused {
+                    network: Box::new(network),
+                    graph: ReceiverGraph::new(mesh.num_points(), &graph.senders, &graph.receivers)?,
+                },
+                _ => Inference::Torch {
+                    model: model.clone(),
+                    device,
+                },
+            }
+        };
         Ok(LearnedMover {
-            model,
-            graph: MoverGraph::new(mesh)?,
-            device,
+            network,
+            graph,
             polish: 0,
         })
     }
@@ -45,17 +64,40 @@ impl LearnedMover {
     /// The predicted Laplacian of the potential for `monitor`.
     pub fn laplacian(&mut self, monitor: &dyn Fn([f64; 3]) -> f64) -> Result<Vec<f64>> {
         let features = self.graph.features(monitor)?;
-        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        let tensors = MoverGraphTensors::new(
-            &model.config,
-            &features.nodes,
-            &features.edges,
-            &self.graph.senders,
-            &self.graph.receivers,
-            self.device,
-        )?;
-        Ok(model.predict(&tensors))
+        match &self.network {
+            Inference::Fused { network, graph } => Ok(network
+                .forward(graph, &features.nodes, &features.edges)?
+                .into_iter()
+                .map(f64::from)
+                .collect()),
+            Inference::Torch { model, device } => {
+                let model = model.lock().unwrap_or_else(|e| e.into_inner());
+                let tensors = MoverGraphTensors::new(
+                    &model.config,
+                    &features.nodes,
+                    &features.edges,
+                    &self.graph.senders,
+                    &self.graph.receivers,
+                    *device,
+                )?;
+                Ok(model.predict(&tensors))
+            }
+        }
     }
+}
+
+/// Where and how a [`LearnedMover`]'s network runs.
+enum Inference {
+    /// On the CPU, fused (a copy of the weights).
+    Fused {
+        network: Box<Network>,
+        graph: ReceiverGraph,
+    },
+    /// Through libtorch on a device (CUDA).
+    Torch {
+        model: Arc<Mutex<MoverModel>>,
+        device: Device,
+    },
 }
 
 impl MeshMover for LearnedMover {
