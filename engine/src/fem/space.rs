@@ -303,7 +303,8 @@ impl FunctionSpace {
     /// mesh. A dof point just outside `from`'s mesh (a boundary node that
     /// slid along a curved boundary leaves the chords of the last mesh by
     /// a sliver) takes the value extrapolated from the cell it is least
-    /// outside of, if that is by less than a quarter of the cell; an error
+    /// outside of (within that cell's values), if that is by less than a
+    /// quarter of the cell; an error
     /// names the first dof point further out.
     pub fn interpolate_from(&self, from: &FunctionSpace, u: &[f64]) -> Result<Vec<f64>> {
         self.dof_points
@@ -345,12 +346,18 @@ impl FunctionSpace {
     /// [`Self::point_evaluator`] gives it but without its allocations
     /// (movers evaluate their monitor at every node in every iteration);
     /// a point outside the mesh by less than `slack` (in barycentric
-    /// coordinates) gets the value extrapolated from its nearest cell, one
-    /// further out `None`.
+    /// coordinates) gets the value extrapolated from its nearest cell,
+    /// within the range of that cell's values (no new extremum: a front
+    /// at the boundary extrapolated past 1 made Barkley's kinetics run
+    /// away there), one further out `None`.
     pub fn value_at(&self, u: &[f64], p: [f64; 3], slack: f64) -> Option<f64> {
-        let (cell, xi) = self
-            .locate(p)
-            .or_else(|| self.nearest_reference(p, slack))?;
+        let (cell, xi, outside) = match self.locate(p) {
+            Some((cell, xi)) => (cell, xi, false),
+            None => {
+                let (cell, xi) = self.nearest_reference(p, slack)?;
+                (cell, xi, true)
+            }
+        };
         let n = self.element.num_dofs();
         let mut local = [0.0; 32];
         let mut heap = Vec::new();
@@ -361,13 +368,22 @@ impl FunctionSpace {
             &mut heap
         };
         self.element.values(&xi, weights);
-        Some(
-            self.cell_dofs(cell)
+        let dofs = self.cell_dofs(cell);
+        let value = dofs
+            .iter()
+            .zip(weights.iter())
+            .map(|(&dof, w)| u[dof] * w)
+            .sum();
+        Some(if outside {
+            let (lo, hi) = dofs
                 .iter()
-                .zip(weights.iter())
-                .map(|(&dof, w)| u[dof] * w)
-                .sum(),
-        )
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &d| {
+                    (lo.min(u[d]), hi.max(u[d]))
+                });
+            f64::clamp(value, lo, hi)
+        } else {
+            value
+        })
     }
 
     /// The reference coordinates of `p` under the affine map of `cell`'s
