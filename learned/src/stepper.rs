@@ -15,6 +15,8 @@ use tch::{Device, Kind, Tensor};
 use crate::error::LearnedError;
 use crate::files::{load_weights, read_model_config, save_model};
 use crate::gnn::{EncodeProcessDecode, GnnConfig};
+use crate::graph::MeshGraph;
+use crate::inference::{Network, ReceiverGraph};
 use crate::normalizer::GraphNormalizers;
 use crate::tensors::GraphTensors;
 
@@ -107,6 +109,30 @@ impl LearnedStepper {
         }))
     }
 
+    /// The stepper on `graph` for fused CPU inference (a copy of the
+    /// weights; [`FusedStepper::predict`] computes [`LearnedStepper::predict`]'s
+    /// values to `f32` rounding); an error for a graph of other node types
+    /// or a latent width fused inference does not run.
+    pub fn fused(&self, graph: &MeshGraph) -> Result<FusedStepper, LearnedError> {
+        if graph.type_groups != self.config.type_groups {
+            return Err(LearnedError::Shape(format!(
+                "the graph's node types are {:?}; the model's {:?}",
+                graph.type_groups, self.config.type_groups
+            )));
+        }
+        Ok(FusedStepper {
+            network: Network::new(&self.net, &self.norms)?,
+            receivers: ReceiverGraph::new(graph.num_nodes, &graph.senders, &graph.receivers)?,
+            node_types: graph.one_hot_types(),
+            edges: graph
+                .edge_features
+                .iter()
+                .flat_map(|f| f.map(|v| v as f32))
+                .collect(),
+            fields: self.config.fields.len(),
+        })
+    }
+
     /// The training loss of one step `state -> next`: the mean squared
     /// error of the normalised change over the values where `mask`
     /// (`[N, fields]`) is 1, with Gaussian noise of standard deviation `noise` added to the
@@ -164,5 +190,46 @@ impl LearnedStepper {
         let mut model = LearnedStepper::new(config, device);
         load_weights(&mut model.vs, dir)?;
         Ok(model)
+    }
+}
+
+/// A [`LearnedStepper`] on one mesh graph, run by fused CPU inference
+/// ([`crate::inference`]).
+#[derive(Clone, Debug)]
+pub struct FusedStepper {
+    network: Network,
+    receivers: ReceiverGraph,
+    /// One-hot node types, `[nodes, types + 1]`.
+    node_types: Vec<f32>,
+    /// `[edges, 4]`.
+    edges: Vec<f32>,
+    fields: usize,
+}
+
+impl FusedStepper {
+    /// The state one step after `state` (`[nodes, fields]`, row-major).
+    pub fn predict(&self, state: &[f64]) -> Result<Vec<f64>, LearnedError> {
+        let nodes = self.receivers.nodes();
+        if state.len() != nodes * self.fields {
+            return Err(LearnedError::Shape(format!(
+                "{} state values; the model expects {nodes} nodes × {} fields",
+                state.len(),
+                self.fields
+            )));
+        }
+        let types = self.node_types.len() / nodes.max(1);
+        let inputs: Vec<f32> = state
+            .chunks_exact(self.fields)
+            .zip(self.node_types.chunks_exact(types))
+            .flat_map(|(s, t)| s.iter().map(|&v| v as f32).chain(t.iter().copied()))
+            .collect();
+        let change = self
+            .network
+            .forward(&self.receivers, &inputs, &self.edges)?;
+        Ok(state
+            .iter()
+            .zip(change)
+            .map(|(&s, c)| f64::from(s as f32 + c))
+            .collect())
     }
 }

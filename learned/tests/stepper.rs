@@ -148,6 +148,44 @@ fn max_difference(a: &LearnedStepper, b: &LearnedStepper) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Fused CPU inference (a latent width it runs) predicts what libtorch
+/// does, to `f32` rounding, after a few training steps (so that the
+/// normalisers hold statistics).
+#[test]
+fn a_fused_stepper_predicts_what_libtorch_predicts() {
+    let _serial = seeded();
+    let training: Vec<Trajectory> = (0..2).map(|s| trajectory(8, s, 4)).collect();
+    let mut narrow = config();
+    narrow.gnn.latent = 16;
+    let mut model = LearnedStepper::new(narrow, Device::Cpu);
+    let settings = TrainConfig {
+        steps: 40,
+        warmup: 5,
+        ..TrainConfig::default()
+    };
+    train(&mut model, &training, &settings, 0, None, |_| {}).unwrap();
+    let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [11, 11], CellKind::Tri3).unwrap();
+    let graph = MeshGraph::from_mesh(&mesh, &["left", "right", "bottom", "top"]).unwrap();
+    let state = trajectory(11, 20, 0).states.remove(0);
+    let expected = values(
+        &model
+            .predict(&GraphTensors::new(&graph, Device::Cpu), &state)
+            .unwrap(),
+    );
+    let fused = model
+        .fused(&graph)
+        .unwrap()
+        .predict(&values(&state))
+        .unwrap();
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let difference = expected
+        .iter()
+        .zip(&fused)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+    assert!(scale > 0.1, "{scale}");
+    assert!(difference < 1e-5 * scale, "{difference} of {scale}");
+}
+
 #[test]
 fn a_resumed_run_continues_exactly_where_it_stopped() {
     let _serial = seeded();

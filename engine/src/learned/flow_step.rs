@@ -2,12 +2,14 @@
 //! file): a model folder from `pde-engine train stepper` or a TorchScript
 //! module, run on the mesh graph of the case, as the [`Predictor`] of a
 //! [`crate::physics::learned_step::LearnedStep`] (which checks every step).
+//! A `gnn` model on the CPU runs by fused inference
+//! ([`pde_learned::inference`]), anything else through libtorch.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use pde_learned::graph::MeshGraph;
-use pde_learned::stepper::LearnedStepper;
+use pde_learned::stepper::{FusedStepper, LearnedStepper};
 use pde_learned::tch::Device;
 use pde_learned::tensors::{matrix, values, GraphTensors};
 use pde_learned::torchscript::{GraphStepper, TorchScriptStepper};
@@ -19,9 +21,7 @@ use crate::physics::{Model, PhysicsError};
 
 /// A graph stepper on a flow's mesh.
 pub struct GraphFlowStep {
-    stepper: Box<dyn GraphStepper>,
-    graph: GraphTensors,
-    device: Device,
+    network: Inference,
     fields: usize,
     /// The step it was trained for, when known.
     dt: Option<f64>,
@@ -40,13 +40,31 @@ impl Predictor for GraphFlowStep {
         {
             return Ok(None);
         }
-        let input = matrix(state, self.fields, self.device);
-        let next = self
-            .stepper
-            .predict(&self.graph, &input)
-            .map_err(|e| PhysicsError::Surrogate(e.to_string()))?;
-        Ok(Some(values(&next)))
+        let next = match &self.network {
+            Inference::Fused(stepper) => stepper.predict(state),
+            Inference::Torch {
+                stepper,
+                graph,
+                device,
+            } => stepper
+                .predict(graph, &matrix(state, self.fields, *device))
+                .map(|next| values(&next)),
+        };
+        next.map(Some)
+            .map_err(|e| PhysicsError::Surrogate(e.to_string()))
     }
+}
+
+/// Where and how a [`GraphFlowStep`]'s network runs.
+enum Inference {
+    /// A `gnn` model on the CPU, fused.
+    Fused(Box<FusedStepper>),
+    /// Through libtorch: TorchScript modules, and any model on CUDA.
+    Torch {
+        stepper: Box<dyn GraphStepper>,
+        graph: GraphTensors,
+        device: Device,
+    },
 }
 
 /// The `gnn` kind: a model folder written by `pde-engine train stepper`,
@@ -77,6 +95,12 @@ enum Kind {
     Torchscript,
 }
 
+/// A loaded model of either kind.
+enum Loaded {
+    Gnn(Box<LearnedStepper>),
+    Script(TorchScriptStepper),
+}
+
 /// The predictor of either kind on the flow's mesh graph.
 fn flow_predictor(
     spec: &StepperSpec,
@@ -88,47 +112,60 @@ fn flow_predictor(
     let device = spec.device.device()?;
     let path = base.join(&spec.model);
     let fields = ns.dim() + 1;
-    let (stepper, groups, trained_dt): (Box<dyn GraphStepper>, Vec<String>, Option<f64>) =
-        match kind {
-            Kind::Gnn => {
-                let model = LearnedStepper::load(&path, device)
-                    .with_context(|| format!("stepper.model: {}", path.display()))?;
-                let config = &model.config;
-                if config.fields.len() != fields {
-                    bail!(
-                        "stepper.model: {} predicts {:?}; the flow's state is velocity and \
+    let (stepper, groups, trained_dt): (Loaded, Vec<String>, Option<f64>) = match kind {
+        Kind::Gnn => {
+            let model = LearnedStepper::load(&path, device)
+                .with_context(|| format!("stepper.model: {}", path.display()))?;
+            let config = &model.config;
+            if config.fields.len() != fields {
+                bail!(
+                    "stepper.model: {} predicts {:?}; the flow's state is velocity and \
                          pressure per node ({fields} fields, e.g. [u, v, p])",
-                        path.display(),
-                        config.fields
+                    path.display(),
+                    config.fields
+                );
+            }
+            if let Some(trained) = config.dt {
+                if (trained - dt).abs() > 1e-9 * trained {
+                    bail!(
+                        "stepper.model: {} was trained for steps of {trained}; time.dt is \
+                             {dt}",
+                        path.display()
                     );
                 }
-                if let Some(trained) = config.dt {
-                    if (trained - dt).abs() > 1e-9 * trained {
-                        bail!(
-                            "stepper.model: {} was trained for steps of {trained}; time.dt is \
-                             {dt}",
-                            path.display()
-                        );
-                    }
-                }
-                let groups = config.type_groups.clone();
-                let trained = config.dt;
-                (Box::new(model), groups, trained)
             }
-            Kind::Torchscript => {
-                let module = TorchScriptStepper::load(&path, device)
-                    .with_context(|| format!("stepper.model: {}", path.display()))?;
-                let groups = spec.type_groups.clone().unwrap_or_default();
-                (Box::new(module), groups, None)
-            }
-        };
+            let groups = config.type_groups.clone();
+            let trained = config.dt;
+            (Loaded::Gnn(Box::new(model)), groups, trained)
+        }
+        Kind::Torchscript => {
+            let module = TorchScriptStepper::load(&path, device)
+                .with_context(|| format!("stepper.model: {}", path.display()))?;
+            let groups = spec.type_groups.clone().unwrap_or_default();
+            (Loaded::Script(module), groups, None)
+        }
+    };
     let names: Vec<&str> = groups.iter().map(String::as_str).collect();
     let graph = MeshGraph::from_mesh(ns.mesh(), &names)
         .with_context(|| format!("stepper: the node-type groups {groups:?} of the model"))?;
+    // Latent widths fused inference does not run go through libtorch.
+    let fused = match (&stepper, device) {
+        (Loaded::Gnn(model), Device::Cpu) => model.fused(&graph).ok(),
+        _ => None,
+    };
+    let network = match (fused, stepper) {
+        (Some(fused), _) => Inference::Fused(Box::new(fused)),
+        (None, loaded) => Inference::Torch {
+            stepper: match loaded {
+                Loaded::Gnn(model) => model,
+                Loaded::Script(module) => Box::new(module),
+            },
+            graph: GraphTensors::new(&graph, device),
+            device,
+        },
+    };
     let step = GraphFlowStep {
-        stepper,
-        graph: GraphTensors::new(&graph, device),
-        device,
+        network,
         fields,
         dt: trained_dt,
         description: format!("{} {}", spec.kind, path.display()),
