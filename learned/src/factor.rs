@@ -41,6 +41,7 @@ use tch::{Device, Kind, Tensor};
 use crate::error::LearnedError;
 use crate::files::{load_weights, read_model_config, save_model};
 use crate::gnn::{EncodeProcessDecode, GnnConfig, Mlp};
+use crate::inference::{Network, ReceiverGraph};
 use crate::train::Trainable;
 
 /// Which values the network predicts.
@@ -147,6 +148,10 @@ pub struct SystemTensors {
     receivers: Tensor,
     node_features: Tensor,
     edge_features: Tensor,
+    /// The same graph and features for fused CPU inference.
+    graph: ReceiverGraph,
+    node_values: Vec<f32>,
+    edge_values: Vec<f32>,
     /// `âᵢⱼ` and IC(0) on the lower entries, `f64`.
     values: Tensor,
     ic0: Tensor,
@@ -216,6 +221,7 @@ impl SystemTensors {
             receivers.extend([i, j]);
             edges.extend([a, l, 1.0, a, l, -1.0]);
         }
+        let graph = ReceiverGraph::new(n, &senders, &receivers)?;
         Ok(SystemTensors {
             n,
             rows: index_tensor(rows, device),
@@ -227,6 +233,9 @@ impl SystemTensors {
             receivers: index_tensor(receivers, device),
             node_features: float_matrix(&nodes, NODE_FEATURES, device),
             edge_features: float_matrix(&edges, EDGE_FEATURES, device),
+            graph,
+            node_values: nodes,
+            edge_values: edges,
             values: Tensor::from_slice(&system.values).to_device(device),
             ic0: Tensor::from_slice(&system.ic0).to_device(device),
         })
@@ -313,6 +322,12 @@ impl FactorModel {
             .net
             .process(&s.node_features, &s.edge_features, &s.senders, &s.receivers);
         let d = self.net.decode(&v).squeeze_dim(1).to_kind(Kind::Double);
+        self.compose(s, &d, &e)
+    }
+
+    /// The factor from the node outputs `d` (`[n]`, `f64`) and the latent
+    /// edges `e` (`[edges, latent]`).
+    fn compose(&self, s: &SystemTensors, d: &Tensor, e: &Tensor) -> Tensor {
         // Both directions of an entry's edge, side by side.
         let pairs = e.view([-1, 2 * self.config.gnn.latent]);
         let off = self
@@ -352,9 +367,29 @@ impl FactorModel {
             .index_copy(0, &s.off_diagonal, &off_values)
     }
 
-    /// The factor's values, `f64`, without gradients (inference).
+    /// The factor's values, `f64`, without gradients (inference): the
+    /// message passing fused on the CPU where [`Network`] runs the model's
+    /// width (the factor to `f32` rounding of the network's outputs), else
+    /// through libtorch.
     pub fn factor_values(&self, s: &SystemTensors) -> Vec<f64> {
-        let l = tch::no_grad(|| self.factor(s)).to_device(Device::Cpu);
+        let fused = match self.vs.device() {
+            Device::Cpu => Network::new(&self.net, None).ok(),
+            _ => None,
+        };
+        let l = tch::no_grad(|| {
+            match fused.map(|n| {
+                n.process(&s.graph, &s.node_values, &s.edge_values)
+                    .map(|p| (n, p))
+            }) {
+                Some(Ok((network, (v, e)))) => {
+                    let d: Vec<f64> = network.decode(&v).into_iter().map(f64::from).collect();
+                    let e = Tensor::from_slice(&e).view([s.graph.edges() as i64, -1]);
+                    self.compose(s, &Tensor::from_slice(&d), &e)
+                }
+                _ => self.factor(s),
+            }
+        })
+        .to_device(Device::Cpu);
         Vec::<f64>::try_from(&l).unwrap_or_default()
     }
 

@@ -303,17 +303,22 @@ pub struct Network {
     edge_encoder: DenseMlp,
     rounds: Vec<Round>,
     decoder: DenseMlp,
-    node_norm: (Vec<f32>, Vec<f32>),
-    edge_norm: (Vec<f32>, Vec<f32>),
-    output_norm: (Vec<f32>, Vec<f32>),
+    /// Per-feature `(mean, std)` of the node inputs, edge inputs and
+    /// outputs (none for a network without normalisers).
+    node_norm: Option<(Vec<f32>, Vec<f32>)>,
+    edge_norm: Option<(Vec<f32>, Vec<f32>)>,
+    output_norm: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl Network {
-    /// A copy of `net` and its normalisers `norms` (cheap: the weights
-    /// only; copy again after the weights change); an error for a latent
-    /// width not in [`LATENT_WIDTHS`] (run such a network through
-    /// libtorch).
-    pub fn new(net: &EncodeProcessDecode, norms: &GraphNormalizers) -> Result<Self, LearnedError> {
+    /// A copy of `net` and its normalisers `norms`, if it has any (cheap:
+    /// the weights only; copy again after the weights change); an error
+    /// for a latent width not in [`LATENT_WIDTHS`] (run such a network
+    /// through libtorch).
+    pub fn new(
+        net: &EncodeProcessDecode,
+        norms: Option<&GraphNormalizers>,
+    ) -> Result<Self, LearnedError> {
         let (node_encoder, edge_encoder, processors, decoder) = net.parts();
         let latent = node_encoder.parts().0[0].ws.size()[0] as usize;
         if !LATENT_WIDTHS.contains(&latent) {
@@ -343,9 +348,9 @@ impl Network {
                 edge_encoder: DenseMlp::of(edge_encoder),
                 rounds,
                 decoder: DenseMlp::of(decoder),
-                node_norm: statistics(&norms.node),
-                edge_norm: statistics(&norms.edge),
-                output_norm: statistics(&norms.output),
+                node_norm: norms.map(|n| statistics(&n.node)),
+                edge_norm: norms.map(|n| statistics(&n.edge)),
+                output_norm: norms.map(|n| statistics(&n.output)),
             }
         }))
     }
@@ -375,6 +380,51 @@ impl Network {
         nodes: &[f32],
         edges: &[f32],
     ) -> Result<Vec<f32>, LearnedError> {
+        let (v, _) = self.latent(graph, nodes, edges)?;
+        Ok(self.decode(&v))
+    }
+
+    /// The latent node features `[nodes, latent]` and edge features
+    /// `[edges, latent]` (in the caller's edge order) after message
+    /// passing, before decoding: [`EncodeProcessDecode::process`].
+    pub fn process(
+        &self,
+        graph: &ReceiverGraph,
+        nodes: &[f32],
+        edges: &[f32],
+    ) -> Result<(Vec<f32>, Vec<f32>), LearnedError> {
+        let (v, by_receiver) = self.latent(graph, nodes, edges)?;
+        let l = self.latent;
+        let mut e = vec![0.0; by_receiver.len()];
+        for (row, &k) in by_receiver.chunks_exact(l).zip(&graph.order) {
+            e[k * l..(k + 1) * l].copy_from_slice(row);
+        }
+        Ok((v, e))
+    }
+
+    /// The denormalised per-node outputs of latent node features `v`.
+    pub fn decode(&self, v: &[f32]) -> Vec<f32> {
+        let mut y = match self.latent {
+            8 => self.decoder.rows::<8>(v),
+            _ => self.decoder.rows::<16>(v),
+        };
+        if let Some((mean, std)) = &self.output_norm {
+            for row in y.chunks_exact_mut(mean.len()) {
+                for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
+                    *v = *v * s + m;
+                }
+            }
+        }
+        y
+    }
+
+    /// The latent nodes and the latent edges in receiver order.
+    fn latent(
+        &self,
+        graph: &ReceiverGraph,
+        nodes: &[f32],
+        edges: &[f32],
+    ) -> Result<(Vec<f32>, Vec<f32>), LearnedError> {
         let (fn_, fe) = (self.node_inputs(), self.edge_inputs());
         if nodes.len() != graph.nodes * fn_ || edges.len() != graph.edges() * fe {
             return Err(LearnedError::Shape(format!(
@@ -395,33 +445,26 @@ impl Network {
             .copied()
             .collect();
         normalize(&mut edge_inputs, &self.edge_norm);
-        let mut y = match self.latent {
+        Ok(match self.latent {
             8 => self.latent_pass::<8>(graph, &node_inputs, &edge_inputs),
             _ => self.latent_pass::<16>(graph, &node_inputs, &edge_inputs),
-        };
-        let (mean, std) = &self.output_norm;
-        for row in y.chunks_exact_mut(mean.len()) {
-            for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
-                *v = *v * s + m;
-            }
-        }
-        Ok(y)
+        })
     }
 
-    /// Encoding, the rounds and decoding at latent width `W`.
+    /// Encoding and the rounds at latent width `W`.
     fn latent_pass<const W: usize>(
         &self,
         graph: &ReceiverGraph,
         nodes: &[f32],
         edges: &[f32],
-    ) -> Vec<f32> {
+    ) -> (Vec<f32>, Vec<f32>) {
         let mut v = self.node_encoder.rows::<W>(nodes);
         let mut e = self.edge_encoder.rows::<W>(edges);
         let mut per_node = [vec![0.0; v.len()], vec![0.0; v.len()], vec![0.0; v.len()]];
         for round in &self.rounds {
             round.pass::<W>(graph, &mut v, &mut e, &mut per_node);
         }
-        self.decoder.rows::<W>(&v)
+        (v, e)
     }
 }
 
@@ -502,8 +545,11 @@ impl Round {
     }
 }
 
-/// `(x − mean) / std` row by row.
-fn normalize(x: &mut [f32], (mean, std): &(Vec<f32>, Vec<f32>)) {
+/// `(x − mean) / std` row by row (nothing without statistics).
+fn normalize(x: &mut [f32], statistics: &Option<(Vec<f32>, Vec<f32>)>) {
+    let Some((mean, std)) = statistics else {
+        return;
+    };
     for row in x.chunks_exact_mut(mean.len()) {
         for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
             *v = (*v - m) / s;
@@ -566,7 +612,7 @@ mod tests {
             ))
         });
         let graph = ReceiverGraph::new(n, &senders, &receivers).unwrap();
-        let copy = Network::new(&net, &norms).unwrap();
+        let copy = Network::new(&net, Some(&norms)).unwrap();
         let got = copy
             .forward(&graph, &floats(&nodes), &floats(&edge_features))
             .unwrap();
@@ -581,6 +627,24 @@ mod tests {
             difference < 1e-5 * scale,
             "{config:?}: {difference} of {scale}"
         );
+        // Without normalisers, the latent edges in the caller's order.
+        let (_, expected_edges) = tch::no_grad(|| {
+            net.process(&nodes, &edge_features, &index(&senders), &index(&receivers))
+        });
+        let (_, got_edges) = Network::new(&net, None)
+            .unwrap()
+            .process(&graph, &floats(&nodes), &floats(&edge_features))
+            .unwrap();
+        let expected_edges = floats(&expected_edges);
+        let scale = expected_edges.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+        let difference = expected_edges
+            .iter()
+            .zip(&got_edges)
+            .fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
+        assert!(
+            difference < 1e-5 * scale,
+            "{config:?}: edges {difference} of {scale}"
+        );
     }
 
     #[test]
@@ -593,7 +657,7 @@ mod tests {
         };
         let net = EncodeProcessDecode::new(vs.root() / "net", 2, 2, 1, &config);
         let norms = GraphNormalizers::new(&vs.root(), 2, 2, 1);
-        let error = Network::new(&net, &norms).unwrap_err();
+        let error = Network::new(&net, Some(&norms)).unwrap_err();
         assert!(error.to_string().contains("not 32"), "{error}");
     }
 

@@ -153,7 +153,7 @@ impl MoverModel {
     /// A copy of the network and its normalisers for fused CPU inference
     /// ([`Network::forward`] computes [`MoverModel::predict`]'s values).
     pub fn inference(&self) -> Result<Network, LearnedError> {
-        Network::new(&self.net, &self.norms)
+        Network::new(&self.net, Some(&self.norms))
     }
 
     /// The training loss of one graph: the mean squared error of the

@@ -121,7 +121,7 @@ impl LearnedStepper {
             )));
         }
         Ok(FusedStepper {
-            network: Network::new(&self.net, &self.norms)?,
+            network: Network::new(&self.net, Some(&self.norms))?,
             receivers: ReceiverGraph::new(graph.num_nodes, &graph.senders, &graph.receivers)?,
             node_types: graph.one_hot_types(),
             edges: graph

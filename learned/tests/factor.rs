@@ -124,6 +124,32 @@ fn a_correction_with_alpha_zero_is_ic0_and_the_diagonal_stays_positive() {
     }
 }
 
+/// Inference fuses the message passing on the CPU: the same factor as
+/// the libtorch forward pass (training's) to `f32` rounding, both kinds.
+#[test]
+fn the_fused_factor_is_the_libtorch_factor() {
+    pde_learned::tch::manual_seed(13);
+    let system = laplacian(9, 0.8);
+    let tensors = SystemTensors::new(&system, Device::Cpu).unwrap();
+    for kind in [FactorKind::Ic0Correction, FactorKind::Factor] {
+        let mut model = FactorModel::new(config(kind), Device::Cpu);
+        model.set_alpha(2.0);
+        let fused = model.factor_values(&tensors);
+        let libtorch =
+            Vec::<f64>::try_from(&pde_learned::tch::no_grad(|| model.factor(&tensors))).unwrap();
+        let scale = libtorch.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let difference = fused
+            .iter()
+            .zip(&libtorch)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            difference < 1e-5 * scale,
+            "{kind:?}: {difference} of {scale}"
+        );
+        assert_ne!(fused, system.ic0, "{kind:?}");
+    }
+}
+
 #[test]
 fn losses_have_gradients_and_models_round_trip() {
     pde_learned::tch::manual_seed(9);
