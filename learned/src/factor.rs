@@ -372,25 +372,24 @@ impl FactorModel {
     /// width (the factor to `f32` rounding of the network's outputs), else
     /// through libtorch.
     pub fn factor_values(&self, s: &SystemTensors) -> Vec<f64> {
-        let fused = match self.vs.device() {
-            Device::Cpu => Network::new(&self.net, None).ok(),
-            _ => None,
-        };
-        let l = tch::no_grad(|| {
-            match fused.map(|n| {
-                n.process(&s.graph, &s.node_values, &s.edge_values)
-                    .map(|p| (n, p))
-            }) {
-                Some(Ok((network, (v, e)))) => {
-                    let d: Vec<f64> = network.decode(&v).into_iter().map(f64::from).collect();
-                    let e = Tensor::from_slice(&e).view([s.graph.edges() as i64, -1]);
-                    self.compose(s, &Tensor::from_slice(&d), &e)
-                }
-                _ => self.factor(s),
-            }
-        })
-        .to_device(Device::Cpu);
+        let l = tch::no_grad(|| self.fused_factor(s).unwrap_or_else(|| self.factor(s)))
+            .to_device(Device::Cpu);
         Vec::<f64>::try_from(&l).unwrap_or_default()
+    }
+
+    /// [`FactorModel::factor`] with the message passing fused, for a model
+    /// on the CPU of a width [`Network`] runs; `None` otherwise.
+    fn fused_factor(&self, s: &SystemTensors) -> Option<Tensor> {
+        if self.vs.device() != Device::Cpu {
+            return None;
+        }
+        let network = Network::new(&self.net, None).ok()?;
+        let (v, e) = network
+            .process(&s.graph, &s.node_values, &s.edge_values)
+            .ok()?;
+        let d: Vec<f64> = network.decode(&v).into_iter().map(f64::from).collect();
+        let e = Tensor::from_slice(&e).view([s.graph.edges() as i64, -1]);
+        Some(self.compose(s, &Tensor::from_slice(&d), &e))
     }
 
     /// `α` of an IC(0) correction.

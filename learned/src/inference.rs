@@ -616,12 +616,7 @@ mod tests {
         let got = copy
             .forward(&graph, &floats(&nodes), &floats(&edge_features))
             .unwrap();
-        let expected = floats(&expected);
-        let scale = expected.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-        let difference = expected
-            .iter()
-            .zip(&got)
-            .fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
+        let (difference, scale) = largest_difference(&floats(&expected), &got);
         assert!(scale > 1.0, "{scale}");
         assert!(
             difference < 1e-5 * scale,
@@ -635,16 +630,22 @@ mod tests {
             .unwrap()
             .process(&graph, &floats(&nodes), &floats(&edge_features))
             .unwrap();
-        let expected_edges = floats(&expected_edges);
-        let scale = expected_edges.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-        let difference = expected_edges
-            .iter()
-            .zip(&got_edges)
-            .fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
+        let (difference, scale) = largest_difference(&floats(&expected_edges), &got_edges);
         assert!(
             difference < 1e-5 * scale,
             "{config:?}: edges {difference} of {scale}"
         );
+    }
+
+    /// The largest difference of `got` from `expected`, and the largest
+    /// size in `expected`.
+    fn largest_difference(expected: &[f32], got: &[f32]) -> (f32, f32) {
+        let scale = expected.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+        let difference = expected
+            .iter()
+            .zip(got)
+            .fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
+        (difference, scale)
     }
 
     #[test]

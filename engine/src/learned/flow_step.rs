@@ -95,12 +95,6 @@ enum Kind {
     Torchscript,
 }
 
-/// A loaded model of either kind.
-enum Loaded {
-    Gnn(Box<LearnedStepper>),
-    Script(TorchScriptStepper),
-}
-
 /// The predictor of either kind on the flow's mesh graph.
 fn flow_predictor(
     spec: &StepperSpec,
@@ -112,7 +106,17 @@ fn flow_predictor(
     let device = spec.device.device()?;
     let path = base.join(&spec.model);
     let fields = ns.dim() + 1;
-    let (stepper, groups, trained_dt): (Loaded, Vec<String>, Option<f64>) = match kind {
+    let graph_of = |groups: &[String]| -> Result<MeshGraph> {
+        let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+        MeshGraph::from_mesh(ns.mesh(), &names)
+            .with_context(|| format!("stepper: the node-type groups {groups:?} of the model"))
+    };
+    let through_libtorch = |stepper: Box<dyn GraphStepper>, graph: &MeshGraph| Inference::Torch {
+        stepper,
+        graph: GraphTensors::new(graph, device),
+        device,
+    };
+    let (network, trained_dt) = match kind {
         Kind::Gnn => {
             let model = LearnedStepper::load(&path, device)
                 .with_context(|| format!("stepper.model: {}", path.display()))?;
@@ -120,7 +124,7 @@ fn flow_predictor(
             if config.fields.len() != fields {
                 bail!(
                     "stepper.model: {} predicts {:?}; the flow's state is velocity and \
-                         pressure per node ({fields} fields, e.g. [u, v, p])",
+                     pressure per node ({fields} fields, e.g. [u, v, p])",
                     path.display(),
                     config.fields
                 );
@@ -128,41 +132,30 @@ fn flow_predictor(
             if let Some(trained) = config.dt {
                 if (trained - dt).abs() > 1e-9 * trained {
                     bail!(
-                        "stepper.model: {} was trained for steps of {trained}; time.dt is \
-                             {dt}",
+                        "stepper.model: {} was trained for steps of {trained}; time.dt is {dt}",
                         path.display()
                     );
                 }
             }
-            let groups = config.type_groups.clone();
+            let graph = graph_of(&config.type_groups)?;
             let trained = config.dt;
-            (Loaded::Gnn(Box::new(model)), groups, trained)
+            // Latent widths fused inference does not run go through libtorch.
+            let fused = match device {
+                Device::Cpu => model.fused(&graph).ok(),
+                _ => None,
+            };
+            let network = match fused {
+                Some(fused) => Inference::Fused(Box::new(fused)),
+                None => through_libtorch(Box::new(model), &graph),
+            };
+            (network, trained)
         }
         Kind::Torchscript => {
             let module = TorchScriptStepper::load(&path, device)
                 .with_context(|| format!("stepper.model: {}", path.display()))?;
-            let groups = spec.type_groups.clone().unwrap_or_default();
-            (Loaded::Script(module), groups, None)
+            let graph = graph_of(&spec.type_groups.clone().unwrap_or_default())?;
+            (through_libtorch(Box::new(module), &graph), None)
         }
-    };
-    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let graph = MeshGraph::from_mesh(ns.mesh(), &names)
-        .with_context(|| format!("stepper: the node-type groups {groups:?} of the model"))?;
-    // Latent widths fused inference does not run go through libtorch.
-    let fused = match (&stepper, device) {
-        (Loaded::Gnn(model), Device::Cpu) => model.fused(&graph).ok(),
-        _ => None,
-    };
-    let network = match (fused, stepper) {
-        (Some(fused), _) => Inference::Fused(Box::new(fused)),
-        (None, loaded) => Inference::Torch {
-            stepper: match loaded {
-                Loaded::Gnn(model) => model,
-                Loaded::Script(module) => Box::new(module),
-            },
-            graph: GraphTensors::new(&graph, device),
-            device,
-        },
     };
     let step = GraphFlowStep {
         network,

@@ -93,7 +93,8 @@ enum Inference {
         network: Box<Network>,
         graph: ReceiverGraph,
     },
-    /// Through libtorch on a device (CUDA).
+    /// Through libtorch: on CUDA, and latent widths fused inference does
+    /// not run.
     Torch {
         model: Arc<Mutex<MoverModel>>,
         device: Device,

@@ -163,8 +163,6 @@ pub struct NodalMonitor {
     space: FunctionSpace,
     values: Vec<f64>,
     mean: f64,
-    /// The smallest and largest nodal value: extrapolation stays within.
-    range: (f64, f64),
 }
 
 impl NodalMonitor {
@@ -178,27 +176,21 @@ impl NodalMonitor {
             }
         }
         let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
-        let range = values
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(*v), hi.max(*v))
-            });
         Ok(NodalMonitor {
             space,
             values,
             mean,
-            range,
         })
     }
 
     /// The monitor at `x`: extrapolated from the nearest cell a sliver
     /// outside the mesh (a node sliding along a curved boundary leaves the
-    /// chords of the current mesh by up to ~h²/8R), within the nodal
-    /// values' range; the mean nodal value further out (movers keep the
-    /// domain, so that does not happen).
+    /// chords of the current mesh by up to ~h²/8R), within that cell's
+    /// values ([`FunctionSpace::value_at`]); the mean nodal value further
+    /// out (movers keep the domain, so that does not happen).
     pub fn eval(&self, x: [f64; 3]) -> f64 {
         self.space
             .value_at(&self.values, x, 0.25)
-            .map_or(self.mean, |m| m.clamp(self.range.0, self.range.1))
+            .unwrap_or(self.mean)
     }
 }
