@@ -60,15 +60,22 @@ fn not_converged(
 }
 
 /// Preconditioned conjugate gradients for symmetric positive definite systems.
+///
+/// With a preconditioner that has a fallback (a learned factor), CG gives
+/// up on it early when the iteration has visibly failed: the iterate
+/// stopped changing in floating point for [`STAGNANT_ITERATIONS`] steps
+/// (`|α| |p| ≤ ε |x|`, MATLAB `pcg`'s stagnation test), the preconditioned
+/// residual `√(rᵀz)` grew to [`DIVERGENCE`] times its start (PETSc's
+/// default divergence tolerance) or `rᵀz` turned negative (the
+/// preconditioner is not positive definite). The residual norm itself is no
+/// guide: with IC(0) on high-contrast systems it stays above its start for
+/// over a hundred iterations before CG converges (measured), so a poor but
+/// sound factor costs iterations and CG still reaches the tolerance.
 pub struct Cg {
     /// Stopping rule.
     pub tolerance: Tolerance,
     /// The preconditioner (set up on every solve).
     pub preconditioner: Box<dyn Preconditioner>,
-    /// A preconditioner with a fallback gives way to it when the residual
-    /// has not reached a new minimum for this many iterations (`None`:
-    /// only when CG breaks down or runs out of iterations). Default 100.
-    pub stall: Option<usize>,
 }
 
 impl Cg {
@@ -77,13 +84,16 @@ impl Cg {
         Cg {
             tolerance,
             preconditioner,
-            stall: Some(STALL_ITERATIONS),
         }
     }
 }
 
-/// The default of [`Cg::stall`].
-const STALL_ITERATIONS: usize = 100;
+/// Consecutive iterations without a change of the iterate after which CG
+/// gives up on a preconditioner with a fallback.
+pub const STAGNANT_ITERATIONS: usize = 3;
+/// Growth of `√(rᵀz)` over its start after which CG gives up on a
+/// preconditioner with a fallback.
+pub const DIVERGENCE: f64 = 1e5;
 
 impl LinearSolver for Cg {
     fn solve(
@@ -101,8 +111,8 @@ impl LinearSolver for Cg {
         // A preconditioner with a fallback (a learned factor) gets one
         // attempt; if CG fails with it, CG restarts from the initial guess
         // with the fallback, and the report says so.
-        let stall = self.stall.filter(|_| self.preconditioner.can_fall_back());
-        let Err(error) = self.attempt(a, b, x, target, &mut report, stall) else {
+        let watch = self.preconditioner.can_fall_back();
+        let Err(error) = self.attempt(a, b, x, target, &mut report, watch) else {
             return Ok(finish(report, a, b, x));
         };
         let Some(fallback) = self.preconditioner.fall_back(a) else {
@@ -110,7 +120,7 @@ impl LinearSolver for Cg {
         };
         report.fallback = Some(format!("{} ({error})", fallback?));
         x.copy_from_slice(&x0);
-        self.attempt(a, b, x, target, &mut report, None)?;
+        self.attempt(a, b, x, target, &mut report, false)?;
         Ok(finish(report, a, b, x))
     }
 }
@@ -123,8 +133,8 @@ fn finish(mut report: SolveReport, a: &SparseMatrix, b: &[f64], x: &[f64]) -> So
 
 impl Cg {
     /// Preconditioned CG from `x` until `|r| <= target`, adding its
-    /// iterations and residuals to `report`; with `stall`, a residual
-    /// without a new minimum for that many iterations fails the attempt.
+    /// iterations and residuals to `report`; with `watch`, stagnation and
+    /// divergence (see [`Cg`]) fail the attempt.
     fn attempt(
         &self,
         a: &SparseMatrix,
@@ -132,7 +142,7 @@ impl Cg {
         x: &mut [f64],
         target: f64,
         report: &mut SolveReport,
-        stall: Option<usize>,
+        watch: bool,
     ) -> Result<(), SolverError> {
         let (preconditioner, tolerance) = (self.preconditioner.as_ref(), &self.tolerance);
         let mut r = vec![0.0; b.len()];
@@ -145,20 +155,13 @@ impl Cg {
         let mut rz = super::dot(&r, &z);
         let mut residual_norm = norm(&r);
         report.history.push(residual_norm);
-        let (mut best, mut since_best) = (residual_norm, 0);
+        let (start_rz, mut stagnant) = (rz, 0);
         // Each attempt has the whole iteration budget.
         let first = report.iterations;
         while residual_norm > target {
             if report.iterations - first >= tolerance.max_iterations {
                 let e = not_converged("CG", report.iterations - first, a, b, x, tolerance.rtol);
                 return Err(e);
-            }
-            if stall.is_some_and(|window| since_best >= window) {
-                return Err(SolverError::Breakdown {
-                    method: "CG",
-                    iteration: report.iterations,
-                    reason: format!("the residual stalled for {since_best} iterations"),
-                });
             }
             spmv(a, &p, &mut ap);
             let pap = super::dot(&p, &ap);
@@ -172,12 +175,20 @@ impl Cg {
                 });
             }
             let alpha = rz / pap;
+            if watch && alpha.abs() * norm(&p) <= f64::EPSILON * norm(x) {
+                stagnant += 1;
+            } else {
+                stagnant = 0;
+            }
             x.iter_mut().zip(&p).for_each(|(xi, pi)| *xi += alpha * pi);
             r.iter_mut()
                 .zip(&ap)
                 .for_each(|(ri, api)| *ri -= alpha * api);
             preconditioner.apply(&r, &mut z);
             let rz_new = super::dot(&r, &z);
+            if watch {
+                give_up(report.iterations + 1, rz_new, start_rz, stagnant)?;
+            }
             let beta = rz_new / rz;
             rz = rz_new;
             p.iter_mut()
@@ -186,14 +197,30 @@ impl Cg {
             report.iterations += 1;
             residual_norm = norm(&r);
             report.history.push(residual_norm);
-            if residual_norm < best {
-                (best, since_best) = (residual_norm, 0);
-            } else {
-                since_best += 1;
-            }
         }
         Ok(())
     }
+}
+
+/// Whether CG should give up on a preconditioner with a fallback after
+/// `iteration`, from `rᵀz` now and at the start and the count of iterations
+/// without a change of the iterate (the rules on [`Cg`]).
+fn give_up(iteration: usize, rz: f64, start_rz: f64, stagnant: usize) -> Result<(), SolverError> {
+    let reason = if stagnant >= STAGNANT_ITERATIONS {
+        format!("the iterate stopped changing for {stagnant} iterations")
+    } else if rz < 0.0 || rz.is_nan() {
+        format!("r^T z = {rz:e}: the preconditioner is not positive definite")
+    } else if rz > DIVERGENCE * DIVERGENCE * start_rz {
+        let growth = (rz / start_rz).sqrt();
+        format!("the preconditioned residual grew to {growth:.1e} times its start")
+    } else {
+        return Ok(());
+    };
+    Err(SolverError::Breakdown {
+        method: "CG",
+        iteration,
+        reason,
+    })
 }
 
 /// `r = b - A x`.
