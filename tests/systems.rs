@@ -208,3 +208,55 @@ fn generate_systems_refuses_bad_configs() {
     );
     assert!(!dir.path().join("out").exists());
 }
+
+#[test]
+fn a_grid_is_meshed_structured_and_gives_the_five_point_stencil() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("grid.yaml");
+    std::fs::write(
+        &config,
+        "output: grid\nseed: 1\ntrain:\n  - {count: 1, geometries: [grid], mesh_size: [0.05, 0.05], \
+         contrast: [1, 1]}\ntest:\n  - {count: 1, geometries: [grid], mesh_size: [0.1, 0.1], \
+         contrast: [1, 1]}\n",
+    )
+    .unwrap();
+    let out = generate(&config, false).unwrap();
+    let index = SystemsIndex::read(&out).unwrap();
+    for entry in &index.systems {
+        let cells = if entry.split == Split::Train { 20 } else { 10 };
+        let system = index.load(&out, entry).unwrap();
+        // The interior nodes of a grid of `cells`² squares.
+        assert_eq!(entry.unknowns, (cells - 1) * (cells - 1));
+        let h = 1.0 / cells as f64;
+        for p in &system.points {
+            for c in &p[..2] {
+                assert!(
+                    ((c / h).round() * h - c).abs() < 1e-9,
+                    "{p:?} is off the grid"
+                );
+            }
+        }
+        // κ = 1: 4 on the diagonal, −1 to the four neighbours, nothing
+        // across the triangles' diagonals.
+        let (a, s) = (&system.a, system.a.symbolic());
+        for i in 0..a.nrows() {
+            let row = s.row_ptr()[i]..s.row_ptr()[i + 1];
+            let mut entries: Vec<f64> = a.val()[row]
+                .iter()
+                .copied()
+                .filter(|v| v.abs() > 1e-9)
+                .collect();
+            entries.sort_by(f64::total_cmp);
+            assert!(
+                entries.len() <= 5 && (entries[entries.len() - 1] - 4.0).abs() < 1e-9,
+                "row {i}: {entries:?}"
+            );
+            assert!(
+                entries[..entries.len() - 1]
+                    .iter()
+                    .all(|v| (v + 1.0).abs() < 1e-9),
+                "row {i}: {entries:?}"
+            );
+        }
+    }
+}

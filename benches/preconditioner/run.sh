@@ -3,6 +3,8 @@
 # pyamg's smoothed aggregation (the peer), on the same held-out systems
 # (Matrix Market files from `pde-engine generate systems`).
 #   benches/preconditioner/run.sh --quick   CI-size family and model (minutes)
+#   benches/preconditioner/run.sh --grid    structured grids, held out at 10^4 and 10^5
+#                                           unknowns (minutes): where the learned factor wins
 #   benches/preconditioner/run.sh           held-out systems of 10^4, 10^5, 10^6 unknowns
 # Prints the per-system table, then as its last line one JSON object with
 # the medians (ic0_iterations, learned_iterations, amg_iterations,
@@ -15,6 +17,14 @@ if [[ ${1:-} == --quick ]]; then
   train=cases/learned/train_preconditioner.yaml
   data=out/systems
   model=out/preconditioner
+elif [[ ${1:-} == --grid ]]; then
+  systems=benches/preconditioner/grid_systems.yaml
+  train=benches/preconditioner/grid_train.yaml
+  data=out/bench_grid_systems
+  model=out/bench_grid_preconditioner
+elif [[ -n ${1:-} ]]; then
+  echo "usage: benches/preconditioner/run.sh [--quick | --grid]" >&2
+  exit 2
 else
   systems=benches/preconditioner/systems.yaml
   train=benches/preconditioner/train.yaml

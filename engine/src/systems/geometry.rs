@@ -17,6 +17,10 @@ use crate::random::Draws;
 pub enum Geometry {
     /// The unit square.
     Square,
+    /// The unit square meshed as a structured grid of right triangles
+    /// (gmsh's transfinite meshing, `1/lc` cells a side): P1's Laplacian
+    /// is the five-point stencil, where IC(0) is known to be weak.
+    Grid,
     /// The unit square less a square notch of side 0.3–0.7 at one corner
     /// (a re-entrant corner).
     LShape,
@@ -62,12 +66,14 @@ impl Disc {
 }
 
 /// A drawn domain: a counter-clockwise polygon less circular holes,
-/// extruded to `depth` in 3D.
+/// extruded to `depth` in 3D, meshed unstructured unless `structured`.
 #[derive(Clone, Debug)]
 pub(crate) struct Domain {
     outline: Vec<[f64; 2]>,
     holes: Vec<Disc>,
     depth: Option<f64>,
+    /// A four-sided planar domain meshed as a structured grid.
+    structured: bool,
 }
 
 /// Gap kept between a channel's holes and between a hole and the walls.
@@ -92,9 +98,14 @@ impl Domain {
             outline,
             holes: Vec::new(),
             depth: None,
+            structured: false,
         };
         match geometry {
             Geometry::Square => planar(square),
+            Geometry::Grid => Domain {
+                structured: true,
+                ..planar(square)
+            },
             Geometry::LShape => planar(l_shape(draws)),
             Geometry::Polygon => {
                 let n = 5 + draws.index(5);
@@ -124,9 +135,8 @@ impl Domain {
                 planar(turned(&corners, draws.uniform([0.0, TAU])))
             }
             Geometry::ChannelWithHoles => Domain {
-                outline: vec![[0.0, 0.0], [2.0, 0.0], [2.0, 1.0], [0.0, 1.0]],
                 holes: channel_holes(draws),
-                depth: None,
+                ..planar(vec![[0.0, 0.0], [2.0, 0.0], [2.0, 1.0], [0.0, 1.0]])
             },
             Geometry::Box => Domain {
                 depth: Some(1.0),
@@ -254,6 +264,14 @@ impl Domain {
             "Plane Surface(1) = {{{}}};",
             list(1..=self.holes.len() + 1)
         ));
+        if self.structured {
+            line(format!(
+                "Transfinite Curve{{{}}} = Ceil({} / lc) + 1;",
+                list(1..=n),
+                self.size()
+            ));
+            line("Transfinite Surface{1};".into());
+        }
         match self.depth {
             None => {
                 line(format!(
