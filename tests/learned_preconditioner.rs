@@ -228,6 +228,7 @@ fn training_lowers_the_held_out_loss_and_cg_keeps_its_guarantees() {
         "loss.csv",
         "loss.png",
         "evaluation.json",
+        "iterations.png",
     ] {
         assert!(model.join(file).exists(), "{file}");
     }

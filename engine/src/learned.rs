@@ -14,7 +14,7 @@ pub mod preconditioner;
 mod train_mover;
 mod train_preconditioner;
 
-pub use compare::{compare, measure, Measurement, COMPARE_RTOL};
+pub use compare::{compare, measure, plot_iterations, Measurement, COMPARE_RTOL};
 pub use flow_step::{gnn_predictor, torchscript_predictor, GraphFlowStep};
 pub use train_mover::{
     evaluate as evaluate_mover, steep_layer_on, train_mover, MoverEvaluation, SteepLayerResult,

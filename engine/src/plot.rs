@@ -1,5 +1,5 @@
-//! PNG line plots of monitors (forces over time, ...), for people who would
-//! rather look than read. Drawn with `plotters` into memory, encoded with
+//! PNG line plots of monitors (forces over time, ...) and log–log scatter
+//! plots of measurements, for people who would rather look than read. Drawn with `plotters` into memory, encoded with
 //! `png`, and written atomically. The font (DejaVu Sans Mono, licence in
 //! `engine/assets/DejaVu-LICENSE`) is embedded, so plots need no system fonts.
 
@@ -141,13 +141,122 @@ pub fn panels(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Resu
         }
         root.present().map_err(|e| fail(&e))?;
     }
+    write_png(path, &pixels, WIDTH, height)
+}
+
+/// One log–log panel of a scatter figure.
+#[derive(Clone, Debug)]
+pub struct ScatterPanel {
+    /// The x-axis label.
+    pub x_label: String,
+    /// The y-axis label.
+    pub y_label: String,
+    /// Each series' legend and points `(x, y)` (points that are not
+    /// positive cannot be drawn on log axes and are left out).
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Series colours, in order.
+const PALETTE: [RGBColor; 4] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+];
+
+/// The range of positive `values` widened by a quarter on a log scale.
+fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    if lo.is_finite() {
+        lo / 1.25..hi * 1.25
+    } else {
+        1.0..10.0
+    }
+}
+
+/// A tick label of a log axis: `300`, `1e4`, `0.01`.
+fn compact(v: f64) -> String {
+    if (1.0..1e4).contains(&v) {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
+/// Draws `panels` side by side under a title, both axes logarithmic, each
+/// series as dots of its own colour, into `path`.
+pub fn scatter(path: &Path, title: &str, panels: &[ScatterPanel]) -> Result<()> {
+    register_font();
+    let (width, height) = (500 * panels.len().max(1) as u32, 40 + 420);
+    let mut pixels = vec![0u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        let fail = |e: &dyn std::fmt::Display| anyhow!("{}: plotting failed: {e}", path.display());
+        root.fill(&WHITE).map_err(|e| fail(&e))?;
+        let root = root
+            .titled(title, ("sans-serif", 22))
+            .map_err(|e| fail(&e))?;
+        for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
+            let points = || panel.series.iter().flat_map(|(_, p)| p.iter());
+            let xs = log_range(points().map(|p| p.0));
+            // Room at the top for the legend.
+            let ys = log_range(points().map(|p| p.1));
+            let ys = ys.start..ys.end * 2.5;
+            let mut chart = ChartBuilder::on(area)
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d(xs.log_scale(), ys.log_scale())
+                .map_err(|e| fail(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc(panel.x_label.as_str())
+                .y_desc(panel.y_label.as_str())
+                .x_labels(6)
+                .y_labels(6)
+                .x_label_formatter(&|v| compact(*v))
+                .y_label_formatter(&|v| compact(*v))
+                .light_line_style(WHITE)
+                .label_style(("sans-serif", 14))
+                .draw()
+                .map_err(|e| fail(&e))?;
+            for ((name, series), colour) in panel.series.iter().zip(PALETTE.iter().cycle()) {
+                let colour = *colour;
+                let dots = series
+                    .iter()
+                    .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+                    .map(move |&p| Circle::new(p, 4, colour.filled()));
+                chart
+                    .draw_series(dots)
+                    .map_err(|e| fail(&e))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, colour.filled()));
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .draw()
+                .map_err(|e| fail(&e))?;
+        }
+        root.present().map_err(|e| fail(&e))?;
+    }
+    write_png(path, &pixels, width, height)
+}
+
+/// Encodes RGB `pixels` as a PNG at `path`, atomically.
+fn write_png(path: &Path, pixels: &[u8], width: u32, height: u32) -> Result<()> {
     pde_mesh::io::vtk::write_atomically(path, |w| {
-        let mut encoder = png::Encoder::new(w, WIDTH, height);
+        let mut encoder = png::Encoder::new(w, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
         writer
-            .write_image_data(&pixels)
+            .write_image_data(pixels)
             .map_err(std::io::Error::other)?;
         writer.finish().map_err(std::io::Error::other)
     })?;

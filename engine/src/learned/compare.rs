@@ -2,9 +2,11 @@
 //! systems: CG to the same tolerance with none, Jacobi, SSOR, IC(0), AMG
 //! and the learned factor, every solution checked against the stored
 //! Cholesky one; iterations, set-up (inference included) and total
-//! seconds per system, medians and worst cases. `train preconditioner`
-//! evaluates with it, `bench preconditioner` reports it.
+//! seconds per system, medians and worst cases, and a picture of the
+//! iterations against size and contrast. `train preconditioner` evaluates
+//! with it, `bench preconditioner` reports it.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -19,6 +21,7 @@ use crate::linalg::factor::Ic0;
 use crate::linalg::krylov::{Cg, Tolerance};
 use crate::linalg::precond::{Identity, Jacobi, Ssor};
 use crate::linalg::{LinearSolver, Preconditioner};
+use crate::plot::{self, ScatterPanel};
 use crate::systems::SystemSample;
 
 /// What one preconditioner did on one system.
@@ -173,4 +176,36 @@ pub fn compare(
     }
     summary.insert("systems".into(), rows.into());
     Ok(summary.into())
+}
+
+/// The preconditioners [`plot_iterations`] draws, with their legends.
+const PLOTTED: [(&str, &str); 3] = [("ic0", "IC(0)"), ("learned", "learned"), ("amg", "AMG")];
+
+/// Draws the CG iterations of IC(0), the learned factor and AMG on each
+/// system of a [`compare`] result against the system's unknowns and its
+/// contrast (log–log) into the PNG `path`.
+pub fn plot_iterations(comparison: &serde_json::Value, title: &str, path: &Path) -> Result<()> {
+    let systems = comparison["systems"].as_array().map_or(&[][..], |v| v);
+    let panel = |x_key: &str, x_label: &str| ScatterPanel {
+        x_label: x_label.into(),
+        y_label: "CG iterations to 1e-8".into(),
+        series: PLOTTED
+            .iter()
+            .map(|(key, legend)| {
+                let points = systems
+                    .iter()
+                    .filter_map(|s| Some((s[x_key].as_f64()?, s[*key]["iterations"].as_f64()?)))
+                    .collect();
+                (legend.to_string(), points)
+            })
+            .collect(),
+    };
+    plot::scatter(
+        path,
+        title,
+        &[
+            panel("unknowns", "unknowns"),
+            panel("contrast", "contrast max κ / min κ"),
+        ],
+    )
 }

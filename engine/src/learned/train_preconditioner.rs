@@ -2,7 +2,8 @@
 //! factor ([`FactorModel`]) on a family of systems from `pde-engine
 //! generate systems`, with a progress bar, checkpoints and exact resume,
 //! `loss.csv` and `loss.png`, then measures it on the held-out systems next
-//! to the classical preconditioners ([`compare`]): `evaluation.json`.
+//! to the classical preconditioners ([`compare`]): `evaluation.json` and
+//! `iterations.png`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use pde_learned::tch::{Device, Tensor};
 use pde_learned::train::{optimize, Schedule};
 use serde::Deserialize;
 
-use super::compare::compare;
+use super::compare::{compare, plot_iterations};
 use super::preconditioner::ScaledSystem;
 use super::{first_step, plot_loss, read_train_config, show_step, write_evaluation, LossScale};
 use crate::case::DeviceKind;
@@ -291,6 +292,8 @@ pub fn train_preconditioner(path: &Path, progress: bool) -> Result<serde_json::V
         "test": comparison,
     });
     write_evaluation(&out, &summary)?;
+    let title = "held-out systems: CG iterations";
+    plot_iterations(&summary["test"], title, &out.join("iterations.png"))?;
     Ok(summary)
 }
 
