@@ -50,9 +50,7 @@ impl Trained {
             .map(|e| index.load(&self.data(), e).unwrap())
             .collect()
     }
-}
 
-impl Trained {
     /// Generates the family of `systems` (a YAML config writing to
     /// `systems`) and trains the model of `model` and `steps` on it.
     fn new(systems: &str, model: &str, steps: usize) -> Trained {
@@ -124,8 +122,9 @@ fn tolerance() -> Tolerance {
     }
 }
 
-/// PCG with `p` on `sample`: the iterations, the largest difference from the stored Cholesky
-/// solution relative to its largest value, and the fallback if any.
+/// PCG with `p` on `sample`: the iterations, the largest difference from
+/// the stored Cholesky solution relative to its largest value, and the
+/// fallback if any.
 fn pcg(sample: &SystemSample, p: Box<dyn Preconditioner>) -> (usize, f64, Option<String>) {
     let mut x = vec![0.0; sample.b.len()];
     let mut cg = Cg::new(p, tolerance());

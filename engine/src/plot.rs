@@ -1,6 +1,7 @@
 //! PNG line plots of monitors (forces over time, ...) and log–log scatter
-//! plots of measurements, for people who would rather look than read. Drawn with `plotters` into memory, encoded with
-//! `png`, and written atomically. The font (DejaVu Sans Mono, licence in
+//! plots of measurements, for people who would rather look than read.
+//! Drawn with `plotters` into memory, encoded with `png`, and written
+//! atomically. The font (DejaVu Sans Mono, licence in
 //! `engine/assets/DejaVu-LICENSE`) is embedded, so plots need no system fonts.
 
 use std::path::Path;
@@ -68,16 +69,9 @@ fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// Draws `panels` stacked under a title, sharing the x axis, into `path`.
 pub fn panels(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Result<()> {
-    register_font();
     let height = 40 + PANEL_HEIGHT * panels.len().max(1) as u32;
-    let mut pixels = vec![0u8; (WIDTH * height * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, height)).into_drawing_area();
-        let fail = |e: &dyn std::fmt::Display| anyhow!("{}: plotting failed: {e}", path.display());
-        root.fill(&WHITE).map_err(|e| fail(&e))?;
-        let root = root
-            .titled(title, ("sans-serif", 22))
-            .map_err(|e| fail(&e))?;
+    figure(path, (WIDTH, height), title, |root| {
+        let fail = |e: &dyn std::fmt::Display| failed(path, e);
         let shown = |p: &Panel, points: &[(f64, f64)]| {
             let from = p.from.unwrap_or(f64::NEG_INFINITY);
             points
@@ -130,18 +124,11 @@ pub fn panels(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Resu
                     .map_err(|e| fail(&e))?
                     .label(r.label.as_str())
                     .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], other));
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .label_font(("sans-serif", 14))
-                    .draw()
-                    .map_err(|e| fail(&e))?;
+                legend(&mut chart, SeriesLabelPosition::MiddleRight).map_err(|e| fail(&e))?;
             }
         }
-        root.present().map_err(|e| fail(&e))?;
-    }
-    write_png(path, &pixels, WIDTH, height)
+        Ok(())
+    })
 }
 
 /// One log–log panel of a scatter figure.
@@ -188,16 +175,9 @@ fn compact(v: f64) -> String {
 /// Draws `panels` side by side under a title, both axes logarithmic, each
 /// series as dots of its own colour, into `path`.
 pub fn scatter(path: &Path, title: &str, panels: &[ScatterPanel]) -> Result<()> {
-    register_font();
-    let (width, height) = (500 * panels.len().max(1) as u32, 40 + 420);
-    let mut pixels = vec![0u8; (width * height * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
-        let fail = |e: &dyn std::fmt::Display| anyhow!("{}: plotting failed: {e}", path.display());
-        root.fill(&WHITE).map_err(|e| fail(&e))?;
-        let root = root
-            .titled(title, ("sans-serif", 22))
-            .map_err(|e| fail(&e))?;
+    let size = (500 * panels.len().max(1) as u32, 40 + 420);
+    figure(path, size, title, |root| {
+        let fail = |e: &dyn std::fmt::Display| failed(path, e);
         for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
             let points = || panel.series.iter().flat_map(|(_, p)| p.iter());
             let xs = log_range(points().map(|p| p.0));
@@ -234,31 +214,62 @@ pub fn scatter(path: &Path, title: &str, panels: &[ScatterPanel]) -> Result<()> 
                     .label(name.as_str())
                     .legend(move |(x, y)| Circle::new((x + 10, y), 4, colour.filled()));
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 14))
-                .draw()
-                .map_err(|e| fail(&e))?;
+            legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(|e| fail(&e))?;
         }
-        root.present().map_err(|e| fail(&e))?;
-    }
-    write_png(path, &pixels, width, height)
+        Ok(())
+    })
 }
 
-/// Encodes RGB `pixels` as a PNG at `path`, atomically.
-fn write_png(path: &Path, pixels: &[u8], width: u32, height: u32) -> Result<()> {
+/// The error of a figure for `path` that could not be drawn.
+fn failed(path: &Path, e: &dyn std::fmt::Display) -> anyhow::Error {
+    anyhow!("{}: plotting failed: {e}", path.display())
+}
+
+/// The drawing area of a figure, below its title.
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// Draws a figure of `size` pixels, white, titled `title`, with `draw`, and
+/// writes it as a PNG to `path`, atomically.
+fn figure(
+    path: &Path,
+    (width, height): (u32, u32),
+    title: &str,
+    draw: impl FnOnce(&Area) -> Result<()>,
+) -> Result<()> {
+    register_font();
+    let mut pixels = vec![0u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| failed(path, &e))?;
+        let titled = root
+            .titled(title, ("sans-serif", 22))
+            .map_err(|e| failed(path, &e))?;
+        draw(&titled)?;
+        root.present().map_err(|e| failed(path, &e))?;
+    }
     pde_mesh::io::vtk::write_atomically(path, |w| {
         let mut encoder = png::Encoder::new(w, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
         writer
-            .write_image_data(pixels)
+            .write_image_data(&pixels)
             .map_err(std::io::Error::other)?;
         writer.finish().map_err(std::io::Error::other)
     })?;
     Ok(())
+}
+
+/// Draws the legend of `chart`'s labelled series at `position`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
 }

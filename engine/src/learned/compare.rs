@@ -188,7 +188,7 @@ pub fn plot_iterations(comparison: &serde_json::Value, title: &str, path: &Path)
     let systems = comparison["systems"].as_array().map_or(&[][..], |v| v);
     let panel = |x_key: &str, x_label: &str| ScatterPanel {
         x_label: x_label.into(),
-        y_label: "CG iterations to 1e-8".into(),
+        y_label: format!("CG iterations to {COMPARE_RTOL:e}"),
         series: PLOTTED
             .iter()
             .map(|(key, legend)| {

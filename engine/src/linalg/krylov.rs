@@ -202,9 +202,9 @@ impl Cg {
     }
 }
 
-/// Whether CG should give up on a preconditioner with a fallback after
-/// `iteration`, from `rᵀz` now and at the start and the count of iterations
-/// without a change of the iterate (the rules on [`Cg`]).
+/// The breakdown that makes CG give up on a preconditioner with a fallback
+/// after `iteration`, if any, from `rᵀz` now and at the start and the count
+/// of iterations without a change of the iterate (the rules on [`Cg`]).
 fn give_up(iteration: usize, rz: f64, start_rz: f64, stagnant: usize) -> Result<(), SolverError> {
     let reason = if stagnant >= STAGNANT_ITERATIONS {
         format!("the iterate stopped changing for {stagnant} iterations")
