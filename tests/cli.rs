@@ -655,6 +655,20 @@ fn solvers_are_chosen_in_the_case_file() {
         (summary["probes"]["centre"].as_f64().unwrap() - 1.0).abs() < 1e-3,
         "{summary}"
     );
+    // MIC(0) by its options: the same solution, fewer iterations than IC(0).
+    let with = |preconditioner: &str| {
+        let text = std::fs::read_to_string(&case).unwrap();
+        let text = text.replace("preconditioner: amg", preconditioner);
+        let other = dir.path().join("other.yaml");
+        std::fs::write(&other, text).unwrap();
+        run_ok(&other, &dir.path().join("other"))
+    };
+    let ic0 = with("preconditioner: ic0");
+    let mic0 = with("preconditioner: {kind: mic0, omega: 1}");
+    let centre = |s: &serde_json::Value| s["probes"]["centre"].as_f64().unwrap();
+    assert!((centre(&mic0) - centre(&summary)).abs() < 1e-9, "{mic0}");
+    let iterations = |s: &serde_json::Value| s["solver_iterations"].as_u64().unwrap();
+    assert!(iterations(&mic0) < iterations(&ic0), "{mic0} {ic0}");
 
     std::fs::write(
         &case,
@@ -871,7 +885,11 @@ fn check_refuses_what_the_run_would_refuse() {
         ),
         (
             format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: cg, preconditioner: magic}}\n"),
-            "line 6 column 36: unknown variant `magic`, expected one of jacobi, ssor, ilu0, ic0, amg, lsc, none",
+            "line 6 column 36: unknown variant `magic`, expected one of jacobi, ssor, ilu0, ic0, mic0, amg, lsc, none",
+        ),
+        (
+            format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: cg, preconditioner: {{kind: mic0, omega: 1.5}}}}\n"),
+            "solver.preconditioner: omega is 1.5; expected a number in (0, 1]",
         ),
         (
             format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: pardiso}}\n"),

@@ -365,6 +365,38 @@ fn a_moving_finite_volume_run_conserves_and_stays_within_bounds() {
     let mover = &moving["mesh_mover"];
     assert!(mover["moves"].as_u64().unwrap() > 10, "{mover}");
     assert_eq!(mover["moves_skipped"], 0, "{mover}");
+    // Each mover's own record: every move is proposed by the primary, the
+    // fallback proposes what the guard refused of it.
+    let count = |m: &serde_json::Value, key: &str| m[key].as_u64().unwrap();
+    let per_mover = mover["per_mover"].as_array().unwrap();
+    let (primary, fallback) = (&per_mover[0], &per_mover[1]);
+    assert_eq!(
+        (&primary["mover"], &primary["role"]),
+        (&"monge_ampere".into(), &"primary".into())
+    );
+    assert_eq!(
+        (&fallback["mover"], &fallback["role"]),
+        (&"spring".into(), &"fallback".into())
+    );
+    assert_eq!(
+        count(primary, "proposals"),
+        count(mover, "moves"),
+        "{mover}"
+    );
+    assert_eq!(
+        count(fallback, "proposals"),
+        count(primary, "proposals") - count(primary, "accepted"),
+        "{mover}"
+    );
+    assert_eq!(
+        count(fallback, "accepted"),
+        count(mover, "mover_fallbacks"),
+        "{mover}"
+    );
+    assert!(
+        primary["seconds_per_proposal"].as_f64().unwrap() > 0.0,
+        "{mover}"
+    );
     assert!(fixed.get("mesh_mover").is_none());
     // Within the initial bounds [0, 1], and the peak better kept.
     let range = |s: &serde_json::Value| {

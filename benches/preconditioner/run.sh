@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Learned CG preconditioners against none, Jacobi, SSOR, IC(0), our AMG and
+# Learned CG preconditioners against none, Jacobi, SSOR, IC(0), MIC(0), our AMG and
 # pyamg's smoothed aggregation (the peer), on the same held-out systems
 # (Matrix Market files from `pde-engine generate systems`).
 #   benches/preconditioner/run.sh --quick   CI-size family and model (minutes)
@@ -41,7 +41,7 @@ peer=$("$PY" benches/preconditioner/pyamg_peer.py "$data")
 python3 - "$ours" "$peer" <<'PY'
 import json, sys
 ours, peer = (json.loads(a) for a in sys.argv[1:])
-names = ["none", "jacobi", "ssor", "ic0", "amg", "learned"]
+names = ["none", "jacobi", "ssor", "ic0", "mic0", "amg", "learned"]
 print("| preconditioner | median iterations | worst | median seconds |")
 print("|---|---|---|---|")
 for n in names:

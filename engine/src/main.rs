@@ -288,7 +288,7 @@ enum BenchCommand {
         threads: usize,
     },
     /// CG preconditioners on a family of systems from `generate systems`:
-    /// none, Jacobi, SSOR, IC(0), AMG and a learned factor, to the same
+    /// none, Jacobi, SSOR, IC(0), MIC(0), AMG and a learned factor, to the same
     /// tolerance (1e-8), each solution checked against the stored Cholesky
     /// one. Prints per system the iterations, set-up (inference included)
     /// and total seconds of each as JSON, then one line of medians and

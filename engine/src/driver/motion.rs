@@ -57,10 +57,70 @@ pub struct MotionSpec<'a> {
     pub every: usize,
 }
 
-/// A mover by kind name.
+/// A mover by kind name, with what it did.
 struct NamedMover {
     name: String,
     mover: Box<dyn MeshMover>,
+    record: MoverRecord,
+}
+
+/// What one mover did, for the summary: the primary and the fallback
+/// are counted apart, so that each one's cost and quality can be read.
+#[derive(Clone, Debug)]
+struct MoverRecord {
+    /// Meshes it proposed (each scaled back as the guard needed).
+    proposals: usize,
+    /// Proposals the guard accepted.
+    accepted: usize,
+    /// Seconds in its proposals and their checks (not the monitor).
+    seconds: f64,
+    /// Smallest angle (degrees) of its accepted meshes.
+    min_angle: f64,
+}
+
+impl Default for MoverRecord {
+    fn default() -> Self {
+        MoverRecord {
+            proposals: 0,
+            accepted: 0,
+            seconds: 0.0,
+            min_angle: f64::INFINITY,
+        }
+    }
+}
+
+impl MoverRecord {
+    /// Its summary entry, for the mover `name` in `role`.
+    fn summary(&self, name: &str, role: &str) -> serde_json::Value {
+        serde_json::json!({
+            "mover": name,
+            "role": role,
+            "proposals": self.proposals,
+            "accepted": self.accepted,
+            "seconds_per_proposal": self.seconds / self.proposals.max(1) as f64,
+            "min_angle_degrees": (self.accepted > 0).then_some(self.min_angle),
+        })
+    }
+
+    /// The record as a snapshot row.
+    fn to_row(&self) -> Vec<f64> {
+        vec![
+            self.proposals as f64,
+            self.accepted as f64,
+            self.seconds,
+            self.min_angle,
+        ]
+    }
+
+    /// The record of a [`MoverRecord::to_row`] row.
+    fn from_row(row: &[f64]) -> Self {
+        MoverRecord {
+            proposals: row[0] as usize,
+            accepted: row[1] as usize,
+            seconds: row[2],
+            min_angle: row[3],
+        }
+    }
 }
 
 /// What the movers did, for the summary.
@@ -105,6 +165,7 @@ impl Motion {
                 name: kind.to_string(),
                 mover: (entry.build)(options, mesh)
                     .with_context(|| format!("mesh_mover: building {kind}"))?,
+                record: MoverRecord::default(),
             })
         };
         Ok(Motion {
@@ -144,12 +205,18 @@ impl Motion {
             .chain(self.fallback.as_mut())
             .enumerate()
         {
-            match guarded(
+            let proposed = Instant::now();
+            let checked = guarded(
                 &current,
                 mover.mover.new_points(&current.points, &eval),
                 &limits,
-            ) {
+            );
+            mover.record.proposals += 1;
+            mover.record.seconds += proposed.elapsed().as_secs_f64();
+            match checked {
                 Ok((mesh, scaled, min_angle)) => {
+                    mover.record.accepted += 1;
+                    mover.record.min_angle = mover.record.min_angle.min(min_angle);
                     self.record.scaled_back += usize::from(scaled);
                     self.record.fallbacks += usize::from(k > 0);
                     self.record.min_angle = self.record.min_angle.min(min_angle);
@@ -208,7 +275,16 @@ impl Motion {
             "first_refused_move": r.first_refusal,
             "seconds_per_move": r.seconds / (r.moves + r.skipped).max(1) as f64,
             "min_angle_degrees": if r.moves > 0 { Some(r.min_angle) } else { None },
+            "per_mover": self.movers().map(|(m, role)| m.record.summary(&m.name, role))
+                .collect::<Vec<_>>(),
         })
+    }
+
+    /// The primary mover and the fallback, with their roles (the keys of
+    /// their summaries and snapshots).
+    fn movers(&self) -> impl Iterator<Item = (&NamedMover, &'static str)> {
+        std::iter::once((&self.primary, "primary"))
+            .chain(self.fallback.as_ref().map(|f| (f, "fallback")))
     }
 }
 
@@ -253,9 +329,9 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
                 r.min_angle,
             ],
         );
-        s.push("primary", self.primary.mover.state());
-        if let Some(f) = &self.fallback {
-            s.push("fallback", f.mover.state());
+        for (named, role) in self.movers() {
+            s.push(role, named.mover.state());
+            s.push(format!("{role}_record"), named.record.to_row());
         }
         if let Some(why) = &r.first_refusal {
             s.push_text("first_refusal", why.clone());
@@ -290,6 +366,7 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
                 .mover
                 .set_state(snapshot.get(key)?)
                 .map_err(|e| StepError::Restart(format!("the {} mover: {e:#}", named.name)))?;
+            named.record = MoverRecord::from_row(snapshot.get_len(&format!("{key}_record"), 4)?);
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Learned preconditioners measured against classical ones on the same
-//! systems: CG to the same tolerance with none, Jacobi, SSOR, IC(0), AMG
-//! and the learned factor, every solution checked against the stored
+//! systems: CG to the same tolerance with none, Jacobi, SSOR, IC(0),
+//! MIC(0), AMG and the learned factor, every solution checked against the stored
 //! Cholesky one; iterations, set-up (inference included) and total
 //! seconds per system, medians and worst cases, and a picture of the
 //! iterations against size and contrast. `train preconditioner` evaluates
@@ -17,7 +17,7 @@ use pde_learned::tch::Device;
 use super::preconditioner::LearnedFactor;
 use crate::driver::progress_bar;
 use crate::linalg::amg::Amg;
-use crate::linalg::factor::Ic0;
+use crate::linalg::factor::{Ic0, IncompleteCholesky, MIC_OMEGA};
 use crate::linalg::krylov::{Cg, Tolerance};
 use crate::linalg::precond::{Identity, Jacobi, Ssor};
 use crate::linalg::{LinearSolver, Preconditioner};
@@ -90,6 +90,10 @@ fn contenders(model: &Arc<Mutex<FactorModel>>, device: Device) -> Vec<(&'static 
         ("jacobi", Box::new(|| Box::new(Jacobi::default()))),
         ("ssor", Box::new(|| Box::new(Ssor::new(1.2)))),
         ("ic0", Box::new(|| Box::new(Ic0::default()))),
+        (
+            "mic0",
+            Box::new(|| Box::new(IncompleteCholesky::modified(MIC_OMEGA))),
+        ),
         ("amg", Box::new(|| Box::new(Amg::default()))),
         (
             "learned",
@@ -179,9 +183,14 @@ pub fn compare(
 }
 
 /// The preconditioners [`plot_iterations`] draws, with their legends.
-const PLOTTED: [(&str, &str); 3] = [("ic0", "IC(0)"), ("learned", "learned"), ("amg", "AMG")];
+const PLOTTED: [(&str, &str); 4] = [
+    ("ic0", "IC(0)"),
+    ("mic0", "MIC(0)"),
+    ("learned", "learned"),
+    ("amg", "AMG"),
+];
 
-/// Draws the CG iterations of IC(0), the learned factor and AMG on each
+/// Draws the CG iterations of IC(0), MIC(0), the learned factor and AMG on each
 /// system of a [`compare`] result against the system's unknowns and its
 /// contrast (log–log) into the PNG `path`.
 pub fn plot_iterations(comparison: &serde_json::Value, title: &str, path: &Path) -> Result<()> {

@@ -1,8 +1,8 @@
 //! Preconditioners of the form `M = L Lᵀ` with `L` lower triangular on the
-//! pattern of the lower triangle of `A`: incomplete Cholesky IC(0), and the
-//! factors learned models predict (feature `torch`), which are applied by
-//! the same triangular solves, so that one of their iterations costs what
-//! an IC(0) iteration costs.
+//! pattern of the lower triangle of `A`: incomplete Cholesky IC(0), its
+//! modified form MIC(0), and the factors learned models predict (feature
+//! `torch`), which are applied by the same triangular solves, so that one
+//! of their iterations costs what an IC(0) iteration costs.
 
 use super::{Preconditioner, SolverError, SparseMatrix};
 
@@ -175,22 +175,162 @@ pub fn incomplete_cholesky(
     Ok(l)
 }
 
-/// Incomplete Cholesky without fill, IC(0), as `L Lᵀ`. A matrix that is
-/// not an M-matrix (P2 elements, strong anisotropy) can give a
-/// non-positive pivot; the factorisation is then retried on
-/// `A + shift · diag(A)` with a growing shift (Manteuffel's shifted IC, as
-/// PETSc's `-pc_factor_shift_type positive_definite`).
-#[derive(Clone, Debug, Default)]
-pub struct Ic0 {
-    factor: Option<LowerFactor>,
+/// Modified incomplete Cholesky MIC(0) of `A + shift · diag(A)` on
+/// `pattern` (Gustafsson 1978): the fill that IC(0) drops at `(i, j)` is
+/// taken, times `omega`, from the diagonals of rows `i` and `j`, so that
+/// with `omega = 1` the product `L Lᵀ` has `A`'s row sums (`L Lᵀ 1 = A 1`);
+/// `omega = 0` is IC(0). On the five-point Laplacian this lowers the
+/// condition number from IC(0)'s `O(h⁻²)` to `O(h⁻¹)`. Right-looking (a
+/// column at a time), because a dropped entry changes the diagonal of an
+/// earlier row than the one that drops it. `Err`: the row whose pivot is
+/// not positive.
+pub fn modified_incomplete_cholesky(
+    a: &SparseMatrix,
+    pattern: &LowerPattern,
+    omega: f64,
     shift: f64,
+) -> Result<Vec<f64>, usize> {
+    let n = pattern.rows();
+    let LowerPattern { row_ptr, cols, .. } = pattern;
+    let diagonal = |i: usize| row_ptr[i + 1] - 1;
+    // L's columns below the diagonal: rows (ascending) and positions.
+    let mut col_ptr = vec![0usize; n + 1];
+    for i in 0..n {
+        for &j in &cols[row_ptr[i]..diagonal(i)] {
+            col_ptr[j + 1] += 1;
+        }
+    }
+    for j in 0..n {
+        col_ptr[j + 1] += col_ptr[j];
+    }
+    let mut below = vec![(0usize, 0usize); col_ptr[n]];
+    let mut next = col_ptr.clone();
+    for (i, row) in row_ptr.windows(2).enumerate() {
+        for k in row[0]..row[1] - 1 {
+            below[next[cols[k]]] = (i, k);
+            next[cols[k]] += 1;
+        }
+    }
+    let mut l = pattern.values_of(a);
+    for i in 0..n {
+        l[diagonal(i)] *= 1.0 + shift;
+    }
+    // `at[i]`: position of (i, j) for the column j being updated.
+    let mut at = vec![usize::MAX; n];
+    for k in 0..n {
+        let pivot = l[diagonal(k)];
+        if pivot.is_nan() || pivot <= 0.0 {
+            return Err(k);
+        }
+        let root = pivot.sqrt();
+        l[diagonal(k)] = root;
+        let column = &below[col_ptr[k]..col_ptr[k + 1]];
+        for &(_, p) in column {
+            l[p] /= root;
+        }
+        // The update A_ij -= L_ik L_jk for i ≥ j > k: kept on the pattern,
+        // moved to the diagonals (times omega) off it.
+        for (m, &(j, pj)) in column.iter().enumerate() {
+            let ljk = l[pj];
+            l[diagonal(j)] -= ljk * ljk;
+            for &(i, q) in &below[col_ptr[j]..col_ptr[j + 1]] {
+                at[i] = q;
+            }
+            for &(i, pi) in &column[m + 1..] {
+                let fill = l[pi] * ljk;
+                match at[i] {
+                    usize::MAX => {
+                        l[diagonal(i)] -= omega * fill;
+                        l[diagonal(j)] -= omega * fill;
+                    }
+                    q => l[q] -= fill,
+                }
+            }
+            for &(i, _) in &below[col_ptr[j]..col_ptr[j + 1]] {
+                at[i] = usize::MAX;
+            }
+        }
+    }
+    Ok(l)
+}
+
+/// The factor of `method` on `pattern`, retried on `A + shift · diag(A)`
+/// with a growing shift while a pivot is not positive (Manteuffel's
+/// shifted incomplete Cholesky, as PETSc's `-pc_factor_shift_type
+/// positive_definite`): the factor and the shift used.
+fn shifted_factor(
+    a: &SparseMatrix,
+    pattern: LowerPattern,
+    method: &'static str,
+    factorize: impl Fn(&SparseMatrix, &LowerPattern, f64) -> Result<Vec<f64>, usize>,
+) -> Result<(LowerFactor, f64), SolverError> {
+    let mut shift = 0.0;
+    loop {
+        match factorize(a, &pattern, shift) {
+            Ok(values) => {
+                let factor =
+                    LowerFactor::new(pattern, values).map_err(|reason| SolverError::Breakdown {
+                        method,
+                        iteration: 0,
+                        reason,
+                    })?;
+                return Ok((factor, shift));
+            }
+            Err(_) if shift < LARGEST_SHIFT => {
+                shift = if shift == 0.0 {
+                    FIRST_SHIFT
+                } else {
+                    2.0 * shift
+                };
+            }
+            Err(row) => {
+                return Err(SolverError::Breakdown {
+                    method,
+                    iteration: 0,
+                    reason: format!(
+                        "no positive pivot in row {row} even with a diagonal shift of \
+                         {shift:e}: the matrix is not positive definite"
+                    ),
+                })
+            }
+        }
+    }
 }
 
 /// The first shift tried after a breakdown, and the largest.
 const FIRST_SHIFT: f64 = 1e-3;
 const LARGEST_SHIFT: f64 = 1e3;
 
-impl Ic0 {
+/// Incomplete Cholesky without fill as `L Lᵀ`: IC(0), or its modified
+/// form MIC(0) with relaxation `omega` ([`modified_incomplete_cholesky`]).
+/// A matrix that is not an M-matrix (P2 elements, strong anisotropy) can
+/// give a non-positive pivot; the factorisation is then retried on
+/// `A + shift · diag(A)` with a growing shift.
+#[derive(Clone, Debug, Default)]
+pub struct IncompleteCholesky {
+    /// 0 for IC(0); MIC(0)'s relaxation otherwise.
+    omega: f64,
+    factor: Option<LowerFactor>,
+    shift: f64,
+}
+
+/// IC(0): [`IncompleteCholesky::default`].
+pub type Ic0 = IncompleteCholesky;
+
+/// MIC(0)'s default relaxation: just below 1, where the pivots of
+/// unstructured meshes stay positive and grids keep nearly all the gain.
+pub const MIC_OMEGA: f64 = 0.97;
+
+impl IncompleteCholesky {
+    /// MIC(0) with relaxation `omega` in (0, 1] (1: `L Lᵀ` keeps `A`'s
+    /// row sums).
+    pub fn modified(omega: f64) -> Self {
+        IncompleteCholesky {
+            omega,
+            ..Default::default()
+        }
+    }
+
     /// The factor of the last set-up.
     pub fn factor(&self) -> Option<&LowerFactor> {
         self.factor.as_ref()
@@ -207,44 +347,21 @@ impl Ic0 {
         a: &SparseMatrix,
         pattern: LowerPattern,
     ) -> Result<(LowerFactor, f64), SolverError> {
-        let mut shift = 0.0;
-        loop {
-            match incomplete_cholesky(a, &pattern, shift) {
-                Ok(values) => {
-                    let factor = LowerFactor::new(pattern, values).map_err(|reason| {
-                        SolverError::Breakdown {
-                            method: "IC(0)",
-                            iteration: 0,
-                            reason,
-                        }
-                    })?;
-                    return Ok((factor, shift));
-                }
-                Err(_) if shift < LARGEST_SHIFT => {
-                    shift = if shift == 0.0 {
-                        FIRST_SHIFT
-                    } else {
-                        2.0 * shift
-                    };
-                }
-                Err(row) => {
-                    return Err(SolverError::Breakdown {
-                        method: "IC(0)",
-                        iteration: 0,
-                        reason: format!(
-                            "no positive pivot in row {row} even with a diagonal shift of \
-                             {shift:e}: the matrix is not positive definite"
-                        ),
-                    })
-                }
-            }
-        }
+        shifted_factor(a, pattern, "IC(0)", incomplete_cholesky)
     }
 }
 
-impl Preconditioner for Ic0 {
+impl Preconditioner for IncompleteCholesky {
     fn setup(&mut self, a: &SparseMatrix) -> Result<(), SolverError> {
-        let (factor, shift) = Self::factorize(a, LowerPattern::of(a)?)?;
+        let pattern = LowerPattern::of(a)?;
+        let omega = self.omega;
+        let (factor, shift) = if omega == 0.0 {
+            Self::factorize(a, pattern)?
+        } else {
+            shifted_factor(a, pattern, "MIC(0)", |a, p, shift| {
+                modified_incomplete_cholesky(a, p, omega, shift)
+            })?
+        };
         self.factor = Some(factor);
         self.shift = shift;
         Ok(())
@@ -253,12 +370,16 @@ impl Preconditioner for Ic0 {
     fn apply(&self, r: &[f64], z: &mut [f64]) {
         self.factor
             .as_ref()
-            .expect("IC(0) used before setup")
+            .expect("incomplete Cholesky used before setup")
             .solve(r, z);
     }
 
     fn name(&self) -> &'static str {
-        "ic0"
+        if self.omega == 0.0 {
+            "ic0"
+        } else {
+            "mic0"
+        }
     }
 }
 
@@ -299,12 +420,89 @@ mod tests {
         spmv(&a, &x, &mut ax);
         let mut back = vec![0.0; 50];
         ic.apply(&ax, &mut back);
-        let err = x
-            .iter()
-            .zip(&back)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0, f64::max);
+        let err = largest_difference(&x, &back);
         assert!(err < 1e-12, "{err}");
+    }
+
+    /// The largest entry of `|x - y|`.
+    fn largest_difference(x: &[f64], y: &[f64]) -> f64 {
+        x.iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f64::max)
+    }
+
+    /// The five-point Laplacian on an `m × m` grid, zero outside.
+    fn grid_laplacian(m: usize) -> SparseMatrix {
+        let mut offsets = vec![0];
+        let mut indices = Vec::new();
+        for (i, j) in (0..m).flat_map(|i| (0..m).map(move |j| (i, j))) {
+            let neighbours = [(i.wrapping_sub(1), j), (i, j.wrapping_sub(1))];
+            let before = neighbours.iter().filter(|(p, q)| *p < m && *q < m);
+            let after = [(i, j + 1), (i + 1, j)];
+            let after = after.iter().filter(|(p, q)| *p < m && *q < m);
+            indices.extend(before.map(|(p, q)| p * m + q));
+            indices.push(i * m + j);
+            indices.extend(after.map(|(p, q)| p * m + q));
+            offsets.push(indices.len());
+        }
+        let values: Vec<f64> = (0..m * m)
+            .flat_map(|r| {
+                let cols = &indices[offsets[r]..offsets[r + 1]];
+                cols.iter().map(move |&c| if c == r { 4.0 } else { -1.0 })
+            })
+            .collect();
+        let mut a = zeros_with_pattern(Csr { offsets, indices });
+        a.val_mut().copy_from_slice(&values);
+        a
+    }
+
+    /// `L Lᵀ x` for `L` with `values` on `pattern`.
+    fn factor_product(pattern: &LowerPattern, values: &[f64], x: &[f64]) -> Vec<f64> {
+        let entries = |i: usize| {
+            (pattern.row_ptr[i]..pattern.row_ptr[i + 1]).map(|k| (pattern.cols[k], values[k]))
+        };
+        let mut y = vec![0.0; x.len()];
+        for (i, xi) in x.iter().enumerate() {
+            for (j, l) in entries(i) {
+                y[j] += l * xi;
+            }
+        }
+        (0..pattern.rows())
+            .map(|i| entries(i).map(|(j, l)| l * y[j]).sum())
+            .collect()
+    }
+
+    #[test]
+    fn unmodified_mic0_is_ic0() {
+        // The right-looking factorisation without compensation is the
+        // up-looking IC(0), although the grid drops fill.
+        let a = grid_laplacian(12);
+        let pattern = LowerPattern::of(&a).unwrap();
+        let ic = incomplete_cholesky(&a, &pattern, 0.0).unwrap();
+        let mic = modified_incomplete_cholesky(&a, &pattern, 0.0, 0.0).unwrap();
+        let err = largest_difference(&ic, &mic);
+        assert!(err < 1e-14, "{err}");
+        let full = modified_incomplete_cholesky(&a, &pattern, 1.0, 0.0).unwrap();
+        assert!(full.iter().zip(&ic).any(|(p, q)| (p - q).abs() > 1e-3));
+    }
+
+    #[test]
+    fn mic0_keeps_the_row_sums() {
+        // L Lᵀ 1 = A 1 with omega = 1; IC(0) misses them by its dropped fill.
+        let a = grid_laplacian(12);
+        let pattern = LowerPattern::of(&a).unwrap();
+        let ones = vec![1.0; 144];
+        let mut row_sums = vec![0.0; 144];
+        spmv(&a, &ones, &mut row_sums);
+        let mic = modified_incomplete_cholesky(&a, &pattern, 1.0, 0.0).unwrap();
+        let sums = factor_product(&pattern, &mic, &ones);
+        let err = largest_difference(&sums, &row_sums);
+        assert!(err < 1e-12, "{err}");
+        let ic = incomplete_cholesky(&a, &pattern, 0.0).unwrap();
+        let sums = factor_product(&pattern, &ic, &ones);
+        let err = largest_difference(&sums, &row_sums);
+        assert!(err > 0.1, "{err}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::amg::Amg;
 use super::direct::{Cholesky, LaggedLu, SparseLu};
-use super::factor::Ic0;
+use super::factor::{Ic0, IncompleteCholesky, MIC_OMEGA};
 use super::krylov::{BiCgStab, Cg, Gmres, Tolerance};
 use super::precond::{Identity, Ilu0, Jacobi, Ssor};
 use super::saddle::BlockLsc;
@@ -187,6 +187,34 @@ fn no_options(options: &Options) -> Vec<String> {
         .collect()
 }
 
+/// MIC(0)'s `omega` (default [`MIC_OMEGA`]), or the problems with its
+/// options.
+fn mic_omega(options: &Options) -> Result<f64, Vec<String>> {
+    let mut problems: Vec<String> = options
+        .keys()
+        .filter(|k| *k != "omega")
+        .map(|k| format!("unknown option '{k}'; mic0 takes omega"))
+        .collect();
+    let omega = match options.get("omega") {
+        None => MIC_OMEGA,
+        Some(v) => match v.as_f64() {
+            Some(omega) if omega > 0.0 && omega <= 1.0 => omega,
+            _ => {
+                problems.push(format!(
+                    "omega is {v}; expected a number in (0, 1] (the fraction of the dropped \
+                     fill moved to the diagonal)"
+                ));
+                MIC_OMEGA
+            }
+        },
+    };
+    if problems.is_empty() {
+        Ok(omega)
+    } else {
+        Err(problems)
+    }
+}
+
 /// The problem of the `L Lᵀ` preconditioner `kind` on `system` if the
 /// system is not symmetric positive definite.
 pub fn needs_spd(kind: &str, system: &SystemInfo) -> Option<String> {
@@ -253,6 +281,22 @@ fn classical_preconditioners() -> Vec<PreconditionerEntry> {
                 problems
             },
             build: |_, _| Ok(Box::new(Ic0::default())),
+        },
+        PreconditionerEntry {
+            name: "mic0",
+            paths: &[],
+            about: "modified incomplete Cholesky MIC(0), L Lᵀ with the dropped fill moved to \
+                    the diagonal (omega: its fraction, default 0.97); symmetric positive \
+                    definite systems",
+            check: |o, system| {
+                let mut problems = mic_omega(o).err().into_iter().flatten().collect::<Vec<_>>();
+                problems.extend(needs_spd("mic0", system));
+                problems
+            },
+            build: |o, _| {
+                let omega = mic_omega(o).map_err(|p| p.join("; "))?;
+                Ok(Box::new(IncompleteCholesky::modified(omega)))
+            },
         },
         simple_preconditioner!(
             "amg",
@@ -350,7 +394,7 @@ pub struct SolverSpec {
     #[serde(default, deserialize_with = "registered_solver")]
     pub kind: Option<String>,
     /// Preconditioner of iterative solvers: `jacobi` (default), `ssor`,
-    /// `ilu0`, `ic0`, `amg`, `lsc` (flows), `none`, or a registered kind, with
+    /// `ilu0`, `ic0`, `mic0`, `amg`, `lsc` (flows), `none`, or a registered kind, with
     /// its options as `{kind: ..., option: value}`.
     #[serde(default)]
     pub preconditioner: PreconditionerSpec,
