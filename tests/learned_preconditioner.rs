@@ -3,8 +3,8 @@
 //! IC(0)-correcting network trained on it for a short time (`pde-engine
 //! train preconditioner`), and the guarantees that hold whatever the
 //! weights: untrained factors of both kinds are SPD (PCG converges and
-//! matches Cholesky on 20 systems), α = 0 is IC(0) to round-off with the
-//! same iterations, a factor that is not finite falls back to IC(0) and
+//! matches Cholesky on 20 systems), α = 0 is the base (IC(0), or MIC(0))
+//! to round-off with the same iterations, a factor that is not finite falls back to IC(0) and
 //! says so, and a case file runs with `preconditioner: {kind: learned}`.
 //! Training must lower the held-out loss clearly below the α = 0
 //! control's; on unstructured meshes the iterations it costs against IC(0)
@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use pde_engine::dataset::Split;
 use pde_engine::learned::preconditioner::{LearnedFactor, ScaledSystem};
 use pde_engine::linalg::direct::Cholesky;
-use pde_engine::linalg::factor::Ic0;
+use pde_engine::linalg::factor::{Ic0, IncompleteCholesky, MIC_OMEGA};
 use pde_engine::linalg::krylov::{Cg, Tolerance};
 use pde_engine::linalg::{LinearSolver, Preconditioner, SparseMatrix};
 use pde_engine::systems::{SystemSample, SystemsIndex};
-use pde_learned::factor::{FactorConfig, FactorKind, FactorModel, SystemTensors};
+use pde_learned::factor::{FactorBase, FactorConfig, FactorKind, FactorModel, SystemTensors};
 use pde_learned::gnn::GnnConfig;
 use pde_learned::tch::Device;
 
@@ -137,21 +137,17 @@ fn pcg(sample: &SystemSample, p: Box<dyn Preconditioner>) -> (usize, f64, Option
     (report.iterations, error / scale, report.fallback)
 }
 
-fn untrained(kind: FactorKind) -> Arc<Mutex<FactorModel>> {
+fn untrained(kind: FactorKind, base: FactorBase) -> FactorModel {
     let config = FactorConfig {
         kind,
+        base,
         gnn: GnnConfig {
             latent: 16,
             steps: 2,
             hidden_layers: 1,
         },
     };
-    let mut model = FactorModel::new(config, Device::Cpu);
-    if kind == FactorKind::Ic0Correction {
-        // Untrained means α away from 0 too: the random correction acts.
-        model.set_alpha(0.3);
-    }
-    Arc::new(Mutex::new(model))
+    FactorModel::new(config, Device::Cpu)
 }
 
 #[test]
@@ -160,7 +156,12 @@ fn untrained_factors_are_spd_and_pcg_matches_cholesky() {
     assert_eq!(samples.len(), 20);
     for kind in [FactorKind::Ic0Correction, FactorKind::Factor] {
         pde_learned::tch::manual_seed(11);
-        let model = untrained(kind);
+        let mut model = untrained(kind, FactorBase::Ic0);
+        if kind == FactorKind::Ic0Correction {
+            // Untrained means α away from 0 too: the random correction acts.
+            model.set_alpha(0.3);
+        }
+        let model = Arc::new(Mutex::new(model));
         for sample in &samples {
             let p = Box::new(LearnedFactor::new(model.clone(), Device::Cpu));
             let (iterations, error, fallback) = pcg(sample, p);
@@ -176,20 +177,27 @@ fn untrained_factors_are_spd_and_pcg_matches_cholesky() {
 }
 
 #[test]
-fn alpha_zero_is_ic0_to_round_off_with_the_same_iterations() {
-    let samples = trained().samples(Split::Test);
+fn alpha_zero_is_the_base_to_round_off_with_the_same_iterations() {
     let mut model = FactorModel::load(&trained().model(), Device::Cpu).unwrap();
     assert!(model.alpha() != 0.0, "training moved α");
     model.set_alpha(0.0);
+    assert_applies(model, Ic0::default());
+    let mic0 = untrained(FactorKind::Ic0Correction, FactorBase::Mic0);
+    assert_applies(mic0, IncompleteCholesky::modified(MIC_OMEGA));
+}
+
+/// `model` applies `base` on every held-out system to 1e-12, and PCG with
+/// either takes the same iterations.
+fn assert_applies(model: FactorModel, base: IncompleteCholesky) {
     let model = Arc::new(Mutex::new(model));
-    for sample in &samples {
+    for sample in &trained().samples(Split::Test) {
         let mut learned = LearnedFactor::new(model.clone(), Device::Cpu);
-        let mut ic0 = Ic0::default();
+        let mut reference = base.clone();
         learned.setup(&sample.a).unwrap();
-        ic0.setup(&sample.a).unwrap();
+        reference.setup(&sample.a).unwrap();
         let (mut zl, mut zi) = (vec![0.0; sample.b.len()], vec![0.0; sample.b.len()]);
         learned.apply(&sample.b, &mut zl);
-        ic0.apply(&sample.b, &mut zi);
+        reference.apply(&sample.b, &mut zi);
         let scale = zi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let diff = zl
             .iter()
@@ -197,8 +205,8 @@ fn alpha_zero_is_ic0_to_round_off_with_the_same_iterations() {
             .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
         assert!(diff <= 1e-12 * scale, "{diff:e} of {scale:e}");
         let (it_learned, ..) = pcg(sample, Box::new(learned));
-        let (it_ic0, ..) = pcg(sample, Box::new(Ic0::default()));
-        assert_eq!(it_learned, it_ic0);
+        let (it_base, ..) = pcg(sample, Box::new(base.clone()));
+        assert_eq!(it_learned, it_base);
     }
 }
 
@@ -400,7 +408,7 @@ fn a_case_file_runs_cg_with_the_learned_factor() {
 #[test]
 fn the_model_reads_the_jacobi_scaled_matrix() {
     let sample = &trained().samples(Split::Test)[1];
-    let scaled = ScaledSystem::new(&sample.a).unwrap();
+    let scaled = ScaledSystem::new(&sample.a, FactorBase::Ic0).unwrap();
     let a: &SparseMatrix = &scaled.matrix;
     for i in 0..a.nrows() {
         let k = pde_engine::linalg::entry_index(a, i, i).unwrap();

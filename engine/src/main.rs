@@ -186,10 +186,11 @@ enum TrainCommand {
     },
     /// Train a learned L Lᵀ preconditioner for CG on a family from
     /// `generate systems`: a message-passing network on the matrix graph
-    /// that corrects IC(0) (kind ic0_correction) or predicts the whole
-    /// factor (kind factor). Progress bar, checkpoints (resume: true
-    /// continues exactly), loss.csv and loss.png; then CG on every held-out
-    /// system with IC(0), AMG and the learned factor, iterations and
+    /// that corrects IC(0) or MIC(0) (kind ic0_correction, base ic0 or
+    /// mic0) or predicts the whole factor (kind factor). Progress bar,
+    /// checkpoints (resume: true continues exactly), loss.csv and loss.png;
+    /// then CG on every held-out system with the classical preconditioners
+    /// (IC(0), MIC(0), AMG, ...) and the learned factor, iterations and
     /// seconds in evaluation.json. Use the model in a case with
     /// `solver: {kind: cg, preconditioner: {kind: learned, model: PATH}}`.
     Preconditioner {

@@ -13,8 +13,9 @@
 //!   `L̂ᵢᵢ = L̂₀ᵢᵢ·sᵢ` with `sᵢ = exp(α·tanh dᵢ)` on the diagonal and
 //!   `L̂ᵢⱼ = L̂₀ᵢⱼ·(1 + α·tanh eᵢⱼ)/sⱼ` below it (a pivot scaled by `s`
 //!   scales its column by `1/s`, as refactorising would), where `L̂₀` is
-//!   IC(0) of `Â` and `α`, a learned scalar, starts at 0: the untrained
-//!   model is IC(0) exactly.
+//!   the base factor of `Â` ([`FactorBase`]: IC(0), or modified IC(0))
+//!   and `α`, a learned scalar, starts at 0: the untrained model is its
+//!   base exactly.
 //! - [`FactorKind::Factor`] (NeuralIF, Häusner et al. 2024; Li et al.
 //!   2023): every value predicted, around the symmetric Gauss–Seidel
 //!   factor `I + tril(Â)`: `L̂ᵢᵢ = pᵢ = exp(½ tanh dᵢ)` and
@@ -30,7 +31,8 @@
 //! and solutions for random right-hand sides: with one vector the factor
 //! learns that vector and CG gets slower, measured), each relative to the
 //! same product with `Â` alone. The factor is composed in `f64` from the
-//! network's `f32` outputs, so that `α = 0` reproduces IC(0) to round-off.
+//! network's `f32` outputs, so that `α = 0` reproduces the base to
+//! round-off.
 
 use std::path::Path;
 
@@ -48,10 +50,34 @@ use crate::train::Trainable;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FactorKind {
-    /// A learned correction of IC(0), zero at the start (PreCorrector).
+    /// A learned correction of the base factor (IC(0) or MIC(0)), zero
+    /// at the start (PreCorrector).
     Ic0Correction,
     /// Every value of the factor (NeuralIF).
     Factor,
+}
+
+/// The incomplete Cholesky factor a model starts from (its features, and
+/// the factor an `ic0_correction` corrects).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorBase {
+    /// IC(0).
+    #[default]
+    Ic0,
+    /// Modified IC(0), the dropped fill moved to the diagonal (the
+    /// classical remedy on structured grids).
+    Mic0,
+}
+
+impl FactorBase {
+    /// Its name in messages: `IC(0)` or `MIC(0)`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FactorBase::Ic0 => "IC(0)",
+            FactorBase::Mic0 => "MIC(0)",
+        }
+    }
 }
 
 /// What a factor model is.
@@ -60,6 +86,9 @@ pub enum FactorKind {
 pub struct FactorConfig {
     /// Which values the network predicts.
     pub kind: FactorKind,
+    /// The factor it starts from. Default IC(0).
+    #[serde(default)]
+    pub base: FactorBase,
     /// The network. Defaults: latent 128, 15 message-passing steps.
     #[serde(default)]
     pub gnn: GnnConfig,
@@ -72,12 +101,12 @@ impl FactorConfig {
     }
 }
 
-/// Features per node: IC(0)'s diagonal, the row sum of `Â`, IC(0)'s row-sum
-/// defect `((L̂₀L̂₀ᵀ − Â) 1)ᵢ` (the fill it drops, which modified IC adds
-/// back to the diagonal), the log of the unscaled diagonal relative to its
+/// Features per node: the base factor's diagonal, the row sum of `Â`, the
+/// base's row-sum defect `((L̂₀L̂₀ᵀ − Â) 1)ᵢ` (for IC(0) the fill it drops,
+/// which modified IC adds back to the diagonal), the log of the unscaled diagonal relative to its
 /// mean, the number of neighbours / 10.
 const NODE_FEATURES: i64 = 5;
-/// Features per directed edge: `âᵢⱼ`, IC(0)'s value, and +1 for an edge
+/// Features per directed edge: `âᵢⱼ`, the base factor's value, and +1 for an edge
 /// from a lower to a higher unknown (−1 the other way).
 const EDGE_FEATURES: i64 = 3;
 
@@ -91,8 +120,8 @@ pub struct LowerSystem {
     pub cols: Vec<usize>,
     /// `âᵢⱼ` of each entry (1 on the diagonal).
     pub values: Vec<f64>,
-    /// IC(0) of `Â` on the same entries.
-    pub ic0: Vec<f64>,
+    /// The base factor of `Â` (IC(0) or MIC(0)) on the same entries.
+    pub base: Vec<f64>,
     /// `ln dᵢ − mean(ln d)` per row, `d` the unscaled diagonal (where the
     /// coefficients jump).
     pub log_diagonal: Vec<f64>,
@@ -106,12 +135,12 @@ impl LowerSystem {
 
     fn check(&self) -> Result<(), LearnedError> {
         let (n, nnz) = (self.rows(), self.cols.len());
-        if self.values.len() != nnz || self.ic0.len() != nnz || self.log_diagonal.len() != n {
+        if self.values.len() != nnz || self.base.len() != nnz || self.log_diagonal.len() != n {
             return Err(LearnedError::Shape(format!(
-                "a lower system of {n} rows and {nnz} entries has {} values, {} IC(0) values \
+                "a lower system of {n} rows and {nnz} entries has {} values, {} base values \
                  and {} diagonal logs",
                 self.values.len(),
-                self.ic0.len(),
+                self.base.len(),
                 self.log_diagonal.len()
             )));
         }
@@ -152,9 +181,9 @@ pub struct SystemTensors {
     graph: ReceiverGraph,
     node_values: Vec<f32>,
     edge_values: Vec<f32>,
-    /// `âᵢⱼ` and IC(0) on the lower entries, `f64`.
+    /// `âᵢⱼ` and the base factor on the lower entries, `f64`.
     values: Tensor,
-    ic0: Tensor,
+    base: Tensor,
 }
 
 fn index_tensor(v: impl IntoIterator<Item = usize>, device: Device) -> Tensor {
@@ -195,16 +224,16 @@ impl SystemTensors {
         // (L̂₀L̂₀ᵀ 1)ᵢ: y = L̂₀ᵀ 1, then L̂₀ y.
         let mut y = vec![0.0; n];
         for (k, &j) in system.cols.iter().enumerate() {
-            y[j] += system.ic0[k];
+            y[j] += system.base[k];
         }
         let mut defect: Vec<f64> = row_sum.iter().map(|r| -r).collect();
         for (k, (&i, &j)) in rows.iter().zip(&system.cols).enumerate() {
-            defect[i] += system.ic0[k] * y[j];
+            defect[i] += system.base[k] * y[j];
         }
         let nodes: Vec<f32> = (0..n)
             .flat_map(|i| {
                 [
-                    system.ic0[diagonal[i]],
+                    system.base[diagonal[i]],
                     row_sum[i],
                     defect[i],
                     system.log_diagonal[i],
@@ -216,7 +245,7 @@ impl SystemTensors {
         let (mut senders, mut receivers, mut edges) = (Vec::new(), Vec::new(), Vec::new());
         for &k in &off {
             let (i, j) = (rows[k], system.cols[k]);
-            let (a, l) = (system.values[k] as f32, system.ic0[k] as f32);
+            let (a, l) = (system.values[k] as f32, system.base[k] as f32);
             senders.extend([j, i]);
             receivers.extend([i, j]);
             edges.extend([a, l, 1.0, a, l, -1.0]);
@@ -237,7 +266,7 @@ impl SystemTensors {
             node_values: nodes,
             edge_values: edges,
             values: Tensor::from_slice(&system.values).to_device(device),
-            ic0: Tensor::from_slice(&system.ic0).to_device(device),
+            base: Tensor::from_slice(&system.base).to_device(device),
         })
     }
 
@@ -293,7 +322,7 @@ pub struct FactorModel {
     pub vs: VarStore,
     net: EncodeProcessDecode,
     edge_decoder: Mlp,
-    /// `α` of an IC(0) correction (starts at 0).
+    /// `α` of a correction of the base (starts at 0).
     alpha: Tensor,
 }
 
@@ -347,8 +376,8 @@ impl FactorModel {
                 // 1/sⱼ, as refactorising with that pivot would.
                 let below = scale.index_select(0, &s.off_diagonal_cols);
                 (
-                    s.ic0.index_select(0, &s.diagonal) * &scale,
-                    s.ic0.index_select(0, &s.off_diagonal) * (alpha * off.tanh() + 1.0) / below,
+                    s.base.index_select(0, &s.diagonal) * &scale,
+                    s.base.index_select(0, &s.off_diagonal) * (alpha * off.tanh() + 1.0) / below,
                 )
             }
             // Around the symmetric Gauss–Seidel factor of Â, I + tril(Â).
@@ -392,12 +421,12 @@ impl FactorModel {
         Some(self.compose(s, &Tensor::from_slice(&d), &e))
     }
 
-    /// `α` of an IC(0) correction.
+    /// `α` of a correction of the base.
     pub fn alpha(&self) -> f64 {
         self.alpha.double_value(&[0])
     }
 
-    /// Sets `α` (0: the model is IC(0) exactly, a control).
+    /// Sets `α` (0: the model is its base exactly, a control).
     pub fn set_alpha(&mut self, alpha: f64) {
         tch::no_grad(|| {
             let _ = self.alpha.fill_(alpha);

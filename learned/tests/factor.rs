@@ -4,18 +4,20 @@
 //! diagonal is positive whatever the weights, and a saved model loads to
 //! the same factor.
 
-use pde_learned::factor::{FactorConfig, FactorKind, FactorModel, LowerSystem, SystemTensors};
+use pde_learned::factor::{
+    FactorBase, FactorConfig, FactorKind, FactorModel, LowerSystem, SystemTensors,
+};
 use pde_learned::gnn::GnnConfig;
 use pde_learned::tch::{Device, Kind, Tensor};
 
 /// The Jacobi-scaled 5-point Laplacian on a `k × k` grid (lower triangle),
-/// with `ic0` set to a lower factor with the given diagonal.
+/// with `base` set to a lower factor with the given diagonal.
 fn laplacian(k: usize, diagonal: f64) -> LowerSystem {
     let mut s = LowerSystem {
         row_ptr: vec![0],
         cols: Vec::new(),
         values: Vec::new(),
-        ic0: Vec::new(),
+        base: Vec::new(),
         log_diagonal: vec![0.0; k * k],
     };
     for i in 0..k * k {
@@ -30,11 +32,11 @@ fn laplacian(k: usize, diagonal: f64) -> LowerSystem {
         for j in below {
             s.cols.push(j);
             s.values.push(-0.25);
-            s.ic0.push(-0.25 / diagonal);
+            s.base.push(-0.25 / diagonal);
         }
         s.cols.push(i);
         s.values.push(1.0);
-        s.ic0.push(diagonal);
+        s.base.push(diagonal);
         s.row_ptr.push(s.cols.len());
     }
     s
@@ -58,6 +60,7 @@ fn dense(s: &LowerSystem, l: &[f64], symmetric: bool) -> Vec<Vec<f64>> {
 fn config(kind: FactorKind) -> FactorConfig {
     FactorConfig {
         kind,
+        base: FactorBase::Ic0,
         gnn: GnnConfig {
             latent: 16,
             steps: 2,
@@ -72,7 +75,7 @@ fn hutchinson_estimates_the_frobenius_norm() {
     let tensors = SystemTensors::new(&system, Device::Cpu).unwrap();
     let n = system.rows();
     let (l, a) = (
-        dense(&system, &system.ic0, false),
+        dense(&system, &system.base, false),
         dense(&system, &system.values, true),
     );
     let mut exact = 0.0;
@@ -84,7 +87,7 @@ fn hutchinson_estimates_the_frobenius_norm() {
     }
     pde_learned::tch::manual_seed(3);
     let probes = Tensor::randn([n as i64, 40_000], (Kind::Double, Device::Cpu));
-    let factor = Tensor::from_slice(&system.ic0);
+    let factor = Tensor::from_slice(&system.base);
     let estimate = tensors
         .frobenius_estimate(&factor, &probes)
         .double_value(&[]);
@@ -109,11 +112,11 @@ fn a_correction_with_alpha_zero_is_ic0_and_the_diagonal_stays_positive() {
     let tensors = SystemTensors::new(&system, Device::Cpu).unwrap();
     let mut model = FactorModel::new(config(FactorKind::Ic0Correction), Device::Cpu);
     assert_eq!(model.alpha(), 0.0);
-    assert_eq!(model.factor_values(&tensors), system.ic0);
+    assert_eq!(model.factor_values(&tensors), system.base);
     // A large α changes the factor, never the sign of its diagonal.
     model.set_alpha(3.0);
     let l = model.factor_values(&tensors);
-    assert_ne!(l, system.ic0);
+    assert_ne!(l, system.base);
     for i in 0..system.rows() {
         assert!(l[system.row_ptr[i + 1] - 1] > 0.0);
     }
@@ -146,7 +149,7 @@ fn the_fused_factor_is_the_libtorch_factor() {
             difference < 1e-5 * scale,
             "{kind:?}: {difference} of {scale}"
         );
-        assert_ne!(fused, system.ic0, "{kind:?}");
+        assert_ne!(fused, system.base, "{kind:?}");
     }
 }
 

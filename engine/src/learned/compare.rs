@@ -116,8 +116,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// iterations and seconds of each, and over the systems, per
 /// preconditioner `NAME_iterations` (median), `NAME_worst_iterations` and
 /// `NAME_seconds` (median of the whole solve, set-up with inference
-/// included), with the median `learned_to_ic0_iterations` and the learned
-/// factor's `fallbacks`.
+/// included), with the medians `learned_to_ic0_iterations` and
+/// `learned_to_mic0_iterations` and the learned factor's `fallbacks`.
 pub fn compare(
     systems: &[SystemSample],
     model: &Arc<Mutex<FactorModel>>,
@@ -167,14 +167,19 @@ pub fn compare(
         summary.insert(format!("{name}_seconds"), median(seconds).into());
     }
     let position = |name: &str| contenders.iter().position(|(n, _)| *n == name);
-    let (learned, ic0) = (position("learned"), position("ic0"));
-    if let (Some(l), Some(i)) = (learned, ic0) {
-        let ratios = by_name[l]
-            .iter()
-            .zip(&by_name[i])
-            .map(|(l, i)| l.iterations as f64 / i.iterations.max(1) as f64)
-            .collect();
-        summary.insert("learned_to_ic0_iterations".into(), median(ratios).into());
+    if let Some(l) = position("learned") {
+        for base in ["ic0", "mic0"] {
+            let Some(b) = position(base) else { continue };
+            let ratios = by_name[l]
+                .iter()
+                .zip(&by_name[b])
+                .map(|(l, b)| l.iterations as f64 / b.iterations.max(1) as f64)
+                .collect();
+            summary.insert(
+                format!("learned_to_{base}_iterations"),
+                median(ratios).into(),
+            );
+        }
         let fallbacks = by_name[l].iter().filter(|m| m.fell_back).count();
         summary.insert("fallbacks".into(), fallbacks.into());
     }

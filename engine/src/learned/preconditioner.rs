@@ -3,24 +3,26 @@
 //! preconditioner` predicts `L` on the lower triangle of the matrix once
 //! per matrix (inference), and CG applies `(L Lᵀ)⁻¹` by the same
 //! triangular solves as IC(0). A factor with a non-positive or non-finite
-//! pivot, or CG failing with it, falls back to IC(0); the solve report says
-//! so, and run summaries count it.
+//! pivot, or CG failing with it, falls back to the model's base factor
+//! (IC(0), or MIC(0)); the solve report says so, and run summaries count
+//! it.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use pde_learned::factor::{FactorModel, LowerSystem, SystemTensors};
+use pde_learned::factor::{FactorBase, FactorModel, LowerSystem, SystemTensors};
 use pde_learned::tch::Device;
 use serde::Deserialize as _;
 
 use crate::case::DeviceKind;
-use crate::linalg::factor::{Ic0, LowerFactor, LowerPattern};
+use crate::linalg::factor::{IncompleteCholesky, LowerFactor, LowerPattern, MIC_OMEGA};
 use crate::linalg::registry::{needs_spd, Options, PreconditionerEntry, SystemInfo};
 use crate::linalg::{Preconditioner, SolverError, SparseMatrix};
 
 /// A system as the model reads it, and the way back to its scale.
 pub struct ScaledSystem {
-    /// The lower triangle of `Â = D^{-1/2} A D^{-1/2}` with IC(0) of `Â`.
+    /// The lower triangle of `Â = D^{-1/2} A D^{-1/2}` with the base factor
+    /// of `Â`.
     pub lower: LowerSystem,
     /// The lower pattern of `A` (that of `Â`).
     pub pattern: LowerPattern,
@@ -31,10 +33,10 @@ pub struct ScaledSystem {
 }
 
 impl ScaledSystem {
-    /// `a` scaled to a unit diagonal, with IC(0) of the scaled matrix
-    /// (shifted if it must be); an error names a row with a non-positive
-    /// diagonal.
-    pub fn new(a: &SparseMatrix) -> Result<Self, SolverError> {
+    /// `a` scaled to a unit diagonal, with the `base` factor (IC(0) or
+    /// MIC(0)) of `a` scaled likewise (shifted if it must be); an error
+    /// names a row with a non-positive diagonal.
+    pub fn new(a: &SparseMatrix, base: FactorBase) -> Result<Self, SolverError> {
         let pattern = LowerPattern::of(a)?;
         let diagonal: Vec<f64> = (1..=a.nrows())
             .map(|i| a.val()[pattern.source[pattern.row_ptr[i] - 1]])
@@ -57,14 +59,24 @@ impl ScaledSystem {
                 scaled.val_mut()[k] /= root_diagonal[i] * root_diagonal[s.col_idx()[k]];
             }
         }
-        let (ic0, _) = Ic0::factorize(&scaled, pattern.clone())?;
+        let factorisation = match base {
+            FactorBase::Ic0 => IncompleteCholesky::default(),
+            FactorBase::Mic0 => IncompleteCholesky::modified(MIC_OMEGA),
+        };
+        // Of `A`, then scaled (`L̂ = D^{-1/2} L`): IC(0) commutes with the
+        // scaling, MIC(0) does not (it keeps the row sums of the matrix it
+        // factorises, and those of `A` are the ones diffusion needs).
+        let (base, _) = factorisation.factorize(a, pattern.clone())?;
+        let mut base = base.values().to_vec();
+        let inverse_roots: Vec<f64> = root_diagonal.iter().map(|r| 1.0 / r).collect();
+        scale_rows(&pattern, &mut base, &inverse_roots);
         let mean_log = diagonal.iter().map(|d| d.ln()).sum::<f64>() / diagonal.len().max(1) as f64;
         Ok(ScaledSystem {
             lower: LowerSystem {
                 row_ptr: pattern.row_ptr.clone(),
                 cols: pattern.cols.clone(),
                 values: pattern.values_of(&scaled),
-                ic0: ic0.values().to_vec(),
+                base,
                 log_diagonal: diagonal.iter().map(|d| d.ln() - mean_log).collect(),
             },
             pattern,
@@ -76,29 +88,35 @@ impl ScaledSystem {
     /// The factor of `A` from values `l̂` of a factor of `Â`.
     pub fn unscale(&self, scaled: &[f64]) -> Result<LowerFactor, String> {
         let mut values = scaled.to_vec();
-        for i in 0..self.root_diagonal.len() {
-            for v in &mut values[self.pattern.row_ptr[i]..self.pattern.row_ptr[i + 1]] {
-                *v *= self.root_diagonal[i];
-            }
-        }
+        scale_rows(&self.pattern, &mut values, &self.root_diagonal);
         LowerFactor::new(self.pattern.clone(), values)
     }
 
-    /// IC(0) of `A` (that of `Â`, unscaled).
-    pub fn ic0(&self) -> LowerFactor {
-        self.unscale(&self.lower.ic0)
-            .expect("IC(0) has a positive diagonal")
+    /// The base factor of `A` (that of `Â`, unscaled).
+    pub fn base(&self) -> LowerFactor {
+        self.unscale(&self.lower.base)
+            .expect("an incomplete Cholesky factor has a positive diagonal")
+    }
+}
+
+/// Multiplies row `i` of the lower factor `values` on `pattern` by `by[i]`.
+fn scale_rows(pattern: &LowerPattern, values: &mut [f64], by: &[f64]) {
+    for (i, b) in by.iter().enumerate() {
+        for v in &mut values[pattern.row_ptr[i]..pattern.row_ptr[i + 1]] {
+            *v *= b;
+        }
     }
 }
 
 /// The factor a [`LearnedFactor`] applies.
 enum Active {
     Learned(LowerFactor),
-    /// IC(0), and why the learned factor gave way.
+    /// The base factor, and why the learned factor gave way.
     Fallback(LowerFactor, String),
 }
 
-/// A learned `L Lᵀ` preconditioner with IC(0) as its fallback.
+/// A learned `L Lᵀ` preconditioner with its base factor (IC(0) or MIC(0))
+/// as its fallback.
 pub struct LearnedFactor {
     /// Behind a lock: libtorch tensors may move between threads, not be
     /// shared by them.
@@ -108,8 +126,8 @@ pub struct LearnedFactor {
     /// the matrix stays the same).
     matrix: Option<SparseMatrix>,
     active: Option<Active>,
-    /// IC(0) of the last matrix, for a fallback during the solve.
-    ic0: Option<LowerFactor>,
+    /// The base factor of the last matrix, for a fallback during the solve.
+    base: Option<LowerFactor>,
 }
 
 impl LearnedFactor {
@@ -120,16 +138,17 @@ impl LearnedFactor {
             device,
             matrix: None,
             active: None,
-            ic0: None,
+            base: None,
         }
     }
 
-    /// The factor the model predicts for `a`, and IC(0) of `a`.
+    /// The factor the model predicts for `a`, and the base factor of `a`.
     fn factors(
         &self,
         a: &SparseMatrix,
     ) -> Result<(Result<LowerFactor, String>, LowerFactor), SolverError> {
-        let system = ScaledSystem::new(a)?;
+        let base = self.factor_base();
+        let system = ScaledSystem::new(a, base)?;
         let tensors =
             SystemTensors::new(&system.lower, self.device).map_err(|e| SolverError::Breakdown {
                 method: "learned preconditioner",
@@ -138,7 +157,16 @@ impl LearnedFactor {
             })?;
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
         let learned = system.unscale(&model.factor_values(&tensors));
-        Ok((learned, system.ic0()))
+        Ok((learned, system.base()))
+    }
+
+    /// The base factor of the model.
+    fn factor_base(&self) -> FactorBase {
+        self.model
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .config
+            .base
     }
 }
 
@@ -148,15 +176,18 @@ impl Preconditioner for LearnedFactor {
         if same {
             return Ok(());
         }
-        let (learned, ic0) = self.factors(a)?;
+        let (learned, base) = self.factors(a)?;
         self.active = Some(match learned {
             Ok(factor) => Active::Learned(factor),
             Err(reason) => Active::Fallback(
-                ic0.clone(),
-                format!("the learned factor was refused ({reason}); IC(0) used instead"),
+                base.clone(),
+                format!(
+                    "the learned factor was refused ({reason}); {} used instead",
+                    self.factor_base().label()
+                ),
             ),
         });
-        self.ic0 = Some(ic0);
+        self.base = Some(base);
         self.matrix = Some(a.clone());
         Ok(())
     }
@@ -179,9 +210,12 @@ impl Preconditioner for LearnedFactor {
         match self.active.as_ref()? {
             Active::Fallback(..) => None,
             Active::Learned(_) => {
-                let ic0 = self.ic0.clone()?;
-                let why = "CG failed with the learned factor; IC(0) used instead".to_string();
-                self.active = Some(Active::Fallback(ic0, why.clone()));
+                let base = self.base.clone()?;
+                let why = format!(
+                    "CG failed with the learned factor; {} used instead",
+                    self.factor_base().label()
+                );
+                self.active = Some(Active::Fallback(base, why.clone()));
                 Some(Ok(why))
             }
         }
@@ -250,8 +284,8 @@ pub fn entry() -> PreconditionerEntry {
     PreconditionerEntry {
         name: "learned",
         about: "a learned L Lᵀ factor (model: the folder from `pde-engine train \
-                preconditioner`), applied like IC(0), falling back to IC(0); symmetric \
-                positive definite systems",
+                preconditioner`), applied like IC(0), falling back to the model's base \
+                factor (IC(0) or MIC(0)); symmetric positive definite systems",
         paths: &[MODEL],
         check: |options, system| {
             let mut problems = match model_options(options) {

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use pde_learned::factor::{FactorConfig, FactorKind, FactorLoss, FactorModel, SystemTensors};
+use pde_learned::factor::{
+    FactorBase, FactorConfig, FactorKind, FactorLoss, FactorModel, SystemTensors,
+};
 use pde_learned::tch::{Device, Tensor};
 use pde_learned::train::{optimize, Schedule};
 use serde::Deserialize;
@@ -112,7 +114,8 @@ pub struct TrainPreconditionerConfig {
     /// The systems folder (from `pde-engine generate systems`), relative
     /// to the config file.
     pub data: PathBuf,
-    /// The model: `kind` (`ic0_correction` or `factor`) and `gnn`.
+    /// The model: `kind` (`ic0_correction` or `factor`), `base` (`ic0` or
+    /// `mic0`) and `gnn`.
     pub model: FactorConfig,
     /// The loss. Default `solution`.
     #[serde(default)]
@@ -154,16 +157,17 @@ struct TrainingSystem {
     probes: Tensor,
 }
 
-/// `sample` as the model trains on it, with `probes` smooth probes: the
-/// scaled solution `x̂ = D^{1/2} x`, then `Â⁻¹ w` for Gaussian `w` drawn
-/// from `seed` (sparse Cholesky).
+/// `sample` as a model on `base` trains on it, with `probes` smooth
+/// probes: the scaled solution `x̂ = D^{1/2} x`, then `Â⁻¹ w` for Gaussian
+/// `w` drawn from `seed` (sparse Cholesky).
 fn training_system(
     sample: &SystemSample,
+    base: FactorBase,
     probes: usize,
     seed: u64,
     device: Device,
 ) -> Result<TrainingSystem> {
-    let scaled = ScaledSystem::new(&sample.a)?;
+    let scaled = ScaledSystem::new(&sample.a, base)?;
     let n = sample.x.len();
     let mut columns: Vec<Vec<f64>> = vec![sample
         .x
@@ -207,6 +211,7 @@ pub fn train_preconditioner(path: &Path, progress: bool) -> Result<serde_json::V
     let device = config.device.device()?;
     single_threaded();
     let index = SystemsIndex::read(&data)?;
+    let factor_base = config.model.base;
     let bar = progress_bar(progress);
     bar.set_message("reading the training systems");
     let systems = index
@@ -214,7 +219,13 @@ pub fn train_preconditioner(path: &Path, progress: bool) -> Result<serde_json::V
         .enumerate()
         .map(|(k, e)| {
             let sample = index.load(&data, e)?;
-            training_system(&sample, config.probes, o.seed + k as u64, device)
+            training_system(
+                &sample,
+                factor_base,
+                config.probes,
+                o.seed + k as u64,
+                device,
+            )
         })
         .collect::<Result<Vec<_>>>()?;
     if systems.is_empty() {
@@ -261,11 +272,12 @@ pub fn train_preconditioner(path: &Path, progress: bool) -> Result<serde_json::V
         .iter()
         .enumerate()
         .map(|(k, sample)| {
-            training_system(sample, config.probes, o.seed + (1 << 32) + k as u64, device)
+            let seed = o.seed + (1 << 32) + k as u64;
+            training_system(sample, factor_base, config.probes, seed, device)
         })
         .collect::<Result<Vec<_>>>()?;
     let held_out_loss = mean_loss(&model, &held_out, &config);
-    // The control: the same model with α = 0, which is IC(0).
+    // The control: the same model with α = 0, which is its base.
     let control_loss = (config.model.kind == FactorKind::Ic0Correction).then(|| {
         let alpha = model.alpha();
         model.set_alpha(0.0);
@@ -279,6 +291,7 @@ pub fn train_preconditioner(path: &Path, progress: bool) -> Result<serde_json::V
     let summary = serde_json::json!({
         "model": out.display().to_string(),
         "kind": config.model.kind,
+        "base": config.model.base,
         "loss": format!("{:?}", config.loss).to_lowercase(),
         "train_systems": systems.len(),
         "test_systems": test.len(),

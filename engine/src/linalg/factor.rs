@@ -341,27 +341,27 @@ impl IncompleteCholesky {
         self.shift
     }
 
-    /// IC(0) of `a` on `pattern`, shifted if it must be: the factor and
-    /// the shift used.
+    /// This factorisation (IC(0) or MIC(0)) of `a` on `pattern`, shifted
+    /// if it must be: the factor and the shift used.
     pub fn factorize(
+        &self,
         a: &SparseMatrix,
         pattern: LowerPattern,
     ) -> Result<(LowerFactor, f64), SolverError> {
-        shifted_factor(a, pattern, "IC(0)", incomplete_cholesky)
+        let omega = self.omega;
+        if omega == 0.0 {
+            shifted_factor(a, pattern, "IC(0)", incomplete_cholesky)
+        } else {
+            shifted_factor(a, pattern, "MIC(0)", |a, p, shift| {
+                modified_incomplete_cholesky(a, p, omega, shift)
+            })
+        }
     }
 }
 
 impl Preconditioner for IncompleteCholesky {
     fn setup(&mut self, a: &SparseMatrix) -> Result<(), SolverError> {
-        let pattern = LowerPattern::of(a)?;
-        let omega = self.omega;
-        let (factor, shift) = if omega == 0.0 {
-            Self::factorize(a, pattern)?
-        } else {
-            shifted_factor(a, pattern, "MIC(0)", |a, p, shift| {
-                modified_incomplete_cholesky(a, p, omega, shift)
-            })?
-        };
+        let (factor, shift) = self.factorize(a, LowerPattern::of(a)?)?;
         self.factor = Some(factor);
         self.shift = shift;
         Ok(())
