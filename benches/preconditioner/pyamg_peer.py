@@ -2,14 +2,15 @@
 `pde-engine bench preconditioner`) on the held-out systems of a family from
 `pde-engine generate systems`: the same Matrix Market files, the same
 tolerance (1e-8, relative to |b|), each solution checked against the stored
-Cholesky one. Prints one JSON line: median and worst iterations, median
-seconds (set-up plus solve).
+Cholesky one. Prints each system's row to stderr, then one JSON line:
+median and worst iterations, median seconds (set-up plus solve).
     python pyamg_peer.py DATA_DIR [--split test]
 """
 import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -35,6 +36,8 @@ for entry in index["systems"]:
     x = ml.solve(b, tol=1e-8, accel="cg", maxiter=10000, residuals=residuals)
     seconds.append(time.perf_counter() - start)
     iterations.append(len(residuals) - 1)
+    print(f"pyamg {entry['name']}: {a.shape[0]} unknowns, {iterations[-1]} iterations, "
+          f"{seconds[-1]:.3f} s", file=sys.stderr, flush=True)
     error = np.abs(x - x_ref).max() / np.abs(x_ref).max()
     if error > 1e-6:
         raise SystemExit(f"{folder}: pyamg's solution differs from Cholesky's by {error:.2e}")
