@@ -123,23 +123,18 @@ impl MoverRecord {
     }
 }
 
-/// What the movers did, for the summary.
+/// What the movers did together, for the summary (moves, fallbacks and
+/// the smallest angle are those of the movers' [`MoverRecord`]s).
 #[derive(Clone, Debug, Default)]
 struct MotionRecord {
-    /// Moves made (meshes accepted).
-    moves: usize,
     /// Moves accepted only after scaling the proposal back.
     scaled_back: usize,
-    /// Moves made by the fallback mover.
-    fallbacks: usize,
     /// Moves given up (the mesh stayed).
     skipped: usize,
     /// Why the first proposal was refused.
     first_refusal: Option<String>,
     /// Seconds in the movers (monitor, proposal, checks).
     seconds: f64,
-    /// Smallest angle (degrees) of any accepted mesh.
-    min_angle: f64,
 }
 
 /// The case's mover with its monitor, fallback and guard.
@@ -178,10 +173,7 @@ impl Motion {
             every: spec.every.max(1),
             steps: 0,
             last_t: None,
-            record: MotionRecord {
-                min_angle: f64::INFINITY,
-                ..MotionRecord::default()
-            },
+            record: MotionRecord::default(),
         })
     }
 
@@ -201,10 +193,7 @@ impl Motion {
         let eval = |x: [f64; 3]| monitor.eval(x);
         let limits = Limits::of(&current, reach);
         let mut accepted = None;
-        for (k, mover) in std::iter::once(&mut self.primary)
-            .chain(self.fallback.as_mut())
-            .enumerate()
-        {
+        for mover in std::iter::once(&mut self.primary).chain(self.fallback.as_mut()) {
             let proposed = Instant::now();
             let checked = guarded(
                 &current,
@@ -218,8 +207,6 @@ impl Motion {
                     mover.record.accepted += 1;
                     mover.record.min_angle = mover.record.min_angle.min(min_angle);
                     self.record.scaled_back += usize::from(scaled);
-                    self.record.fallbacks += usize::from(k > 0);
-                    self.record.min_angle = self.record.min_angle.min(min_angle);
                     accepted = Some(mesh);
                     break;
                 }
@@ -230,10 +217,7 @@ impl Motion {
                 }
             }
         }
-        match &accepted {
-            Some(_) => self.record.moves += 1,
-            None => self.record.skipped += 1,
-        }
+        self.record.skipped += usize::from(accepted.is_none());
         self.record.seconds += started.elapsed().as_secs_f64();
         Ok(accepted.map(Arc::new))
     }
@@ -265,16 +249,22 @@ impl Motion {
     /// The movers' keys of the run's summary.
     pub fn summary(&self) -> serde_json::Value {
         let r = &self.record;
+        let moves: usize = self.movers().map(|(m, _)| m.record.accepted).sum();
+        let fallbacks = self.fallback.as_ref().map_or(0, |f| f.record.accepted);
+        let min_angle = self
+            .movers()
+            .map(|(m, _)| m.record.min_angle)
+            .fold(f64::INFINITY, f64::min);
         serde_json::json!({
             "mover": self.primary.name,
             "fallback_mover": self.fallback.as_ref().map(|f| f.name.clone()),
-            "moves": r.moves,
+            "moves": moves,
             "moves_scaled_back": r.scaled_back,
-            "mover_fallbacks": r.fallbacks,
+            "mover_fallbacks": fallbacks,
             "moves_skipped": r.skipped,
             "first_refused_move": r.first_refusal,
-            "seconds_per_move": r.seconds / (r.moves + r.skipped).max(1) as f64,
-            "min_angle_degrees": if r.moves > 0 { Some(r.min_angle) } else { None },
+            "seconds_per_move": r.seconds / (moves + r.skipped).max(1) as f64,
+            "min_angle_degrees": (moves > 0).then_some(min_angle),
             "per_mover": self.movers().map(|(m, role)| m.record.summary(&m.name, role))
                 .collect::<Vec<_>>(),
         })
@@ -290,7 +280,7 @@ impl Motion {
 
 /// The counts of [`MotionRecord`] and the loop position, in a snapshot's
 /// `counters` array.
-const COUNTERS: usize = 8;
+const COUNTERS: usize = 5;
 
 impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
     fn before_step(&mut self, t: f64, stepper: &mut S) -> Result<(), StepError> {
@@ -321,12 +311,9 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
             vec![
                 self.steps as f64,
                 self.last_t.unwrap_or(f64::NAN),
-                r.moves as f64,
                 r.scaled_back as f64,
-                r.fallbacks as f64,
                 r.skipped as f64,
                 r.seconds,
-                r.min_angle,
             ],
         );
         for (named, role) in self.movers() {
@@ -351,13 +338,10 @@ impl<S: Transient + ?Sized> MeshMotion<S> for Motion {
         self.steps = c[0] as usize;
         self.last_t = Some(c[1]).filter(|t| !t.is_nan());
         self.record = MotionRecord {
-            moves: c[2] as usize,
-            scaled_back: c[3] as usize,
-            fallbacks: c[4] as usize,
-            skipped: c[5] as usize,
+            scaled_back: c[2] as usize,
+            skipped: c[3] as usize,
             first_refusal: snapshot.text("first_refusal").map(str::to_string),
-            seconds: c[6],
-            min_angle: c[7],
+            seconds: c[4],
         };
         let movers = std::iter::once((&mut self.primary, "primary"))
             .chain(self.fallback.as_mut().map(|f| (f, "fallback")));

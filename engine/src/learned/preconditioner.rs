@@ -30,6 +30,8 @@ pub struct ScaledSystem {
     pub root_diagonal: Vec<f64>,
     /// `Â` itself.
     pub matrix: SparseMatrix,
+    /// The base factor of `A` (the fallback).
+    pub base: LowerFactor,
 }
 
 impl ScaledSystem {
@@ -67,21 +69,22 @@ impl ScaledSystem {
         // scaling, MIC(0) does not (it keeps the row sums of the matrix it
         // factorises, and those of `A` are the ones diffusion needs).
         let (base, _) = factorisation.factorize(a, pattern.clone())?;
-        let mut base = base.values().to_vec();
+        let mut scaled_base = base.values().to_vec();
         let inverse_roots: Vec<f64> = root_diagonal.iter().map(|r| 1.0 / r).collect();
-        scale_rows(&pattern, &mut base, &inverse_roots);
+        scale_rows(&pattern, &mut scaled_base, &inverse_roots);
         let mean_log = diagonal.iter().map(|d| d.ln()).sum::<f64>() / diagonal.len().max(1) as f64;
         Ok(ScaledSystem {
             lower: LowerSystem {
                 row_ptr: pattern.row_ptr.clone(),
                 cols: pattern.cols.clone(),
                 values: pattern.values_of(&scaled),
-                base,
+                base: scaled_base,
                 log_diagonal: diagonal.iter().map(|d| d.ln() - mean_log).collect(),
             },
             pattern,
             root_diagonal,
             matrix: scaled,
+            base,
         })
     }
 
@@ -90,12 +93,6 @@ impl ScaledSystem {
         let mut values = scaled.to_vec();
         scale_rows(&self.pattern, &mut values, &self.root_diagonal);
         LowerFactor::new(self.pattern.clone(), values)
-    }
-
-    /// The base factor of `A` (that of `Â`, unscaled).
-    pub fn base(&self) -> LowerFactor {
-        self.unscale(&self.lower.base)
-            .expect("an incomplete Cholesky factor has a positive diagonal")
     }
 }
 
@@ -147,17 +144,16 @@ impl LearnedFactor {
         &self,
         a: &SparseMatrix,
     ) -> Result<(Result<LowerFactor, String>, LowerFactor), SolverError> {
-        let base = self.factor_base();
-        let system = ScaledSystem::new(a, base)?;
+        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
+        let system = ScaledSystem::new(a, model.config.base)?;
         let tensors =
             SystemTensors::new(&system.lower, self.device).map_err(|e| SolverError::Breakdown {
                 method: "learned preconditioner",
                 iteration: 0,
                 reason: e.to_string(),
             })?;
-        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
         let learned = system.unscale(&model.factor_values(&tensors));
-        Ok((learned, system.base()))
+        Ok((learned, system.base))
     }
 
     /// The base factor of the model.
