@@ -150,6 +150,10 @@ pub struct TrainStepperConfig {
     /// The network. Defaults: latent 128, 15 message-passing steps.
     #[serde(default)]
     pub model: GnnConfig,
+    /// Successive states the model reads (1 to 4, default 1): with more
+    /// than one it predicts the correction to their extrapolation.
+    #[serde(default = "one")]
+    pub window: usize,
     /// Optimisation settings.
     #[serde(default)]
     pub training: TrainConfig,
@@ -162,6 +166,10 @@ pub struct TrainStepperConfig {
     /// Continue from the checkpoint in `output` if there is one. Default false.
     #[serde(default)]
     pub resume: bool,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The dataset's trajectories of one split as tensors.
@@ -210,18 +218,30 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     let training = load_split(&index, &data_dir, Split::Train, device)?;
     let test = load_split(&index, &data_dir, Split::Test, device)?;
     let start = first_step(config.resume, &out, config.training.seed)?;
+    let stepper = StepperConfig {
+        fields: index.fields.clone(),
+        type_groups: index.type_groups.clone(),
+        gnn: config.model.clone(),
+        dt: Some(index.dt),
+        window: config.window,
+    };
+    stepper
+        .validate()
+        .with_context(|| format!("{}: window", path.display()))?;
     let mut model = if start > 0 {
-        LearnedStepper::load(&out, device)?
+        let model = LearnedStepper::load(&out, device)?;
+        if model.config != stepper {
+            bail!(
+                "{}: resume: the checkpoint in {} is another model ({:?}; the config asks for {:?})",
+                path.display(),
+                out.display(),
+                model.config,
+                stepper
+            );
+        }
+        model
     } else {
-        LearnedStepper::new(
-            StepperConfig {
-                fields: index.fields.clone(),
-                type_groups: index.type_groups.clone(),
-                gnn: config.model.clone(),
-                dt: Some(index.dt),
-            },
-            device,
-        )
+        LearnedStepper::new(stepper, device)
     };
     let settings = &config.training;
     let bar = progress_bar(progress);
@@ -293,6 +313,8 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
         "test_rollout_rmse": table(|r| &r.learned),
         "test_rollout_persistence": table(|r| &r.persistence),
         "test_rollout_linear_extrapolation": table(|r| &r.linear),
+        "test_rollout_quadratic_extrapolation": table(|r| &r.quadratic),
+        "test_rollout_cubic_extrapolation": table(|r| &r.cubic),
     });
     write_evaluation(&out, &summary)?;
     Ok(summary)

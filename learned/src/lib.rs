@@ -3,8 +3,9 @@
 //! Learned components for pde-engine. It knows graphs, tensors and training,
 //! and nothing of any particular PDE.
 //!
-//! - [`graph::MeshGraph`]: a mesh as a graph for message passing (always
-//!   built, pure Rust).
+//! - [`graph::MeshGraph`]: a mesh as a graph for message passing, and
+//!   [`extrapolation`] (polynomial extrapolation in time, the baseline of a
+//!   stepper with a window of states); always built, pure Rust.
 //! - With the `torch` feature (libtorch through `tch`): [`tensors`] (graphs
 //!   as tensors), [`gnn`] (encode–process–decode message passing),
 //!   [`normalizer`] (online statistics), [`stepper`] (a learned time
@@ -16,6 +17,7 @@
 //!   network of a learned mesh mover) and [`inference`] (a network's
 //!   forward pass on the CPU in fused sweeps over the edges).
 
+pub mod extrapolation;
 pub mod graph;
 
 #[cfg(feature = "torch")]

@@ -1,6 +1,10 @@
 //! A learned time stepper (MeshGraphNets): from the state at the nodes of a
 //! mesh (e.g. the velocity) and the node types, an encode–process–decode
-//! network predicts the change over one step. Inputs, edge features and
+//! network predicts the change over one step. A model may read a window of
+//! successive states (MP-PDE's time window): it then sees the current state
+//! and the changes between them, and predicts the correction to the
+//! polynomial extrapolation through them (linear for two states), a much
+//! smaller quantity than the change itself. Inputs, edge features and
 //! outputs are normalised online; training adds noise to the input state
 //! (and asks for the step from the noisy state, so that the model learns to
 //! correct its own errors in rollouts) and ignores masked nodes (whose
@@ -13,6 +17,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::LearnedError;
+use crate::extrapolation;
 use crate::files::{load_weights, read_model_config, save_model};
 use crate::gnn::{EncodeProcessDecode, GnnConfig};
 use crate::graph::MeshGraph;
@@ -35,6 +40,53 @@ pub struct StepperConfig {
     /// time stepper is only good for that step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dt: Option<f64>,
+    /// How many successive states it reads, the current one last: 1 (the
+    /// default) predicts the change from the current state; `m > 1`
+    /// predicts the correction to the extrapolation of degree `m − 1`
+    /// through the `m` states (see [`crate::extrapolation::weights`]).
+    #[serde(default = "window_default", skip_serializing_if = "is_single")]
+    pub window: usize,
+}
+
+fn window_default() -> usize {
+    1
+}
+
+fn is_single(window: &usize) -> bool {
+    *window == 1
+}
+
+/// The largest window a model may have.
+pub const MAX_WINDOW: usize = 4;
+
+impl StepperConfig {
+    /// Features per node of the network's input: the state, the changes
+    /// between the states of the window, and the one-hot node type.
+    fn node_inputs(&self) -> i64 {
+        (self.fields.len() * self.window + self.type_groups.len() + 1) as i64
+    }
+
+    /// An error unless the window is 1 to [`MAX_WINDOW`].
+    pub fn validate(&self) -> Result<(), LearnedError> {
+        if (1..=MAX_WINDOW).contains(&self.window) {
+            Ok(())
+        } else {
+            Err(LearnedError::Shape(format!(
+                "window {}: a stepper reads 1 to {MAX_WINDOW} successive states",
+                self.window
+            )))
+        }
+    }
+}
+
+/// `Σ w_k x_k` over a window of states (the extrapolation the model corrects).
+pub(crate) fn extrapolate(states: &[&Tensor]) -> Tensor {
+    let weights = extrapolation::weights(states.len());
+    let mut sum = states[0] * weights[0];
+    for (x, w) in states.iter().zip(&weights).skip(1) {
+        sum += *x * *w;
+    }
+    sum
 }
 
 /// A learned stepper: network, normalisers and their weights.
@@ -53,7 +105,7 @@ impl LearnedStepper {
         let vs = VarStore::new(device);
         let root = vs.root();
         let fields = config.fields.len() as i64;
-        let node_inputs = fields + config.type_groups.len() as i64 + 1;
+        let node_inputs = config.node_inputs();
         let net = EncodeProcessDecode::new(&root / "net", node_inputs, 4, fields, &config.gnn);
         let norms = GraphNormalizers::new(&root, node_inputs, 4, fields);
         LearnedStepper {
@@ -69,10 +121,25 @@ impl LearnedStepper {
         self.vs.device()
     }
 
-    fn check(&self, graph: &GraphTensors, state: &Tensor) -> Result<(), LearnedError> {
+    /// How many successive states it reads ([`StepperConfig::window`]).
+    pub fn window(&self) -> usize {
+        self.config.window
+    }
+
+    fn check(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<(), LearnedError> {
         let fields = self.config.fields.len() as i64;
         let types = self.config.type_groups.len() as i64 + 1;
-        if state.size() != [graph.num_nodes as i64, fields] {
+        if states.len() != self.config.window {
+            return Err(LearnedError::Shape(format!(
+                "{} states given; the model reads a window of {}",
+                states.len(),
+                self.config.window
+            )));
+        }
+        if let Some(state) = states
+            .iter()
+            .find(|s| s.size() != [graph.num_nodes as i64, fields])
+        {
             return Err(LearnedError::Shape(format!(
                 "the state is {:?}; the model expects [{}, {fields}] ({} per node)",
                 state.size(),
@@ -90,9 +157,18 @@ impl LearnedStepper {
         Ok(())
     }
 
-    /// The normalised change of the state predicted by the network.
-    fn forward(&self, graph: &GraphTensors, state: &Tensor) -> Tensor {
-        let nodes = Tensor::cat(&[state, &graph.node_types], 1);
+    /// The network's node inputs: the current state, the changes between
+    /// successive states of the window (newest first), the node types.
+    fn node_inputs(graph: &GraphTensors, states: &[&Tensor]) -> Tensor {
+        let mut columns: Vec<Tensor> = vec![states[states.len() - 1].shallow_clone()];
+        columns.extend(states.windows(2).rev().map(|pair| pair[1] - pair[0]));
+        columns.push(graph.node_types.shallow_clone());
+        Tensor::cat(&columns, 1)
+    }
+
+    /// The normalised correction predicted by the network.
+    fn forward(&self, graph: &GraphTensors, states: &[&Tensor]) -> Tensor {
+        let nodes = Self::node_inputs(graph, states);
         self.net.forward(
             &self.norms.node.normalize(&nodes),
             &self.norms.edge.normalize(&graph.edge_features),
@@ -101,11 +177,17 @@ impl LearnedStepper {
         )
     }
 
-    /// The state one step after `state` (`[N, fields]`), predicted.
-    pub fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError> {
-        self.check(graph, state)?;
+    /// The state one step after the window `states` (each `[N, fields]`,
+    /// the current one last; as many as [`LearnedStepper::window`]),
+    /// predicted.
+    pub fn predict(
+        &self,
+        graph: &GraphTensors,
+        states: &[&Tensor],
+    ) -> Result<Tensor, LearnedError> {
+        self.check(graph, states)?;
         Ok(tch::no_grad(|| {
-            state + self.norms.output.denormalize(&self.forward(graph, state))
+            extrapolate(states) + self.norms.output.denormalize(&self.forward(graph, states))
         }))
     }
 
@@ -130,42 +212,50 @@ impl LearnedStepper {
                 .flat_map(|f| f.map(|v| v as f32))
                 .collect(),
             fields: self.config.fields.len(),
+            window: self.config.window,
         })
     }
 
-    /// The training loss of one step `state -> next`: the mean squared
-    /// error of the normalised change over the values where `mask`
-    /// (`[N, fields]`) is 1, with Gaussian noise of standard deviation `noise` added to the
-    /// input state. While `accumulate` holds, the samples also feed the
+    /// The training loss of one step from the window `states` (the current
+    /// one last) to `next`: the mean squared error of the normalised
+    /// correction over the values where `mask` (`[N, fields]`) is 1, with
+    /// Gaussian noise of standard deviation `noise` added to each input
+    /// state. While `accumulate` holds, the samples also feed the
     /// normalisers.
     pub fn loss(
         &mut self,
         graph: &GraphTensors,
-        state: &Tensor,
+        states: &[&Tensor],
         next: &Tensor,
         mask: &Tensor,
         noise: f64,
         accumulate: bool,
     ) -> Result<Tensor, LearnedError> {
-        self.check(graph, state)?;
-        let noisy = if noise > 0.0 {
-            state + state.randn_like() * noise
-        } else {
-            state.shallow_clone()
-        };
-        let target = next - &noisy;
+        self.check(graph, states)?;
+        let noisy: Vec<Tensor> = states
+            .iter()
+            .map(|state| {
+                if noise > 0.0 {
+                    *state + state.randn_like() * noise
+                } else {
+                    state.shallow_clone()
+                }
+            })
+            .collect();
+        let noisy: Vec<&Tensor> = noisy.iter().collect();
+        let target = next - extrapolate(&noisy);
         if accumulate {
             self.norms.accumulate(
-                &Tensor::cat(&[&noisy, &graph.node_types], 1),
+                &Self::node_inputs(graph, &noisy),
                 &graph.edge_features,
                 &target,
             );
         }
-        if mask.size() != state.size() {
+        if mask.size() != next.size() {
             return Err(LearnedError::Shape(format!(
                 "the mask is {:?}; the state is {:?}",
                 mask.size(),
-                state.size()
+                next.size()
             )));
         }
         let error = (self.forward(graph, &noisy) - self.norms.output.normalize(&target)).square();
@@ -187,6 +277,10 @@ impl LearnedStepper {
     /// Loads a model saved by [`LearnedStepper::save`] onto `device`.
     pub fn load(dir: &Path, device: Device) -> Result<Self, LearnedError> {
         let config: StepperConfig = read_model_config(dir, "stepper model")?;
+        config.validate().map_err(|e| LearnedError::Config {
+            path: dir.join("model.json"),
+            message: e.to_string(),
+        })?;
         let mut model = LearnedStepper::new(config, device);
         load_weights(&mut model.vs, dir)?;
         Ok(model)
@@ -204,32 +298,60 @@ pub struct FusedStepper {
     /// `[edges, 4]`.
     edges: Vec<f32>,
     fields: usize,
+    window: usize,
 }
 
 impl FusedStepper {
-    /// The state one step after `state` (`[nodes, fields]`, row-major).
-    pub fn predict(&self, state: &[f64]) -> Result<Vec<f64>, LearnedError> {
+    /// How many successive states it reads.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// The state one step after the window `states` (each `[nodes,
+    /// fields]`, row-major, the current one last).
+    pub fn predict(&self, states: &[&[f64]]) -> Result<Vec<f64>, LearnedError> {
         let nodes = self.receivers.nodes();
-        if state.len() != nodes * self.fields {
+        let width = self.fields;
+        if states.len() != self.window {
             return Err(LearnedError::Shape(format!(
-                "{} state values; the model expects {nodes} nodes × {} fields",
-                state.len(),
-                self.fields
+                "{} states given; the model reads a window of {}",
+                states.len(),
+                self.window
+            )));
+        }
+        if let Some(state) = states.iter().find(|s| s.len() != nodes * width) {
+            return Err(LearnedError::Shape(format!(
+                "{} state values; the model expects {nodes} nodes × {width} fields",
+                state.len()
             )));
         }
         let types = self.node_types.len() / nodes.max(1);
-        let inputs: Vec<f32> = state
-            .chunks_exact(self.fields)
-            .zip(self.node_types.chunks_exact(types))
-            .flat_map(|(s, t)| s.iter().map(|&v| v as f32).chain(t.iter().copied()))
-            .collect();
-        let change = self
+        let current = states[states.len() - 1];
+        // Per node, as LearnedStepper's node inputs: the state, the changes
+        // (newest first), the node type; rounded as libtorch's f32 would.
+        let mut inputs = Vec::with_capacity(nodes * (width * self.window + types));
+        for (n, t) in self.node_types.chunks_exact(types).enumerate() {
+            let row = n * width..(n + 1) * width;
+            inputs.extend(current[row.clone()].iter().map(|&v| v as f32));
+            for pair in states.windows(2).rev() {
+                let (before, after) = (&pair[0][row.clone()], &pair[1][row.clone()]);
+                inputs.extend(after.iter().zip(before).map(|(&a, &b)| a as f32 - b as f32));
+            }
+            inputs.extend_from_slice(t);
+        }
+        let correction = self
             .network
             .forward(&self.receivers, &inputs, &self.edges)?;
-        Ok(state
-            .iter()
-            .zip(change)
-            .map(|(&s, c)| f64::from(s as f32 + c))
+        let weights = extrapolation::weights(self.window);
+        Ok((0..nodes * width)
+            .map(|i| {
+                let base: f32 = states
+                    .iter()
+                    .zip(&weights)
+                    .map(|(s, &w)| s[i] as f32 * w as f32)
+                    .sum();
+                f64::from(base + correction[i])
+            })
             .collect())
     }
 }

@@ -15,13 +15,21 @@ use crate::tensors::GraphTensors;
 
 /// Anything that predicts the next state on a graph.
 pub trait GraphStepper {
-    /// The state one step after `state` (`[N, fields]`).
-    fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError>;
+    /// How many successive states it reads (1: the current one).
+    fn window(&self) -> usize {
+        1
+    }
+    /// The state one step after the window `states` (each `[N, fields]`,
+    /// the current one last, as many as [`GraphStepper::window`]).
+    fn predict(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<Tensor, LearnedError>;
 }
 
 impl GraphStepper for LearnedStepper {
-    fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError> {
-        LearnedStepper::predict(self, graph, state)
+    fn window(&self) -> usize {
+        LearnedStepper::window(self)
+    }
+    fn predict(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<Tensor, LearnedError> {
+        LearnedStepper::predict(self, graph, states)
     }
 }
 
@@ -43,7 +51,13 @@ impl TorchScriptStepper {
 }
 
 impl GraphStepper for TorchScriptStepper {
-    fn predict(&self, graph: &GraphTensors, state: &Tensor) -> Result<Tensor, LearnedError> {
+    fn predict(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<Tensor, LearnedError> {
+        let [state] = states else {
+            return Err(LearnedError::Shape(format!(
+                "{} states given; a TorchScript stepper reads the current one",
+                states.len()
+            )));
+        };
         let inputs = [
             state,
             &graph.node_types,

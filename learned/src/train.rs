@@ -19,7 +19,7 @@ use tch::{Kind, Tensor};
 use crate::adam::Adam;
 use crate::error::LearnedError;
 use crate::files::write_bytes;
-use crate::stepper::LearnedStepper;
+use crate::stepper::{LearnedStepper, MAX_WINDOW};
 use crate::tensors::GraphTensors;
 
 /// Training settings.
@@ -208,15 +208,18 @@ pub fn train(
     checkpoint: Option<&Path>,
     on_step: impl FnMut(&Progress),
 ) -> Result<Vec<f64>, LearnedError> {
+    // A sample is a window of states ending at `i` and the state after it.
+    let window = model.window();
     let samples: Vec<(usize, usize)> = data
         .iter()
         .enumerate()
-        .flat_map(|(k, t)| (0..t.states.len().saturating_sub(1)).map(move |i| (k, i)))
+        .flat_map(|(k, t)| (window - 1..t.states.len().saturating_sub(1)).map(move |i| (k, i)))
         .collect();
     if samples.is_empty() {
-        return Err(LearnedError::Shape(
-            "no training samples: every trajectory needs at least two states".into(),
-        ));
+        return Err(LearnedError::Shape(format!(
+            "no training samples: every trajectory needs at least {} states",
+            window + 1
+        )));
     }
     let schedule = config.schedule();
     optimize(
@@ -229,9 +232,10 @@ pub fn train(
             let (k, i) = samples[(draw % samples.len() as u64) as usize];
             let t = &data[k];
             let warming = step < config.warmup;
+            let inputs: Vec<&Tensor> = t.states[i + 1 - window..=i].iter().collect();
             let loss = model.loss(
                 &t.graph,
-                &t.states[i],
+                &inputs,
                 &t.states[i + 1],
                 &t.mask,
                 config.noise,
@@ -402,15 +406,18 @@ impl OneStepErrors {
         let mut sums = OneStepErrors::default();
         let weight = t.mask.to_kind(Kind::Float);
         let values = weight.sum(Kind::Float).double_value(&[]);
-        for pair in t.states.windows(2) {
-            let predicted = model.predict(&t.graph, &pair[0])?;
+        let window = model.window();
+        for states in t.states.windows(window + 1) {
+            let (inputs, next) = states.split_at(window);
+            let inputs: Vec<&Tensor> = inputs.iter().collect();
+            let predicted = model.predict(&t.graph, &inputs)?;
             let sq = |a: &Tensor| {
-                ((a - &pair[1]).square() * &weight)
+                ((a - &next[0]).square() * &weight)
                     .sum(Kind::Float)
                     .double_value(&[])
             };
             sums.learned += sq(&predicted);
-            sums.persistence += sq(&pair[0]);
+            sums.persistence += sq(inputs[window - 1]);
             sums.count += values;
         }
         Ok(sums)
@@ -447,45 +454,64 @@ pub fn one_step_rmse(
     Ok(sums.rmse())
 }
 
-/// How a rollout steps: from the state before and the state now, the next.
-pub type RolloutStep<'a> = dyn FnMut(&Tensor, &Tensor) -> Result<Tensor, LearnedError> + 'a;
+/// How a rollout steps: from the states so far (newest last), the next.
+pub type RolloutStep<'a> = dyn FnMut(&[Tensor]) -> Result<Tensor, LearnedError> + 'a;
 
-/// Root-mean-square errors of a rollout: from the second state of `data`
-/// (the first is the state before it, which linear extrapolation needs),
-/// `step`'s outputs fed back in, with the masked-out values (which
-/// boundary conditions set) taken from the data at every step. Returns the
-/// RMSE over the unmasked values after each step (one fewer than the
-/// trajectory has).
+/// The states of `data` a rollout starts from: the first [`MAX_WINDOW`]
+/// (every stepper and baseline has its window of the data), so that all
+/// rollouts of a trajectory cover the same steps.
+pub const ROLLOUT_START: usize = MAX_WINDOW;
+
+/// Root-mean-square errors of a rollout: from the first
+/// [`ROLLOUT_START`] states of `data`, `step`'s outputs fed back in, with
+/// the masked-out values (which boundary conditions set) taken from the
+/// data at every step. Returns the RMSE over the unmasked values after
+/// each step.
 pub fn rollout_errors(data: &Trajectory, step: &mut RolloutStep) -> Result<Vec<f64>, LearnedError> {
     let free = data.mask.to_kind(Kind::Float);
     let fixed = free.ones_like() - &free;
     let count = free.sum(Kind::Float).double_value(&[]).max(1.0);
-    if data.states.len() < 2 {
+    if data.states.len() <= ROLLOUT_START {
         return Ok(Vec::new());
     }
-    let mut before = data.states[0].shallow_clone();
-    let mut state = data.states[1].shallow_clone();
-    let mut errors = Vec::with_capacity(data.states.len() - 2);
-    for truth in &data.states[2..] {
-        let next = step(&before, &state)?;
-        before = state;
-        state = &next * &free + truth * &fixed;
-        let sq = ((&state - truth).square() * &free)
+    let mut states: Vec<Tensor> = data.states[..ROLLOUT_START]
+        .iter()
+        .map(Tensor::shallow_clone)
+        .collect();
+    let mut errors = Vec::with_capacity(data.states.len() - ROLLOUT_START);
+    for truth in &data.states[ROLLOUT_START..] {
+        let next = step(&states)?;
+        let next = &next * &free + truth * &fixed;
+        let sq = ((&next - truth).square() * &free)
             .sum(Kind::Float)
             .double_value(&[]);
         errors.push((sq / count).sqrt());
+        states.push(next);
     }
     Ok(errors)
 }
 
-/// The rollout errors ([`rollout_errors`]) of the model, and of the two
-/// baselines a learned stepper must beat: persistence (the state stays)
-/// and linear extrapolation (`2 xₙ − xₙ₋₁`).
+/// The extrapolation of degree `m − 1` through the last `m` states.
+fn extrapolation(states: &[Tensor], m: usize) -> Tensor {
+    let window: Vec<&Tensor> = states[states.len() - m..].iter().collect();
+    crate::stepper::extrapolate(&window)
+}
+
+/// The rollout errors ([`rollout_errors`]) of the model, and of the
+/// baselines a learned stepper must beat: persistence (the state stays),
+/// and linear (`2 xₙ − xₙ₋₁`), quadratic and cubic extrapolation
+/// ([`crate::extrapolation::weights`]).
 pub fn rollouts(model: &LearnedStepper, data: &Trajectory) -> Result<Rollouts, LearnedError> {
+    let window = model.window();
     Ok(Rollouts {
-        learned: rollout_errors(data, &mut |_, x| model.predict(&data.graph, x))?,
-        persistence: rollout_errors(data, &mut |_, x| Ok(x.shallow_clone()))?,
-        linear: rollout_errors(data, &mut |before, x| Ok(x * 2.0 - before))?,
+        learned: rollout_errors(data, &mut |states| {
+            let inputs: Vec<&Tensor> = states[states.len() - window..].iter().collect();
+            model.predict(&data.graph, &inputs)
+        })?,
+        persistence: rollout_errors(data, &mut |states| Ok(extrapolation(states, 1)))?,
+        linear: rollout_errors(data, &mut |states| Ok(extrapolation(states, 2)))?,
+        quadratic: rollout_errors(data, &mut |states| Ok(extrapolation(states, 3)))?,
+        cubic: rollout_errors(data, &mut |states| Ok(extrapolation(states, 4)))?,
     })
 }
 
@@ -498,4 +524,8 @@ pub struct Rollouts {
     pub persistence: Vec<f64>,
     /// Linear extrapolation's.
     pub linear: Vec<f64>,
+    /// Quadratic extrapolation's.
+    pub quadratic: Vec<f64>,
+    /// Cubic extrapolation's.
+    pub cubic: Vec<f64>,
 }

@@ -70,6 +70,7 @@ fn config() -> StepperConfig {
             hidden_layers: 1,
         },
         dt: None,
+        window: 1,
     }
 }
 
@@ -113,15 +114,15 @@ fn a_small_model_learns_graph_diffusion_and_beats_persistence() {
     model.save(dir.path()).unwrap();
     let loaded = LearnedStepper::load(dir.path(), Device::Cpu).unwrap();
     let t = &held_out[0];
-    let a = values(&model.predict(&t.graph, &t.states[0]).unwrap());
-    let b = values(&loaded.predict(&t.graph, &t.states[0]).unwrap());
+    let a = values(&model.predict(&t.graph, &[&t.states[0]]).unwrap());
+    let b = values(&loaded.predict(&t.graph, &[&t.states[0]]).unwrap());
     assert_eq!(a, b);
     let two_fields = Tensor::zeros(
         [t.graph.num_nodes as i64, 2],
         (pde_learned::tch::Kind::Float, Device::Cpu),
     );
     let err = loaded
-        .predict(&t.graph, &two_fields)
+        .predict(&t.graph, &[&two_fields])
         .unwrap_err()
         .to_string();
     assert!(
@@ -150,40 +151,57 @@ fn max_difference(a: &LearnedStepper, b: &LearnedStepper) -> f64 {
 
 /// Fused CPU inference (a latent width it runs) predicts what libtorch
 /// does, to `f32` rounding, after a few training steps (so that the
-/// normalisers hold statistics).
+/// normalisers hold statistics), for a model of one state and for one
+/// that reads a window of two and corrects their linear extrapolation.
 #[test]
 fn a_fused_stepper_predicts_what_libtorch_predicts() {
     let _serial = seeded();
     let training: Vec<Trajectory> = (0..2).map(|s| trajectory(8, s, 4)).collect();
-    let mut narrow = config();
-    narrow.gnn.latent = 16;
-    let mut model = LearnedStepper::new(narrow, Device::Cpu);
-    let settings = TrainConfig {
-        steps: 40,
-        warmup: 5,
-        ..TrainConfig::default()
-    };
-    train(&mut model, &training, &settings, 0, None, |_| {}).unwrap();
     let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [11, 11], CellKind::Tri3).unwrap();
     let graph = MeshGraph::from_mesh(&mesh, &["left", "right", "bottom", "top"]).unwrap();
-    let state = trajectory(11, 20, 0).states.remove(0);
-    let expected = values(
-        &model
-            .predict(&GraphTensors::new(&graph, Device::Cpu), &state)
-            .unwrap(),
-    );
-    let fused = model
-        .fused(&graph)
-        .unwrap()
-        .predict(&values(&state))
-        .unwrap();
-    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let difference = expected
-        .iter()
-        .zip(&fused)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
-    assert!(scale > 0.1, "{scale}");
-    assert!(difference < 1e-5 * scale, "{difference} of {scale}");
+    let states = trajectory(11, 20, 2).states;
+    for window in [1, 2] {
+        let mut narrow = config();
+        narrow.gnn.latent = 16;
+        narrow.window = window;
+        let mut model = LearnedStepper::new(narrow, Device::Cpu);
+        let settings = TrainConfig {
+            steps: 40,
+            warmup: 5,
+            ..TrainConfig::default()
+        };
+        train(&mut model, &training, &settings, 0, None, |_| {}).unwrap();
+        let inputs: Vec<&Tensor> = states[..window].iter().collect();
+        let expected = values(
+            &model
+                .predict(&GraphTensors::new(&graph, Device::Cpu), &inputs)
+                .unwrap(),
+        );
+        let inputs: Vec<Vec<f64>> = inputs.iter().map(|s| values(s)).collect();
+        let inputs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
+        let fused = model.fused(&graph).unwrap().predict(&inputs).unwrap();
+        let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let difference = expected
+            .iter()
+            .zip(&fused)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        assert!(scale > 0.1, "{scale}");
+        assert!(
+            difference < 1e-5 * scale,
+            "window {window}: {difference} of {scale}"
+        );
+        // A window of the wrong length is refused.
+        let wrong = if window == 1 {
+            vec![inputs[0], inputs[0]]
+        } else {
+            vec![inputs[0]]
+        };
+        let err = model.fused(&graph).unwrap().predict(&wrong);
+        assert!(
+            err.unwrap_err().to_string().contains("window of"),
+            "window {window}"
+        );
+    }
 }
 
 #[test]
@@ -259,19 +277,31 @@ fn a_resumed_run_continues_exactly_where_it_stopped() {
 }
 
 #[test]
-fn rollout_baselines_are_persistence_and_linear_extrapolation() {
-    // States that grow linearly in time on the free nodes: linear
-    // extrapolation (from the first two states) is exact, persistence is
-    // off by one increment more each step.
-    let mut t = trajectory(4, 1, 6);
+fn rollout_baselines_are_persistence_and_extrapolations() {
+    // States that grow quadratically in time, x_k = x_0 + k²: rollouts
+    // start after the first four states (ROLLOUT_START); persistence then
+    // stays at x_3 (error n² − 9 at state n), linear extrapolation keeps
+    // the last slope (error j² + j after j steps), quadratic and cubic
+    // extrapolation are exact.
+    let mut t = trajectory(4, 1, 7);
     let first = t.states[0].shallow_clone();
-    t.states = (0..7).map(|k| &first + k as f64).collect();
+    t.states = (0..8).map(|k| &first + (k * k) as f64).collect();
     let _guard = seeded();
     let model = LearnedStepper::new(config(), Device::Cpu);
     let r = pde_learned::train::rollouts(&model, &t).unwrap();
-    for (k, (p, l)) in r.persistence.iter().zip(&r.linear).enumerate() {
-        assert!((p - (k + 1) as f64).abs() < 1e-5, "persistence at {k}: {p}");
-        assert!(l.abs() < 1e-5, "linear at {k}: {l}");
+    assert_eq!(pde_learned::train::ROLLOUT_START, 4);
+    assert_eq!(r.learned.len(), 4);
+    for (j, &p) in r.persistence.iter().enumerate() {
+        let n = (j + 4) as f64;
+        assert!((p - (n * n - 9.0)).abs() < 1e-4, "persistence at {n}: {p}");
+        let j = (j + 1) as f64;
+        let l = r.linear[j as usize - 1];
+        assert!(
+            (l - (j * j + j)).abs() < 1e-4,
+            "linear after {j} steps: {l}"
+        );
     }
-    assert_eq!(r.learned.len(), 5);
+    for e in r.quadratic.iter().chain(&r.cubic) {
+        assert!(e.abs() < 1e-4, "{r:?}");
+    }
 }

@@ -33,7 +33,14 @@ impl Predictor for GraphFlowStep {
         self.description.clone()
     }
 
-    fn predict(&mut self, state: &[f64], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
+    fn window(&self) -> usize {
+        match &self.network {
+            Inference::Fused(stepper) => stepper.window(),
+            Inference::Torch { stepper, .. } => stepper.window(),
+        }
+    }
+
+    fn predict(&mut self, states: &[Vec<f64>], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
         if self
             .dt
             .is_some_and(|trained| (dt - trained).abs() > 1e-9 * trained)
@@ -41,14 +48,22 @@ impl Predictor for GraphFlowStep {
             return Ok(None);
         }
         let next = match &self.network {
-            Inference::Fused(stepper) => stepper.predict(state),
+            Inference::Fused(stepper) => {
+                let states: Vec<&[f64]> = states.iter().map(Vec::as_slice).collect();
+                stepper.predict(&states)
+            }
             Inference::Torch {
                 stepper,
                 graph,
                 device,
-            } => stepper
-                .predict(graph, &matrix(state, self.fields, *device))
-                .map(|next| values(&next)),
+            } => {
+                let states: Vec<_> = states
+                    .iter()
+                    .map(|s| matrix(s, self.fields, *device))
+                    .collect();
+                let states: Vec<_> = states.iter().collect();
+                stepper.predict(graph, &states).map(|next| values(&next))
+            }
         };
         next.map(Some)
             .map_err(|e| PhysicsError::Surrogate(e.to_string()))

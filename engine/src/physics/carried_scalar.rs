@@ -229,8 +229,12 @@ impl Model for FlowWithScalar {
 
 /// The flow's own check; the scalar follows whichever step is taken.
 impl CheckedStep for FlowWithScalar {
-    fn predictor_state(&self) -> Vec<f64> {
-        self.flow.predictor_state()
+    fn keep_states(&mut self, count: usize) {
+        self.flow.keep_states(count);
+    }
+
+    fn predictor_states(&self, count: usize, dt: f64) -> Option<Vec<Vec<f64>>> {
+        self.flow.predictor_states(count, dt)
     }
 
     fn try_prediction(

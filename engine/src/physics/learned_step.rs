@@ -17,17 +17,31 @@ use super::{Model, PhysicsError, Snapshot, StepError, StepReport, Stepper};
 pub trait Predictor {
     /// What it is, for summaries (e.g. `gnn out/cylinder_gnn`).
     fn describe(&self) -> String;
-    /// The state at `t + dt` from the one at `t`, in the layout of
-    /// [`CheckedStep::predictor_state`]; `None` when it cannot take a step
-    /// of `dt` (it was trained for another).
-    fn predict(&mut self, state: &[f64], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError>;
+    /// How many successive committed states it reads (1, the default: the
+    /// current one; 2: also the one a step before, and so on).
+    fn window(&self) -> usize {
+        1
+    }
+    /// The state at `t + dt` from the window `states` (the last
+    /// [`Predictor::window`] committed states, `dt` apart, the one at `t`
+    /// last; each in the layout of [`CheckedStep::predictor_states`]);
+    /// `None` when it cannot take a step of `dt` (it was trained for
+    /// another).
+    fn predict(&mut self, states: &[Vec<f64>], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError>;
 }
 
 /// A model whose step a [`Predictor`] can take, checked by the model's own
 /// discrete equations.
 pub trait CheckedStep: Stepper {
-    /// The state a predictor sees (e.g. the values at the mesh vertices).
-    fn predictor_state(&self) -> Vec<f64>;
+    /// Keeps at least `count` committed states from now on (for a
+    /// predictor's window).
+    fn keep_states(&mut self, count: usize);
+    /// The last `count` committed states as a predictor sees them (e.g.
+    /// the values at the mesh vertices), oldest first; `None` unless that
+    /// many are kept, each `dt` after the one before (so at the start of a
+    /// run, and after a change of step size, a predictor with a window
+    /// waits).
+    fn predictor_states(&self, count: usize, dt: f64) -> Option<Vec<Vec<f64>>>;
     /// Makes `predicted` the tried step from `t` to `t + dt` and measures
     /// it: the relative residual of the step's discrete system (0 for the
     /// classical answer, about 1 for a state no better than not stepping;
@@ -50,8 +64,8 @@ pub struct LearnedStepStats {
     pub learned_steps: usize,
     /// Steps whose prediction failed the check, taken classically.
     pub fallbacks: usize,
-    /// Other classical steps (before `from`, or of a step size the
-    /// predictor cannot take).
+    /// Other classical steps (before `from`, of a step size the predictor
+    /// cannot take, or before its window of states is there).
     pub classical_steps: usize,
     /// Largest residual of an accepted step.
     pub accepted_residual_max: f64,
@@ -112,7 +126,8 @@ pub struct LearnedStep<M> {
 impl<M: CheckedStep> LearnedStep<M> {
     /// `model` stepped by `predictor` from time `from` on, predictions
     /// accepted up to the relative residual `tolerance`.
-    pub fn new(model: M, predictor: Box<dyn Predictor>, from: f64, tolerance: f64) -> Self {
+    pub fn new(mut model: M, predictor: Box<dyn Predictor>, from: f64, tolerance: f64) -> Self {
+        model.keep_states(predictor.window());
         LearnedStep {
             model,
             predictor,
@@ -152,10 +167,12 @@ impl<M> LearnedStep<M> {
 impl<M: CheckedStep> Stepper for LearnedStep<M> {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
         let started = Instant::now();
-        let prediction = if t >= self.from - 1e-9 * dt {
-            self.predictor.predict(&self.model.predictor_state(), dt)?
-        } else {
-            None
+        let states = (t >= self.from - 1e-9 * dt)
+            .then(|| self.model.predictor_states(self.predictor.window(), dt))
+            .flatten();
+        let prediction = match states {
+            Some(states) => self.predictor.predict(&states, dt)?,
+            None => None,
         };
         let Some(next) = prediction else {
             let report = self.model.try_step(t, dt)?;

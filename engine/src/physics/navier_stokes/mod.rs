@@ -114,8 +114,11 @@ pub struct NavierStokes {
     pressure_pin: Option<usize>,
     solver: Box<dyn LinearSolver>,
     matrix: SparseMatrix,
-    /// Committed states `(t, x)`, newest last (two kept for BDF2).
+    /// Committed states `(t, x)`, newest last (two kept for BDF2, more
+    /// for a learned step's window: `kept_states`).
     history: VecDeque<(f64, Vec<f64>)>,
+    /// How many committed states `history` keeps (at least 2).
+    kept_states: usize,
     tried: Option<Tried>,
     force: Option<[f64; 3]>,
     /// The time-step matrix without convection, `a0 M + ν A + B terms`,
@@ -190,6 +193,7 @@ impl NavierStokes {
             solver,
             matrix,
             history: VecDeque::from([(0.0, x)]),
+            kept_states: 2,
             tried: None,
             force: None,
             step_matrix: None,
@@ -862,7 +866,7 @@ impl Stepper for NavierStokes {
     fn commit(&mut self) {
         if let Some(tried) = self.tried.take() {
             self.history.push_back((tried.t, tried.x));
-            while self.history.len() > 2 {
+            while self.history.len() > self.kept_states {
                 self.history.pop_front();
             }
             self.force = tried.force;

@@ -173,11 +173,23 @@ impl NavierStokes {
     /// Velocity components and pressure at each mesh point, node-major
     /// (`[u, v, (w,) p]` per node): the state learned steppers see.
     pub fn vertex_state(&self) -> Vec<f64> {
+        self.vertex_values(self.state())
+    }
+
+    /// [`NavierStokes::vertex_state`] of the state `x` (numbered as the
+    /// mixed space).
+    fn vertex_values(&self, x: &[f64]) -> Vec<f64> {
         let d = self.dim();
         let mut columns: Vec<Vec<f64>> = (0..d)
-            .map(|c| self.velocity_space().point_values(self.velocity(c)))
+            .map(|c| {
+                self.velocity_space()
+                    .point_values(&x[self.space.range(0, c)])
+            })
             .collect();
-        columns.push(self.pressure_space().point_values(self.pressure()));
+        columns.push(
+            self.pressure_space()
+                .point_values(&x[self.space.range(1, 0)]),
+        );
         let nodes = self.mesh_points();
         (0..nodes)
             .flat_map(|n| columns.iter().map(move |col| col[n]))
@@ -212,8 +224,18 @@ impl NavierStokes {
 /// Vertex values in, the P2 edge values rebuilt and solved for, and the state
 /// judged by the BDF2 system the classical step would solve.
 impl CheckedStep for NavierStokes {
-    fn predictor_state(&self) -> Vec<f64> {
-        self.vertex_state()
+    fn keep_states(&mut self, count: usize) {
+        self.kept_states = self.kept_states.max(count);
+    }
+
+    fn predictor_states(&self, count: usize, dt: f64) -> Option<Vec<Vec<f64>>> {
+        let kept = self.history.len().checked_sub(count)?;
+        let window = self.history.range(kept..);
+        let times: Vec<f64> = window.clone().map(|(t, _)| *t).collect();
+        let even = times
+            .windows(2)
+            .all(|pair| ((pair[1] - pair[0]) - dt).abs() <= 1e-9 * dt.max(pair[1].abs()));
+        even.then(|| window.map(|(_, x)| self.vertex_values(x)).collect())
     }
 
     fn try_prediction(
