@@ -129,6 +129,7 @@ impl LearnedStepper {
     fn check(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<(), LearnedError> {
         let fields = self.config.fields.len() as i64;
         let types = self.config.type_groups.len() as i64 + 1;
+        self.config.validate()?;
         if states.len() != self.config.window {
             return Err(LearnedError::Shape(format!(
                 "{} states given; the model reads a window of {}",
@@ -196,6 +197,7 @@ impl LearnedStepper {
     /// values to `f32` rounding); an error for a graph of other node types
     /// or a latent width fused inference does not run.
     pub fn fused(&self, graph: &MeshGraph) -> Result<FusedStepper, LearnedError> {
+        self.config.validate()?;
         if graph.type_groups != self.config.type_groups {
             return Err(LearnedError::Shape(format!(
                 "the graph's node types are {:?}; the model's {:?}",

@@ -209,6 +209,7 @@ pub fn train(
     on_step: impl FnMut(&Progress),
 ) -> Result<Vec<f64>, LearnedError> {
     // A sample is a window of states ending at `i` and the state after it.
+    model.config.validate()?;
     let window = model.window();
     let samples: Vec<(usize, usize)> = data
         .iter()

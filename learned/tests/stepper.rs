@@ -305,3 +305,36 @@ fn rollout_baselines_are_persistence_and_extrapolations() {
         assert!(e.abs() < 1e-4, "{r:?}");
     }
 }
+
+/// A window outside 1 to 4 is refused with its value, by prediction and by
+/// training, not a panic.
+#[test]
+fn a_window_outside_its_range_is_refused() {
+    let _serial = seeded();
+    let t = trajectory(4, 1, 6);
+    for window in [0, pde_learned::stepper::MAX_WINDOW + 1] {
+        let mut bad = config();
+        bad.window = window;
+        let mut model = LearnedStepper::new(bad, Device::Cpu);
+        let states: Vec<&Tensor> = t.states.iter().take(window).collect();
+        let err = model.predict(&t.graph, &states).unwrap_err().to_string();
+        assert!(err.contains(&format!("window {window}")), "{err}");
+        let settings = TrainConfig {
+            steps: 2,
+            warmup: 1,
+            ..TrainConfig::default()
+        };
+        let err = train(
+            &mut model,
+            std::slice::from_ref(&t),
+            &settings,
+            0,
+            None,
+            |_| {},
+        );
+        assert!(
+            err.unwrap_err().to_string().contains("1 to 4"),
+            "window {window}"
+        );
+    }
+}
