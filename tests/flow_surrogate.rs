@@ -9,11 +9,10 @@
 use std::sync::Arc;
 
 use pde_engine::linalg::direct::SparseLu;
-use pde_engine::physics::learned_step::{CheckedStep, LearnedStep, Predictor};
+use pde_engine::physics::learned_step::{CheckedStep, Extrapolation, LearnedStep, Predictor};
 use pde_engine::physics::navier_stokes::{FlowBoundary, NavierStokes};
 use pde_engine::physics::PhysicsError;
 use pde_engine::physics::Stepper;
-use pde_learned::extrapolation;
 use pde_mesh::{generate, CellKind};
 
 const DT: f64 = 0.02;
@@ -51,29 +50,6 @@ impl Predictor for Oracle {
         self.twin.commit();
         self.t += dt;
         Ok(Some(self.twin.vertex_state()))
-    }
-}
-
-/// Extrapolates through the last `window` committed states (degree
-/// `window − 1`; 1 is persistence): a predictor with a window.
-struct Extrapolation {
-    window: usize,
-}
-
-impl Predictor for Extrapolation {
-    fn describe(&self) -> String {
-        format!("extrapolation through {} states", self.window)
-    }
-    fn window(&self) -> usize {
-        self.window
-    }
-    fn predict(&mut self, states: &[Vec<f64>], _: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
-        assert_eq!(states.len(), self.window);
-        let weights = extrapolation::weights(self.window);
-        let next = (0..states[0].len())
-            .map(|i| states.iter().zip(&weights).map(|(x, w)| w * x[i]).sum())
-            .collect();
-        Ok(Some(next))
     }
 }
 
@@ -234,7 +210,7 @@ fn dfg_channel() -> NavierStokes {
 fn a_predictor_with_a_window_sees_the_last_committed_states() {
     let mut residuals = Vec::new();
     for window in 1..=4 {
-        let predictor = Extrapolation { window };
+        let predictor = Extrapolation::new(window);
         let mut ns = LearnedStep::new(channel(), Box::new(predictor), 0.0, 0.0);
         run(&mut ns, 8);
         let stats = &ns.stats;
@@ -271,7 +247,7 @@ fn in_the_dfg_flow_exact_vertex_values_pass_a_strict_check() {
     let (t, states) = (2.0, ns.predictor_states(4, DFG_DT).unwrap());
     let extrapolated: Vec<f64> = (1..=4)
         .map(|window| {
-            let prediction = Extrapolation { window }
+            let prediction = Extrapolation::new(window)
                 .predict(&states[4 - window..], DFG_DT)
                 .unwrap()
                 .unwrap();
@@ -308,7 +284,8 @@ fn in_the_dfg_flow_exact_vertex_values_pass_a_strict_check() {
 }
 
 /// Stepper kinds come from a registry: a program registers a predictor of
-/// its own and a case file names it, with no libtorch. Persistence is
+/// its own and a case file names it, with no libtorch; so is the built-in
+/// control, extrapolation. Persistence is
 /// refused by the check at every step after `from` (each a fallback), so
 /// the run's forces equal the classical run's; an unknown kind is refused.
 #[test]
@@ -343,7 +320,7 @@ fn a_registered_stepper_kind_runs_from_a_case_file() {
     };
     let learned = run(
         "persistence",
-        case("stepper: {kind: persistence, model: none, from: 0.1}\n"),
+        case("stepper: {kind: persistence, from: 0.1}\n"),
     )
     .unwrap();
     let classical = run("classical", case("")).unwrap();
@@ -358,11 +335,55 @@ fn a_registered_stepper_kind_runs_from_a_case_file() {
         cd(&learned),
         cd(&classical)
     );
-    let err = run("unknown", case("stepper: {kind: oracle, model: none}\n")).unwrap_err();
+    let err = run("unknown", case("stepper: {kind: oracle}\n")).unwrap_err();
     assert!(
         format!("{err:#}").contains(
-            "stepper.kind: unknown kind 'oracle'; expected one of gnn, torchscript, persistence"
+            "stepper.kind: unknown kind 'oracle'; expected one of gnn, torchscript, \
+             extrapolation, persistence"
         ),
+        "{err:#}"
+    );
+
+    // The built-in control, extrapolation, needs no model: through three
+    // states it takes steps a loose check accepts, but not every step: an
+    // accepted step's error is tripled in the next extrapolation (measured:
+    // 2 of 8 accepted, rejected residuals up to 4).
+    let extrapolated = run(
+        "extrapolation",
+        case("stepper: {kind: extrapolation, window: 3, residual_tolerance: 0.5}\n"),
+    )
+    .unwrap();
+    let stepper = &extrapolated["stepper"];
+    assert_eq!(stepper["classical_steps"], 2, "{stepper}");
+    let (learned, fallbacks) = (
+        stepper["learned_steps"].as_u64(),
+        stepper["fallbacks"].as_u64(),
+    );
+    assert_eq!(
+        learned.zip(fallbacks).map(|(l, f)| l + f),
+        Some(8),
+        "{stepper}"
+    );
+    assert!(learned >= Some(1) && fallbacks >= Some(1), "{stepper}");
+    assert_eq!(
+        stepper["model"], "extrapolation through 3 states",
+        "{stepper}"
+    );
+    for (keys, expected) in [
+        ("window: 5", "stepper.window: 5: extrapolation needs"),
+        ("", "stepper.window: missing: extrapolation needs"),
+        (
+            "window: 2, model: m.pt",
+            "stepper.model: extrapolation has no model",
+        ),
+    ] {
+        let text = case(&format!("stepper: {{kind: extrapolation, {keys}}}\n"));
+        let err = run("refused", text).unwrap_err();
+        assert!(format!("{err:#}").contains(expected), "{err:#}");
+    }
+    let err = run("no_model", case("stepper: {kind: gnn}\n")).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("stepper.model: missing; a gnn stepper needs the model"),
         "{err:#}"
     );
 }

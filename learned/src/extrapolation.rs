@@ -2,6 +2,10 @@
 //! baseline a learned stepper with a window of states corrects, and the
 //! controls it must beat (persistence, linear, quadratic, cubic).
 
+/// The most states a stepper's window (and an extrapolation) runs through:
+/// cubic extrapolation.
+pub const MAX_WINDOW: usize = 4;
+
 /// The weights of the extrapolation of degree `m − 1` through `m` equally
 /// spaced states, oldest first: `x_{n+1} ≈ Σ w_k x_k`. One state:
 /// persistence `[1]`; two: linear `[−1, 2]`; three: quadratic `[1, −3, 3]`;

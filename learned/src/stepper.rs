@@ -56,8 +56,7 @@ fn is_single(window: &usize) -> bool {
     *window == 1
 }
 
-/// The largest window a model may have.
-pub const MAX_WINDOW: usize = 4;
+pub use crate::extrapolation::MAX_WINDOW;
 
 impl StepperConfig {
     /// Features per node of the network's input: the state, the changes

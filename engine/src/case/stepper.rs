@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::Case;
 use crate::physics::checks::{check_group, is_positive};
-use crate::physics::learned_step::Predictor;
+use crate::physics::learned_step::{Extrapolation, Predictor};
 use crate::physics::navier_stokes::NavierStokes;
 use crate::physics::Physics;
+use pde_learned::extrapolation::MAX_WINDOW;
 
 /// Where learned models train and run.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -44,8 +45,9 @@ pub struct StepperEntry {
 }
 
 /// The built-in kinds: a model folder from `pde-engine train stepper`
-/// (`gnn`) and a TorchScript module (`torchscript`). Their checks need no
-/// libtorch; building them does (the `torch` feature).
+/// (`gnn`) and a TorchScript module (`torchscript`), whose checks need no
+/// libtorch but whose building does (the `torch` feature); and
+/// `extrapolation` (plain Rust), the control learned steps must beat.
 fn builtin() -> Vec<StepperEntry> {
     vec![
         StepperEntry {
@@ -53,6 +55,7 @@ fn builtin() -> Vec<StepperEntry> {
             about: "a model folder written by `pde-engine train stepper`",
             check: |spec, _| {
                 let mut problems = needs_torch();
+                problems.extend(model_keys(spec));
                 if spec.type_groups.is_some() {
                     problems.push(
                         "stepper.type_groups: a gnn model folder records its own; remove the key"
@@ -68,6 +71,7 @@ fn builtin() -> Vec<StepperEntry> {
             about: "a TorchScript module saved by `torch.jit.save`",
             check: |spec, mesh| {
                 let mut problems = needs_torch();
+                problems.extend(model_keys(spec));
                 match &spec.type_groups {
                     None => problems.push(
                         "stepper.type_groups: a torchscript module needs its node-type groups, \
@@ -84,7 +88,59 @@ fn builtin() -> Vec<StepperEntry> {
             },
             build: torch_predictor::torchscript,
         },
+        StepperEntry {
+            name: "extrapolation",
+            about: "polynomial extrapolation through the last `window` states (a control)",
+            check: |spec, _| {
+                let mut problems = Vec::new();
+                for (given, key) in [
+                    (spec.model.is_some(), "model"),
+                    (spec.type_groups.is_some(), "type_groups"),
+                    (spec.device != DeviceKind::Cpu, "device"),
+                ] {
+                    if given {
+                        problems.push(format!(
+                            "stepper.{key}: extrapolation has no model; remove the key"
+                        ));
+                    }
+                }
+                match spec.window {
+                    Some(w) if (1..=MAX_WINDOW).contains(&w) => {}
+                    w => problems.push(format!(
+                        "stepper.window: {} extrapolation needs the states it runs through, \
+                         1 to {MAX_WINDOW} (persistence, linear, quadratic, cubic)",
+                        w.map_or("missing:".to_string(), |w| format!("{w}:"))
+                    )),
+                }
+                problems
+            },
+            build: |spec, _, _, _| {
+                let window = spec.window.unwrap_or(1);
+                Ok(Box::new(Extrapolation::new(window)))
+            },
+        },
     ]
+}
+
+/// Problems with the keys of a kind that loads a model: `model` is
+/// required; `window` is the model's own.
+fn model_keys(spec: &StepperSpec) -> Vec<String> {
+    let mut problems = Vec::new();
+    if spec.model.is_none() {
+        problems.push(format!(
+            "stepper.model: missing; a {} stepper needs the model to load, relative to the \
+             case file",
+            spec.kind
+        ));
+    }
+    if spec.window.is_some() {
+        problems.push(
+            "stepper.window: a model records its own window (train stepper's `window`); \
+             remove the key"
+                .into(),
+        );
+    }
+    problems
 }
 
 /// The built-in kinds run on libtorch: without the `torch` feature a case
@@ -155,11 +211,17 @@ fn kinds() -> &'static RwLock<Vec<StepperEntry>> {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepperSpec {
-    /// `gnn`, `torchscript`, or a registered kind ([`register_stepper`]).
+    /// `gnn`, `torchscript`, `extrapolation`, or a registered kind
+    /// ([`register_stepper`]).
     pub kind: String,
     /// The model folder (`gnn`) or module file (`torchscript`), relative
-    /// to the case file.
-    pub model: PathBuf,
+    /// to the case file; kinds without a model (`extrapolation`) refuse it.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    /// `extrapolation` only: through how many committed states (1 to 4:
+    /// persistence, linear, quadratic, cubic). A model records its own.
+    #[serde(default)]
+    pub window: Option<usize>,
     /// Classical steps until this time, learned ones after (learned models
     /// are trained on developed flows, not on the start from rest).
     /// Default: the start time.

@@ -119,7 +119,13 @@ fn flow_predictor(
     kind: Kind,
 ) -> Result<Box<dyn Predictor>> {
     let device = spec.device.device()?;
-    let path = base.join(&spec.model);
+    let Some(model) = &spec.model else {
+        bail!(
+            "stepper.model: missing; a {} stepper needs the model to load",
+            spec.kind
+        );
+    };
+    let path = base.join(model);
     let fields = ns.dim() + 1;
     let graph_of = |groups: &[String]| -> Result<MeshGraph> {
         let names: Vec<&str> = groups.iter().map(String::as_str).collect();

@@ -10,6 +10,8 @@
 
 use std::time::Instant;
 
+use pde_learned::extrapolation::{self, MAX_WINDOW};
+
 use super::{Model, PhysicsError, Snapshot, StepError, StepReport, Stepper};
 
 /// Predicts a model's state one step ahead (a graph network, a
@@ -28,6 +30,60 @@ pub trait Predictor {
     /// `None` when it cannot take a step of `dt` (it was trained for
     /// another).
     fn predict(&mut self, states: &[Vec<f64>], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError>;
+}
+
+/// Polynomial extrapolation through the last `window` committed states
+/// (degree `window − 1`: persistence, linear, quadratic, cubic): the
+/// control a learned step must beat, in the same check.
+#[derive(Clone, Debug)]
+pub struct Extrapolation {
+    weights: Vec<f64>,
+}
+
+impl Extrapolation {
+    /// Through `window` states (1 to [`MAX_WINDOW`]; more
+    /// are taken as that many).
+    pub fn new(window: usize) -> Self {
+        let m = window.clamp(1, MAX_WINDOW);
+        Extrapolation {
+            weights: extrapolation::weights(m),
+        }
+    }
+
+    /// The weights of the states, oldest first (`[−1, 2]` for linear).
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+}
+
+impl Predictor for Extrapolation {
+    fn describe(&self) -> String {
+        format!("extrapolation through {} states", self.weights.len())
+    }
+
+    fn window(&self) -> usize {
+        self.weights.len()
+    }
+
+    fn predict(&mut self, states: &[Vec<f64>], _: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
+        if states.len() != self.weights.len() {
+            return Err(PhysicsError::Surrogate(format!(
+                "{} states given; extrapolation runs through {}",
+                states.len(),
+                self.weights.len()
+            )));
+        }
+        let next = (0..states[0].len())
+            .map(|i| {
+                states
+                    .iter()
+                    .zip(&self.weights)
+                    .map(|(x, w)| w * x[i])
+                    .sum()
+            })
+            .collect();
+        Ok(Some(next))
+    }
 }
 
 /// A model whose step a [`Predictor`] can take, checked by the model's own
