@@ -49,11 +49,6 @@ impl Extrapolation {
             weights: extrapolation::weights(m),
         }
     }
-
-    /// The weights of the states, oldest first (`[−1, 2]` for linear).
-    pub fn weights(&self) -> &[f64] {
-        &self.weights
-    }
 }
 
 impl Predictor for Extrapolation {
