@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use pde_engine::linalg::direct::SparseLu;
+use pde_engine::linalg::direct::{LaggedLu, SparseLu};
+use pde_engine::linalg::krylov::Tolerance;
 use pde_engine::physics::learned_step::{CheckedStep, Extrapolation, LearnedStep, Predictor};
 use pde_engine::physics::navier_stokes::{FlowBoundary, NavierStokes};
 use pde_engine::physics::PhysicsError;
@@ -167,6 +168,36 @@ fn poor_predictions_fall_back_to_the_classical_step() {
     }
 }
 
+/// A rejected prediction starts the fallback's solve (GMRES with a lagged
+/// LU factor, the default for flows in time): a near-exact one (an oracle
+/// under a tolerance of 0) saves iterations against the classical step
+/// started from the current state, which persistence is.
+#[test]
+fn a_rejected_prediction_starts_the_fallback_solve() {
+    let lagged = || {
+        let mut ns = channel();
+        ns.set_solver(Box::new(LaggedLu::new(Tolerance::default(), 10)));
+        ns
+    };
+    let iterations = |predictor: Box<dyn Predictor>| {
+        let mut ns = LearnedStep::new(lagged(), predictor, 0.0, 0.0);
+        run(&mut ns, STEPS);
+        assert_eq!(ns.stats.fallbacks, STEPS, "{:?}", ns.stats);
+        ns.record()["iterations_per_fallback"].as_f64().unwrap()
+    };
+    let oracle = Oracle {
+        twin: channel(),
+        t: 0.0,
+    };
+    let (guessed, persistence) = (
+        iterations(Box::new(oracle)),
+        iterations(Box::new(Poor::Persistence)),
+    );
+    eprintln!("GMRES iterations per fallback: oracle {guessed:.2}, persistence {persistence:.2}");
+    assert!(persistence >= 2.0, "{persistence}");
+    assert!(guessed < 0.5 * persistence, "{guessed} vs {persistence}");
+}
+
 #[test]
 fn steps_before_from_are_classical() {
     let oracle = Oracle {
@@ -210,7 +241,7 @@ fn dfg_channel() -> NavierStokes {
 fn a_predictor_with_a_window_sees_the_last_committed_states() {
     let mut residuals = Vec::new();
     for window in 1..=4 {
-        let predictor = Extrapolation::new(window);
+        let predictor = Extrapolation::new(window).unwrap();
         let mut ns = LearnedStep::new(channel(), Box::new(predictor), 0.0, 0.0);
         run(&mut ns, 8);
         let stats = &ns.stats;
@@ -218,6 +249,7 @@ fn a_predictor_with_a_window_sees_the_last_committed_states() {
         assert_eq!(stats.fallbacks, 9 - window, "{stats:?}");
         residuals.push(stats.rejected_residual_max);
     }
+    assert!(Extrapolation::new(0).is_err() && Extrapolation::new(5).is_err());
     // Measured 0.75, 0.32, 0.38, 0.41 (the largest is at the first step
     // each takes, where the start from rest is least smooth).
     eprintln!("largest residual by window: {residuals:.3?}");
@@ -248,6 +280,7 @@ fn in_the_dfg_flow_exact_vertex_values_pass_a_strict_check() {
     let extrapolated: Vec<f64> = (1..=4)
         .map(|window| {
             let prediction = Extrapolation::new(window)
+                .unwrap()
                 .predict(&states[4 - window..], DFG_DT)
                 .unwrap()
                 .unwrap();
@@ -281,6 +314,61 @@ fn in_the_dfg_flow_exact_vertex_values_pass_a_strict_check() {
     // that made the default tolerance of 0.01 refuse even exact vertex
     // values here).
     assert!(worst < 1e-6, "residual {worst:e}");
+}
+
+/// A solver-in-the-loop branch: each perturbed state is what an accepted
+/// prediction with the drawn residual leaves, each target is the classical
+/// step from the perturbed history (residual 0 there), and the flow goes
+/// on as if it had never branched.
+#[test]
+fn a_branch_holds_the_classical_answers_from_its_perturbed_history() {
+    let (mut ns, mut twin) = (channel(), channel());
+    run(&mut ns, 6);
+    run(&mut twin, 6);
+    let classical = |steps: usize| {
+        let mut flow = channel();
+        run(&mut flow, steps);
+        flow.vertex_state()
+    };
+    let t = 6.0 * DT;
+    let residuals = [0.01, 0.02, 0.005];
+    // A phase error: the step's change, too large.
+    let branch = ns
+        .perturbed_branch(t, DT, &residuals, |history, answer| {
+            let newest = history.last().unwrap();
+            answer.iter().zip(newest).map(|(a, b)| a - b).collect()
+        })
+        .unwrap();
+    assert_eq!(branch.perturbed.len(), 3);
+    assert_eq!(branch.targets.len(), 3);
+    // The branch's first state stands for the trajectory's next one.
+    let first = classical(7);
+    let off = max_difference(&branch.perturbed[0], &first);
+    assert!(off > 1e-6, "the first state is not perturbed ({off:e})");
+    for (k, residual) in residuals.iter().enumerate() {
+        let at = t + k as f64 * DT;
+        let (r, _) = twin.try_prediction(at, DT, &branch.perturbed[k]).unwrap();
+        assert!((r - residual).abs() < 1e-6 * residual, "step {k}: {r:e}");
+        twin.commit();
+        let (r, _) = twin
+            .try_prediction(at + DT, DT, &branch.targets[k])
+            .unwrap();
+        assert!(r < 1e-8, "target {k}: residual {r:e}");
+    }
+    // Control: the unperturbed trajectory's state is not the answer from
+    // a perturbed history.
+    let mut control = channel();
+    run(&mut control, 6);
+    control.try_prediction(t, DT, &branch.perturbed[0]).unwrap();
+    control.commit();
+    let (r, _) = control.try_prediction(t + DT, DT, &classical(8)).unwrap();
+    eprintln!("the clean state against the branch's first target: residual {r:.3e}");
+    assert!(r > 1e-3, "the clean state passes for the target ({r:e})");
+    // The branching flow is where it was.
+    ns.try_step(t, DT).unwrap();
+    ns.commit();
+    let back = max_difference(&ns.vertex_state(), &first);
+    assert!(back < 1e-12, "{back:e}");
 }
 
 /// Stepper kinds come from a registry: a program registers a predictor of
@@ -369,6 +457,25 @@ fn a_registered_stepper_kind_runs_from_a_case_file() {
         stepper["model"], "extrapolation through 3 states",
         "{stepper}"
     );
+    // stepper.csv: every step's outcome, as counted.
+    let csv = std::fs::read_to_string(dir.path().join("extrapolation/stepper.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 10, "{csv}");
+    let accepted = rows.iter().filter(|r| r[2] == 1.0).count() as u64;
+    assert_eq!(Some(accepted), learned, "{csv}");
+    assert!(
+        rows[..2].iter().all(|r| r[1].is_nan()),
+        "classical first: {csv}"
+    );
+    assert!(
+        rows[2..].iter().all(|r| (r[1] <= 0.5) == (r[2] == 1.0)),
+        "accepted exactly up to the tolerance: {csv}"
+    );
+    assert!(dir.path().join("extrapolation/stepper.png").exists());
     for (keys, expected) in [
         ("window: 5", "stepper.window: 5: extrapolation needs"),
         ("", "stepper.window: missing: extrapolation needs"),

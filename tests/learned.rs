@@ -1,6 +1,7 @@
 //! The learned stepper end to end (features `torch` and `gmsh`): a small
 //! dataset of cylinder flows from the classical solver (`pde-engine
-//! generate flows`, each cylinder on its own mesh, one held out), a small GNN
+//! generate flows`, each cylinder on its own mesh, one held out, with
+//! solver-in-the-loop branches off the others), a small GNN
 //! trained on it for a short time (`pde-engine train stepper`): its loss
 //! must fall clearly and it must beat persistence (next state = current
 //! state) on one-step RMSE on the held-out geometry, and its 10-step
@@ -44,7 +45,8 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         format!(
             "geometry: {}\nlevel: 1\ncount: 4\nheld_out: 1\nseed: 3\n\
              cylinder_x: [0.15, 0.3]\ncylinder_y: [0.17, 0.23]\nradius: [0.04, 0.06]\n\
-             inflow: [1.2, 1.8]\ndt: 0.01\nwarmup_steps: 20\nsteps: 30\noutput: data\n",
+             inflow: [1.2, 1.8]\ndt: 0.01\nwarmup_steps: 20\nsteps: 30\n\
+             solver_in_the_loop: {{every: 10, length: 2, residual: 0.02}}\noutput: data\n",
             geo.display()
         ),
     )
@@ -62,6 +64,15 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         .map(|t| t["nodes"].as_u64().unwrap())
         .collect();
     assert!(nodes.windows(2).any(|w| w[0] != w[1]), "{nodes:?}");
+    // Solver-in-the-loop branches from recorded states 0, 10 and 20 of the
+    // training trajectories (the test split has none).
+    for t in trajectories {
+        let starts = &t["branches"]["starts"];
+        match t["split"].as_str() {
+            Some("train") => assert_eq!(starts, &serde_json::json!([0, 10, 20]), "{t}"),
+            _ => assert!(starts.is_null(), "{t}"),
+        }
+    }
 
     // `steps` optimiser steps after 20 of warm-up (normalisers only) into
     // folder `output`: the summary.

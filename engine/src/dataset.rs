@@ -6,6 +6,9 @@
 //! DIR/000/mesh.msh       the trajectory's mesh (MSH 4.1, binary)
 //! DIR/000/states.f32     states, little-endian f32, step-major:
 //!                        [steps + 1][nodes][fields]
+//! DIR/000/branches.f32   solver-in-the-loop branches, if the index lists
+//!                        any: per branch its perturbed states, then its
+//!                        targets, [branches][2][length][nodes][fields]
 //! ```
 //!
 //! `pde-engine generate flows` writes them; `pde-engine train stepper` reads them.
@@ -20,6 +23,8 @@ use pde_mesh::io::gmsh::{self, Endian, MshFormat, MshVersion};
 use pde_mesh::io::vtk;
 use pde_mesh::Mesh;
 use serde::{Deserialize, Serialize};
+
+use crate::physics::navier_stokes::Branch;
 
 /// Which part of a dataset a trajectory (or a linear system, see
 /// [`crate::systems`]) belongs to.
@@ -61,6 +66,21 @@ pub struct TrajectoryEntry {
     /// learned stepper's speed on the same mesh), if measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_per_step: Option<f64>,
+    /// Its solver-in-the-loop branches (`branches.f32`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<BranchesEntry>,
+}
+
+/// The solver-in-the-loop branches off a trajectory
+/// ([`crate::physics::navier_stokes::Branch`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchesEntry {
+    /// The state each branch starts from (its first perturbed state stands
+    /// for the state after it).
+    pub starts: Vec<usize>,
+    /// Perturbed states (and targets) per branch.
+    pub length: usize,
 }
 
 /// The index of a dataset.
@@ -91,12 +111,16 @@ pub struct Trajectory {
     pub mesh: Mesh,
     /// `steps + 1` states, each `nodes × fields` values, node-major.
     pub states: Vec<Vec<f64>>,
+    /// Solver-in-the-loop branches, each with the index of the state it
+    /// starts from (all of one length).
+    pub branches: Vec<(usize, Branch)>,
 }
 
 /// The index file of a dataset or a family of systems.
 pub(crate) const INDEX: &str = "index.json";
 const MESH: &str = "mesh.msh";
 const STATES: &str = "states.f32";
+const BRANCHES: &str = "branches.f32";
 
 /// Reads the index `DIR/index.json` of a `what` folder (an error says
 /// which `pde-engine` command makes one).
@@ -209,29 +233,70 @@ impl DatasetIndex {
                 entry.nodes
             );
         }
-        let path = folder.join(STATES);
-        let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
         let width = entry.nodes * self.fields.len();
-        let expected = 4 * width * (entry.steps + 1);
-        if bytes.len() != expected {
-            bail!(
-                "{}: {} bytes; expected {expected} ({} states of {} nodes × {} fields, f32)",
-                path.display(),
-                bytes.len(),
-                entry.steps + 1,
-                entry.nodes,
-                self.fields.len()
-            );
-        }
-        let values: Vec<f64> = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-            .collect();
+        let states = read_states(&folder.join(STATES), width, entry.steps + 1)?;
+        let branches = match &entry.branches {
+            None => Vec::new(),
+            Some(b) => {
+                let path = folder.join(BRANCHES);
+                if b.length == 0 {
+                    bail!("{}: branches of length 0", path.display());
+                }
+                let states = read_states(&path, width, 2 * b.length * b.starts.len())?;
+                let mut branches = Vec::with_capacity(b.starts.len());
+                for (&start, block) in b.starts.iter().zip(states.chunks(2 * b.length)) {
+                    if start >= entry.steps {
+                        bail!(
+                            "{}: a branch starts from state {start}; the trajectory has {} steps",
+                            path.display(),
+                            entry.steps
+                        );
+                    }
+                    let (perturbed, targets) = block.split_at(b.length);
+                    let (perturbed, targets) = (perturbed.to_vec(), targets.to_vec());
+                    branches.push((start, Branch { perturbed, targets }));
+                }
+                branches
+            }
+        };
         Ok(Trajectory {
             mesh,
-            states: values.chunks(width).map(<[f64]>::to_vec).collect(),
+            states,
+            branches,
         })
     }
+}
+
+/// Reads `count` states of `width` values (little-endian f32) from `path`,
+/// which must hold exactly that many.
+fn read_states(path: &Path, width: usize, count: usize) -> Result<Vec<Vec<f64>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    if bytes.len() != 4 * width * count {
+        bail!(
+            "{}: {} bytes; expected {} ({count} states of {width} values, f32)",
+            path.display(),
+            bytes.len(),
+            4 * width * count,
+        );
+    }
+    let values: Vec<f64> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
+        .collect();
+    Ok(values.chunks(width.max(1)).map(<[f64]>::to_vec).collect())
+}
+
+/// Writes `states` as little-endian f32 to `path` (atomically).
+fn write_states<'a>(path: &Path, states: impl IntoIterator<Item = &'a Vec<f64>>) -> Result<()> {
+    vtk::write_atomically(path, |w| {
+        for state in states {
+            for v in state {
+                w.write_all(&(*v as f32).to_le_bytes())?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// Writes a trajectory's mesh and states into `DIR/name/`; returns its
@@ -254,14 +319,34 @@ pub fn write_trajectory(
             binary: Some(Endian::Little),
         },
     )?;
-    vtk::write_atomically(&folder.join(STATES), |w| {
-        for state in &trajectory.states {
-            for v in state {
-                w.write_all(&(*v as f32).to_le_bytes())?;
-            }
+    write_states(&folder.join(STATES), &trajectory.states)?;
+    let branches = (!trajectory.branches.is_empty()).then(|| BranchesEntry {
+        starts: trajectory
+            .branches
+            .iter()
+            .map(|(start, _)| *start)
+            .collect(),
+        length: trajectory.branches[0].1.perturbed.len(),
+    });
+    if let Some(entry) = &branches {
+        if let Some((start, _)) = trajectory
+            .branches
+            .iter()
+            .find(|(_, b)| b.perturbed.len() != entry.length || b.targets.len() != entry.length)
+        {
+            bail!(
+                "{name}: the branch from state {start} is not {} steps long",
+                entry.length
+            );
         }
-        Ok(())
-    })?;
+        write_states(
+            &folder.join(BRANCHES),
+            trajectory
+                .branches
+                .iter()
+                .flat_map(|(_, b)| b.perturbed.iter().chain(&b.targets)),
+        )?;
+    }
     Ok(TrajectoryEntry {
         dir: name.into(),
         split,
@@ -269,5 +354,54 @@ pub fn write_trajectory(
         nodes: trajectory.mesh.num_points(),
         steps: trajectory.states.len().saturating_sub(1),
         seconds_per_step: None,
+        branches,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pde_mesh::{generate, CellKind};
+
+    /// Branches go to disk and come back (to f32), with their starts; an
+    /// index that promises more than the file holds is refused.
+    #[test]
+    fn trajectories_with_branches_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [2, 2], CellKind::Tri3).unwrap();
+        let nodes = mesh.num_points();
+        let state = |v: f64| vec![v; nodes];
+        let branch = |v: f64| Branch {
+            perturbed: vec![state(v), state(v + 0.25)],
+            targets: vec![state(-v), state(-v - 0.25)],
+        };
+        let trajectory = Trajectory {
+            mesh,
+            states: (0..4).map(|k| state(k as f64)).collect(),
+            branches: vec![(1, branch(10.0)), (2, branch(20.0))],
+        };
+        let entry = write_trajectory(
+            dir.path(),
+            "000",
+            Split::Train,
+            BTreeMap::new(),
+            &trajectory,
+        )
+        .unwrap();
+        let index = DatasetIndex {
+            fields: vec!["u".into()],
+            type_groups: vec![],
+            fixed_groups: vec![],
+            fixed_fields: None,
+            dt: 0.1,
+            trajectories: vec![entry.clone()],
+        };
+        let back = index.load(dir.path(), &entry).unwrap();
+        assert_eq!(back.states, trajectory.states);
+        assert_eq!(back.branches, trajectory.branches);
+        let mut longer = entry;
+        longer.branches.as_mut().unwrap().length = 3;
+        let error = index.load(dir.path(), &longer).unwrap_err();
+        assert!(format!("{error:#}").contains("branches.f32"), "{error:#}");
+    }
 }

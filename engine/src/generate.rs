@@ -19,15 +19,18 @@ use serde::Deserialize;
 
 use crate::case::{SolverSpec, TimeSpec};
 use crate::dataset::{write_trajectory, DatasetIndex, Split, Trajectory};
-use crate::driver::{progress_bar, Monitor, OnStep, StepInfo, TimeLoop};
+use crate::driver::progress_bar;
 use crate::expr::Expr;
 use crate::mesh_source::{GeoSource, MeshSource};
-use crate::physics::carried_scalar::FlowWithScalar;
 use crate::physics::checks::is_positive;
-use crate::physics::navier_stokes::{FlowBoundarySpec, FlowSpec, NavierStokesSpec, NewtonSpec};
-use crate::physics::spec::{BuildContext, Built, CheckContext, ModelSpec, TransientSetup};
-use crate::physics::Transient;
+use crate::physics::learned_step::{CheckedStep, Extrapolation, Predictor};
+use crate::physics::navier_stokes::{
+    Branch, FlowBoundarySpec, FlowSpec, NavierStokes, NavierStokesSpec, NewtonSpec,
+};
+use crate::physics::spec::{BuildContext, CheckContext, ModelSpec};
+use crate::physics::{Model, Stepper};
 use crate::random::Draws;
+use pde_learned::extrapolation::MAX_WINDOW;
 
 /// Channel height of the DFG geometry (the inflow profile vanishes at 0
 /// and at `H`).
@@ -70,8 +73,67 @@ pub struct GenerateConfig {
     /// Steps run before recording starts (to skip the start-up). Default 0.
     #[serde(default)]
     pub warmup_steps: usize,
+    /// Solver-in-the-loop branches off the training trajectories
+    /// ([`Branch`]). Default: none.
+    #[serde(default)]
+    pub solver_in_the_loop: Option<SolverInTheLoop>,
     /// Output folder, relative to the config file.
     pub output: PathBuf,
+}
+
+/// How the solver-in-the-loop branches are made: from every `every`-th
+/// recorded state (with four states behind it), `length` steps, each an
+/// accepted prediction's error on the classical answer, followed by the
+/// classical step from there.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolverInTheLoop {
+    /// A branch from every this many recorded states.
+    pub every: usize,
+    /// Perturbed steps per branch.
+    pub length: usize,
+    /// The largest residual an error is scaled to (the check's tolerance
+    /// it stands for); each step's is drawn uniformly below it.
+    pub residual: f64,
+}
+
+impl SolverInTheLoop {
+    /// A branch of `flow` from `t`. Each error is a random mix of the two
+    /// errors a learned step makes most: the one cubic extrapolation makes
+    /// (which a window model corrects, not always fully) and a phase error
+    /// (the step's change, too large or too small).
+    fn branch(
+        &self,
+        flow: &mut NavierStokes,
+        t: f64,
+        dt: f64,
+        draws: &mut Draws,
+    ) -> Result<Branch> {
+        let residuals: Vec<f64> = (0..self.length)
+            .map(|_| draws.uniform([0.0, self.residual]))
+            .collect();
+        let mut cubic = Extrapolation::new(MAX_WINDOW)?;
+        let mut failed = None;
+        let branch = flow.perturbed_branch(t, dt, &residuals, |history, answer| {
+            let window = &history[history.len() - MAX_WINDOW..];
+            let (a, b) = (draws.uniform([-1.0, 1.0]), draws.uniform([-1.0, 1.0]));
+            let newest = &window[MAX_WINDOW - 1];
+            let extrapolated = match cubic.predict(window, dt) {
+                Ok(Some(x)) => x,
+                other => {
+                    failed = Some(format!("{other:?}"));
+                    newest.clone()
+                }
+            };
+            (0..answer.len())
+                .map(|i| a * (extrapolated[i] - answer[i]) + b * (answer[i] - newest[i]))
+                .collect()
+        })?;
+        if let Some(why) = failed {
+            bail!("cubic extrapolation failed: {why}");
+        }
+        Ok(branch)
+    }
 }
 
 fn level_default() -> f64 {
@@ -116,6 +178,18 @@ impl GenerateConfig {
         }
         if self.steps == 0 || !is_positive(self.dt) || !is_positive(self.nu) {
             problems.push("steps, dt, nu: must be positive".into());
+        }
+        if let Some(sil) = &self.solver_in_the_loop {
+            if sil.every == 0 || sil.length == 0 {
+                problems.push("solver_in_the_loop: every and length must be at least 1".into());
+            }
+            if !(sil.residual > 0.0 && sil.residual < 1.0) {
+                problems.push(format!(
+                    "solver_in_the_loop.residual: {} must be in (0, 1) (the check's tolerance \
+                     an error stands for)",
+                    sil.residual
+                ));
+            }
         }
         if problems.is_empty() {
             Ok(())
@@ -255,41 +329,50 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             name: "trajectory",
             learned: None,
         };
-        let Built::Transient(TransientSetup {
-            model: mut flow, ..
-        }) = spec.build(&build)?
-        else {
-            unreachable!("a flow with a time section steps")
-        };
-        let vertex_state = |m: &dyn Transient| {
-            m.as_any()
-                .downcast_ref::<FlowWithScalar>()
-                .map(|f| f.flow.vertex_state())
-                .expect("a flow")
-        };
-        let mut states = Vec::with_capacity(config.steps + 1);
-        if config.warmup_steps == 0 {
-            states.push(vertex_state(flow.as_ref()));
+        let mut flow = spec.0.flow(true, &build)?;
+        let branching = config
+            .solver_in_the_loop
+            .as_ref()
+            .filter(|_| k + config.held_out < config.count);
+        if branching.is_some() {
+            flow.keep_states(MAX_WINDOW);
         }
+        let mut states = Vec::with_capacity(config.steps + 1);
+        let mut branches = Vec::new();
+        let mut branch_draws = Draws::stream(config.seed, 1, k as u64);
         let started = Instant::now();
-        let mut record = OnStep(|info: &StepInfo, m: &(dyn Transient + 'static)| {
-            if info.step >= config.warmup_steps {
-                states.push(vertex_state(m));
+        for step in 0..steps {
+            let t = step as f64 * config.dt;
+            if step >= config.warmup_steps {
+                states.push(flow.vertex_state());
+                let start = states.len() - 1;
+                if let Some(sil) = branching.filter(|s| start % s.every == 0) {
+                    if flow.predictor_states(MAX_WINDOW, config.dt).is_some() {
+                        let branch = sil
+                            .branch(&mut flow, t, config.dt, &mut branch_draws)
+                            .with_context(|| format!("trajectory {k}: branch at t = {t:.4}"))?;
+                        branches.push((start, branch));
+                    }
+                }
             }
+            let report = flow
+                .try_step(t, config.dt)
+                .with_context(|| format!("trajectory {k} (U = {u:.3}) at t = {t:.4}"))?;
+            if !report.max_abs.is_finite() {
+                bail!("trajectory {k} (U = {u:.3}): the flow diverged at t = {t:.4}");
+            }
+            flow.commit();
             done += 1;
             bar.set_position((1000 * done / total.max(1)) as u64);
             bar.set_message(format!(
-                "trajectory {}/{}  step {}",
+                "trajectory {}/{}  step {}  branches {}",
                 k + 1,
                 config.count,
-                info.step
+                step + 1,
+                branches.len()
             ));
-            Ok(())
-        });
-        let monitors: &mut [&mut dyn Monitor<dyn Transient>] = &mut [&mut record];
-        TimeLoop::new(0.0, steps as f64 * config.dt, config.dt)
-            .run(flow.as_mut(), None, monitors)
-            .with_context(|| format!("trajectory {k} (U = {u:.3})"))?;
+        }
+        states.push(flow.vertex_state());
         let solving = started.elapsed();
         let split = if k + config.held_out >= config.count {
             Split::Test
@@ -301,6 +384,7 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         let trajectory = Trajectory {
             mesh: flow.mesh().as_ref().clone(),
             states,
+            branches,
         };
         let mut entry = write_trajectory(&out, &format!("{k:03}"), split, parameters, &trajectory)?;
         entry.seconds_per_step = Some(solving.as_secs_f64() / steps as f64);

@@ -35,7 +35,7 @@ use pde_learned::stepper::{LearnedStepper, StepperConfig};
 use pde_learned::tch::{Device, Tensor};
 use pde_learned::tensors::{matrix, GraphTensors};
 use pde_learned::train::{
-    checkpoint_step, read_loss_log, rollouts, train, OneStepErrors, Rollouts, TrainConfig,
+    checkpoint_step, read_loss_log, rollouts, train, Branch, OneStepErrors, Rollouts, TrainConfig,
     Trajectory,
 };
 use pde_mesh::io::vtk;
@@ -192,15 +192,23 @@ fn load_split(
                 .free_mask(&data.mesh)
                 .with_context(|| format!("{}: fixed groups", entry.dir))?;
             let fields = index.fields.len();
+            let tensors = |states: &[Vec<f64>]| -> Vec<Tensor> {
+                states.iter().map(|s| matrix(s, fields, device)).collect()
+            };
             Ok(Trajectory {
                 graph: GraphTensors::new(&graph, device),
                 mask: Tensor::from_slice(&mask)
                     .view([-1, fields as i64])
                     .to_device(device),
-                states: data
-                    .states
+                states: tensors(&data.states),
+                branches: data
+                    .branches
                     .iter()
-                    .map(|s| matrix(s, fields, device))
+                    .map(|(start, b)| Branch {
+                        start: *start,
+                        perturbed: tensors(&b.perturbed),
+                        targets: tensors(&b.targets),
+                    })
                     .collect(),
             })
         })
@@ -223,8 +231,10 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
         type_groups: index.type_groups.clone(),
         gnn: config.model.clone(),
         dt: Some(index.dt),
-        window: config.window,
-    };
+        window: 1,
+        window_inputs: None,
+    }
+    .with_window(config.window);
     stepper
         .validate()
         .with_context(|| format!("{}: window", path.display()))?;

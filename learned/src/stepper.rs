@@ -2,7 +2,7 @@
 //! mesh (e.g. the velocity) and the node types, an encode–process–decode
 //! network predicts the change over one step. A model may read a window of
 //! successive states (MP-PDE's time window): it then sees the current state
-//! and the changes between them, and predicts the correction to the
+//! and its backward differences, and predicts the correction to the
 //! polynomial extrapolation through them (linear for two states), a much
 //! smaller quantity than the change itself. Inputs, edge features and
 //! outputs are normalised online; training adds noise to the input state
@@ -46,6 +46,25 @@ pub struct StepperConfig {
     /// through the `m` states (see [`crate::extrapolation::weights`]).
     #[serde(default = "window_default", skip_serializing_if = "is_single")]
     pub window: usize,
+    /// How a window of more than one state is shown to the network
+    /// ([`StepperConfig::with_window`] sets it); a window model without it
+    /// was made by an earlier version and is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_inputs: Option<WindowInputs>,
+}
+
+/// The network's view of a window of states besides the current state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowInputs {
+    /// The backward differences `∇x_n, ∇²x_n, …` of the current state
+    /// (`∇x_n = x_n − x_{n−1}`). The error of a state a run accepted
+    /// (which the next step must answer as the classical step would) sits
+    /// in all of them, while the higher differences of a smooth trajectory
+    /// are small: normalised, they show it at the scale of the other
+    /// inputs. (Models that saw the changes between successive states
+    /// instead had to cancel them against each other to find it.)
+    BackwardDifferences,
 }
 
 fn window_default() -> usize {
@@ -59,22 +78,37 @@ fn is_single(window: &usize) -> bool {
 pub use crate::extrapolation::MAX_WINDOW;
 
 impl StepperConfig {
-    /// Features per node of the network's input: the state, the changes
-    /// between the states of the window, and the one-hot node type.
+    /// The same model reading `window` successive states.
+    pub fn with_window(mut self, window: usize) -> Self {
+        self.window = window;
+        self.window_inputs = (window > 1).then_some(WindowInputs::BackwardDifferences);
+        self
+    }
+
+    /// Features per node of the network's input: the state, its backward
+    /// differences through the window, and the one-hot node type.
     fn node_inputs(&self) -> i64 {
         (self.fields.len() * self.window + self.type_groups.len() + 1) as i64
     }
 
-    /// An error unless the window is 1 to [`MAX_WINDOW`].
+    /// An error unless the window is 1 to [`MAX_WINDOW`], shown as this
+    /// version shows it.
     pub fn validate(&self) -> Result<(), LearnedError> {
-        if (1..=MAX_WINDOW).contains(&self.window) {
-            Ok(())
-        } else {
-            Err(LearnedError::Shape(format!(
+        if !(1..=MAX_WINDOW).contains(&self.window) {
+            return Err(LearnedError::Shape(format!(
                 "window {}: a stepper reads 1 to {MAX_WINDOW} successive states",
                 self.window
-            )))
+            )));
         }
+        if self.window > 1 && self.window_inputs.is_none() {
+            return Err(LearnedError::Shape(format!(
+                "window {}: the model was made by an earlier version, which showed the \
+                 network the changes between successive states (now their backward \
+                 differences, `window_inputs`); train it again",
+                self.window
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -157,11 +191,15 @@ impl LearnedStepper {
         Ok(())
     }
 
-    /// The network's node inputs: the current state, the changes between
-    /// successive states of the window (newest first), the node types.
+    /// The network's node inputs: the current state, its backward
+    /// differences `∇x_n, ∇²x_n, …` through the window, the node types.
     fn node_inputs(graph: &GraphTensors, states: &[&Tensor]) -> Tensor {
         let mut columns: Vec<Tensor> = vec![states[states.len() - 1].shallow_clone()];
-        columns.extend(states.windows(2).rev().map(|pair| pair[1] - pair[0]));
+        let mut level: Vec<Tensor> = states.iter().map(|x| x.shallow_clone()).collect();
+        while level.len() > 1 {
+            level = level.windows(2).map(|pair| &pair[1] - &pair[0]).collect();
+            columns.push(level[level.len() - 1].shallow_clone());
+        }
         columns.push(graph.node_types.shallow_clone());
         Tensor::cat(&columns, 1)
     }
@@ -328,15 +366,23 @@ impl FusedStepper {
         }
         let types = self.node_types.len() / nodes.max(1);
         let current = states[states.len() - 1];
-        // Per node, as LearnedStepper's node inputs: the state, the changes
-        // (newest first), the node type; rounded as libtorch's f32 would.
+        // Per node, as LearnedStepper's node inputs: the state, its
+        // backward differences, the node type; rounded as libtorch's f32
+        // would.
         let mut inputs = Vec::with_capacity(nodes * (width * self.window + types));
         for (n, t) in self.node_types.chunks_exact(types).enumerate() {
             let row = n * width..(n + 1) * width;
             inputs.extend(current[row.clone()].iter().map(|&v| v as f32));
-            for pair in states.windows(2).rev() {
-                let (before, after) = (&pair[0][row.clone()], &pair[1][row.clone()]);
-                inputs.extend(after.iter().zip(before).map(|(&a, &b)| a as f32 - b as f32));
+            let mut level: Vec<Vec<f32>> = states
+                .iter()
+                .map(|x| x[row.clone()].iter().map(|&v| v as f32).collect())
+                .collect();
+            while level.len() > 1 {
+                level = level
+                    .windows(2)
+                    .map(|pair| pair[1].iter().zip(&pair[0]).map(|(a, b)| a - b).collect())
+                    .collect();
+                inputs.extend_from_slice(&level[level.len() - 1]);
             }
             inputs.extend_from_slice(t);
         }

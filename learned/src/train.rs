@@ -162,6 +162,79 @@ pub struct Trajectory {
     pub mask: Tensor,
     /// The states, one per step.
     pub states: Vec<Tensor>,
+    /// Solver-in-the-loop branches off it (none for plain trajectories).
+    pub branches: Vec<Branch>,
+}
+
+/// A branch off a trajectory: states as accepted predictions with errors
+/// leave them, and the classical step's answer after each.
+pub struct Branch {
+    /// The state of the trajectory it starts from.
+    pub start: usize,
+    /// Perturbed states, the first standing for state `start + 1`.
+    pub perturbed: Vec<Tensor>,
+    /// After each perturbed state, the classical step from the history
+    /// that ends with it: the state a model should predict there.
+    pub targets: Vec<Tensor>,
+}
+
+/// A training sample: where its window ends and what follows it.
+#[derive(Clone, Copy)]
+enum Sample {
+    /// Trajectory `k`: the window ending at state `i`, and state `i + 1`.
+    Plain { k: usize, i: usize },
+    /// Branch `b` of trajectory `k`: the window ending at its perturbed
+    /// state `j` (with the trajectory's states before the branch), and
+    /// target `j`.
+    Branched { k: usize, b: usize, j: usize },
+}
+
+impl Sample {
+    /// All samples of `data` for a model reading `window` states.
+    fn all(data: &[Trajectory], window: usize) -> Vec<Sample> {
+        let mut samples = Vec::new();
+        for (k, t) in data.iter().enumerate() {
+            let plain = window - 1..t.states.len().saturating_sub(1);
+            samples.extend(plain.map(|i| Sample::Plain { k, i }));
+            for (b, branch) in t.branches.iter().enumerate() {
+                // The window reaches back into the trajectory before it.
+                let fits = |j: usize| branch.start + j + 2 >= window;
+                let steps = branch.perturbed.len().min(branch.targets.len());
+                samples.extend((0..steps).filter(|&j| fits(j)).map(|j| Sample::Branched {
+                    k,
+                    b,
+                    j,
+                }));
+            }
+        }
+        samples
+    }
+
+    /// Its trajectory, input window (oldest first) and target.
+    fn of<'a>(
+        &self,
+        data: &'a [Trajectory],
+        window: usize,
+    ) -> (&'a Trajectory, Vec<&'a Tensor>, &'a Tensor) {
+        match *self {
+            Sample::Plain { k, i } => {
+                let t = &data[k];
+                let inputs = t.states[i + 1 - window..=i].iter().collect();
+                (t, inputs, &t.states[i + 1])
+            }
+            Sample::Branched { k, b, j } => {
+                let t = &data[k];
+                let branch = &t.branches[b];
+                let own = (j + 1).min(window);
+                let before = window - own;
+                let inputs = t.states[branch.start + 1 - before..=branch.start]
+                    .iter()
+                    .chain(&branch.perturbed[j + 1 - own..=j])
+                    .collect();
+                (t, inputs, &branch.targets[j])
+            }
+        }
+    }
 }
 
 /// What a training step reports.
@@ -208,14 +281,9 @@ pub fn train(
     checkpoint: Option<&Path>,
     on_step: impl FnMut(&Progress),
 ) -> Result<Vec<f64>, LearnedError> {
-    // A sample is a window of states ending at `i` and the state after it.
     model.config.validate()?;
     let window = model.window();
-    let samples: Vec<(usize, usize)> = data
-        .iter()
-        .enumerate()
-        .flat_map(|(k, t)| (window - 1..t.states.len().saturating_sub(1)).map(move |i| (k, i)))
-        .collect();
+    let samples = Sample::all(data, window);
     if samples.is_empty() {
         return Err(LearnedError::Shape(format!(
             "no training samples: every trajectory needs at least {} states",
@@ -230,18 +298,10 @@ pub fn train(
         checkpoint,
         on_step,
         |model, step, draw| {
-            let (k, i) = samples[(draw % samples.len() as u64) as usize];
-            let t = &data[k];
+            let sample = samples[(draw % samples.len() as u64) as usize];
+            let (t, inputs, next) = sample.of(data, window);
             let warming = step < config.warmup;
-            let inputs: Vec<&Tensor> = t.states[i + 1 - window..=i].iter().collect();
-            let loss = model.loss(
-                &t.graph,
-                &inputs,
-                &t.states[i + 1],
-                &t.mask,
-                config.noise,
-                warming,
-            )?;
+            let loss = model.loss(&t.graph, &inputs, next, &t.mask, config.noise, warming)?;
             if step + 1 == config.warmup {
                 model.freeze_normalizers();
             }
@@ -529,4 +589,50 @@ pub struct Rollouts {
     pub quadratic: Vec<f64>,
     /// Cubic extrapolation's.
     pub cubic: Vec<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::MeshGraph;
+    use pde_mesh::{generate, CellKind};
+    use tch::Device;
+
+    /// A branch's windows reach back into the trajectory before it, and
+    /// windows that would reach past its start are left out.
+    #[test]
+    fn branch_samples_read_the_trajectory_before_the_branch() {
+        let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [1, 1], CellKind::Tri3).unwrap();
+        let value = |v: f64| Tensor::from_slice(&[v]);
+        let trajectory = |start: usize| Trajectory {
+            graph: GraphTensors::new(&MeshGraph::from_mesh(&mesh, &[]).unwrap(), Device::Cpu),
+            mask: value(1.0),
+            states: (0..5).map(|k| value(k as f64)).collect(),
+            branches: vec![Branch {
+                start,
+                perturbed: vec![value(10.0), value(11.0)],
+                targets: vec![value(20.0), value(21.0)],
+            }],
+        };
+        let read = |data: &[Trajectory], window: usize| -> Vec<(Vec<f64>, f64)> {
+            Sample::all(data, window)
+                .iter()
+                .filter(|s| matches!(s, Sample::Branched { .. }))
+                .map(|s| {
+                    let (_, inputs, target) = s.of(data, window);
+                    let inputs = inputs.iter().map(|x| x.double_value(&[0])).collect();
+                    (inputs, target.double_value(&[0]))
+                })
+                .collect()
+        };
+        let data = [trajectory(2)];
+        assert_eq!(
+            read(&data, 3),
+            [(vec![1.0, 2.0, 10.0], 20.0), (vec![2.0, 10.0, 11.0], 21.0)]
+        );
+        assert_eq!(read(&data, 1), [(vec![10.0], 20.0), (vec![11.0], 21.0)]);
+        // From state 0 a window of 4 fits no step of a 2-step branch.
+        assert!(read(&[trajectory(0)], 4).is_empty());
+        assert_eq!(read(&[trajectory(0)], 3), [(vec![0.0, 10.0, 11.0], 21.0)]);
+    }
 }

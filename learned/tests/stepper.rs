@@ -57,6 +57,7 @@ fn trajectory(n: usize, seed: u64, steps: usize) -> Trajectory {
         graph: tensors,
         mask: matrix(&mask, 1, Device::Cpu),
         states,
+        branches: Vec::new(),
     }
 }
 
@@ -71,6 +72,7 @@ fn config() -> StepperConfig {
         },
         dt: None,
         window: 1,
+        window_inputs: None,
     }
 }
 
@@ -151,19 +153,19 @@ fn max_difference(a: &LearnedStepper, b: &LearnedStepper) -> f64 {
 
 /// Fused CPU inference (a latent width it runs) predicts what libtorch
 /// does, to `f32` rounding, after a few training steps (so that the
-/// normalisers hold statistics), for a model of one state and for one
-/// that reads a window of two and corrects their linear extrapolation.
+/// normalisers hold statistics), for a model of one state and for ones
+/// that read a window of two or four (their backward differences) and
+/// correct their linear or cubic extrapolation.
 #[test]
 fn a_fused_stepper_predicts_what_libtorch_predicts() {
     let _serial = seeded();
     let training: Vec<Trajectory> = (0..2).map(|s| trajectory(8, s, 4)).collect();
     let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [11, 11], CellKind::Tri3).unwrap();
     let graph = MeshGraph::from_mesh(&mesh, &["left", "right", "bottom", "top"]).unwrap();
-    let states = trajectory(11, 20, 2).states;
-    for window in [1, 2] {
-        let mut narrow = config();
+    let states = trajectory(11, 20, 4).states;
+    for window in [1, 2, 4] {
+        let mut narrow = config().with_window(window);
         narrow.gnn.latent = 16;
-        narrow.window = window;
         let mut model = LearnedStepper::new(narrow, Device::Cpu);
         let settings = TrainConfig {
             steps: 40,
@@ -313,8 +315,7 @@ fn a_window_outside_its_range_is_refused() {
     let _serial = seeded();
     let t = trajectory(4, 1, 6);
     for window in [0, pde_learned::stepper::MAX_WINDOW + 1] {
-        let mut bad = config();
-        bad.window = window;
+        let bad = config().with_window(window);
         let mut model = LearnedStepper::new(bad, Device::Cpu);
         let states: Vec<&Tensor> = t.states.iter().take(window).collect();
         let err = model.predict(&t.graph, &states).unwrap_err().to_string();
@@ -337,4 +338,12 @@ fn a_window_outside_its_range_is_refused() {
             "window {window}"
         );
     }
+    // A window model from before the backward differences (its inputs
+    // were the changes between successive states) is refused.
+    let mut old = config().with_window(2);
+    old.window_inputs = None;
+    let model = LearnedStepper::new(old, Device::Cpu);
+    let states: Vec<&Tensor> = t.states.iter().take(2).collect();
+    let err = model.predict(&t.graph, &states).unwrap_err().to_string();
+    assert!(err.contains("earlier version"), "{err}");
 }

@@ -116,10 +116,15 @@ fn builtin() -> Vec<StepperEntry> {
             },
             build: |spec, _, _, _| {
                 let window = spec.window.unwrap_or(1);
-                Ok(Box::new(Extrapolation::new(window)))
+                Ok(Box::new(Extrapolation::new(window)?))
             },
         },
     ]
+}
+
+/// The refusal of a `kind` stepper without `stepper.model`.
+pub(crate) fn missing_model(kind: &str) -> String {
+    format!("stepper.model: missing; a {kind} stepper needs the model to load, relative to the case file")
 }
 
 /// Problems with the keys of a kind that loads a model: `model` is
@@ -127,11 +132,7 @@ fn builtin() -> Vec<StepperEntry> {
 fn model_keys(spec: &StepperSpec) -> Vec<String> {
     let mut problems = Vec::new();
     if spec.model.is_none() {
-        problems.push(format!(
-            "stepper.model: missing; a {} stepper needs the model to load, relative to the \
-             case file",
-            spec.kind
-        ));
+        problems.push(missing_model(&spec.kind));
     }
     if spec.window.is_some() {
         problems.push(

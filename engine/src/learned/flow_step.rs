@@ -14,7 +14,7 @@ use pde_learned::tch::Device;
 use pde_learned::tensors::{matrix, values, GraphTensors};
 use pde_learned::torchscript::{GraphStepper, TorchScriptStepper};
 
-use crate::case::StepperSpec;
+use crate::case::{missing_model, StepperSpec};
 use crate::physics::learned_step::Predictor;
 use crate::physics::navier_stokes::NavierStokes;
 use crate::physics::{Model, PhysicsError};
@@ -120,10 +120,7 @@ fn flow_predictor(
 ) -> Result<Box<dyn Predictor>> {
     let device = spec.device.device()?;
     let Some(model) = &spec.model else {
-        bail!(
-            "stepper.model: missing; a {} stepper needs the model to load",
-            spec.kind
-        );
+        bail!("{}", missing_model(&spec.kind));
     };
     let path = base.join(model);
     let fields = ns.dim() + 1;

@@ -41,13 +41,16 @@ pub struct Extrapolation {
 }
 
 impl Extrapolation {
-    /// Through `window` states (1 to [`MAX_WINDOW`]; more
-    /// are taken as that many).
-    pub fn new(window: usize) -> Self {
-        let m = window.clamp(1, MAX_WINDOW);
-        Extrapolation {
-            weights: extrapolation::weights(m),
+    /// Through `window` states, 1 to [`MAX_WINDOW`] (others are refused).
+    pub fn new(window: usize) -> Result<Self, PhysicsError> {
+        if !(1..=MAX_WINDOW).contains(&window) {
+            return Err(PhysicsError::Surrogate(format!(
+                "extrapolation runs through 1 to {MAX_WINDOW} states, not {window}"
+            )));
         }
+        Ok(Extrapolation {
+            weights: extrapolation::weights(window),
+        })
     }
 }
 
@@ -104,7 +107,8 @@ pub trait CheckedStep: Stepper {
         predicted: &[f64],
     ) -> Result<(f64, StepReport), StepError>;
     /// The classical step, its solve started from the tried (rejected)
-    /// prediction where that is finite.
+    /// prediction where that is finite (and on the system the check
+    /// assembled, where the model kept it).
     fn fallback(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError>;
 }
 
@@ -136,6 +140,12 @@ pub struct LearnedStepStats {
     pub check_seconds: f64,
     /// Wall time of the classical solves of fallbacks alone.
     pub fallback_solve_seconds: f64,
+    /// Linear-solver iterations of the fallbacks (started from the
+    /// rejected prediction).
+    pub fallback_iterations: usize,
+    /// Linear-solver iterations of the other classical steps (started
+    /// from the current state).
+    pub classical_iterations: usize,
 }
 
 impl LearnedStepStats {
@@ -157,8 +167,21 @@ impl LearnedStepStats {
                 "check_seconds": per(self.check_seconds, self.learned_steps + self.fallbacks),
             },
             "seconds_per_fallback_solve": per(self.fallback_solve_seconds, self.fallbacks),
+            "iterations_per_fallback": per(self.fallback_iterations as f64, self.fallbacks),
+            "iterations_per_classical_step":
+                per(self.classical_iterations as f64, self.classical_steps),
         })
     }
+}
+
+/// How the last step was taken.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepOutcome {
+    /// The prediction's relative residual; NaN where none was made (a
+    /// classical step) or it was not finite.
+    pub residual: f64,
+    /// Whether the prediction was accepted as the step.
+    pub accepted: bool,
 }
 
 /// A model stepped by a predictor, each step checked (and taken
@@ -172,6 +195,8 @@ pub struct LearnedStep<M> {
     pub tolerance: f64,
     /// What happened so far.
     pub stats: LearnedStepStats,
+    /// The last step tried (for per-step records).
+    pub last: Option<StepOutcome>,
 }
 
 impl<M: CheckedStep> LearnedStep<M> {
@@ -185,6 +210,7 @@ impl<M: CheckedStep> LearnedStep<M> {
             from,
             tolerance,
             stats: LearnedStepStats::default(),
+            last: None,
         }
     }
 
@@ -227,16 +253,23 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
         };
         let Some(next) = prediction else {
             let report = self.model.try_step(t, dt)?;
+            self.last = Some(StepOutcome {
+                residual: f64::NAN,
+                accepted: false,
+            });
             self.stats.classical_steps += 1;
+            self.stats.classical_iterations += report.iterations;
             self.stats.classical_seconds += started.elapsed().as_secs_f64();
             return Ok(report);
         };
         let predicted = Instant::now();
         let (residual, report) = self.model.try_prediction(t, dt, &next)?;
+        let accepted = residual <= self.tolerance;
+        self.last = Some(StepOutcome { residual, accepted });
         let stats = &mut self.stats;
         stats.predict_seconds += (predicted - started).as_secs_f64();
         stats.check_seconds += predicted.elapsed().as_secs_f64();
-        if residual <= self.tolerance {
+        if accepted {
             stats.learned_steps += 1;
             stats.accepted_residual_max = stats.accepted_residual_max.max(residual);
             stats.accepted_residual_sum += residual;
@@ -253,6 +286,7 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
         let solving = Instant::now();
         let report = self.model.fallback(t, dt)?;
         self.stats.fallback_solve_seconds += solving.elapsed().as_secs_f64();
+        self.stats.fallback_iterations += report.iterations;
         self.stats.classical_seconds += started.elapsed().as_secs_f64();
         Ok(report)
     }
@@ -289,6 +323,8 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
                 t.predict_seconds,
                 t.check_seconds,
                 t.fallback_solve_seconds,
+                t.fallback_iterations as f64,
+                t.classical_iterations as f64,
             ],
         );
         Some(s)
@@ -296,7 +332,7 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
         self.model.restore(&snapshot.section("model"))?;
-        let v = snapshot.get_len("stats", 11)?;
+        let v = snapshot.get_len("stats", 13)?;
         self.stats = LearnedStepStats {
             learned_steps: v[0] as usize,
             fallbacks: v[1] as usize,
@@ -309,6 +345,8 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
             predict_seconds: v[8],
             check_seconds: v[9],
             fallback_solve_seconds: v[10],
+            fallback_iterations: v[11] as usize,
+            classical_iterations: v[12] as usize,
         };
         Ok(())
     }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::NavierStokes;
 use crate::fem::PointEvaluator;
 use crate::physics::carried_scalar::{flow_of, FlowWithScalar};
-use crate::physics::learned_step::LearnedStep;
+use crate::physics::learned_step::{LearnedStep, StepOutcome};
 use crate::physics::{CsvRecords, Monitor, Snapshot, StepError, StepInfo, Stepper, Transient};
 use crate::plot::{self, Panel, Reference};
 
@@ -195,6 +195,8 @@ pub(crate) struct ClassicalBaseline {
     forces: Option<ForceSeries>,
     seconds: f64,
     steps: usize,
+    /// Linear-solver iterations over all steps.
+    iterations: usize,
     /// Relative 2-norm difference of the velocity, learned vs classical,
     /// after each step.
     difference: Vec<f64>,
@@ -211,6 +213,7 @@ impl ClassicalBaseline {
             ns,
             seconds: 0.0,
             steps: 0,
+            iterations: 0,
             difference: Vec::new(),
         })
     }
@@ -218,7 +221,7 @@ impl ClassicalBaseline {
     /// Steps to `t` (from `t - dt`), times it and compares with `learned`.
     pub(crate) fn step(&mut self, t: f64, dt: f64, learned: &NavierStokes) -> Result<(), StepError> {
         let started = Instant::now();
-        self.ns.try_step(t - dt, dt)?;
+        self.iterations += self.ns.try_step(t - dt, dt)?.iterations;
         self.ns.commit();
         self.seconds += started.elapsed().as_secs_f64();
         self.steps += 1;
@@ -246,7 +249,10 @@ impl ClassicalBaseline {
             s.nest("forces", f.records.checkpoint());
         }
         s.push("difference", self.difference.clone());
-        s.push("time", vec![self.seconds, self.steps as f64]);
+        s.push(
+            "time",
+            vec![self.seconds, self.steps as f64, self.iterations as f64],
+        );
         Some(s)
     }
 
@@ -256,14 +262,16 @@ impl ClassicalBaseline {
             f.records.resume(&checkpoint.section("forces"))?;
         }
         self.difference = checkpoint.get("difference")?.to_vec();
-        let time = checkpoint.get_len("time", 2)?;
-        (self.seconds, self.steps) = (time[0], time[1] as usize);
+        let time = checkpoint.get_len("time", 3)?;
+        (self.seconds, self.steps, self.iterations) =
+            (time[0], time[1] as usize, time[2] as usize);
         Ok(())
     }
 
     fn summary(&self) -> serde_json::Value {
         serde_json::json!({
             "seconds_per_step": self.seconds / self.steps.max(1) as f64,
+            "iterations_per_step": self.iterations as f64 / self.steps.max(1) as f64,
             "forces": self.forces.as_ref().map(ForceSeries::summary),
             "velocity_difference_final": self.difference.last(),
             "velocity_difference_max": self.difference.iter().copied().fold(0.0, f64::max),
@@ -283,6 +291,60 @@ pub(crate) struct FlowRecord {
     pub(crate) title: String,
     /// The learned steps and fallbacks so far, for the progress display.
     pub(crate) learned: Option<String>,
+    /// With a learned step: per step `t`, the prediction's residual (NaN
+    /// for none) and whether it was accepted (`stepper.csv`, `stepper.png`).
+    pub(crate) steps: Option<StepRecords>,
+}
+
+/// The learned step's outcome at every step, and its tolerance.
+pub(crate) struct StepRecords {
+    records: CsvRecords,
+    tolerance: f64,
+}
+
+impl StepRecords {
+    /// Records into `out/stepper.csv`, for a learned step accepting
+    /// residuals up to `tolerance`.
+    pub(crate) fn new(out: &Path, tolerance: f64) -> Self {
+        StepRecords {
+            records: CsvRecords::new(out.join("stepper.csv"), "t,residual,accepted"),
+            tolerance,
+        }
+    }
+
+    fn sample(&mut self, t: f64, outcome: StepOutcome) -> Result<(), StepError> {
+        let accepted = f64::from(u8::from(outcome.accepted));
+        let line = format!("{t:.10e},{:.6e},{accepted}", outcome.residual);
+        self.records
+            .push(vec![t, outcome.residual, accepted], &line)
+    }
+
+    /// Finishes the CSV file and draws the residuals of the predictions
+    /// against the tolerance (`stepper.png`).
+    fn finish(&mut self, out: &Path, title: &str) -> Result<()> {
+        self.records.finish()?;
+        let points: Vec<(f64, f64)> = self
+            .records
+            .rows
+            .iter()
+            .filter(|r| r[1].is_finite())
+            .map(|r| (r[0], r[1]))
+            .collect();
+        if let (Some(first), Some(last)) = (points.first(), points.last()) {
+            let panel = Panel {
+                label: "relative residual of the prediction".into(),
+                points: points.clone(),
+                from: None,
+                reference: Some(Reference {
+                    own: "prediction".into(),
+                    label: "tolerance".into(),
+                    points: vec![(first.0, self.tolerance), (last.0, self.tolerance)],
+                }),
+            };
+            plot::panels(&out.join("stepper.png"), title, "t", &[panel])?;
+        }
+        Ok(())
+    }
 }
 
 /// The flow of the model the record was built with.
@@ -298,12 +360,18 @@ fn learned(model: &dyn Transient) -> Option<&LearnedStep<FlowWithScalar>> {
 impl Monitor<dyn Transient> for FlowRecord {
     fn record(&mut self, step: &StepInfo, model: &dyn Transient) -> Result<(), StepError> {
         let ns = &flow(model)?.flow;
-        self.learned = learned(model).map(|s| {
+        let step_taken = learned(model);
+        self.learned = step_taken.map(|s| {
             format!(
                 "learned {}  fallbacks {}",
                 s.stats.learned_steps, s.stats.fallbacks
             )
         });
+        if let (Some(records), Some(outcome)) =
+            (self.steps.as_mut(), step_taken.and_then(|s| s.last))
+        {
+            records.sample(step.t, outcome)?;
+        }
         if let Some(b) = self.baseline.as_mut() {
             b.step(step.t, step.dt, ns)?;
         }
@@ -314,6 +382,11 @@ impl Monitor<dyn Transient> for FlowRecord {
     }
 
     fn finish(&mut self, _: &dyn Transient) -> Result<(), StepError> {
+        if let Some(steps) = self.steps.as_mut() {
+            steps
+                .finish(&self.out, &self.title)
+                .map_err(|e| StepError::Output(format!("{e:#}")))?;
+        }
         let Some(f) = self.forces.as_mut() else {
             return Ok(());
         };
@@ -345,12 +418,18 @@ impl Monitor<dyn Transient> for FlowRecord {
         if let Some(b) = self.baseline.as_ref().and_then(ClassicalBaseline::checkpoint) {
             s.nest("baseline", b);
         }
+        if let Some(steps) = &self.steps {
+            s.nest("stepper", steps.records.checkpoint());
+        }
         s
     }
 
     fn resume(&mut self, checkpoint: &Snapshot) -> Result<(), StepError> {
         if let Some(f) = self.forces.as_mut() {
             f.records.resume(&checkpoint.section("forces"))?;
+        }
+        if let Some(steps) = self.steps.as_mut() {
+            steps.records.resume(&checkpoint.section("stepper"))?;
         }
         match self.baseline.as_mut() {
             Some(b) => b.resume(&checkpoint.section("baseline")),

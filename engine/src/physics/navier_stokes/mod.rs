@@ -15,10 +15,12 @@
 //!   residual tested with the velocity basis functions of that group, which
 //!   is far more accurate than integrating the stress over the boundary.
 
+mod branch;
 mod forces;
 mod spec;
 mod surrogate;
 
+pub use branch::Branch;
 pub use forces::ForcesSpec;
 pub use spec::{
     CarriedScalarSpec, FlowBoundarySpec, FlowSpec, NavierStokesSpec, NewtonSpec, StokesSpec,
@@ -67,6 +69,14 @@ struct Tried {
     t: f64,
     x: Vec<f64>,
     force: Option<[f64; 3]>,
+}
+
+/// A step system assembled by a check: the step from `t` by `dt` and its
+/// right-hand side.
+struct CheckedSystem {
+    t: f64,
+    dt: f64,
+    rhs: Vec<f64>,
 }
 
 /// The rows of the momentum equations at the force group's velocity dofs,
@@ -120,6 +130,10 @@ pub struct NavierStokes {
     /// How many committed states `history` keeps (at least 2).
     kept_states: usize,
     tried: Option<Tried>,
+    /// The right-hand side of the step system a check assembled (its
+    /// matrix is `matrix`), for the classical step that follows when the
+    /// prediction is rejected; any other assembly or commit drops it.
+    checked: Option<CheckedSystem>,
     force: Option<[f64; 3]>,
     /// The time-step matrix without convection, `a0 M + ν A + B terms`,
     /// for the `a0` and time it was assembled with.
@@ -201,6 +215,7 @@ impl NavierStokes {
             convection_positions,
             projection: Mutex::new(Cholesky::new()),
             vertex_interpolation: None,
+            checked: None,
         })
     }
 
@@ -356,6 +371,7 @@ impl NavierStokes {
         newton: bool,
         t: f64,
     ) -> Result<Vec<f64>, PhysicsError> {
+        self.checked = None;
         let d = self.dim();
         let nu = self.nu;
         let space = &self.space;
@@ -460,6 +476,7 @@ impl NavierStokes {
         w: &[f64],
         t: f64,
     ) -> Result<Vec<f64>, PhysicsError> {
+        self.checked = None;
         // Steps of equal size give the same a0 up to the round-off of the
         // accumulated times: keep the matrix then.
         let same = |a: f64| (a - a0).abs() <= 1e-10 * a0.abs();
@@ -720,14 +737,23 @@ impl NavierStokes {
     }
 
     /// The classical step from `t` to `t + dt`, its solver started from
-    /// `guess`.
+    /// `guess`; the system a check assembled for this step is used when
+    /// `reuse_checked`, otherwise assembled anew.
     fn classical_step(
         &mut self,
         t: f64,
         dt: f64,
         guess: Vec<f64>,
+        reuse_checked: bool,
     ) -> Result<StepReport, StepError> {
-        let rhs = self.step_system(t, dt)?;
+        let checked = self
+            .checked
+            .take()
+            .filter(|c| reuse_checked && c.t == t && c.dt == dt);
+        let rhs = match checked {
+            Some(c) => c.rhs,
+            None => self.step_system(t, dt)?,
+        };
         let rows = self.residual_rows(&rhs);
         let mut x = guess;
         let iterations = self.solve_system(rhs, t + dt, &mut x)?;
@@ -850,6 +876,7 @@ impl NavierStokes {
             x,
             force,
         });
+        self.checked = Some(CheckedSystem { t, dt, rhs });
         Ok(StepResidual {
             momentum,
             continuity,
@@ -860,10 +887,11 @@ impl NavierStokes {
 impl Stepper for NavierStokes {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
         let x_n = self.state().to_vec();
-        self.classical_step(t, dt, x_n)
+        self.classical_step(t, dt, x_n, false)
     }
 
     fn commit(&mut self) {
+        self.checked = None;
         if let Some(tried) = self.tried.take() {
             self.history.push_back((tried.t, tried.x));
             while self.history.len() > self.kept_states {
@@ -886,6 +914,7 @@ impl Stepper for NavierStokes {
         super::field_slot(&all, name, range.len(), values)?;
         let (t, mut x) = (self.time(), self.state().to_vec());
         x[range].copy_from_slice(values);
+        self.checked = None;
         self.history.clear();
         self.history.push_back((t, x));
         Ok(())
@@ -910,6 +939,7 @@ impl Stepper for NavierStokes {
             self.keep_step_matrix(*a0, *t)?;
         }
         self.tried = None;
+        self.checked = None;
         self.force = None;
         Ok(())
     }

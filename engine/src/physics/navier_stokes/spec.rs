@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use pde_mesh::{CellKind, Mesh};
 use serde::Deserialize;
 
-use super::forces::{point3, ClassicalBaseline, FlowRecord, ForceSeries};
+use super::forces::{point3, ClassicalBaseline, FlowRecord, ForceSeries, StepRecords};
 use super::{FlowBoundary, NavierStokes};
 use crate::expr::Expr;
 use crate::linalg::direct::SparseLu;
@@ -323,9 +323,13 @@ impl FlowSpec {
         // Velocities this far above the reference scale mean divergence.
         let blow_up = 1e4 * cx.forces.map_or(1.0, |f| f.reference_velocity);
         let flow = with_scalar(ns, self, time.start)?;
-        let model: Box<dyn crate::physics::Transient> = match cx.learned {
-            Some(learned) => Box::new(learned.wrap(flow)?),
-            None => Box::new(flow),
+        let (model, steps): (Box<dyn crate::physics::Transient>, _) = match cx.learned {
+            Some(learned) => {
+                let step = learned.wrap(flow)?;
+                let records = StepRecords::new(cx.out, step.tolerance);
+                (Box::new(step), Some(records))
+            }
+            None => (Box::new(flow), None),
         };
         let mut monitors: Vec<Box<dyn crate::physics::Monitor<dyn crate::physics::Transient>>> =
             vec![Box::new(FlowRecord {
@@ -334,6 +338,7 @@ impl FlowSpec {
                 out: cx.out.to_path_buf(),
                 title: cx.name.to_string(),
                 learned: None,
+                steps,
             })];
         if let Some(spec) = &self.scalar {
             monitors.push(Box::new(Conservation::new(

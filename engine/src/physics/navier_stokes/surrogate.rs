@@ -178,7 +178,7 @@ impl NavierStokes {
 
     /// [`NavierStokes::vertex_state`] of the state `x` (numbered as the
     /// mixed space).
-    fn vertex_values(&self, x: &[f64]) -> Vec<f64> {
+    pub(super) fn vertex_values(&self, x: &[f64]) -> Vec<f64> {
         let d = self.dim();
         let mut columns: Vec<Vec<f64>> = (0..d)
             .map(|c| {
@@ -282,6 +282,6 @@ impl CheckedStep for NavierStokes {
             Some(tried) if tried.x.iter().all(|v| v.is_finite()) => tried.x,
             _ => self.state().to_vec(),
         };
-        self.classical_step(t, dt, guess)
+        self.classical_step(t, dt, guess, true)
     }
 }

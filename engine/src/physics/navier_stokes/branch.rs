@@ -1,0 +1,102 @@
+//! Solver-in-the-loop samples for learned steppers: branches off a flow's
+//! trajectory along which every state is what an accepted prediction with
+//! an error leaves behind, paired with the classical step's answer from
+//! that history.
+//!
+//! A learned step's error does not stay in its own step: the next
+//! prediction reads it. The residual check judges each prediction against
+//! the classical step *from the history the run has*, errors included, and
+//! that step answers an error `e` in its newest state by about `4/3 e`
+//! (BDF2's weight), while an extrapolation through four states answers
+//! `4 e`. A model trained only on exact histories never sees the
+//! difference; on a branch it learns the check's answer under its own
+//! errors (the pushforward idea of MP-PDE with the classical solver as the
+//! target, as in "solver-in-the-loop" training).
+
+use super::NavierStokes;
+use crate::physics::learned_step::CheckedStep;
+use crate::physics::{StepError, Stepper};
+
+/// A branch off a flow's trajectory, in vertex values
+/// ([`NavierStokes::vertex_state`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Branch {
+    /// The perturbed states, one step apart, the first a step after the
+    /// committed state the branch starts from.
+    pub perturbed: Vec<Vec<f64>>,
+    /// After each perturbed state, the classical step from the history
+    /// that ends with it.
+    pub targets: Vec<Vec<f64>>,
+}
+
+impl NavierStokes {
+    /// A branch of `residuals.len()` steps from the committed state at `t`.
+    /// Step `k` takes the classical step's answer, adds the error
+    /// `error(history, answer)` (`history`: the committed vertex states,
+    /// oldest first), scaled so that the residual check
+    /// ([`CheckedStep::try_prediction`], which is linear in it) measures
+    /// `residuals[k]`, and commits that state as an accepted prediction
+    /// would be; the classical answer from there is the step's target. The
+    /// flow is left as it was (its linear solver may have refactorised).
+    pub fn perturbed_branch(
+        &mut self,
+        t: f64,
+        dt: f64,
+        residuals: &[f64],
+        error: impl FnMut(&[Vec<f64>], &[f64]) -> Vec<f64>,
+    ) -> Result<Branch, StepError> {
+        let saved = (self.history.clone(), self.force);
+        let branch = self.branch_steps(t, dt, residuals, error);
+        (self.history, self.force) = saved;
+        self.tried = None;
+        self.checked = None;
+        branch
+    }
+
+    fn branch_steps(
+        &mut self,
+        mut t: f64,
+        dt: f64,
+        residuals: &[f64],
+        mut error: impl FnMut(&[Vec<f64>], &[f64]) -> Vec<f64>,
+    ) -> Result<Branch, StepError> {
+        let mut branch = Branch::default();
+        let mut answer = self.classical_answer(t, dt)?;
+        for &residual in residuals {
+            let history: Vec<Vec<f64>> = self
+                .history
+                .iter()
+                .map(|(_, x)| self.vertex_values(x))
+                .collect();
+            let shape = error(&history, &answer);
+            let shifted = |scale: f64| -> Vec<f64> {
+                answer
+                    .iter()
+                    .zip(&shape)
+                    .map(|(a, e)| a + scale * e)
+                    .collect()
+            };
+            let (unit, _) = self.try_prediction(t, dt, &shifted(1.0))?;
+            let scale = if unit.is_finite() && unit > 0.0 {
+                residual / unit
+            } else {
+                0.0
+            };
+            self.try_prediction(t, dt, &shifted(scale))?;
+            self.commit();
+            branch.perturbed.push(self.vertex_state());
+            t += dt;
+            answer = self.classical_answer(t, dt)?;
+            branch.targets.push(answer.clone());
+        }
+        Ok(branch)
+    }
+
+    /// The vertex values of the classical step from `t` (tried, not
+    /// committed).
+    fn classical_answer(&mut self, t: f64, dt: f64) -> Result<Vec<f64>, StepError> {
+        self.try_step(t, dt)?;
+        let tried = self.tried.as_ref().expect("a step was tried");
+        Ok(self.vertex_values(&tried.x))
+    }
+}
