@@ -234,7 +234,7 @@ impl DatasetIndex {
             );
         }
         let width = entry.nodes * self.fields.len();
-        let states = read_states(&folder.join(STATES), width, entry.steps + 1)?;
+        let states = read_states(&folder.join(STATES), width, entry.steps.saturating_add(1))?;
         let branches = match &entry.branches {
             None => Vec::new(),
             Some(b) => {
@@ -242,7 +242,11 @@ impl DatasetIndex {
                 if b.length == 0 {
                     bail!("{}: branches of length 0", path.display());
                 }
-                let states = read_states(&path, width, 2 * b.length * b.starts.len())?;
+                let count = b
+                    .length
+                    .checked_mul(2 * b.starts.len())
+                    .with_context(|| format!("{}: too many branch states", path.display()))?;
+                let states = read_states(&path, width, count)?;
                 let mut branches = Vec::with_capacity(b.starts.len());
                 for (&start, block) in b.starts.iter().zip(states.chunks(2 * b.length)) {
                     if start >= entry.steps {
@@ -271,12 +275,12 @@ impl DatasetIndex {
 /// which must hold exactly that many.
 fn read_states(path: &Path, width: usize, count: usize) -> Result<Vec<Vec<f64>>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-    if bytes.len() != 4 * width * count {
+    let expected = width.checked_mul(count).and_then(|n| n.checked_mul(4));
+    if expected != Some(bytes.len()) {
         bail!(
-            "{}: {} bytes; expected {} ({count} states of {width} values, f32)",
+            "{}: {} bytes; expected {count} states of {width} values (f32)",
             path.display(),
             bytes.len(),
-            4 * width * count,
         );
     }
     let values: Vec<f64> = bytes
@@ -329,6 +333,9 @@ pub fn write_trajectory(
         length: trajectory.branches[0].1.perturbed.len(),
     });
     if let Some(entry) = &branches {
+        if entry.length == 0 {
+            bail!("{name}: branches of length 0");
+        }
         if let Some((start, _)) = trajectory
             .branches
             .iter()

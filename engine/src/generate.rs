@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
@@ -82,7 +82,7 @@ pub struct GenerateConfig {
 }
 
 /// How the solver-in-the-loop branches are made: from every `every`-th
-/// recorded state (with four states behind it), `length` steps, each an
+/// recorded state (with three states before it), `length` steps, each an
 /// accepted prediction's error on the classical answer, followed by the
 /// classical step from there.
 #[derive(Clone, Debug, Deserialize)]
@@ -98,6 +98,13 @@ pub struct SolverInTheLoop {
 }
 
 impl SolverInTheLoop {
+    /// Whether a branch starts from recorded state `start`: every
+    /// `every`-th, with the three states before it that cubic
+    /// extrapolation (one of the errors) reads.
+    fn branches_from(&self, start: usize, config: &GenerateConfig) -> bool {
+        start % self.every == 0 && config.warmup_steps + start >= MAX_WINDOW - 1
+    }
+
     /// A branch of `flow` from `t`. Each error is a random mix of the two
     /// errors a learned step makes most: the one cubic extrapolation makes
     /// (which a window model corrects, not always fully) and a phase error
@@ -271,7 +278,13 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create the folder", out.display()))?;
     let mut draws = Draws::new(config.seed);
-    let total = config.count * (config.warmup_steps + config.steps);
+    let branch_steps = config.solver_in_the_loop.as_ref().map_or(0, |sil| {
+        let per_trajectory = (0..config.steps)
+            .filter(|&s| sil.branches_from(s, &config))
+            .count();
+        (config.count - config.held_out) * per_trajectory * sil.length
+    });
+    let total = config.count * (config.warmup_steps + config.steps) + branch_steps;
     let bar = progress_bar(progress);
     let mut done = 0;
     let mut entries = Vec::with_capacity(config.count);
@@ -340,21 +353,23 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         let mut states = Vec::with_capacity(config.steps + 1);
         let mut branches = Vec::new();
         let mut branch_draws = Draws::stream(config.seed, 1, k as u64);
-        let started = Instant::now();
+        // The classical steps alone are timed (the solver's speed, for
+        // comparison with a learned stepper).
+        let mut solving = Duration::ZERO;
         for step in 0..steps {
             let t = step as f64 * config.dt;
             if step >= config.warmup_steps {
                 states.push(flow.vertex_state());
                 let start = states.len() - 1;
-                if let Some(sil) = branching.filter(|s| start % s.every == 0) {
-                    if flow.predictor_states(MAX_WINDOW, config.dt).is_some() {
-                        let branch = sil
-                            .branch(&mut flow, t, config.dt, &mut branch_draws)
-                            .with_context(|| format!("trajectory {k}: branch at t = {t:.4}"))?;
-                        branches.push((start, branch));
-                    }
+                if let Some(sil) = branching.filter(|s| s.branches_from(start, &config)) {
+                    let branch = sil
+                        .branch(&mut flow, t, config.dt, &mut branch_draws)
+                        .with_context(|| format!("trajectory {k}: branch at t = {t:.4}"))?;
+                    branches.push((start, branch));
+                    done += sil.length;
                 }
             }
+            let started = Instant::now();
             let report = flow
                 .try_step(t, config.dt)
                 .with_context(|| format!("trajectory {k} (U = {u:.3}) at t = {t:.4}"))?;
@@ -362,6 +377,7 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
                 bail!("trajectory {k} (U = {u:.3}): the flow diverged at t = {t:.4}");
             }
             flow.commit();
+            solving += started.elapsed();
             done += 1;
             bar.set_position((1000 * done / total.max(1)) as u64);
             bar.set_message(format!(
@@ -373,7 +389,6 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             ));
         }
         states.push(flow.vertex_state());
-        let solving = started.elapsed();
         let split = if k + config.held_out >= config.count {
             Split::Test
         } else {

@@ -369,20 +369,24 @@ impl FusedStepper {
         // Per node, as LearnedStepper's node inputs: the state, its
         // backward differences, the node type; rounded as libtorch's f32
         // would.
+        let mut level: Vec<Vec<f32>> = states
+            .iter()
+            .map(|x| x.iter().map(|&v| v as f32).collect())
+            .collect();
+        let mut differences = Vec::with_capacity(self.window - 1);
+        while level.len() > 1 {
+            level = level
+                .windows(2)
+                .map(|pair| pair[1].iter().zip(&pair[0]).map(|(a, b)| a - b).collect())
+                .collect();
+            differences.push(level[level.len() - 1].clone());
+        }
         let mut inputs = Vec::with_capacity(nodes * (width * self.window + types));
         for (n, t) in self.node_types.chunks_exact(types).enumerate() {
             let row = n * width..(n + 1) * width;
             inputs.extend(current[row.clone()].iter().map(|&v| v as f32));
-            let mut level: Vec<Vec<f32>> = states
-                .iter()
-                .map(|x| x[row.clone()].iter().map(|&v| v as f32).collect())
-                .collect();
-            while level.len() > 1 {
-                level = level
-                    .windows(2)
-                    .map(|pair| pair[1].iter().zip(&pair[0]).map(|(a, b)| a - b).collect())
-                    .collect();
-                inputs.extend_from_slice(&level[level.len() - 1]);
+            for difference in &differences {
+                inputs.extend_from_slice(&difference[row.clone()]);
             }
             inputs.extend_from_slice(t);
         }

@@ -190,13 +190,21 @@ enum Sample {
 }
 
 impl Sample {
-    /// All samples of `data` for a model reading `window` states.
-    fn all(data: &[Trajectory], window: usize) -> Vec<Sample> {
+    /// All samples of `data` for a model reading `window` states; an error
+    /// for a branch that starts past the end of its trajectory.
+    fn all(data: &[Trajectory], window: usize) -> Result<Vec<Sample>, LearnedError> {
         let mut samples = Vec::new();
         for (k, t) in data.iter().enumerate() {
             let plain = window - 1..t.states.len().saturating_sub(1);
             samples.extend(plain.map(|i| Sample::Plain { k, i }));
             for (b, branch) in t.branches.iter().enumerate() {
+                if branch.start >= t.states.len() {
+                    return Err(LearnedError::Shape(format!(
+                        "branch {b} of trajectory {k} starts from state {}; the trajectory has {}",
+                        branch.start,
+                        t.states.len()
+                    )));
+                }
                 // The window reaches back into the trajectory before it.
                 let fits = |j: usize| branch.start + j + 2 >= window;
                 let steps = branch.perturbed.len().min(branch.targets.len());
@@ -207,7 +215,7 @@ impl Sample {
                 }));
             }
         }
-        samples
+        Ok(samples)
     }
 
     /// Its trajectory, input window (oldest first) and target.
@@ -283,7 +291,7 @@ pub fn train(
 ) -> Result<Vec<f64>, LearnedError> {
     model.config.validate()?;
     let window = model.window();
-    let samples = Sample::all(data, window);
+    let samples = Sample::all(data, window)?;
     if samples.is_empty() {
         return Err(LearnedError::Shape(format!(
             "no training samples: every trajectory needs at least {} states",
@@ -616,6 +624,7 @@ mod tests {
         };
         let read = |data: &[Trajectory], window: usize| -> Vec<(Vec<f64>, f64)> {
             Sample::all(data, window)
+                .unwrap()
                 .iter()
                 .filter(|s| matches!(s, Sample::Branched { .. }))
                 .map(|s| {
@@ -634,5 +643,6 @@ mod tests {
         // From state 0 a window of 4 fits no step of a 2-step branch.
         assert!(read(&[trajectory(0)], 4).is_empty());
         assert_eq!(read(&[trajectory(0)], 3), [(vec![0.0, 10.0, 11.0], 21.0)]);
+        assert!(Sample::all(&[trajectory(5)], 1).is_err());
     }
 }

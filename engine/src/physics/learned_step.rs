@@ -178,7 +178,7 @@ impl LearnedStepStats {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepOutcome {
     /// The prediction's relative residual; NaN where none was made (a
-    /// classical step) or it was not finite.
+    /// classical step) or the prediction was not finite.
     pub residual: f64,
     /// Whether the prediction was accepted as the step.
     pub accepted: bool,

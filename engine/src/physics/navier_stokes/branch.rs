@@ -36,8 +36,10 @@ impl NavierStokes {
     /// oldest first), scaled so that the residual check
     /// ([`CheckedStep::try_prediction`], which is linear in it) measures
     /// `residuals[k]`, and commits that state as an accepted prediction
-    /// would be; the classical answer from there is the step's target. The
-    /// flow is left as it was (its linear solver may have refactorised).
+    /// would be; the classical answer from there is the step's target. `t`
+    /// is the committed time. The flow is left with its committed states
+    /// (a step tried but not committed is dropped; its linear solver may
+    /// have refactorised, so later solves differ within their tolerance).
     pub fn perturbed_branch(
         &mut self,
         t: f64,
@@ -45,6 +47,7 @@ impl NavierStokes {
         residuals: &[f64],
         error: impl FnMut(&[Vec<f64>], &[f64]) -> Vec<f64>,
     ) -> Result<Branch, StepError> {
+        debug_assert!((t - self.time()).abs() <= 1e-9 * dt, "a branch starts at the committed time");
         let saved = (self.history.clone(), self.force);
         let branch = self.branch_steps(t, dt, residuals, error);
         (self.history, self.force) = saved;

@@ -330,15 +330,15 @@ impl StepRecords {
             .filter(|r| r[1].is_finite())
             .map(|r| (r[0], r[1]))
             .collect();
-        if let (Some(first), Some(last)) = (points.first(), points.last()) {
+        if let (Some(&(first, _)), Some(&(last, _))) = (points.first(), points.last()) {
             let panel = Panel {
                 label: "relative residual of the prediction".into(),
-                points: points.clone(),
+                points,
                 from: None,
                 reference: Some(Reference {
                     own: "prediction".into(),
                     label: "tolerance".into(),
-                    points: vec![(first.0, self.tolerance), (last.0, self.tolerance)],
+                    points: vec![(first, self.tolerance), (last, self.tolerance)],
                 }),
             };
             plot::panels(&out.join("stepper.png"), title, "t", &[panel])?;

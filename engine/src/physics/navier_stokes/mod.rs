@@ -276,6 +276,8 @@ impl NavierStokes {
         self.history.clear();
         self.history.push_back((t, x));
         self.force = None;
+        self.tried = None;
+        self.checked = None;
     }
 
     /// Space dimension.
