@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::case::{SolverSpec, TimeSpec};
 use crate::dataset::{write_trajectory, DatasetIndex, Split, Trajectory};
-use crate::driver::progress_bar;
+use crate::driver::{progress_bar, OnStep, StepInfo, TimeLoop};
 use crate::expr::Expr;
 use crate::mesh_source::{GeoSource, MeshSource};
 use crate::physics::checks::is_positive;
@@ -28,7 +28,7 @@ use crate::physics::navier_stokes::{
     Branch, FlowBoundarySpec, FlowSpec, NavierStokes, NavierStokesSpec, NewtonSpec,
 };
 use crate::physics::spec::{BuildContext, CheckContext, ModelSpec};
-use crate::physics::{Model, Stepper};
+use crate::physics::Model;
 use crate::random::Draws;
 use pde_learned::extrapolation::MAX_WINDOW;
 
@@ -351,44 +351,54 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             flow.keep_states(MAX_WINDOW);
         }
         let mut states = Vec::with_capacity(config.steps + 1);
+        if config.warmup_steps == 0 {
+            states.push(flow.vertex_state());
+        }
+        // The time loop runs from branch point to branch point (steps
+        // counted from 0); a branch needs the flow between them.
+        let branch_points: Vec<usize> = branching.map_or(Vec::new(), |sil| {
+            (0..config.steps)
+                .filter(|&s| sil.branches_from(s, &config))
+                .map(|s| config.warmup_steps + s)
+                .collect()
+        });
         let mut branches = Vec::new();
         let mut branch_draws = Draws::stream(config.seed, 1, k as u64);
         // The classical steps alone are timed (the solver's speed, for
         // comparison with a learned stepper).
         let mut solving = Duration::ZERO;
-        for step in 0..steps {
-            let t = step as f64 * config.dt;
-            if step >= config.warmup_steps {
-                states.push(flow.vertex_state());
-                let start = states.len() - 1;
-                if let Some(sil) = branching.filter(|s| s.branches_from(start, &config)) {
-                    let branch = sil
-                        .branch(&mut flow, t, config.dt, &mut branch_draws)
-                        .with_context(|| format!("trajectory {k}: branch at t = {t:.4}"))?;
-                    branches.push((start, branch));
-                    done += sil.length;
-                }
-            }
+        let mut from = 0;
+        for end in branch_points.iter().copied().chain([steps]) {
             let started = Instant::now();
-            let report = flow
-                .try_step(t, config.dt)
-                .with_context(|| format!("trajectory {k} (U = {u:.3}) at t = {t:.4}"))?;
-            if !report.max_abs.is_finite() {
-                bail!("trajectory {k} (U = {u:.3}): the flow diverged at t = {t:.4}");
-            }
-            flow.commit();
+            let mut record = OnStep(|info: &StepInfo, m: &NavierStokes| {
+                if from + info.step >= config.warmup_steps {
+                    states.push(m.vertex_state());
+                }
+                done += 1;
+                bar.set_position((1000 * done / total.max(1)) as u64);
+                bar.set_message(format!(
+                    "trajectory {}/{}  step {}  branches {}",
+                    k + 1,
+                    config.count,
+                    from + info.step,
+                    branches.len()
+                ));
+                Ok(())
+            });
+            TimeLoop::new(from as f64 * config.dt, end as f64 * config.dt, config.dt)
+                .run(&mut flow, None, &mut [&mut record])
+                .with_context(|| format!("trajectory {k} (U = {u:.3})"))?;
             solving += started.elapsed();
-            done += 1;
-            bar.set_position((1000 * done / total.max(1)) as u64);
-            bar.set_message(format!(
-                "trajectory {}/{}  step {}  branches {}",
-                k + 1,
-                config.count,
-                step + 1,
-                branches.len()
-            ));
+            if let Some(sil) = branching.filter(|_| end < steps) {
+                let t = end as f64 * config.dt;
+                let branch = sil
+                    .branch(&mut flow, t, config.dt, &mut branch_draws)
+                    .with_context(|| format!("trajectory {k}: branch at t = {t:.4}"))?;
+                branches.push((end - config.warmup_steps, branch));
+                done += sil.length;
+            }
+            from = end;
         }
-        states.push(flow.vertex_state());
         let split = if k + config.held_out >= config.count {
             Split::Test
         } else {
