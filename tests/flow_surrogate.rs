@@ -336,7 +336,7 @@ fn a_branch_holds_the_classical_answers_from_its_perturbed_history() {
     let branch = ns
         .perturbed_branch(t, DT, &residuals, |history, answer| {
             let newest = history.last().unwrap();
-            answer.iter().zip(newest).map(|(a, b)| a - b).collect()
+            Ok(answer.iter().zip(newest).map(|(a, b)| a - b).collect())
         })
         .unwrap();
     assert_eq!(branch.perturbed.len(), 3);

@@ -120,25 +120,16 @@ impl SolverInTheLoop {
             .map(|_| draws.uniform([0.0, self.residual]))
             .collect();
         let mut cubic = Extrapolation::new(MAX_WINDOW)?;
-        let mut failed = None;
         let branch = flow.perturbed_branch(t, dt, &residuals, |history, answer| {
             let window = &history[history.len() - MAX_WINDOW..];
             let (a, b) = (draws.uniform([-1.0, 1.0]), draws.uniform([-1.0, 1.0]));
             let newest = &window[MAX_WINDOW - 1];
-            let extrapolated = match cubic.predict(window, dt) {
-                Ok(Some(x)) => x,
-                other => {
-                    failed = Some(format!("{other:?}"));
-                    newest.clone()
-                }
-            };
-            (0..answer.len())
+            // Extrapolation takes any step size.
+            let extrapolated = cubic.predict(window, dt)?.unwrap_or_else(|| newest.clone());
+            Ok((0..answer.len())
                 .map(|i| a * (extrapolated[i] - answer[i]) + b * (answer[i] - newest[i]))
-                .collect()
+                .collect())
         })?;
-        if let Some(why) = failed {
-            bail!("cubic extrapolation failed: {why}");
-        }
         Ok(branch)
     }
 }
@@ -278,11 +269,18 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
     std::fs::create_dir_all(&out)
         .with_context(|| format!("{}: cannot create the folder", out.display()))?;
     let mut draws = Draws::new(config.seed);
+    // The recorded states that branches start from, in every training
+    // trajectory.
+    let branch_starts: Vec<usize> = config
+        .solver_in_the_loop
+        .as_ref()
+        .map_or(Vec::new(), |sil| {
+            (0..config.steps)
+                .filter(|&s| sil.branches_from(s, &config))
+                .collect()
+        });
     let branch_steps = config.solver_in_the_loop.as_ref().map_or(0, |sil| {
-        let per_trajectory = (0..config.steps)
-            .filter(|&s| sil.branches_from(s, &config))
-            .count();
-        (config.count - config.held_out) * per_trajectory * sil.length
+        (config.count - config.held_out) * branch_starts.len() * sil.length
     });
     let total = config.count * (config.warmup_steps + config.steps) + branch_steps;
     let bar = progress_bar(progress);
@@ -356,12 +354,13 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         }
         // The time loop runs from branch point to branch point (steps
         // counted from 0); a branch needs the flow between them.
-        let branch_points: Vec<usize> = branching.map_or(Vec::new(), |sil| {
-            (0..config.steps)
-                .filter(|&s| sil.branches_from(s, &config))
+        let branch_points: Vec<usize> = match branching {
+            Some(_) => branch_starts
+                .iter()
                 .map(|s| config.warmup_steps + s)
-                .collect()
-        });
+                .collect(),
+            None => Vec::new(),
+        };
         let mut branches = Vec::new();
         let mut branch_draws = Draws::stream(config.seed, 1, k as u64);
         // The classical steps alone are timed (the solver's speed, for

@@ -33,7 +33,7 @@ impl NavierStokes {
     /// A branch of `residuals.len()` steps from the committed state at `t`.
     /// Step `k` takes the classical step's answer, adds the error
     /// `error(history, answer)` (`history`: the committed vertex states,
-    /// oldest first), scaled so that the residual check
+    /// oldest first; its failure ends the branch), scaled so that the residual check
     /// ([`CheckedStep::try_prediction`], which is linear in it) measures
     /// `residuals[k]`, and commits that state as an accepted prediction
     /// would be; the classical answer from there is the step's target. `t`
@@ -45,7 +45,7 @@ impl NavierStokes {
         t: f64,
         dt: f64,
         residuals: &[f64],
-        error: impl FnMut(&[Vec<f64>], &[f64]) -> Vec<f64>,
+        error: impl FnMut(&[Vec<f64>], &[f64]) -> Result<Vec<f64>, StepError>,
     ) -> Result<Branch, StepError> {
         debug_assert!((t - self.time()).abs() <= 1e-9 * dt, "a branch starts at the committed time");
         let saved = (self.history.clone(), self.force);
@@ -61,7 +61,7 @@ impl NavierStokes {
         mut t: f64,
         dt: f64,
         residuals: &[f64],
-        mut error: impl FnMut(&[Vec<f64>], &[f64]) -> Vec<f64>,
+        mut error: impl FnMut(&[Vec<f64>], &[f64]) -> Result<Vec<f64>, StepError>,
     ) -> Result<Branch, StepError> {
         let mut branch = Branch::default();
         let mut answer = self.classical_answer(t, dt)?;
@@ -71,7 +71,7 @@ impl NavierStokes {
                 .iter()
                 .map(|(_, x)| self.vertex_values(x))
                 .collect();
-            let shape = error(&history, &answer);
+            let shape = error(&history, &answer)?;
             let shifted = |scale: f64| -> Vec<f64> {
                 answer
                     .iter()

@@ -739,19 +739,15 @@ impl NavierStokes {
     }
 
     /// The classical step from `t` to `t + dt`, its solver started from
-    /// `guess`; the system a check assembled for this step is used when
-    /// `reuse_checked`, otherwise assembled anew.
+    /// `guess`, on the system a check assembled for this step if there is
+    /// one (the same system: nothing has changed since), else assembled.
     fn classical_step(
         &mut self,
         t: f64,
         dt: f64,
         guess: Vec<f64>,
-        reuse_checked: bool,
     ) -> Result<StepReport, StepError> {
-        let checked = self
-            .checked
-            .take()
-            .filter(|c| reuse_checked && c.t == t && c.dt == dt);
+        let checked = self.checked.take().filter(|c| c.t == t && c.dt == dt);
         let rhs = match checked {
             Some(c) => c.rhs,
             None => self.step_system(t, dt)?,
@@ -889,7 +885,7 @@ impl NavierStokes {
 impl Stepper for NavierStokes {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
         let x_n = self.state().to_vec();
-        self.classical_step(t, dt, x_n, false)
+        self.classical_step(t, dt, x_n)
     }
 
     fn commit(&mut self) {

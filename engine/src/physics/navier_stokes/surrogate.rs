@@ -282,6 +282,6 @@ impl CheckedStep for NavierStokes {
             Some(tried) if tried.x.iter().all(|v| v.is_finite()) => tried.x,
             _ => self.state().to_vec(),
         };
-        self.classical_step(t, dt, guess, true)
+        self.classical_step(t, dt, guess)
     }
 }
