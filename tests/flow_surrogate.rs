@@ -6,6 +6,8 @@
 //! predictions fail it and fall back to the classical step, which the run
 //! then follows to round-off.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use pde_engine::linalg::direct::{LaggedLu, SparseLu};
@@ -36,21 +38,72 @@ fn channel() -> NavierStokes {
     ns
 }
 
-/// Predicts by running the classical solver alongside.
+/// Predicts by running the classical solver alongside: from the twin's
+/// state nearest the current one, the states the twin reaches after it
+/// (one, or a bundle; one step of each bundle may be spoilt, NaN).
 struct Oracle {
     twin: NavierStokes,
     t: f64,
+    /// The twin's vertex states so far, one per step.
+    states: Vec<Vec<f64>>,
+    bundle: usize,
+    spoilt: Option<usize>,
+    /// How many times it was asked (forward passes).
+    calls: Rc<Cell<usize>>,
+}
+
+impl Oracle {
+    /// The twin `twin`, at time `t`, predicting one step at a time.
+    fn new(twin: NavierStokes, t: f64) -> Self {
+        Oracle {
+            states: vec![twin.vertex_state()],
+            twin,
+            t,
+            bundle: 1,
+            spoilt: None,
+            calls: Rc::default(),
+        }
+    }
+
+    /// The same, predicting `bundle` steps at once, step `spoilt` of each
+    /// NaN.
+    fn bundled(twin: NavierStokes, bundle: usize, spoilt: Option<usize>) -> Self {
+        Oracle {
+            bundle,
+            spoilt,
+            ..Oracle::new(twin, 0.0)
+        }
+    }
 }
 
 impl Predictor for Oracle {
     fn describe(&self) -> String {
         "oracle".into()
     }
-    fn predict(&mut self, _: &[Vec<f64>], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
-        self.twin.try_step(self.t, dt).unwrap();
-        self.twin.commit();
-        self.t += dt;
-        Ok(Some(self.twin.vertex_state()))
+    fn predict(
+        &mut self,
+        states: &[Vec<f64>],
+        dt: f64,
+    ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError> {
+        self.calls.set(self.calls.get() + 1);
+        let current = states.last().unwrap();
+        let from = (0..self.states.len())
+            .min_by(|&a, &b| {
+                let gap = |k: usize| max_difference(&self.states[k], current);
+                gap(a).total_cmp(&gap(b))
+            })
+            .unwrap();
+        while self.states.len() <= from + self.bundle {
+            self.twin.try_step(self.t, dt).unwrap();
+            self.twin.commit();
+            self.t += dt;
+            self.states.push(self.twin.vertex_state());
+        }
+        let mut bundle = self.states[from + 1..=from + self.bundle].to_vec();
+        if let Some(k) = self.spoilt {
+            bundle[k].fill(f64::NAN);
+        }
+        Ok(Some(bundle))
     }
 }
 
@@ -65,11 +118,15 @@ impl Predictor for Poor {
     fn describe(&self) -> String {
         "poor".into()
     }
-    fn predict(&mut self, states: &[Vec<f64>], _: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
+    fn predict(
+        &mut self,
+        states: &[Vec<f64>],
+        _: f64,
+    ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError> {
         let state = &states[0];
         Ok(match self {
-            Poor::Persistence => Some(state.to_vec()),
-            Poor::NotANumber => Some(vec![f64::NAN; state.len()]),
+            Poor::Persistence => Some(vec![state.to_vec()]),
+            Poor::NotANumber => Some(vec![vec![f64::NAN; state.len()]]),
             Poor::WrongStep => None,
         })
     }
@@ -110,10 +167,7 @@ fn the_exact_step_has_no_residual_and_persistence_a_large_one() {
 fn an_oracle_passes_the_check_and_stays_on_the_classical_trajectory() {
     let mut classical = channel();
     run(&mut classical, STEPS);
-    let oracle = Oracle {
-        twin: channel(),
-        t: 0.0,
-    };
+    let oracle = Oracle::new(channel(), 0.0);
     let mut ns = LearnedStep::new(channel(), Box::new(oracle), 0.0, 0.01);
     run(&mut ns, STEPS);
     let stats = &ns.stats;
@@ -185,10 +239,7 @@ fn a_rejected_prediction_starts_the_fallback_solve() {
         assert_eq!(ns.stats.fallbacks, STEPS, "{:?}", ns.stats);
         ns.record()["iterations_per_fallback"].as_f64().unwrap()
     };
-    let oracle = Oracle {
-        twin: channel(),
-        t: 0.0,
-    };
+    let oracle = Oracle::new(channel(), 0.0);
     let (guessed, persistence) = (
         iterations(Box::new(oracle)),
         iterations(Box::new(Poor::Persistence)),
@@ -200,18 +251,81 @@ fn a_rejected_prediction_starts_the_fallback_solve() {
 
 #[test]
 fn steps_before_from_are_classical() {
-    let oracle = Oracle {
-        twin: channel(),
-        t: 0.0,
-    };
-    // The oracle's twin starts at 0 but is first asked at t = 5 dt.
-    let mut ns = LearnedStep::new(channel(), Box::new(oracle), 5.0 * DT, 0.02);
+    let mut ns = LearnedStep::new(channel(), Box::new(Poor::Persistence), 5.0 * DT, 0.02);
     run(&mut ns, 8);
     let stats = &ns.stats;
     assert_eq!(
         (stats.classical_steps, stats.learned_steps + stats.fallbacks),
         (5, 3)
     );
+}
+
+/// Temporal bundling: one prediction covers several steps, each checked
+/// in its own step; exact bundles keep the run on the classical
+/// trajectory with a third of the predictions.
+#[test]
+fn a_bundle_is_predicted_once_and_each_of_its_steps_checked() {
+    let mut classical = channel();
+    run(&mut classical, STEPS);
+    let oracle = Oracle::bundled(channel(), 3, None);
+    let calls = oracle.calls.clone();
+    let mut ns = LearnedStep::new(channel(), Box::new(oracle), 0.0, 0.01);
+    run(&mut ns, STEPS);
+    let stats = &ns.stats;
+    assert_eq!((stats.learned_steps, stats.fallbacks), (STEPS, 0));
+    assert_eq!(calls.get(), STEPS / 3);
+    assert!(stats.accepted_residual_max < 1e-8, "{stats:?}");
+    let gap = max_difference(&ns.model().vertex_state(), &classical.vertex_state());
+    assert!(gap < 1e-12, "{gap:e}");
+}
+
+/// A rejected step drops the rest of its bundle (those states followed
+/// the rejected one): the next step is predicted afresh from the fallback's
+/// state. Here the second of every three is NaN, so each bundle gives one
+/// accepted step and one fallback.
+#[test]
+fn a_rejected_step_drops_the_rest_of_its_bundle() {
+    let mut classical = channel();
+    run(&mut classical, STEPS);
+    let oracle = Oracle::bundled(channel(), 3, Some(1));
+    let calls = oracle.calls.clone();
+    let mut ns = LearnedStep::new(channel(), Box::new(oracle), 0.0, 0.01);
+    run(&mut ns, STEPS);
+    let stats = &ns.stats;
+    assert_eq!((stats.learned_steps, stats.fallbacks), (8, 7), "{stats:?}");
+    // Kept bundles would have needed 5.
+    assert_eq!(calls.get(), 8);
+    let gap = max_difference(ns.model().state(), classical.state());
+    assert!(gap < 1e-10, "{gap:e}");
+}
+
+/// The rest of a bundle is part of a checkpoint: a run restored between
+/// its steps takes them without predicting again, as the uninterrupted run
+/// does.
+#[test]
+fn a_checkpoint_keeps_the_rest_of_the_bundle() {
+    let mut ns = LearnedStep::new(
+        channel(),
+        Box::new(Oracle::bundled(channel(), 3, None)),
+        0.0,
+        0.01,
+    );
+    run(&mut ns, 1);
+    let snapshot = ns.snapshot().unwrap();
+    let oracle = Oracle::bundled(channel(), 3, None);
+    let calls = oracle.calls.clone();
+    let mut restored = LearnedStep::new(channel(), Box::new(oracle), 0.0, 0.01);
+    restored.restore(&snapshot).unwrap();
+    for k in 1..3 {
+        restored.try_step(k as f64 * DT, DT).unwrap();
+        restored.commit();
+    }
+    assert_eq!(calls.get(), 0, "the restored bundle was predicted again");
+    assert_eq!(restored.stats.learned_steps, 3, "{:?}", restored.stats);
+    let mut classical = channel();
+    run(&mut classical, 3);
+    let gap = max_difference(restored.model().state(), classical.state());
+    assert!(gap < 1e-10, "{gap:e}");
 }
 
 /// The DFG 2D-2 channel (Re = 100) on the linear level-1 mesh learned
@@ -241,7 +355,7 @@ fn dfg_channel() -> NavierStokes {
 fn a_predictor_with_a_window_sees_the_last_committed_states() {
     let mut residuals = Vec::new();
     for window in 1..=4 {
-        let predictor = Extrapolation::new(window).unwrap();
+        let predictor = Extrapolation::new(window, 1).unwrap();
         let mut ns = LearnedStep::new(channel(), Box::new(predictor), 0.0, 0.0);
         run(&mut ns, 8);
         let stats = &ns.stats;
@@ -249,7 +363,9 @@ fn a_predictor_with_a_window_sees_the_last_committed_states() {
         assert_eq!(stats.fallbacks, 9 - window, "{stats:?}");
         residuals.push(stats.rejected_residual_max);
     }
-    assert!(Extrapolation::new(0).is_err() && Extrapolation::new(5).is_err());
+    for (window, bundle) in [(0, 1), (5, 1), (2, 0), (2, 17)] {
+        assert!(Extrapolation::new(window, bundle).is_err());
+    }
     // Measured 0.75, 0.32, 0.38, 0.41 (the largest is at the first step
     // each takes, where the start from rest is least smooth).
     eprintln!("largest residual by window: {residuals:.3?}");
@@ -279,12 +395,12 @@ fn in_the_dfg_flow_exact_vertex_values_pass_a_strict_check() {
     let (t, states) = (2.0, ns.predictor_states(4, DFG_DT).unwrap());
     let extrapolated: Vec<f64> = (1..=4)
         .map(|window| {
-            let prediction = Extrapolation::new(window)
+            let prediction = Extrapolation::new(window, 1)
                 .unwrap()
                 .predict(&states[4 - window..], DFG_DT)
                 .unwrap()
                 .unwrap();
-            ns.try_prediction(t, DFG_DT, &prediction).unwrap().0
+            ns.try_prediction(t, DFG_DT, &prediction[0]).unwrap().0
         })
         .collect();
     eprintln!("DFG extrapolation residuals through 1 to 4 states: {extrapolated:.3?}");
@@ -296,7 +412,7 @@ fn in_the_dfg_flow_exact_vertex_values_pass_a_strict_check() {
         extrapolated[2] > 0.02 && extrapolated[3] < 0.02,
         "{extrapolated:?}"
     );
-    let oracle = Oracle { twin, t: 2.0 };
+    let oracle = Oracle::new(twin, 2.0);
     let mut ns = LearnedStep::new(ns, Box::new(oracle), 2.0, 1e-6);
     for k in 200..210 {
         ns.try_step(k as f64 * DFG_DT, DFG_DT).unwrap();
@@ -476,9 +592,32 @@ fn a_registered_stepper_kind_runs_from_a_case_file() {
         "accepted exactly up to the tolerance: {csv}"
     );
     assert!(dir.path().join("extrapolation/stepper.png").exists());
+    // In bundles of three: extrapolating two steps ahead through the
+    // states is extrapolating one step through them and the accepted
+    // extrapolation, so the run is the same (a bundle's exactness check).
+    let bundled = run(
+        "bundled",
+        case(
+            "stepper: {kind: extrapolation, window: 3, bundle: 3, residual_tolerance: 0.5}
+",
+        ),
+    )
+    .unwrap();
+    for key in ["learned_steps", "fallbacks"] {
+        assert_eq!(bundled["stepper"][key], stepper[key], "{key}");
+    }
+    assert!((cd(&bundled) - cd(&extrapolated)).abs() < 1e-9 * cd(&extrapolated).abs());
+    assert_eq!(
+        bundled["stepper"]["model"],
+        "extrapolation through 3 states, 3 steps per bundle"
+    );
     for (keys, expected) in [
         ("window: 5", "stepper.window: 5: extrapolation needs"),
         ("", "stepper.window: missing: extrapolation needs"),
+        (
+            "window: 2, bundle: 0",
+            "stepper.bundle: 0: steps per bundle are 1 to 16",
+        ),
         (
             "window: 2, model: m.pt",
             "stepper.model: extrapolation has no model",
@@ -488,9 +627,11 @@ fn a_registered_stepper_kind_runs_from_a_case_file() {
         let err = run("refused", text).unwrap_err();
         assert!(format!("{err:#}").contains(expected), "{err:#}");
     }
-    let err = run("no_model", case("stepper: {kind: gnn}\n")).unwrap_err();
-    assert!(
-        format!("{err:#}").contains("stepper.model: missing; a gnn stepper needs the model"),
-        "{err:#}"
-    );
+    let err = run("no_model", case("stepper: {kind: gnn, bundle: 2}\n")).unwrap_err();
+    for expected in [
+        "stepper.model: missing; a gnn stepper needs the model",
+        "stepper.bundle: a model records its own bundle",
+    ] {
+        assert!(format!("{err:#}").contains(expected), "{err:#}");
+    }
 }

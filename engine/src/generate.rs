@@ -119,13 +119,15 @@ impl SolverInTheLoop {
         let residuals: Vec<f64> = (0..self.length)
             .map(|_| draws.uniform([0.0, self.residual]))
             .collect();
-        let mut cubic = Extrapolation::new(MAX_WINDOW)?;
+        let mut cubic = Extrapolation::new(MAX_WINDOW, 1)?;
         let branch = flow.perturbed_branch(t, dt, &residuals, |history, answer| {
             let window = &history[history.len() - MAX_WINDOW..];
             let (a, b) = (draws.uniform([-1.0, 1.0]), draws.uniform([-1.0, 1.0]));
             let newest = &window[MAX_WINDOW - 1];
             // Extrapolation takes any step size.
-            let extrapolated = cubic.predict(window, dt)?.unwrap_or_else(|| newest.clone());
+            let extrapolated = cubic
+                .predict(window, dt)?
+                .map_or_else(|| newest.clone(), |mut bundle| bundle.swap_remove(0));
             Ok((0..answer.len())
                 .map(|i| a * (extrapolated[i] - answer[i]) + b * (answer[i] - newest[i]))
                 .collect())

@@ -154,6 +154,11 @@ pub struct TrainStepperConfig {
     /// than one it predicts the correction to their extrapolation.
     #[serde(default = "one")]
     pub window: usize,
+    /// Successive steps one forward pass predicts (temporal bundling, 1 to
+    /// 16, default 1): the network's cost per step shrinks by as much,
+    /// and every step is still checked when a run takes it.
+    #[serde(default = "one")]
+    pub bundle: usize,
     /// Optimisation settings.
     #[serde(default)]
     pub training: TrainConfig,
@@ -233,11 +238,12 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
         dt: Some(index.dt),
         window: 1,
         window_inputs: None,
+        bundle: config.bundle,
     }
     .with_window(config.window);
     stepper
         .validate()
-        .with_context(|| format!("{}: window", path.display()))?;
+        .with_context(|| format!("{}: window and bundle", path.display()))?;
     let mut model = if start > 0 {
         let model = LearnedStepper::load(&out, device)?;
         if model.config != stepper {

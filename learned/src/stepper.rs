@@ -4,7 +4,10 @@
 //! successive states (MP-PDE's time window): it then sees the current state
 //! and its backward differences, and predicts the correction to the
 //! polynomial extrapolation through them (linear for two states), a much
-//! smaller quantity than the change itself. Inputs, edge features and
+//! smaller quantity than the change itself. A model may also predict a
+//! bundle of `K` successive steps in one forward pass (MP-PDE's temporal
+//! bundling): `K` corrections, each to the extrapolation that many steps
+//! ahead, for a `K`-th of the network's cost per step. Inputs, edge features and
 //! outputs are normalised online; training adds noise to the input state
 //! (and asks for the step from the noisy state, so that the model learns to
 //! correct its own errors in rollouts) and ignores masked nodes (whose
@@ -51,6 +54,10 @@ pub struct StepperConfig {
     /// was made by an earlier version and is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_inputs: Option<WindowInputs>,
+    /// How many successive steps one forward pass predicts (temporal
+    /// bundling), 1 (the default) to [`MAX_BUNDLE`].
+    #[serde(default = "window_default", skip_serializing_if = "is_single")]
+    pub bundle: usize,
 }
 
 /// The network's view of a window of states besides the current state.
@@ -75,7 +82,7 @@ fn is_single(window: &usize) -> bool {
     *window == 1
 }
 
-pub use crate::extrapolation::MAX_WINDOW;
+pub use crate::extrapolation::{MAX_BUNDLE, MAX_WINDOW};
 
 impl StepperConfig {
     /// The same model reading `window` successive states.
@@ -91,9 +98,21 @@ impl StepperConfig {
         (self.fields.len() * self.window + self.type_groups.len() + 1) as i64
     }
 
+    /// Values per node of the network's output: the fields at each step of
+    /// the bundle.
+    fn outputs(&self) -> i64 {
+        (self.fields.len() * self.bundle) as i64
+    }
+
     /// An error unless the window is 1 to [`MAX_WINDOW`], shown as this
-    /// version shows it.
+    /// version shows it, and the bundle 1 to [`MAX_BUNDLE`].
     pub fn validate(&self) -> Result<(), LearnedError> {
+        if !(1..=MAX_BUNDLE).contains(&self.bundle) {
+            return Err(LearnedError::Shape(format!(
+                "bundle {}: a stepper predicts 1 to {MAX_BUNDLE} steps per forward pass",
+                self.bundle
+            )));
+        }
         if !(1..=MAX_WINDOW).contains(&self.window) {
             return Err(LearnedError::Shape(format!(
                 "window {}: a stepper reads 1 to {MAX_WINDOW} successive states",
@@ -112,9 +131,10 @@ impl StepperConfig {
     }
 }
 
-/// `Σ w_k x_k` over a window of states (the extrapolation the model corrects).
-pub(crate) fn extrapolate(states: &[&Tensor]) -> Tensor {
-    let weights = extrapolation::weights(states.len());
+/// `Σ w_j x_j` over a window of states: their extrapolation `ahead` steps
+/// ahead (what the model corrects at that step of its bundle).
+pub(crate) fn extrapolate(states: &[&Tensor], ahead: usize) -> Tensor {
+    let weights = extrapolation::weights_ahead(states.len(), ahead);
     let mut sum = states[0] * weights[0];
     for (x, w) in states.iter().zip(&weights).skip(1) {
         sum += *x * *w;
@@ -137,10 +157,9 @@ impl LearnedStepper {
     pub fn new(config: StepperConfig, device: Device) -> Self {
         let vs = VarStore::new(device);
         let root = vs.root();
-        let fields = config.fields.len() as i64;
-        let node_inputs = config.node_inputs();
-        let net = EncodeProcessDecode::new(&root / "net", node_inputs, 4, fields, &config.gnn);
-        let norms = GraphNormalizers::new(&root, node_inputs, 4, fields);
+        let (node_inputs, outputs) = (config.node_inputs(), config.outputs());
+        let net = EncodeProcessDecode::new(&root / "net", node_inputs, 4, outputs, &config.gnn);
+        let norms = GraphNormalizers::new(&root, node_inputs, 4, outputs);
         LearnedStepper {
             config,
             vs,
@@ -157,6 +176,20 @@ impl LearnedStepper {
     /// How many successive states it reads ([`StepperConfig::window`]).
     pub fn window(&self) -> usize {
         self.config.window
+    }
+
+    /// How many steps one forward pass predicts ([`StepperConfig::bundle`]).
+    pub fn bundle(&self) -> usize {
+        self.config.bundle
+    }
+
+    /// The extrapolations the bundle's corrections `correction` (`[N,
+    /// bundle × fields]`) are added to, and so the states it predicts.
+    fn corrected(&self, states: &[&Tensor], correction: &Tensor) -> Vec<Tensor> {
+        let fields = self.config.fields.len() as i64;
+        (0..self.config.bundle)
+            .map(|k| extrapolate(states, k + 1) + correction.narrow(1, k as i64 * fields, fields))
+            .collect()
     }
 
     fn check(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<(), LearnedError> {
@@ -215,17 +248,18 @@ impl LearnedStepper {
         )
     }
 
-    /// The state one step after the window `states` (each `[N, fields]`,
-    /// the current one last; as many as [`LearnedStepper::window`]),
-    /// predicted.
+    /// The states of the [`LearnedStepper::bundle`] steps after the window
+    /// `states` (each `[N, fields]`, the current one last; as many as
+    /// [`LearnedStepper::window`]), predicted, the next one first.
     pub fn predict(
         &self,
         graph: &GraphTensors,
         states: &[&Tensor],
-    ) -> Result<Tensor, LearnedError> {
+    ) -> Result<Vec<Tensor>, LearnedError> {
         self.check(graph, states)?;
         Ok(tch::no_grad(|| {
-            extrapolate(states) + self.norms.output.denormalize(&self.forward(graph, states))
+            let correction = self.norms.output.denormalize(&self.forward(graph, states));
+            self.corrected(states, &correction)
         }))
     }
 
@@ -252,25 +286,41 @@ impl LearnedStepper {
                 .collect(),
             fields: self.config.fields.len(),
             window: self.config.window,
+            bundle: self.config.bundle,
         })
     }
 
-    /// The training loss of one step from the window `states` (the current
-    /// one last) to `next`: the mean squared error of the normalised
-    /// correction over the values where `mask` (`[N, fields]`) is 1, with
-    /// Gaussian noise of standard deviation `noise` added to each input
-    /// state. While `accumulate` holds, the samples also feed the
-    /// normalisers.
+    /// The training loss from the window `states` (the current one last)
+    /// to the states `next` that follow it (1 to [`LearnedStepper::bundle`]
+    /// of them; steps of the bundle past them are not counted): the mean
+    /// squared error of the normalised corrections over the values where
+    /// `mask` (`[N, fields]`) is 1, with Gaussian noise of standard
+    /// deviation `noise` added to each input state. While `accumulate`
+    /// holds, samples with the whole bundle also feed the normalisers.
     pub fn loss(
         &mut self,
         graph: &GraphTensors,
         states: &[&Tensor],
-        next: &Tensor,
+        next: &[&Tensor],
         mask: &Tensor,
         noise: f64,
         accumulate: bool,
     ) -> Result<Tensor, LearnedError> {
         self.check(graph, states)?;
+        let bundle = self.config.bundle;
+        if next.is_empty() || next.len() > bundle {
+            return Err(LearnedError::Shape(format!(
+                "{} following states given; the model predicts {bundle} per pass",
+                next.len()
+            )));
+        }
+        if let Some(state) = next.iter().find(|s| s.size() != mask.size()) {
+            return Err(LearnedError::Shape(format!(
+                "the mask is {:?}; the state is {:?}",
+                mask.size(),
+                state.size()
+            )));
+        }
         let noisy: Vec<Tensor> = states
             .iter()
             .map(|state| {
@@ -282,23 +332,24 @@ impl LearnedStepper {
             })
             .collect();
         let noisy: Vec<&Tensor> = noisy.iter().collect();
-        let target = next - extrapolate(&noisy);
-        if accumulate {
+        // Steps of the bundle without a state to compare with get a zero
+        // target and weight.
+        let mask = mask.to_kind(Kind::Float);
+        let (targets, weights): (Vec<Tensor>, Vec<Tensor>) = (0..bundle)
+            .map(|k| match next.get(k) {
+                Some(x) => (*x - extrapolate(&noisy, k + 1), mask.shallow_clone()),
+                None => (mask.zeros_like(), mask.zeros_like()),
+            })
+            .unzip();
+        let (target, weight) = (Tensor::cat(&targets, 1), Tensor::cat(&weights, 1));
+        if accumulate && next.len() == bundle {
             self.norms.accumulate(
                 &Self::node_inputs(graph, &noisy),
                 &graph.edge_features,
                 &target,
             );
         }
-        if mask.size() != next.size() {
-            return Err(LearnedError::Shape(format!(
-                "the mask is {:?}; the state is {:?}",
-                mask.size(),
-                next.size()
-            )));
-        }
         let error = (self.forward(graph, &noisy) - self.norms.output.normalize(&target)).square();
-        let weight = mask.to_kind(Kind::Float);
         Ok((error * &weight).sum(Kind::Float) / weight.sum(Kind::Float).clamp_min(1.0))
     }
 
@@ -338,6 +389,7 @@ pub struct FusedStepper {
     edges: Vec<f32>,
     fields: usize,
     window: usize,
+    bundle: usize,
 }
 
 impl FusedStepper {
@@ -346,9 +398,15 @@ impl FusedStepper {
         self.window
     }
 
-    /// The state one step after the window `states` (each `[nodes,
-    /// fields]`, row-major, the current one last).
-    pub fn predict(&self, states: &[&[f64]]) -> Result<Vec<f64>, LearnedError> {
+    /// How many steps one forward pass predicts.
+    pub fn bundle(&self) -> usize {
+        self.bundle
+    }
+
+    /// The states of the bundle's steps after the window `states` (each
+    /// `[nodes, fields]`, row-major, the current one last), the next one
+    /// first.
+    pub fn predict(&self, states: &[&[f64]]) -> Result<Vec<Vec<f64>>, LearnedError> {
         let nodes = self.receivers.nodes();
         let width = self.fields;
         if states.len() != self.window {
@@ -393,15 +451,21 @@ impl FusedStepper {
         let correction = self
             .network
             .forward(&self.receivers, &inputs, &self.edges)?;
-        let weights = extrapolation::weights(self.window);
-        Ok((0..nodes * width)
-            .map(|i| {
-                let base: f32 = states
-                    .iter()
-                    .zip(&weights)
-                    .map(|(s, &w)| s[i] as f32 * w as f32)
-                    .sum();
-                f64::from(base + correction[i])
+        let outputs = width * self.bundle;
+        Ok((0..self.bundle)
+            .map(|k| {
+                let weights = extrapolation::weights_ahead(self.window, k + 1);
+                (0..nodes * width)
+                    .map(|i| {
+                        let base: f32 = states
+                            .iter()
+                            .zip(&weights)
+                            .map(|(s, &w)| s[i] as f32 * w as f32)
+                            .sum();
+                        let (n, field) = (i / width, i % width);
+                        f64::from(base + correction[n * outputs + k * width + field])
+                    })
+                    .collect()
             })
             .collect())
     }

@@ -19,16 +19,26 @@ pub trait GraphStepper {
     fn window(&self) -> usize {
         1
     }
-    /// The state one step after the window `states` (each `[N, fields]`,
-    /// the current one last, as many as [`GraphStepper::window`]).
-    fn predict(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<Tensor, LearnedError>;
+    /// The states of the steps after the window `states` (each `[N,
+    /// fields]`, the current one last, as many as
+    /// [`GraphStepper::window`]): the next one, and more for a model that
+    /// predicts a bundle of steps.
+    fn predict(
+        &self,
+        graph: &GraphTensors,
+        states: &[&Tensor],
+    ) -> Result<Vec<Tensor>, LearnedError>;
 }
 
 impl GraphStepper for LearnedStepper {
     fn window(&self) -> usize {
         LearnedStepper::window(self)
     }
-    fn predict(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<Tensor, LearnedError> {
+    fn predict(
+        &self,
+        graph: &GraphTensors,
+        states: &[&Tensor],
+    ) -> Result<Vec<Tensor>, LearnedError> {
         LearnedStepper::predict(self, graph, states)
     }
 }
@@ -51,7 +61,11 @@ impl TorchScriptStepper {
 }
 
 impl GraphStepper for TorchScriptStepper {
-    fn predict(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<Tensor, LearnedError> {
+    fn predict(
+        &self,
+        graph: &GraphTensors,
+        states: &[&Tensor],
+    ) -> Result<Vec<Tensor>, LearnedError> {
         let [state] = states else {
             return Err(LearnedError::Shape(format!(
                 "{} states given; a TorchScript stepper reads the current one",
@@ -68,7 +82,7 @@ impl GraphStepper for TorchScriptStepper {
         .map(|t| IValue::Tensor(t.shallow_clone()));
         let next = tch::no_grad(|| self.module.forward_is(&inputs))?;
         match next {
-            IValue::Tensor(t) if t.size() == state.size() => Ok(t),
+            IValue::Tensor(t) if t.size() == state.size() => Ok(vec![t]),
             IValue::Tensor(t) => Err(LearnedError::Shape(format!(
                 "the TorchScript module returned {:?}; the state is {:?}",
                 t.size(),

@@ -1,8 +1,9 @@
 //! Training: [`optimize`], the loop of any [`Trainable`] model (Adam with
 //! an exponentially decaying learning rate and gradient-norm clipping,
 //! after a warm-up without optimiser steps), and [`train`], which trains a
-//! [`LearnedStepper`] on trajectories with it: random single steps, noise
-//! on the inputs, masked loss; the stepper's normalisers learn their
+//! [`LearnedStepper`] on trajectories with it: random windows and the
+//! steps after them (one, or the model's bundle), noise on the inputs,
+//! masked loss; the stepper's normalisers learn their
 //! statistics during the warm-up, then freeze. Checkpoints hold the saved model, the optimiser's moments, the loss of
 //! every step so far (`loss.csv`) and `training.json` (the steps reached).
 //! The sample and the input noise of a step depend only on the seed and the
@@ -181,21 +182,24 @@ pub struct Branch {
 /// A training sample: where its window ends and what follows it.
 #[derive(Clone, Copy)]
 enum Sample {
-    /// Trajectory `k`: the window ending at state `i`, and state `i + 1`.
+    /// Trajectory `k`: the window ending at state `i`, and the bundle's
+    /// states from `i + 1`.
     Plain { k: usize, i: usize },
     /// Branch `b` of trajectory `k`: the window ending at its perturbed
     /// state `j` (with the trajectory's states before the branch), and
-    /// target `j`.
+    /// target `j` (the first step of a bundle alone: the steps after it
+    /// would start from other histories).
     Branched { k: usize, b: usize, j: usize },
 }
 
 impl Sample {
-    /// All samples of `data` for a model reading `window` states; an error
-    /// for a branch that starts past the end of its trajectory.
-    fn all(data: &[Trajectory], window: usize) -> Result<Vec<Sample>, LearnedError> {
+    /// All samples of `data` for a model reading `window` states and
+    /// predicting `bundle` steps; an error for a branch that starts past
+    /// the end of its trajectory.
+    fn all(data: &[Trajectory], window: usize, bundle: usize) -> Result<Vec<Sample>, LearnedError> {
         let mut samples = Vec::new();
         for (k, t) in data.iter().enumerate() {
-            let plain = window - 1..t.states.len().saturating_sub(1);
+            let plain = window - 1..t.states.len().saturating_sub(bundle);
             samples.extend(plain.map(|i| Sample::Plain { k, i }));
             for (b, branch) in t.branches.iter().enumerate() {
                 if branch.start >= t.states.len() {
@@ -218,17 +222,19 @@ impl Sample {
         Ok(samples)
     }
 
-    /// Its trajectory, input window (oldest first) and target.
+    /// Its trajectory, input window (oldest first) and targets (the next
+    /// state first; up to `bundle` of them).
     fn of<'a>(
         &self,
         data: &'a [Trajectory],
         window: usize,
-    ) -> (&'a Trajectory, Vec<&'a Tensor>, &'a Tensor) {
+        bundle: usize,
+    ) -> (&'a Trajectory, Vec<&'a Tensor>, Vec<&'a Tensor>) {
         match *self {
             Sample::Plain { k, i } => {
                 let t = &data[k];
                 let inputs = t.states[i + 1 - window..=i].iter().collect();
-                (t, inputs, &t.states[i + 1])
+                (t, inputs, t.states[i + 1..=i + bundle].iter().collect())
             }
             Sample::Branched { k, b, j } => {
                 let t = &data[k];
@@ -239,7 +245,7 @@ impl Sample {
                     .iter()
                     .chain(&branch.perturbed[j + 1 - own..=j])
                     .collect();
-                (t, inputs, &branch.targets[j])
+                (t, inputs, vec![&branch.targets[j]])
             }
         }
     }
@@ -290,12 +296,12 @@ pub fn train(
     on_step: impl FnMut(&Progress),
 ) -> Result<Vec<f64>, LearnedError> {
     model.config.validate()?;
-    let window = model.window();
-    let samples = Sample::all(data, window)?;
+    let (window, bundle) = (model.window(), model.bundle());
+    let samples = Sample::all(data, window, bundle)?;
     if samples.is_empty() {
         return Err(LearnedError::Shape(format!(
             "no training samples: every trajectory needs at least {} states",
-            window + 1
+            window + bundle
         )));
     }
     let schedule = config.schedule();
@@ -307,9 +313,9 @@ pub fn train(
         on_step,
         |model, step, draw| {
             let sample = samples[(draw % samples.len() as u64) as usize];
-            let (t, inputs, next) = sample.of(data, window);
+            let (t, inputs, next) = sample.of(data, window, bundle);
             let warming = step < config.warmup;
-            let loss = model.loss(&t.graph, &inputs, next, &t.mask, config.noise, warming)?;
+            let loss = model.loss(&t.graph, &inputs, &next, &t.mask, config.noise, warming)?;
             if step + 1 == config.warmup {
                 model.freeze_normalizers();
             }
@@ -485,7 +491,7 @@ impl OneStepErrors {
                     .sum(Kind::Float)
                     .double_value(&[])
             };
-            sums.learned += sq(&predicted);
+            sums.learned += sq(&predicted[0]);
             sums.persistence += sq(inputs[window - 1]);
             sums.count += values;
         }
@@ -523,8 +529,9 @@ pub fn one_step_rmse(
     Ok(sums.rmse())
 }
 
-/// How a rollout steps: from the states so far (newest last), the next.
-pub type RolloutStep<'a> = dyn FnMut(&[Tensor]) -> Result<Tensor, LearnedError> + 'a;
+/// How a rollout steps: from the states so far (newest last), the next
+/// (and more after it, for a model predicting a bundle of steps).
+pub type RolloutStep<'a> = dyn FnMut(&[Tensor]) -> Result<Vec<Tensor>, LearnedError> + 'a;
 
 /// The states of `data` a rollout starts from: the first [`MAX_WINDOW`]
 /// (every stepper and baseline has its window of the data), so that all
@@ -548,22 +555,33 @@ pub fn rollout_errors(data: &Trajectory, step: &mut RolloutStep) -> Result<Vec<f
         .map(Tensor::shallow_clone)
         .collect();
     let mut errors = Vec::with_capacity(data.states.len() - ROLLOUT_START);
-    for truth in &data.states[ROLLOUT_START..] {
-        let next = step(&states)?;
-        let next = &next * &free + truth * &fixed;
-        let sq = ((&next - truth).square() * &free)
-            .sum(Kind::Float)
-            .double_value(&[]);
-        errors.push((sq / count).sqrt());
-        states.push(next);
+    while states.len() < data.states.len() {
+        let bundle = step(&states)?;
+        if bundle.is_empty() {
+            return Err(LearnedError::Shape(
+                "a rollout step predicted no state".into(),
+            ));
+        }
+        for next in bundle {
+            let Some(truth) = data.states.get(states.len()) else {
+                break;
+            };
+            let next = &next * &free + truth * &fixed;
+            let sq = ((&next - truth).square() * &free)
+                .sum(Kind::Float)
+                .double_value(&[]);
+            errors.push((sq / count).sqrt());
+            states.push(next);
+        }
     }
     Ok(errors)
 }
 
-/// The extrapolation of degree `m − 1` through the last `m` states.
-fn extrapolation(states: &[Tensor], m: usize) -> Tensor {
+/// The extrapolation of degree `m − 1` through the last `m` states, one
+/// step ahead.
+fn extrapolation(states: &[Tensor], m: usize) -> Vec<Tensor> {
     let window: Vec<&Tensor> = states[states.len() - m..].iter().collect();
-    crate::stepper::extrapolate(&window)
+    vec![crate::stepper::extrapolate(&window, 1)]
 }
 
 /// The rollout errors ([`rollout_errors`]) of the model, and of the
@@ -623,14 +641,14 @@ mod tests {
             }],
         };
         let read = |data: &[Trajectory], window: usize| -> Vec<(Vec<f64>, f64)> {
-            Sample::all(data, window)
+            Sample::all(data, window, 1)
                 .unwrap()
                 .iter()
                 .filter(|s| matches!(s, Sample::Branched { .. }))
                 .map(|s| {
-                    let (_, inputs, target) = s.of(data, window);
+                    let (_, inputs, targets) = s.of(data, window, 1);
                     let inputs = inputs.iter().map(|x| x.double_value(&[0])).collect();
-                    (inputs, target.double_value(&[0]))
+                    (inputs, targets[0].double_value(&[0]))
                 })
                 .collect()
         };
@@ -643,6 +661,26 @@ mod tests {
         // From state 0 a window of 4 fits no step of a 2-step branch.
         assert!(read(&[trajectory(0)], 4).is_empty());
         assert_eq!(read(&[trajectory(0)], 3), [(vec![0.0, 10.0, 11.0], 21.0)]);
-        assert!(Sample::all(&[trajectory(5)], 1).is_err());
+        assert!(Sample::all(&[trajectory(5)], 1, 1).is_err());
+        // A bundle of 2: plain samples end where two states follow;
+        // branch samples keep their one target.
+        let bundled: Vec<(Vec<f64>, Vec<f64>)> = Sample::all(&data, 2, 2)
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let (_, inputs, targets) = s.of(&data, 2, 2);
+                let v = |x: Vec<&Tensor>| x.iter().map(|x| x.double_value(&[0])).collect();
+                (v(inputs), v(targets))
+            })
+            .collect();
+        assert_eq!(
+            bundled,
+            [
+                (vec![0.0, 1.0], vec![2.0, 3.0]),
+                (vec![1.0, 2.0], vec![3.0, 4.0]),
+                (vec![2.0, 10.0], vec![20.0]),
+                (vec![10.0, 11.0], vec![21.0]),
+            ]
+        );
     }
 }

@@ -49,7 +49,7 @@ fn a_torchscript_stepper_runs_from_rust() {
     let next = values(
         &stepper
             .predict(&tensors, &[&matrix(&u, 1, Device::Cpu)])
-            .unwrap(),
+            .unwrap()[0],
     );
     for (a, b) in next.iter().zip(&expected) {
         assert!((a - b).abs() < 1e-6, "{a} vs {b}");

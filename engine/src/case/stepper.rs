@@ -13,7 +13,7 @@ use crate::physics::checks::{check_group, is_positive};
 use crate::physics::learned_step::{Extrapolation, Predictor};
 use crate::physics::navier_stokes::NavierStokes;
 use crate::physics::Physics;
-use pde_learned::extrapolation::MAX_WINDOW;
+use pde_learned::extrapolation::{MAX_BUNDLE, MAX_WINDOW};
 
 /// Where learned models train and run.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -112,11 +112,19 @@ fn builtin() -> Vec<StepperEntry> {
                         w.map_or("missing:".to_string(), |w| format!("{w}:"))
                     )),
                 }
+                if let Some(b) = spec.bundle.filter(|b| !(1..=MAX_BUNDLE).contains(b)) {
+                    problems.push(format!(
+                        "stepper.bundle: {b}: steps per bundle are 1 to {MAX_BUNDLE}"
+                    ));
+                }
                 problems
             },
             build: |spec, _, _, _| {
                 let window = spec.window.unwrap_or(1);
-                Ok(Box::new(Extrapolation::new(window)?))
+                Ok(Box::new(Extrapolation::new(
+                    window,
+                    spec.bundle.unwrap_or(1),
+                )?))
             },
         },
     ]
@@ -128,18 +136,22 @@ pub(crate) fn missing_model(kind: &str) -> String {
 }
 
 /// Problems with the keys of a kind that loads a model: `model` is
-/// required; `window` is the model's own.
+/// required; `window` and `bundle` are the model's own.
 fn model_keys(spec: &StepperSpec) -> Vec<String> {
     let mut problems = Vec::new();
     if spec.model.is_none() {
         problems.push(missing_model(&spec.kind));
     }
-    if spec.window.is_some() {
-        problems.push(
-            "stepper.window: a model records its own window (train stepper's `window`); \
-             remove the key"
-                .into(),
-        );
+    for (given, key) in [
+        (spec.window.is_some(), "window"),
+        (spec.bundle.is_some(), "bundle"),
+    ] {
+        if given {
+            problems.push(format!(
+                "stepper.{key}: a model records its own {key} (train stepper's `{key}`); \
+                 remove the key"
+            ));
+        }
     }
     problems
 }
@@ -223,6 +235,11 @@ pub struct StepperSpec {
     /// persistence, linear, quadratic, cubic). A model records its own.
     #[serde(default)]
     pub window: Option<usize>,
+    /// `extrapolation` only: how many successive steps one prediction
+    /// covers (temporal bundling, 1 to [`MAX_BUNDLE`]; default 1), each checked in its
+    /// own step. A model records its own.
+    #[serde(default)]
+    pub bundle: Option<usize>,
     /// Classical steps until this time, learned ones after (learned models
     /// are trained on developed flows, not on the start from rest).
     /// Default: the start time.

@@ -40,7 +40,11 @@ impl Predictor for GraphFlowStep {
         }
     }
 
-    fn predict(&mut self, states: &[Vec<f64>], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
+    fn predict(
+        &mut self,
+        states: &[Vec<f64>],
+        dt: f64,
+    ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError> {
         if self
             .dt
             .is_some_and(|trained| (dt - trained).abs() > 1e-9 * trained)
@@ -62,7 +66,9 @@ impl Predictor for GraphFlowStep {
                     .map(|s| matrix(s, self.fields, *device))
                     .collect();
                 let states: Vec<_> = states.iter().collect();
-                stepper.predict(graph, &states).map(|next| values(&next))
+                stepper
+                    .predict(graph, &states)
+                    .map(|bundle| bundle.iter().map(values).collect())
             }
         };
         next.map(Some)

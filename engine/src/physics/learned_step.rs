@@ -4,18 +4,22 @@
 //! next state, puts the prediction into the discrete system the classical
 //! step would solve, and accepts it when the relative residual is within
 //! the tolerance; otherwise the classical step is taken instead (a
-//! *fallback*), started from the prediction. Accepted and fallen-back
-//! steps and their costs are counted. It is a [`Stepper`] like the model
-//! itself, so it runs in the same time loop with the same monitors.
+//! *fallback*), started from the prediction. A predictor may predict a
+//! bundle of steps at once: each is checked in its own step, and a
+//! fallback drops the rest of the bundle (they followed the rejected
+//! state). Accepted and fallen-back steps and their costs are counted. It
+//! is a [`Stepper`] like the model itself, so it runs in the same time
+//! loop with the same monitors.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
-use pde_learned::extrapolation::{self, MAX_WINDOW};
+use pde_learned::extrapolation::{self, MAX_BUNDLE, MAX_WINDOW};
 
 use super::{Model, PhysicsError, Snapshot, StepError, StepReport, Stepper};
 
-/// Predicts a model's state one step ahead (a graph network, a
-/// TorchScript module, or any other surrogate).
+/// Predicts a model's state one step ahead, or a bundle of successive
+/// steps (a graph network, a TorchScript module, or any other surrogate).
 pub trait Predictor {
     /// What it is, for summaries (e.g. `gnn out/cylinder_gnn`).
     fn describe(&self) -> String;
@@ -24,63 +28,82 @@ pub trait Predictor {
     fn window(&self) -> usize {
         1
     }
-    /// The state at `t + dt` from the window `states` (the last
+    /// The states at `t + dt`, `t + 2 dt`, … (one, or a bundle of
+    /// successive steps) from the window `states` (the last
     /// [`Predictor::window`] committed states, `dt` apart, the one at `t`
     /// last; each in the layout of [`CheckedStep::predictor_states`]);
     /// `None` when it cannot take a step of `dt` (it was trained for
     /// another).
-    fn predict(&mut self, states: &[Vec<f64>], dt: f64) -> Result<Option<Vec<f64>>, PhysicsError>;
+    fn predict(
+        &mut self,
+        states: &[Vec<f64>],
+        dt: f64,
+    ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError>;
 }
 
 /// Polynomial extrapolation through the last `window` committed states
-/// (degree `window − 1`: persistence, linear, quadratic, cubic): the
-/// control a learned step must beat, in the same check.
+/// (degree `window − 1`: persistence, linear, quadratic, cubic), one step
+/// ahead or a bundle of steps: the control a learned step must beat, in
+/// the same check.
 #[derive(Clone, Debug)]
 pub struct Extrapolation {
-    weights: Vec<f64>,
+    /// Per step of the bundle, the weights of the states.
+    weights: Vec<Vec<f64>>,
 }
 
 impl Extrapolation {
-    /// Through `window` states, 1 to [`MAX_WINDOW`] (others are refused).
-    pub fn new(window: usize) -> Result<Self, PhysicsError> {
+    /// Through `window` states, 1 to [`MAX_WINDOW`], `bundle` steps ahead,
+    /// 1 to [`MAX_BUNDLE`]; others are refused.
+    pub fn new(window: usize, bundle: usize) -> Result<Self, PhysicsError> {
         if !(1..=MAX_WINDOW).contains(&window) {
             return Err(PhysicsError::Surrogate(format!(
                 "extrapolation runs through 1 to {MAX_WINDOW} states, not {window}"
             )));
         }
+        if !(1..=MAX_BUNDLE).contains(&bundle) {
+            return Err(PhysicsError::Surrogate(format!(
+                "an extrapolation bundle has 1 to {MAX_BUNDLE} steps, not {bundle}"
+            )));
+        }
         Ok(Extrapolation {
-            weights: extrapolation::weights(window),
+            weights: (1..=bundle)
+                .map(|k| extrapolation::weights_ahead(window, k))
+                .collect(),
         })
     }
 }
 
 impl Predictor for Extrapolation {
     fn describe(&self) -> String {
-        format!("extrapolation through {} states", self.weights.len())
+        let window = self.window();
+        match self.weights.len() {
+            1 => format!("extrapolation through {window} states"),
+            bundle => format!("extrapolation through {window} states, {bundle} steps per bundle"),
+        }
     }
 
     fn window(&self) -> usize {
-        self.weights.len()
+        self.weights[0].len()
     }
 
-    fn predict(&mut self, states: &[Vec<f64>], _: f64) -> Result<Option<Vec<f64>>, PhysicsError> {
-        if states.len() != self.weights.len() {
+    fn predict(
+        &mut self,
+        states: &[Vec<f64>],
+        _: f64,
+    ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError> {
+        if states.len() != self.window() {
             return Err(PhysicsError::Surrogate(format!(
                 "{} states given; extrapolation runs through {}",
                 states.len(),
-                self.weights.len()
+                self.window()
             )));
         }
-        let next = (0..states[0].len())
-            .map(|i| {
-                states
-                    .iter()
-                    .zip(&self.weights)
-                    .map(|(x, w)| w * x[i])
-                    .sum()
-            })
-            .collect();
-        Ok(Some(next))
+        let ahead = |weights: &[f64]| {
+            (0..states[0].len())
+                .map(|i| states.iter().zip(weights).map(|(x, w)| w * x[i]).sum())
+                .collect()
+        };
+        Ok(Some(self.weights.iter().map(|w| ahead(w)).collect()))
     }
 }
 
@@ -197,6 +220,10 @@ pub struct LearnedStep<M> {
     pub stats: LearnedStepStats,
     /// The last step tried (for per-step records).
     pub last: Option<StepOutcome>,
+    /// The rest of the last bundle: predicted states and their times, for
+    /// the steps after the one taken (cleared by a fallback or any other
+    /// change of the history they followed).
+    pending: VecDeque<(f64, Vec<f64>)>,
 }
 
 impl<M: CheckedStep> LearnedStep<M> {
@@ -211,6 +238,7 @@ impl<M: CheckedStep> LearnedStep<M> {
             tolerance,
             stats: LearnedStepStats::default(),
             last: None,
+            pending: VecDeque::new(),
         }
     }
 
@@ -241,17 +269,59 @@ impl<M> LearnedStep<M> {
     }
 }
 
+impl<M: CheckedStep> LearnedStep<M> {
+    /// The bundle's prediction for the step from `t` to `t + dt`, if the
+    /// last bundle has one; the rest of the bundle is dropped when the step
+    /// is not its next one (a retried step of another size).
+    fn pending_for(&mut self, t: f64, dt: f64) -> Option<Vec<f64>> {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * dt.max(b.abs());
+        // Steps already taken (or retried from `t`) go.
+        while self
+            .pending
+            .front()
+            .is_some_and(|(at, _)| *at < t + dt && !close(*at, t + dt))
+        {
+            self.pending.pop_front();
+        }
+        match self.pending.front() {
+            Some((at, x)) if close(*at, t + dt) => Some(x.clone()),
+            _ => {
+                self.pending.clear();
+                None
+            }
+        }
+    }
+
+    /// A new bundle from the committed states at `t`: its first state (for
+    /// the step to `t + dt`) is returned, the rest kept for the steps
+    /// after; `None` when the predictor has no prediction (its window of
+    /// states is not there yet, or it cannot step by `dt`).
+    fn predict_bundle(&mut self, t: f64, dt: f64) -> Result<Option<Vec<f64>>, StepError> {
+        let Some(states) = self.model.predictor_states(self.predictor.window(), dt) else {
+            return Ok(None);
+        };
+        let Some(bundle) = self.predictor.predict(&states, dt)? else {
+            return Ok(None);
+        };
+        self.pending = bundle
+            .into_iter()
+            .enumerate()
+            .map(|(k, x)| (t + (k + 1) as f64 * dt, x))
+            .collect();
+        Ok(self.pending.front().map(|(_, x)| x.clone()))
+    }
+}
+
 impl<M: CheckedStep> Stepper for LearnedStep<M> {
     fn try_step(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
         let started = Instant::now();
-        let states = (t >= self.from - 1e-9 * dt)
-            .then(|| self.model.predictor_states(self.predictor.window(), dt))
-            .flatten();
-        let prediction = match states {
-            Some(states) => self.predictor.predict(&states, dt)?,
+        let learned = t >= self.from - 1e-9 * dt;
+        let next = match self.pending_for(t, dt) {
+            Some(next) => Some(next),
+            None if learned => self.predict_bundle(t, dt)?,
             None => None,
         };
-        let Some(next) = prediction else {
+        let Some(next) = next else {
             let report = self.model.try_step(t, dt)?;
             self.last = Some(StepOutcome {
                 residual: f64::NAN,
@@ -276,7 +346,9 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
             stats.learned_seconds += started.elapsed().as_secs_f64();
             return Ok(report);
         }
-        // NaN compares false above and lands here too.
+        // NaN compares false above and lands here too. The rest of the
+        // bundle followed the rejected state.
+        self.pending.clear();
         stats.fallbacks += 1;
         stats.rejected_residual_max = if residual.is_nan() {
             f64::NAN
@@ -296,6 +368,7 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
     }
 
     fn set_field(&mut self, name: &str, values: &[f64]) -> Result<(), String> {
+        self.pending.clear();
         self.model.set_field(name, values)
     }
 
@@ -303,11 +376,17 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
         self.model.stable_dt()
     }
 
-    /// The model's state and the record so far (the predictor keeps no
-    /// state between steps).
+    /// The model's state, the rest of the bundle and the record so far
+    /// (the predictor keeps no state between steps).
     fn snapshot(&self) -> Option<Snapshot> {
         let mut s = Snapshot::new();
         s.nest("model", self.model.snapshot()?);
+        s.push(
+            "pending_times",
+            self.pending.iter().map(|(t, _)| *t).collect(),
+        );
+        let pending: Vec<Vec<f64>> = self.pending.iter().map(|(_, x)| x.clone()).collect();
+        s.push_rows("pending", &pending);
         let t = &self.stats;
         s.push(
             "stats",
@@ -332,6 +411,16 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
         self.model.restore(&snapshot.section("model"))?;
+        let times = snapshot.get("pending_times")?;
+        let states = snapshot.rows("pending")?;
+        if states.len() != times.len() {
+            return Err(StepError::Restart(format!(
+                "the checkpoint has {} pending predictions for {} times",
+                states.len(),
+                times.len()
+            )));
+        }
+        self.pending = times.iter().copied().zip(states).collect();
         let v = snapshot.get_len("stats", 13)?;
         self.stats = LearnedStepStats {
             learned_steps: v[0] as usize,
