@@ -1,0 +1,98 @@
+//! The GNN stepper that ships in `models/cylinder_gnn` (trained by
+//! `cases/learned/train_cylinder.yaml` on the flows of
+//! `cases/learned/cylinder_family.yaml`; docs/learned.md measures it) steps
+//! the DFG 2D-2 case of `cases/learned/cylinder_gnn.yaml`, whose cylinder
+//! it never saw, at that case's residual tolerance (0.02): from t = 2 on, a
+//! share of its steps must pass the check. The control, the same network
+//! untrained (fresh weights, the trained normalisers kept), passes none.
+//! (The control a trained model must beat, cubic extrapolation, passes 19
+//! of 100 on this case, docs/learned.md.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pde_learned::stepper::LearnedStepper;
+use pde_learned::tch::{self, Device};
+
+/// Learned steps from t = 2 to the end of the shortened run.
+const STEPS: u64 = 50;
+/// Of those, how many the shipped model must get accepted (measured 16;
+/// the control 0).
+const ACCEPTED: u64 = 10;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The case file with the model `model`, run to t = 2.5 without the
+/// baseline, into `dir`; its summary's `stepper` record.
+fn run_with(model: &Path, dir: &Path, name: &str) -> serde_json::Value {
+    let root = repository();
+    let text = std::fs::read_to_string(root.join("cases/learned/cylinder_gnn.yaml")).unwrap();
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let key = line.trim_start().split(':').next().unwrap_or("");
+        let indent = &line[..line.len() - line.trim_start().len()];
+        lines.push(match key {
+            "file" => format!(
+                "{indent}file: {}",
+                root.join("meshes/dfg_cylinder_l1_p1.msh").display()
+            ),
+            "model" => format!("{indent}model: {}", model.display()),
+            "end" => format!("{indent}end: 2.5"),
+            "baseline" => format!("{indent}baseline: false"),
+            "directory" => format!("{indent}directory: {}", dir.join(name).display()),
+            _ => line.to_string(),
+        });
+    }
+    let case = dir.join(format!("{name}.yaml"));
+    std::fs::write(&case, lines.join("\n")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
+        .args(["run", case.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(name).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    summary["stepper"].clone()
+}
+
+#[test]
+fn the_shipped_stepper_passes_the_check_where_the_untrained_one_does_not() {
+    let shipped = repository().join("models/cylinder_gnn");
+    let dir = tempfile::tempdir().unwrap();
+    // The control: fresh weights, the trained normalisers.
+    let trained = LearnedStepper::load(&shipped, Device::Cpu).unwrap();
+    tch::manual_seed(1);
+    let control = LearnedStepper::new(trained.config.clone(), Device::Cpu);
+    let kept = trained.vs.variables();
+    tch::no_grad(|| {
+        for (name, mut v) in control.vs.variables() {
+            if !name.starts_with("net.") {
+                v.copy_(&kept[&name]);
+            }
+        }
+    });
+    let control_dir = dir.path().join("control_model");
+    control.save(&control_dir).unwrap();
+
+    let learned = run_with(&shipped, dir.path(), "shipped");
+    let untrained = run_with(&control_dir, dir.path(), "control");
+    let count = |s: &serde_json::Value, key: &str| s[key].as_u64().unwrap();
+    eprintln!(
+        "accepted of {STEPS}: shipped {}, control {}",
+        count(&learned, "learned_steps"),
+        count(&untrained, "learned_steps")
+    );
+    for s in [&learned, &untrained] {
+        assert_eq!(
+            count(s, "learned_steps") + count(s, "fallbacks"),
+            STEPS,
+            "{s}"
+        );
+    }
+    assert!(count(&learned, "learned_steps") >= ACCEPTED, "{learned}");
+    assert!(count(&untrained, "learned_steps") < ACCEPTED, "{untrained}");
+}
