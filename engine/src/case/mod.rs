@@ -30,6 +30,7 @@ pub use crate::time::TimeSpec;
 pub use mesh_mover::MeshMoverSpec;
 pub use monitors::MonitorSpec;
 pub use output::Output;
+#[cfg(feature = "torch")]
 pub(crate) use stepper::missing_model;
 pub use stepper::{
     register_stepper, stepper_kinds, BuildPredictor, DeviceKind, StepperEntry, StepperSpec,

@@ -411,8 +411,12 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StepError> {
         self.model.restore(&snapshot.section("model"))?;
-        let times = snapshot.get("pending_times")?;
-        let states = snapshot.rows("pending")?;
+        // Checkpoints from before bundles have no pending predictions.
+        let times = snapshot.find("pending_times").unwrap_or_default();
+        let states = match times {
+            [] => Vec::new(),
+            _ => snapshot.rows("pending")?,
+        };
         if states.len() != times.len() {
             return Err(StepError::Restart(format!(
                 "the checkpoint has {} pending predictions for {} times",
