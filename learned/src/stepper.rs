@@ -398,11 +398,6 @@ impl FusedStepper {
         self.window
     }
 
-    /// How many steps one forward pass predicts.
-    pub fn bundle(&self) -> usize {
-        self.bundle
-    }
-
     /// The states of the bundle's steps after the window `states` (each
     /// `[nodes, fields]`, row-major, the current one last), the next one
     /// first.
