@@ -784,6 +784,21 @@ fn generate_refuses_bad_configs() {
     ] {
         assert!(err.contains(expected), "{expected}: {err}");
     }
+    // A model in the loop that is not a model folder: refused before
+    // anything is written.
+    std::fs::write(
+        &config,
+        "geometry: ../meshes/dfg_cylinder.geo\ncount: 2\nheld_out: 1\n\
+         cylinder_x: [0.2, 0.3]\ncylinder_y: [0.18, 0.22]\nradius: [0.04, 0.06]\n\
+         inflow: [1, 2]\ndt: 0.01\nsteps: 10\noutput: data\n\
+         solver_in_the_loop: {every: 4, length: 2, residual: 0.02, model: nowhere}\n",
+    )
+    .unwrap();
+    let o = pde(&["generate", "flows", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("solver_in_the_loop.model"), "{err}");
+    assert!(!dir.path().join("data").exists(), "{err}");
     std::fs::write(&config, "geometry: x.geo\ncount: 2\nsteps: ten\n").unwrap();
     let err = stderr(&pde(&["generate", "flows", config.to_str().unwrap()]));
     assert!(err.contains("line 3") && err.contains("steps"), "{err}");

@@ -16,6 +16,12 @@
 use std::path::Path;
 use std::process::Command;
 
+use pde_engine::dataset::DatasetIndex;
+use pde_learned::graph::MeshGraph;
+use pde_learned::stepper::LearnedStepper;
+use pde_learned::tch::Device;
+use pde_learned::tensors::{matrix, values, GraphTensors};
+
 fn run(args: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
         .args(args)
@@ -24,6 +30,72 @@ fn run(args: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "{args:?}: {stderr}");
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `generate flows` into `dir/output`: small cylinder flows (one held out)
+/// with the keys `keys` (count, seed, steps) and solver-in-the-loop
+/// branches `{branches}`.
+fn generate_flows(dir: &Path, output: &str, keys: &str, branches: &str) {
+    let geo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../meshes/dfg_cylinder.geo");
+    let config = dir.join(format!("{output}.yaml"));
+    std::fs::write(
+        &config,
+        format!(
+            "geometry: {}\nlevel: 1\nheld_out: 1\n{keys}\n\
+             cylinder_x: [0.15, 0.3]\ncylinder_y: [0.17, 0.23]\nradius: [0.04, 0.06]\n\
+             inflow: [1.2, 1.8]\ndt: 0.01\nwarmup_steps: 20\n\
+             solver_in_the_loop: {{{branches}}}\noutput: {output}\n",
+            geo.display()
+        ),
+    )
+    .unwrap();
+    run(&["generate", "flows", config.to_str().unwrap()]);
+}
+
+/// The losses in a `loss.csv`.
+fn read_losses(path: &Path) -> Vec<f64> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// For each branch of the first trajectory in the dataset `data`: the
+/// cosine, over the free values, between its first state's difference from
+/// the classical step (the next recorded state) and the error of the model
+/// in `model` (window 1) predicting that step.
+fn error_alignment(data: &Path, model: &Path) -> Vec<f64> {
+    let index = DatasetIndex::read(data).unwrap();
+    let trajectory = index.load(data, &index.trajectories[0]).unwrap();
+    let free = index.free_mask(&trajectory.mesh).unwrap();
+    let model = LearnedStepper::load(model, Device::Cpu).unwrap();
+    let groups: Vec<&str> = index.type_groups.iter().map(String::as_str).collect();
+    let graph = MeshGraph::from_mesh(&trajectory.mesh, &groups).unwrap();
+    let graph = GraphTensors::new(&graph, Device::Cpu);
+    let fields = index.fields.len();
+    trajectory
+        .branches
+        .iter()
+        .map(|(start, branch)| {
+            let state = matrix(&trajectory.states[*start], fields, Device::Cpu);
+            let predicted = values(&model.predict(&graph, &[&state]).unwrap()[0]);
+            let answer = &trajectory.states[start + 1];
+            let (mut dot, mut model_norm, mut branch_norm) = (0.0, 0.0, 0.0);
+            for i in (0..answer.len()).filter(|&i| free[i] > 0.0) {
+                let (m, b) = (predicted[i] - answer[i], branch.perturbed[0][i] - answer[i]);
+                dot += m * b;
+                model_norm += m * m;
+                branch_norm += b * b;
+            }
+            dot / (model_norm * branch_norm).sqrt()
+        })
+        .collect()
 }
 
 /// The residual tolerance of the acceptance test.
@@ -38,20 +110,12 @@ const ROLLOUT_MARGIN: f64 = 0.9;
 #[test]
 fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
     let dir = tempfile::tempdir().unwrap();
-    let geo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../meshes/dfg_cylinder.geo");
-    let generate = dir.path().join("generate.yaml");
-    std::fs::write(
-        &generate,
-        format!(
-            "geometry: {}\nlevel: 1\ncount: 4\nheld_out: 1\nseed: 3\n\
-             cylinder_x: [0.15, 0.3]\ncylinder_y: [0.17, 0.23]\nradius: [0.04, 0.06]\n\
-             inflow: [1.2, 1.8]\ndt: 0.01\nwarmup_steps: 20\nsteps: 30\n\
-             solver_in_the_loop: {{every: 10, length: 2, residual: 0.02}}\noutput: data\n",
-            geo.display()
-        ),
-    )
-    .unwrap();
-    run(&["generate", "flows", generate.to_str().unwrap()]);
+    generate_flows(
+        dir.path(),
+        "data",
+        "count: 4\nseed: 3\nsteps: 30",
+        "every: 10, length: 2, residual: 0.02",
+    );
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/index.json")).unwrap())
             .unwrap();
@@ -91,13 +155,7 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
     };
     let summary = train(1000, "model");
     eprintln!("{summary:#}");
-    let losses: Vec<f64> = std::fs::read_to_string(dir.path().join("model/loss.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let losses = read_losses(&dir.path().join("model/loss.csv"));
     let (first, last) = (mean(&losses[20..70]), mean(&losses[950..]));
     assert!(last < 0.5 * first, "loss {first} -> {last}");
     let learned = summary["test_one_step_rmse"].as_f64().unwrap();
@@ -114,6 +172,66 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
     ] {
         assert!(dir.path().join("model").join(file).exists(), "{file}");
     }
+    // The model in the loop: branches whose errors are the trained model's
+    // own (`solver_in_the_loop.model`), and training from it
+    // (`initial_model`): the run starts at the model's loss, far below a
+    // fresh network's.
+    generate_flows(
+        dir.path(),
+        "data_mil",
+        "count: 2\nseed: 4\nsteps: 12",
+        "every: 5, length: 2, residual: 0.02, model: model",
+    );
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("data_mil/index.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        index["trajectories"][0]["branches"]["starts"],
+        serde_json::json!([0, 5, 10])
+    );
+    // Their errors are the model's own: the first state of a branch from
+    // recorded state s is the classical step s -> s + 1 moved along the
+    // model's error there, so on the free values the two differences are
+    // parallel. The branches of `data` (the mix of extrapolation and phase
+    // errors) are not.
+    let mil = error_alignment(&dir.path().join("data_mil"), &dir.path().join("model"));
+    let mix = error_alignment(&dir.path().join("data"), &dir.path().join("model"));
+    eprintln!("cosines with the model's error: model in the loop {mil:.4?}, mix {mix:.4?}");
+    assert!(mil.iter().all(|&c| c > 0.999), "{mil:?}");
+    assert!(mix.iter().all(|&c| c < 0.99), "{mix:?}");
+    let tune = dir.path().join("tune.yaml");
+    std::fs::write(
+        &tune,
+        "data: data_mil\nmodel: {latent: 32, steps: 4, hidden_layers: 1}\n\
+         training: {steps: 10, learning_rate: 1.0e-4, noise: 0.0, warmup: 0}\n\
+         output: tuned\ninitial_model: model\n",
+    )
+    .unwrap();
+    run(&["train", "stepper", tune.to_str().unwrap()]);
+    let tuned = read_losses(&dir.path().join("tuned/loss.csv"));
+    let (fresh, trained, from) = (mean(&losses[..20]), mean(&losses[950..]), mean(&tuned));
+    eprintln!("loss: fresh {fresh:.3}, trained {trained:.3}, fine-tuning from it {from:.3}");
+    assert!(from < 0.5 * fresh, "{from} vs a fresh network's {fresh}");
+    // Another network is refused, naming the key.
+    let other = dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&tune)
+            .unwrap()
+            .replace("latent: 32", "latent: 16"),
+    )
+    .unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
+        .args(["train", "stepper", other.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && message.contains("initial_model"),
+        "{message}"
+    );
+
     // Rollouts of 10 steps on the held-out geometry: the model beats both
     // baselines; the control (the same network, normalisers fitted, no
     // update: `steps` = `warmup`) fails the same bound.

@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::case::{SolverSpec, TimeSpec};
+use crate::case::{model_predictor, SolverSpec, TimeSpec};
 use crate::dataset::{write_trajectory, DatasetIndex, Split, Trajectory};
 use crate::driver::{progress_bar, OnStep, StepInfo, TimeLoop};
 use crate::expr::Expr;
@@ -28,7 +28,7 @@ use crate::physics::navier_stokes::{
     Branch, FlowBoundarySpec, FlowSpec, NavierStokes, NavierStokesSpec, NewtonSpec,
 };
 use crate::physics::spec::{BuildContext, CheckContext, ModelSpec};
-use crate::physics::Model;
+use crate::physics::{Model, PhysicsError, StepError};
 use crate::random::Draws;
 use pde_learned::extrapolation::MAX_WINDOW;
 
@@ -95,6 +95,15 @@ pub struct SolverInTheLoop {
     /// The largest residual an error is scaled to (the check's tolerance
     /// it stands for); each step's is drawn uniformly below it.
     pub residual: f64,
+    /// A stepper model folder (written by `train stepper`; relative to the
+    /// config file) whose own errors perturb the branches: each branch
+    /// state is that model's prediction from the branch's history, its
+    /// error scaled to the drawn residual (the model in the loop, so that
+    /// a model trained further on the data meets its own errors at every
+    /// lag after an accepted step). Default: the mix of extrapolation and
+    /// phase errors. Needs the `torch` feature.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
 }
 
 impl SolverInTheLoop {
@@ -105,20 +114,39 @@ impl SolverInTheLoop {
         start % self.every == 0 && config.warmup_steps + start >= MAX_WINDOW - 1
     }
 
-    /// A branch of `flow` from `t`. Each error is a random mix of the two
-    /// errors a learned step makes most: the one cubic extrapolation makes
-    /// (which a window model corrects, not always fully) and a phase error
-    /// (the step's change, too large or too small).
+    /// A branch of `flow` from `t`. Each error is `model`'s own, or else a
+    /// random mix of the two errors a learned step makes most: the one
+    /// cubic extrapolation makes (which a window model corrects, not always
+    /// fully) and a phase error (the step's change, too large or too
+    /// small).
     fn branch(
         &self,
         flow: &mut NavierStokes,
         t: f64,
         dt: f64,
         draws: &mut Draws,
+        model: Option<&mut Box<dyn Predictor>>,
     ) -> Result<Branch> {
         let residuals: Vec<f64> = (0..self.length)
             .map(|_| draws.uniform([0.0, self.residual]))
             .collect();
+        if let Some(model) = model {
+            let window = model.window();
+            let branch = flow.perturbed_branch(t, dt, &residuals, |history, answer| {
+                let states = &history[history.len() - window..];
+                let predicted = model
+                    .predict(states, dt)?
+                    .and_then(|mut bundle| (!bundle.is_empty()).then(|| bundle.swap_remove(0)));
+                let predicted = predicted.ok_or_else(|| {
+                    StepError::Model(PhysicsError::Surrogate(format!(
+                        "solver_in_the_loop.model ({}) made no prediction for steps of {dt}",
+                        model.describe()
+                    )))
+                })?;
+                Ok(predicted.iter().zip(answer).map(|(p, a)| p - a).collect())
+            })?;
+            return Ok(branch);
+        }
         let mut cubic = Extrapolation::new(MAX_WINDOW, 1)?;
         let branch = flow.perturbed_branch(t, dt, &residuals, |history, answer| {
             let window = &history[history.len() - MAX_WINDOW..];
@@ -190,6 +218,13 @@ impl GenerateConfig {
                     sil.residual
                 ));
             }
+            if sil.model.is_some() && !cfg!(feature = "torch") {
+                problems.push(
+                    "solver_in_the_loop.model: a model in the loop needs libtorch; build with \
+                     --features torch, or remove the key"
+                        .into(),
+                );
+            }
         }
         if problems.is_empty() {
             Ok(())
@@ -259,6 +294,21 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
     let config = GenerateConfig::read(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let out = base.join(&config.output);
+    if let Some(model) = config
+        .solver_in_the_loop
+        .as_ref()
+        .and_then(|s| s.model.as_ref())
+    {
+        let folder = base.join(model);
+        if !folder.join("model.json").is_file() {
+            bail!(
+                "{}: solver_in_the_loop.model: {} is not a model folder (no model.json; \
+                 `pde-engine train stepper` writes one)",
+                path.display(),
+                folder.display()
+            );
+        }
+    }
     // Every trajectory meshes its channel anew: without gmsh nothing can
     // be made, and no folder should be left behind.
     if !cfg!(feature = "gmsh") {
@@ -350,6 +400,14 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         if branching.is_some() {
             flow.keep_states(MAX_WINDOW);
         }
+        // The model in the loop, on this flow's mesh.
+        let mut model = match branching.and_then(|sil| sil.model.as_ref()) {
+            Some(path) => Some(
+                model_predictor(path, base, &flow, config.dt)
+                    .with_context(|| format!("solver_in_the_loop.model: {}", path.display()))?,
+            ),
+            None => None,
+        };
         let mut states = Vec::with_capacity(config.steps + 1);
         if config.warmup_steps == 0 {
             states.push(flow.vertex_state());
@@ -393,7 +451,7 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             if let Some(sil) = branching.filter(|_| end < steps) {
                 let t = end as f64 * config.dt;
                 let branch = sil
-                    .branch(&mut flow, t, config.dt, &mut branch_draws)
+                    .branch(&mut flow, t, config.dt, &mut branch_draws, model.as_mut())
                     .with_context(|| format!("trajectory {k}: branch at t = {t:.4}"))?;
                 branches.push((end - config.warmup_steps, branch));
                 done += sil.length;

@@ -171,6 +171,13 @@ pub struct TrainStepperConfig {
     /// Continue from the checkpoint in `output` if there is one. Default false.
     #[serde(default)]
     pub resume: bool,
+    /// A model folder to start from instead of fresh weights (fine-tuning,
+    /// e.g. on data generated with that model in the loop), relative to the
+    /// config file: the same network, window and bundle as this config
+    /// asks for; its normalisers stay as they are. A checkpoint to resume
+    /// from takes precedence.
+    #[serde(default)]
+    pub initial_model: Option<PathBuf>,
 }
 
 fn one() -> usize {
@@ -244,20 +251,27 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     stepper
         .validate()
         .with_context(|| format!("{}: window and bundle", path.display()))?;
-    let mut model = if start > 0 {
-        let model = LearnedStepper::load(&out, device)?;
-        if model.config != stepper {
-            bail!(
-                "{}: resume: the checkpoint in {} is another model ({:?}; the config asks for {:?})",
-                path.display(),
-                out.display(),
-                model.config,
-                stepper
-            );
+    let from = match (start, &config.initial_model) {
+        (0, None) => None,
+        (0, Some(initial)) => Some(("initial_model", base.join(initial))),
+        _ => Some(("resume", out.clone())),
+    };
+    let mut model = match from {
+        Some((key, dir)) => {
+            let model = LearnedStepper::load(&dir, device)
+                .with_context(|| format!("{}: {key}: {}", path.display(), dir.display()))?;
+            if model.config != stepper {
+                bail!(
+                    "{}: {key}: the model in {} is another one ({:?}; the config asks for {:?})",
+                    path.display(),
+                    dir.display(),
+                    model.config,
+                    stepper
+                );
+            }
+            model
         }
-        model
-    } else {
-        LearnedStepper::new(stepper, device)
+        None => LearnedStepper::new(stepper, device),
     };
     let settings = &config.training;
     let bar = progress_bar(progress);
@@ -321,6 +335,7 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
         "test_trajectories": test.len(),
         "steps": settings.steps,
         "first_step": start,
+        "initial_model": config.initial_model,
         "final_loss": losses.last(),
         "train_seconds": seconds,
         "steps_per_second": losses.len() as f64 / seconds.max(1e-9),

@@ -32,6 +32,7 @@ pub use monitors::MonitorSpec;
 pub use output::Output;
 #[cfg(feature = "torch")]
 pub(crate) use stepper::missing_model;
+pub(crate) use stepper::model_predictor;
 pub use stepper::{
     register_stepper, stepper_kinds, BuildPredictor, DeviceKind, StepperEntry, StepperSpec,
 };

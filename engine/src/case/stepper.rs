@@ -135,6 +135,29 @@ pub(crate) fn missing_model(kind: &str) -> String {
     format!("stepper.model: missing; a {kind} stepper needs the model to load, relative to the case file")
 }
 
+/// The predictor of the model folder `model` (written by `train stepper`;
+/// relative to `base`) for the flow `ns` stepping by `dt`: what a `gnn`
+/// section naming it builds.
+pub(crate) fn model_predictor(
+    model: &Path,
+    base: &Path,
+    ns: &NavierStokes,
+    dt: f64,
+) -> anyhow::Result<Box<dyn Predictor>> {
+    let spec = StepperSpec {
+        kind: "gnn".into(),
+        model: Some(model.to_path_buf()),
+        window: None,
+        bundle: None,
+        from: None,
+        residual_tolerance: residual_tolerance_default(),
+        device: DeviceKind::Cpu,
+        type_groups: None,
+        baseline: false,
+    };
+    torch_predictor::gnn(&spec, base, ns, dt)
+}
+
 /// Problems with the keys of a kind that loads a model: `model` is
 /// required; `window` and `bundle` are the model's own.
 fn model_keys(spec: &StepperSpec) -> Vec<String> {
