@@ -25,7 +25,7 @@ use crate::mesh_source::{GeoSource, MeshSource};
 use crate::physics::checks::is_positive;
 use crate::physics::learned_step::{CheckedStep, Extrapolation, Predictor};
 use crate::physics::navier_stokes::{
-    Branch, FlowBoundarySpec, FlowSpec, NavierStokes, NavierStokesSpec, NewtonSpec,
+    Branch, BranchErrors, FlowBoundarySpec, FlowSpec, NavierStokes, NavierStokesSpec, NewtonSpec,
 };
 use crate::physics::spec::{BuildContext, CheckContext, ModelSpec};
 use crate::physics::{Model, PhysicsError, StepError};
@@ -96,12 +96,13 @@ pub struct SolverInTheLoop {
     /// it stands for); each step's is drawn uniformly below it.
     pub residual: f64,
     /// A stepper model folder (written by `train stepper`; relative to the
-    /// config file) whose own errors perturb the branches: each branch
-    /// state is that model's prediction from the branch's history, its
-    /// error scaled to the drawn residual (the model in the loop, so that
-    /// a model trained further on the data meets its own errors at every
-    /// lag after an accepted step). Default: the mix of extrapolation and
-    /// phase errors. Needs the `torch` feature.
+    /// config file) run in the loop: each branch is that model's learned
+    /// run, checked at `residual`: a step commits the model's prediction
+    /// where its residual is at most `residual`, the classical answer
+    /// where not (so that a model trained further on the data meets the
+    /// histories its own runs make, accepted and fallen-back steps mixed).
+    /// Default: the mix of extrapolation and phase errors, each scaled to a
+    /// residual drawn below `residual`. Needs the `torch` feature.
     #[serde(default)]
     pub model: Option<PathBuf>,
 }
@@ -114,11 +115,11 @@ impl SolverInTheLoop {
         start % self.every == 0 && config.warmup_steps + start >= MAX_WINDOW - 1
     }
 
-    /// A branch of `flow` from `t`. Each error is `model`'s own, or else a
-    /// random mix of the two errors a learned step makes most: the one
-    /// cubic extrapolation makes (which a window model corrects, not always
-    /// fully) and a phase error (the step's change, too large or too
-    /// small).
+    /// A branch of `flow` from `t`: `model`'s run checked at `residual`, or
+    /// else errors of a random mix of the two kinds a learned step makes
+    /// most: the one cubic extrapolation makes (which a window model
+    /// corrects, not always fully) and a phase error (the step's change,
+    /// too large or too small), scaled to residuals drawn below `residual`.
     fn branch(
         &self,
         flow: &mut NavierStokes,
@@ -127,12 +128,13 @@ impl SolverInTheLoop {
         draws: &mut Draws,
         model: Option<&mut Box<dyn Predictor>>,
     ) -> Result<Branch> {
-        let residuals: Vec<f64> = (0..self.length)
-            .map(|_| draws.uniform([0.0, self.residual]))
-            .collect();
         if let Some(model) = model {
             let window = model.window();
-            let branch = flow.perturbed_branch(t, dt, &residuals, |history, answer| {
+            let errors = BranchErrors::Checked {
+                tolerance: self.residual,
+                steps: self.length,
+            };
+            let branch = flow.perturbed_branch(t, dt, errors, |history, answer| {
                 let states = &history[history.len() - window..];
                 let predicted = model
                     .predict(states, dt)?
@@ -147,8 +149,12 @@ impl SolverInTheLoop {
             })?;
             return Ok(branch);
         }
+        let residuals: Vec<f64> = (0..self.length)
+            .map(|_| draws.uniform([0.0, self.residual]))
+            .collect();
         let mut cubic = Extrapolation::new(MAX_WINDOW, 1)?;
-        let branch = flow.perturbed_branch(t, dt, &residuals, |history, answer| {
+        let errors = BranchErrors::Residuals(&residuals);
+        let branch = flow.perturbed_branch(t, dt, errors, |history, answer| {
             let window = &history[history.len() - MAX_WINDOW..];
             let (a, b) = (draws.uniform([-1.0, 1.0]), draws.uniform([-1.0, 1.0]));
             let newest = &window[MAX_WINDOW - 1];

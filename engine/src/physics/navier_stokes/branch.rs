@@ -17,6 +17,49 @@ use super::NavierStokes;
 use crate::physics::learned_step::CheckedStep;
 use crate::physics::{StepError, Stepper};
 
+/// How large a branch makes the error of each of its steps.
+#[derive(Clone, Copy, Debug)]
+pub enum BranchErrors<'a> {
+    /// Scaled so that the residual check measures these residuals, one per
+    /// step.
+    Residuals(&'a [f64]),
+    /// As a learned run checked at `tolerance` would leave it: the error as
+    /// it is where the check accepts it, none (the classical answer, a
+    /// fallback) where it does not; `steps` steps.
+    Checked {
+        /// The residual check's tolerance.
+        tolerance: f64,
+        /// Steps of the branch.
+        steps: usize,
+    },
+}
+
+impl BranchErrors<'_> {
+    fn steps(&self) -> usize {
+        match self {
+            BranchErrors::Residuals(residuals) => residuals.len(),
+            BranchErrors::Checked { steps, .. } => *steps,
+        }
+    }
+
+    /// The factor of step `k`'s error, whose unscaled residual is `unit`.
+    fn scale(&self, k: usize, unit: f64) -> f64 {
+        match self {
+            BranchErrors::Residuals(residuals) if unit.is_finite() && unit > 0.0 => {
+                residuals[k] / unit
+            }
+            BranchErrors::Residuals(_) => 0.0,
+            BranchErrors::Checked { tolerance, .. } => {
+                if unit <= *tolerance {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
 /// A branch off a flow's trajectory, in vertex values
 /// ([`NavierStokes::vertex_state`]).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,13 +73,13 @@ pub struct Branch {
 }
 
 impl NavierStokes {
-    /// A branch of `residuals.len()` steps from the committed state at `t`.
-    /// Step `k` takes the classical step's answer, adds the error
-    /// `error(history, answer)` (`history`: the committed vertex states,
-    /// oldest first; its failure ends the branch), scaled so that the residual check
-    /// ([`CheckedStep::try_prediction`], which is linear in it) measures
-    /// `residuals[k]`, and commits that state as an accepted prediction
-    /// would be; the classical answer from there is the step's target. `t`
+    /// A branch from the committed state at `t`. Step `k` takes the
+    /// classical step's answer, adds the error `error(history, answer)`
+    /// (`history`: the committed vertex states, oldest first; its failure
+    /// ends the branch), sized by `errors` (the residual check,
+    /// [`CheckedStep::try_prediction`], is linear in it), and commits that
+    /// state as an accepted prediction would be; the classical answer from
+    /// there is the step's target. `t`
     /// is the committed time. The flow is left with its committed states
     /// (a step tried but not committed is dropped; its linear solver may
     /// have refactorised, so later solves differ within their tolerance).
@@ -44,12 +87,12 @@ impl NavierStokes {
         &mut self,
         t: f64,
         dt: f64,
-        residuals: &[f64],
+        errors: BranchErrors,
         error: impl FnMut(&[Vec<f64>], &[f64]) -> Result<Vec<f64>, StepError>,
     ) -> Result<Branch, StepError> {
         debug_assert!((t - self.time()).abs() <= 1e-9 * dt, "a branch starts at the committed time");
         let saved = (self.history.clone(), self.force);
-        let branch = self.branch_steps(t, dt, residuals, error);
+        let branch = self.branch_steps(t, dt, errors, error);
         (self.history, self.force) = saved;
         self.tried = None;
         self.checked = None;
@@ -60,12 +103,12 @@ impl NavierStokes {
         &mut self,
         mut t: f64,
         dt: f64,
-        residuals: &[f64],
+        errors: BranchErrors,
         mut error: impl FnMut(&[Vec<f64>], &[f64]) -> Result<Vec<f64>, StepError>,
     ) -> Result<Branch, StepError> {
         let mut branch = Branch::default();
         let mut answer = self.classical_answer(t, dt)?;
-        for &residual in residuals {
+        for k in 0..errors.steps() {
             let history: Vec<Vec<f64>> = self
                 .history
                 .iter()
@@ -80,12 +123,10 @@ impl NavierStokes {
                     .collect()
             };
             let (unit, _) = self.try_prediction(t, dt, &shifted(1.0))?;
-            let scale = if unit.is_finite() && unit > 0.0 {
-                residual / unit
-            } else {
-                0.0
-            };
-            self.try_prediction(t, dt, &shifted(scale))?;
+            let scale = errors.scale(k, unit);
+            if scale != 1.0 {
+                self.try_prediction(t, dt, &shifted(scale))?;
+            }
             self.commit();
             branch.perturbed.push(self.vertex_state());
             t += dt;

@@ -20,7 +20,7 @@ mod forces;
 mod spec;
 mod surrogate;
 
-pub use branch::Branch;
+pub use branch::{Branch, BranchErrors};
 pub use forces::ForcesSpec;
 pub use spec::{
     CarriedScalarSpec, FlowBoundarySpec, FlowSpec, NavierStokesSpec, NewtonSpec, StokesSpec,
