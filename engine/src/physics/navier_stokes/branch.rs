@@ -1,7 +1,8 @@
 //! Solver-in-the-loop samples for learned steppers: branches off a flow's
-//! trajectory along which every state is what an accepted prediction with
-//! an error leaves behind, paired with the classical step's answer from
-//! that history.
+//! trajectory along which every state is what a learned run commits (an
+//! accepted prediction with its error, or, for a model's checked run
+//! ([`BranchErrors::Checked`]), a classical fallback where the check refuses
+//! it), paired with the classical step's answer from that history.
 //!
 //! A learned step's error does not stay in its own step: the next
 //! prediction reads it. The residual check judges each prediction against
