@@ -14,8 +14,7 @@ use pde_engine::linalg::direct::{LaggedLu, SparseLu};
 use pde_engine::linalg::krylov::Tolerance;
 use pde_engine::physics::learned_step::{CheckedStep, Extrapolation, LearnedStep, Predictor};
 use pde_engine::physics::navier_stokes::{BranchErrors, FlowBoundary, NavierStokes};
-use pde_engine::physics::PhysicsError;
-use pde_engine::physics::{Snapshot, Stepper};
+use pde_engine::physics::{PhysicsError, Snapshot, StepError, Stepper};
 use pde_mesh::{generate, CellKind};
 
 const DT: f64 = 0.02;
@@ -137,6 +136,20 @@ fn run(ns: &mut impl Stepper, steps: usize) {
         ns.try_step(k as f64 * DT, DT).unwrap();
         ns.commit();
     }
+}
+
+/// The channel's vertex state after `steps` classical steps.
+fn classical_state(steps: usize) -> Vec<f64> {
+    let mut flow = channel();
+    run(&mut flow, steps);
+    flow.vertex_state()
+}
+
+/// A branch error (`NavierStokes::perturbed_branch`): a phase error, the
+/// step's change (added to the answer: the change too large).
+fn phase_error(history: &[Vec<f64>], answer: &[f64]) -> Result<Vec<f64>, StepError> {
+    let newest = history.last().unwrap();
+    Ok(answer.iter().zip(newest).map(|(a, b)| a - b).collect())
 }
 
 fn max_difference(a: &[f64], b: &[f64]) -> f64 {
@@ -458,29 +471,15 @@ fn a_branch_holds_the_classical_answers_from_its_perturbed_history() {
     let (mut ns, mut twin) = (channel(), channel());
     run(&mut ns, 6);
     run(&mut twin, 6);
-    let classical = |steps: usize| {
-        let mut flow = channel();
-        run(&mut flow, steps);
-        flow.vertex_state()
-    };
     let t = 6.0 * DT;
     let residuals = [0.01, 0.02, 0.005];
-    // A phase error: the step's change, too large.
     let branch = ns
-        .perturbed_branch(
-            t,
-            DT,
-            BranchErrors::Residuals(&residuals),
-            |history, answer| {
-                let newest = history.last().unwrap();
-                Ok(answer.iter().zip(newest).map(|(a, b)| a - b).collect())
-            },
-        )
+        .perturbed_branch(t, DT, BranchErrors::Residuals(&residuals), phase_error)
         .unwrap();
     assert_eq!(branch.perturbed.len(), 3);
     assert_eq!(branch.targets.len(), 3);
     // The branch's first state stands for the trajectory's next one.
-    let first = classical(7);
+    let first = classical_state(7);
     let off = max_difference(&branch.perturbed[0], &first);
     assert!(off > 1e-6, "the first state is not perturbed ({off:e})");
     for (k, residual) in residuals.iter().enumerate() {
@@ -499,7 +498,9 @@ fn a_branch_holds_the_classical_answers_from_its_perturbed_history() {
     run(&mut control, 6);
     control.try_prediction(t, DT, &branch.perturbed[0]).unwrap();
     control.commit();
-    let (r, _) = control.try_prediction(t + DT, DT, &classical(8)).unwrap();
+    let (r, _) = control
+        .try_prediction(t + DT, DT, &classical_state(8))
+        .unwrap();
     eprintln!("the clean state against the branch's first target: residual {r:.3e}");
     assert!(r > 1e-3, "the clean state passes for the target ({r:e})");
     // The branching flow is where it was.
@@ -519,26 +520,16 @@ fn a_checked_branch_commits_what_the_check_accepts() {
     let branch = |tolerance: f64| {
         let mut ns = channel();
         run(&mut ns, 6);
-        // A phase error: the step's change, twice over.
-        ns.perturbed_branch(
-            t,
-            DT,
-            BranchErrors::Checked {
-                tolerance,
-                steps: 2,
-            },
-            |history, answer| {
-                let newest = history.last().unwrap();
-                Ok(answer.iter().zip(newest).map(|(a, b)| a - b).collect())
-            },
-        )
-        .unwrap()
+        // The step's change, twice over.
+        let errors = BranchErrors::Checked {
+            tolerance,
+            steps: 2,
+        };
+        ns.perturbed_branch(t, DT, errors, phase_error).unwrap()
     };
     let refused = branch(1e-3);
     for k in 0..2 {
-        let mut flow = channel();
-        run(&mut flow, 7 + k);
-        let off = max_difference(&refused.perturbed[k], &flow.vertex_state());
+        let off = max_difference(&refused.perturbed[k], &classical_state(7 + k));
         assert!(off < 1e-9, "step {k}: {off:e}");
     }
     let accepted = branch(1e9);

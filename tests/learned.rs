@@ -174,8 +174,8 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
     ] {
         assert!(dir.path().join("model").join(file).exists(), "{file}");
     }
-    // The model in the loop: branches whose errors are the trained model's
-    // own (`solver_in_the_loop.model`), and training from it
+    // The model in the loop: branches that are the trained model's checked
+    // runs (`solver_in_the_loop.model`), and training from it
     // (`initial_model`): the run starts at the model's loss, far below a
     // fresh network's.
     generate_flows(
