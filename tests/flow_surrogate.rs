@@ -82,6 +82,7 @@ impl Predictor for Oracle {
     fn predict(
         &mut self,
         states: &[Vec<f64>],
+        _: Option<&[f64]>,
         dt: f64,
     ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError> {
         self.calls.set(self.calls.get() + 1);
@@ -120,6 +121,7 @@ impl Predictor for Poor {
     fn predict(
         &mut self,
         states: &[Vec<f64>],
+        _: Option<&[f64]>,
         _: f64,
     ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError> {
         let state = &states[0];
@@ -147,7 +149,11 @@ fn classical_state(steps: usize) -> Vec<f64> {
 
 /// A branch error (`NavierStokes::perturbed_branch`): a phase error, the
 /// step's change (added to the answer: the change too large).
-fn phase_error(history: &[Vec<f64>], answer: &[f64]) -> Result<Vec<f64>, StepError> {
+fn phase_error(
+    history: &[Vec<f64>],
+    answer: &[f64],
+    _: Option<&[f64]>,
+) -> Result<Vec<f64>, StepError> {
     let newest = history.last().unwrap();
     Ok(answer.iter().zip(newest).map(|(a, b)| a - b).collect())
 }
@@ -427,7 +433,7 @@ fn in_the_dfg_flow_exact_vertex_values_pass_a_strict_check() {
         .map(|window| {
             let prediction = Extrapolation::new(window, 1)
                 .unwrap()
-                .predict(&states[4 - window..], DFG_DT)
+                .predict(&states[4 - window..], None, DFG_DT)
                 .unwrap()
                 .unwrap();
             ns.try_prediction(t, DFG_DT, &prediction[0]).unwrap().0
@@ -442,6 +448,43 @@ fn in_the_dfg_flow_exact_vertex_values_pass_a_strict_check() {
         extrapolated[2] > 0.02 && extrapolated[3] < 0.02,
         "{extrapolated:?}"
     );
+    // The step residual shows a predictor what linear extrapolation
+    // leaves: its velocity part is about half the extrapolation's error
+    // near each vertex, so adding 2.5 times it (the control
+    // `Extrapolation::with_residual_correction`) removes most of the
+    // residual, and subtracting it adds to it.
+    let residual = ns.extrapolation_residual(t, DFG_DT).unwrap();
+    let mut corrected = |k: f64| {
+        let mut control = Extrapolation::new(2, 1)
+            .unwrap()
+            .with_residual_correction(k)
+            .unwrap();
+        assert!(control.reads_step_residual());
+        let x = control
+            .predict(&states[2..], Some(&residual), DFG_DT)
+            .unwrap()
+            .unwrap();
+        ns.try_prediction(t, DFG_DT, &x[0]).unwrap().0
+    };
+    let (with, against) = (corrected(2.5), corrected(-2.5));
+    eprintln!(
+        "DFG linear extrapolation {:.4}, corrected by the step residual {with:.4}, \
+         against it {against:.4}",
+        extrapolated[1]
+    );
+    // Measured 0.059, 0.022 and 0.11.
+    assert!(
+        with < 0.5 * extrapolated[1],
+        "{with} against {extrapolated:?}"
+    );
+    assert!(
+        against > 1.2 * extrapolated[1],
+        "{against} against {extrapolated:?}"
+    );
+    for (window, bundle) in [(1, 1), (4, 1), (2, 2)] {
+        let other = Extrapolation::new(window, bundle).unwrap();
+        assert!(other.with_residual_correction(2.5).is_err());
+    }
     let oracle = Oracle::new(twin, 2.0);
     let mut ns = LearnedStep::new(ns, Box::new(oracle), 2.0, 1e-6);
     for k in 200..210 {
@@ -665,7 +708,42 @@ fn a_registered_stepper_kind_runs_from_a_case_file() {
         bundled["stepper"]["model"],
         "extrapolation through 3 states, 3 steps per bundle"
     );
+    // Linear extrapolation corrected by the step residual runs from a case
+    // file too (the step's system assembled before the prediction, the
+    // check reusing it), and its residuals are lower than linear
+    // extrapolation's alone.
+    let mut means = Vec::new();
+    for (name, keys) in [
+        ("linear", "window: 2"),
+        ("corrected", "window: 2, residual_correction: 2.5"),
+    ] {
+        let text = format!("stepper: {{kind: extrapolation, {keys}, residual_tolerance: 0.5}}\n");
+        let summary = run(name, case(&text)).unwrap();
+        let csv = std::fs::read_to_string(dir.path().join(name).join("stepper.csv")).unwrap();
+        let residuals: Vec<f64> = csv
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(1)?.parse().ok())
+            .filter(|r: &f64| r.is_finite())
+            .collect();
+        means.push(residuals.iter().sum::<f64>() / residuals.len() as f64);
+        if name == "corrected" {
+            assert_eq!(
+                summary["stepper"]["model"],
+                "linear extrapolation plus 2.5 times the step residual"
+            );
+        }
+    }
+    eprintln!(
+        "mean residual: linear {:.4}, corrected {:.4}",
+        means[0], means[1]
+    );
+    assert!(means[1] < 0.8 * means[0], "{means:?}");
     for (keys, expected) in [
+        (
+            "window: 3, residual_correction: 2.5",
+            "stepper.residual_correction: 2.5: a finite multiple",
+        ),
         ("window: 5", "stepper.window: 5: extrapolation needs"),
         ("", "stepper.window: missing: extrapolation needs"),
         (
@@ -681,10 +759,12 @@ fn a_registered_stepper_kind_runs_from_a_case_file() {
         let err = run("refused", text).unwrap_err();
         assert!(format!("{err:#}").contains(expected), "{err:#}");
     }
-    let err = run("no_model", case("stepper: {kind: gnn, bundle: 2}\n")).unwrap_err();
+    let text = "stepper: {kind: gnn, bundle: 2, residual_correction: 2}\n";
+    let err = run("no_model", case(text)).unwrap_err();
     for expected in [
         "stepper.model: missing; a gnn stepper needs the model",
         "stepper.bundle: a model records its own bundle",
+        "stepper.residual_correction: extrapolation only",
     ] {
         assert!(format!("{err:#}").contains(expected), "{err:#}");
     }

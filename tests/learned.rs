@@ -13,7 +13,7 @@
 //! classical one; at a loose one (0.35 of persistence's residual) most of
 //! its steps are accepted (measured 16 of 20) and none of the control's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pde_engine::dataset::DatasetIndex;
@@ -90,7 +90,7 @@ fn first_states(data: &Path, model: &Path) -> Vec<(f64, f64)> {
         .iter()
         .map(|(start, branch)| {
             let state = matrix(&trajectory.states[*start], fields, Device::Cpu);
-            let predicted = values(&model.predict(&graph, &[&state]).unwrap()[0]);
+            let predicted = values(&model.predict(&graph, &[&state], None).unwrap()[0]);
             let first = &branch.perturbed[0];
             (
                 off(first, &predicted),
@@ -102,9 +102,10 @@ fn first_states(data: &Path, model: &Path) -> Vec<(f64, f64)> {
 
 /// The residual tolerance of the acceptance test.
 const LOOSE: f64 = 0.35;
-/// Learned steps of 20 the trained model must get accepted at `LOOSE`
-/// (measured 16; the control 0).
-const ACCEPTED: u64 = 12;
+/// Learned steps of 20 the trained models must get accepted at `LOOSE`
+/// (measured 15, and 13 for the one that reads the step residual; the
+/// control 0).
+const ACCEPTED: u64 = 10;
 /// The 10-step rollout RMSE over the better baseline's must be below this
 /// (measured 0.43; the control 2.4).
 const ROLLOUT_MARGIN: f64 = 0.9;
@@ -141,18 +142,22 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
     }
 
     // `steps` optimiser steps after 20 of warm-up (normalisers only) into
-    // folder `output`: the summary.
-    let train = |steps: usize, output: &str| -> serde_json::Value {
+    // folder `output`, with the further keys `keys`: the config file.
+    let config = |steps: usize, output: &str, keys: &str| -> PathBuf {
         let config = dir.path().join(format!("{output}.yaml"));
         std::fs::write(
             &config,
             format!(
                 "data: data\nmodel: {{latent: 32, steps: 4, hidden_layers: 1}}\n\
                  training: {{steps: {steps}, learning_rate: 3.0e-3, final_learning_rate: 1.0e-4, \
-                 noise: 0.0, warmup: 20}}\noutput: {output}\n"
+                 noise: 0.0, warmup: 20}}\noutput: {output}\n{keys}"
             ),
         )
         .unwrap();
+        config
+    };
+    let train = |steps: usize, output: &str| -> serde_json::Value {
+        let config = config(steps, output, "");
         serde_json::from_str(&run(&["train", "stepper", config.to_str().unwrap()])).unwrap()
     };
     let summary = train(1000, "model");
@@ -254,12 +259,40 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         "the control passes: {control:#}"
     );
 
-    // The model in a case: the held-out cylinder's mesh and inflow.
+    // A window-2 model that also reads the step residual, which the data
+    // holds (`residuals.f32`); data without it is refused.
+    let residual_keys = "window: 2\nstep_residual: true\n";
+    run(&[
+        "train",
+        "stepper",
+        config(1000, "residual", residual_keys).to_str().unwrap(),
+    ]);
+    let without = dir.path().join("data/index.json");
+    let index = std::fs::read_to_string(&without).unwrap();
+    std::fs::write(
+        &without,
+        index.replace("\"residuals\": true", "\"residuals\": false"),
+    )
+    .unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
+        .args(["train", "stepper"])
+        .arg(config(10, "refused", residual_keys))
+        .output()
+        .unwrap();
+    std::fs::write(&without, index).unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && message.contains("no step residual"),
+        "{message}"
+    );
+
+    // The models in a case: the held-out cylinder's mesh and inflow.
     let held_out = &trajectories[3];
     let p = |k: &str| held_out["parameters"][k].as_f64().unwrap();
     for (model, tolerance, name) in [
         ("model", 1e-9, "strict"),
         ("model", LOOSE, "loose"),
+        ("residual", LOOSE, "loose_residual"),
         ("untrained", LOOSE, "control"),
     ] {
         let case = dir.path().join(format!("{name}.yaml"));
@@ -304,11 +337,11 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
             );
         } else {
             // The check judges the model's own vertex values (the edge
-            // values are solved for): at LOOSE the trained model is
+            // values are solved for): at LOOSE the trained models are
             // accepted on at least ACCEPTED of the 20 steps, the control
             // on fewer.
             let accepted = count("learned_steps");
-            if name == "loose" {
+            if name.starts_with("loose") {
                 assert!(accepted >= ACCEPTED, "{stepper:#}");
                 let worst = stepper["accepted_residual_max"].as_f64().unwrap();
                 assert!(worst > 0.0 && worst <= tolerance, "{worst}");

@@ -9,6 +9,11 @@
 //! DIR/000/branches.f32   solver-in-the-loop branches, if the index lists
 //!                        any: per branch its perturbed states, then its
 //!                        targets, [branches][2][length][nodes][fields]
+//! DIR/000/residuals.f32  if the index says so: per step, the residual of
+//!                        the step's system at the extrapolated state
+//!                        (what a stepper reading it sees), [steps][nodes][fields]
+//! DIR/000/branch_residuals.f32   the same for each branch step,
+//!                        [branches][length][nodes][fields]
 //! ```
 //!
 //! `pde-engine generate flows` writes them; `pde-engine train stepper` reads them.
@@ -69,6 +74,10 @@ pub struct TrajectoryEntry {
     /// Its solver-in-the-loop branches (`branches.f32`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branches: Option<BranchesEntry>,
+    /// Whether each step's extrapolation residual was recorded
+    /// (`residuals.f32`, and `branch_residuals.f32` with branches).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub residuals: bool,
 }
 
 /// The solver-in-the-loop branches off a trajectory
@@ -111,6 +120,11 @@ pub struct Trajectory {
     pub mesh: Mesh,
     /// `steps + 1` states, each `nodes × fields` values, node-major.
     pub states: Vec<Vec<f64>>,
+    /// Per step `i` (from state `i` to `i + 1`), the residual of its
+    /// system at the extrapolated state
+    /// ([`crate::physics::learned_step::CheckedStep::extrapolation_residual`]),
+    /// laid out as a state; empty where not recorded.
+    pub residuals: Vec<Vec<f64>>,
     /// Solver-in-the-loop branches, each with the index of the state it
     /// starts from (all of one length).
     pub branches: Vec<(usize, Branch)>,
@@ -121,6 +135,8 @@ pub(crate) const INDEX: &str = "index.json";
 const MESH: &str = "mesh.msh";
 const STATES: &str = "states.f32";
 const BRANCHES: &str = "branches.f32";
+const RESIDUALS: &str = "residuals.f32";
+const BRANCH_RESIDUALS: &str = "branch_residuals.f32";
 
 /// Reads the index `DIR/index.json` of a `what` folder (an error says
 /// which `pde-engine` command makes one).
@@ -235,7 +251,7 @@ impl DatasetIndex {
         }
         let width = entry.nodes * self.fields.len();
         let states = read_states(&folder.join(STATES), width, entry.steps.saturating_add(1))?;
-        let branches = match &entry.branches {
+        let mut branches = match &entry.branches {
             None => Vec::new(),
             Some(b) => {
                 let path = folder.join(BRANCHES);
@@ -258,14 +274,34 @@ impl DatasetIndex {
                     }
                     let (perturbed, targets) = block.split_at(b.length);
                     let (perturbed, targets) = (perturbed.to_vec(), targets.to_vec());
-                    branches.push((start, Branch { perturbed, targets }));
+                    let residuals = Vec::new();
+                    branches.push((
+                        start,
+                        Branch {
+                            perturbed,
+                            targets,
+                            residuals,
+                        },
+                    ));
                 }
                 branches
             }
         };
+        let mut residuals = Vec::new();
+        if entry.residuals {
+            residuals = read_states(&folder.join(RESIDUALS), width, entry.steps)?;
+            if let Some(b) = &entry.branches {
+                let path = folder.join(BRANCH_RESIDUALS);
+                let all = read_states(&path, width, b.length * b.starts.len())?;
+                for ((_, branch), block) in branches.iter_mut().zip(all.chunks(b.length)) {
+                    branch.residuals = block.to_vec();
+                }
+            }
+        }
         Ok(Trajectory {
             mesh,
             states,
+            residuals,
             branches,
         })
     }
@@ -354,6 +390,30 @@ pub fn write_trajectory(
                 .flat_map(|(_, b)| b.perturbed.iter().chain(&b.targets)),
         )?;
     }
+    let residuals = !trajectory.residuals.is_empty();
+    if residuals {
+        let steps = trajectory.states.len().saturating_sub(1);
+        if trajectory.residuals.len() != steps {
+            bail!(
+                "{name}: {} step residuals for {steps} steps",
+                trajectory.residuals.len()
+            );
+        }
+        write_states(&folder.join(RESIDUALS), &trajectory.residuals)?;
+        if let Some(entry) = &branches {
+            if let Some((start, _)) = trajectory
+                .branches
+                .iter()
+                .find(|(_, b)| b.residuals.len() != entry.length)
+            {
+                bail!("{name}: the branch from state {start} lacks step residuals");
+            }
+            write_states(
+                &folder.join(BRANCH_RESIDUALS),
+                trajectory.branches.iter().flat_map(|(_, b)| &b.residuals),
+            )?;
+        }
+    }
     Ok(TrajectoryEntry {
         dir: name.into(),
         split,
@@ -362,6 +422,7 @@ pub fn write_trajectory(
         steps: trajectory.states.len().saturating_sub(1),
         seconds_per_step: None,
         branches,
+        residuals,
     })
 }
 
@@ -370,8 +431,9 @@ mod tests {
     use super::*;
     use pde_mesh::{generate, CellKind};
 
-    /// Branches go to disk and come back (to f32), with their starts; an
-    /// index that promises more than the file holds is refused.
+    /// Branches and step residuals go to disk and come back (to f32), with
+    /// the branches' starts; an index that promises more than the file
+    /// holds is refused.
     #[test]
     fn trajectories_with_branches_round_trip() {
         let dir = tempfile::tempdir().unwrap();
@@ -381,10 +443,12 @@ mod tests {
         let branch = |v: f64| Branch {
             perturbed: vec![state(v), state(v + 0.25)],
             targets: vec![state(-v), state(-v - 0.25)],
+            residuals: vec![state(v + 0.5), state(v + 0.75)],
         };
         let trajectory = Trajectory {
             mesh,
             states: (0..4).map(|k| state(k as f64)).collect(),
+            residuals: (0..3).map(|k| state(0.5 + k as f64)).collect(),
             branches: vec![(1, branch(10.0)), (2, branch(20.0))],
         };
         let entry = write_trajectory(
@@ -405,6 +469,7 @@ mod tests {
         };
         let back = index.load(dir.path(), &entry).unwrap();
         assert_eq!(back.states, trajectory.states);
+        assert_eq!(back.residuals, trajectory.residuals);
         assert_eq!(back.branches, trajectory.branches);
         let mut longer = entry;
         longer.branches.as_mut().unwrap().length = 3;

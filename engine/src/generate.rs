@@ -134,10 +134,11 @@ impl SolverInTheLoop {
                 tolerance: self.residual,
                 steps: self.length,
             };
-            let branch = flow.perturbed_branch(t, dt, errors, |history, answer| {
+            let branch = flow.perturbed_branch(t, dt, errors, |history, answer, residual| {
                 let states = &history[history.len() - window..];
+                let residual = residual.filter(|_| model.reads_step_residual());
                 let predicted = model
-                    .predict(states, dt)?
+                    .predict(states, residual, dt)?
                     .and_then(|mut bundle| (!bundle.is_empty()).then(|| bundle.swap_remove(0)));
                 let predicted = predicted.ok_or_else(|| {
                     StepError::Model(PhysicsError::Surrogate(format!(
@@ -154,13 +155,13 @@ impl SolverInTheLoop {
             .collect();
         let mut cubic = Extrapolation::new(MAX_WINDOW, 1)?;
         let errors = BranchErrors::Residuals(&residuals);
-        let branch = flow.perturbed_branch(t, dt, errors, |history, answer| {
+        let branch = flow.perturbed_branch(t, dt, errors, |history, answer, _| {
             let window = &history[history.len() - MAX_WINDOW..];
             let (a, b) = (draws.uniform([-1.0, 1.0]), draws.uniform([-1.0, 1.0]));
             let newest = &window[MAX_WINDOW - 1];
             // Extrapolation takes any step size.
             let extrapolated = cubic
-                .predict(window, dt)?
+                .predict(window, None, dt)?
                 .map_or_else(|| newest.clone(), |mut bundle| bundle.swap_remove(0));
             Ok((0..answer.len())
                 .map(|i| a * (extrapolated[i] - answer[i]) + b * (answer[i] - newest[i]))
@@ -399,6 +400,7 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             learned: None,
         };
         let mut flow = spec.0.flow(true, &build)?;
+        flow.record_step_residuals(true);
         let branching = config
             .solver_in_the_loop
             .as_ref()
@@ -415,6 +417,7 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             None => None,
         };
         let mut states = Vec::with_capacity(config.steps + 1);
+        let mut residuals = Vec::with_capacity(config.steps);
         if config.warmup_steps == 0 {
             states.push(flow.vertex_state());
         }
@@ -437,6 +440,11 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             let started = Instant::now();
             let mut record = OnStep(|info: &StepInfo, m: &NavierStokes| {
                 if from + info.step >= config.warmup_steps {
+                    // The residual of the step to this state, from the last
+                    // (a count that does not match is refused when written).
+                    if let (false, Some(r)) = (states.is_empty(), m.last_step_residual()) {
+                        residuals.push(r.to_vec());
+                    }
                     states.push(m.vertex_state());
                 }
                 done += 1;
@@ -474,6 +482,7 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         let trajectory = Trajectory {
             mesh: flow.mesh().as_ref().clone(),
             states,
+            residuals,
             branches,
         };
         let mut entry = write_trajectory(&out, &format!("{k:03}"), split, parameters, &trajectory)?;

@@ -159,6 +159,11 @@ pub struct TrainStepperConfig {
     /// and every step is still checked when a run takes it.
     #[serde(default = "one")]
     pub bundle: usize,
+    /// Whether the model also reads the step residual: the residual of the
+    /// step's discrete equations at the extrapolation of its window, which
+    /// `generate flows` records (default false).
+    #[serde(default)]
+    pub step_residual: bool,
     /// Optimisation settings.
     #[serde(default)]
     pub training: TrainConfig,
@@ -213,6 +218,7 @@ fn load_split(
                     .view([-1, fields as i64])
                     .to_device(device),
                 states: tensors(&data.states),
+                residuals: tensors(&data.residuals),
                 branches: data
                     .branches
                     .iter()
@@ -220,6 +226,7 @@ fn load_split(
                         start: *start,
                         perturbed: tensors(&b.perturbed),
                         targets: tensors(&b.targets),
+                        residuals: tensors(&b.residuals),
                     })
                     .collect(),
             })
@@ -246,6 +253,7 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
         window: 1,
         window_inputs: None,
         bundle: config.bundle,
+        step_residual: config.step_residual,
     }
     .with_window(config.window);
     stepper
@@ -307,7 +315,7 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     }
     bar.finish_and_clear();
     let (learned, persistence) = one_step.rmse();
-    let full = runs.iter().map(|r| r.learned.len()).min().unwrap_or(0);
+    let full = runs.iter().map(|r| r.persistence.len()).min().unwrap_or(0);
     // Per kind of rollout: the RMSE after 10 and 50 steps and at the end
     // (ours), and MeshGraphNets' definition, the root of the mean squared
     // error over steps 1..k; each the mean over the held-out trajectories.

@@ -58,6 +58,14 @@ pub struct StepperConfig {
     /// bundling), 1 (the default) to [`MAX_BUNDLE`].
     #[serde(default = "window_default", skip_serializing_if = "is_single")]
     pub bundle: usize,
+    /// Whether it also reads the step's residual: the residual of the
+    /// step's discrete equations at the extrapolation of the window, per
+    /// node, laid out as a state (the solver that checks the step
+    /// computes it; it shows what the extrapolation leaves, errors of the
+    /// history included, as the step's own equations see it). Default
+    /// false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub step_residual: bool,
 }
 
 /// The network's view of a window of states besides the current state.
@@ -93,9 +101,11 @@ impl StepperConfig {
     }
 
     /// Features per node of the network's input: the state, its backward
-    /// differences through the window, and the one-hot node type.
+    /// differences through the window, the step residual if it reads it,
+    /// and the one-hot node type.
     fn node_inputs(&self) -> i64 {
-        (self.fields.len() * self.window + self.type_groups.len() + 1) as i64
+        let residual = usize::from(self.step_residual);
+        (self.fields.len() * (self.window + residual) + self.type_groups.len() + 1) as i64
     }
 
     /// Values per node of the network's output: the fields at each step of
@@ -140,6 +150,20 @@ pub(crate) fn extrapolate(states: &[&Tensor], ahead: usize) -> Tensor {
         sum += *x * *w;
     }
     sum
+}
+
+/// A training sample of a stepper on one graph.
+#[derive(Clone, Copy)]
+pub struct StepSample<'a> {
+    /// The window of states, the current one last.
+    pub states: &'a [&'a Tensor],
+    /// The step residual, for a model that reads it.
+    pub residual: Option<&'a Tensor>,
+    /// The states that follow (1 to [`LearnedStepper::bundle`] of them;
+    /// steps of the bundle past them are not counted).
+    pub next: &'a [&'a Tensor],
+    /// 1 where the loss counts the value, 0 where not (`[N, fields]`).
+    pub mask: &'a Tensor,
 }
 
 /// A learned stepper: network, normalisers and their weights.
@@ -192,7 +216,12 @@ impl LearnedStepper {
             .collect()
     }
 
-    fn check(&self, graph: &GraphTensors, states: &[&Tensor]) -> Result<(), LearnedError> {
+    fn check(
+        &self,
+        graph: &GraphTensors,
+        states: &[&Tensor],
+        residual: Option<&Tensor>,
+    ) -> Result<(), LearnedError> {
         let fields = self.config.fields.len() as i64;
         let types = self.config.type_groups.len() as i64 + 1;
         self.config.validate()?;
@@ -203,8 +232,22 @@ impl LearnedStepper {
                 self.config.window
             )));
         }
+        match (self.config.step_residual, residual.is_some()) {
+            (true, false) => {
+                return Err(LearnedError::Shape(
+                    "the model reads the step residual; none was given".into(),
+                ))
+            }
+            (false, true) => {
+                return Err(LearnedError::Shape(
+                    "a step residual was given; the model does not read one".into(),
+                ))
+            }
+            _ => {}
+        }
         if let Some(state) = states
             .iter()
+            .chain(residual.as_ref())
             .find(|s| s.size() != [graph.num_nodes as i64, fields])
         {
             return Err(LearnedError::Shape(format!(
@@ -225,21 +268,28 @@ impl LearnedStepper {
     }
 
     /// The network's node inputs: the current state, its backward
-    /// differences `∇x_n, ∇²x_n, …` through the window, the node types.
-    fn node_inputs(graph: &GraphTensors, states: &[&Tensor]) -> Tensor {
+    /// differences `∇x_n, ∇²x_n, …` through the window, the step residual
+    /// (for a model that reads it), the node types.
+    fn node_inputs(graph: &GraphTensors, states: &[&Tensor], residual: Option<&Tensor>) -> Tensor {
         let mut columns: Vec<Tensor> = vec![states[states.len() - 1].shallow_clone()];
         let mut level: Vec<Tensor> = states.iter().map(|x| x.shallow_clone()).collect();
         while level.len() > 1 {
             level = level.windows(2).map(|pair| &pair[1] - &pair[0]).collect();
             columns.push(level[level.len() - 1].shallow_clone());
         }
+        columns.extend(residual.map(Tensor::shallow_clone));
         columns.push(graph.node_types.shallow_clone());
         Tensor::cat(&columns, 1)
     }
 
     /// The normalised correction predicted by the network.
-    fn forward(&self, graph: &GraphTensors, states: &[&Tensor]) -> Tensor {
-        let nodes = Self::node_inputs(graph, states);
+    fn forward(
+        &self,
+        graph: &GraphTensors,
+        states: &[&Tensor],
+        residual: Option<&Tensor>,
+    ) -> Tensor {
+        let nodes = Self::node_inputs(graph, states, residual);
         self.net.forward(
             &self.norms.node.normalize(&nodes),
             &self.norms.edge.normalize(&graph.edge_features),
@@ -250,15 +300,19 @@ impl LearnedStepper {
 
     /// The states of the [`LearnedStepper::bundle`] steps after the window
     /// `states` (each `[N, fields]`, the current one last; as many as
-    /// [`LearnedStepper::window`]), predicted, the next one first.
+    /// [`LearnedStepper::window`]), predicted, the next one first; with the
+    /// step's `residual` (`[N, fields]`) for a model that reads it
+    /// ([`StepperConfig::step_residual`]), `None` for one that does not.
     pub fn predict(
         &self,
         graph: &GraphTensors,
         states: &[&Tensor],
+        residual: Option<&Tensor>,
     ) -> Result<Vec<Tensor>, LearnedError> {
-        self.check(graph, states)?;
+        self.check(graph, states, residual)?;
         Ok(tch::no_grad(|| {
-            let correction = self.norms.output.denormalize(&self.forward(graph, states));
+            let forward = self.forward(graph, states, residual);
+            let correction = self.norms.output.denormalize(&forward);
             self.corrected(states, &correction)
         }))
     }
@@ -287,26 +341,29 @@ impl LearnedStepper {
             fields: self.config.fields.len(),
             window: self.config.window,
             bundle: self.config.bundle,
+            step_residual: self.config.step_residual,
         })
     }
 
-    /// The training loss from the window `states` (the current one last)
-    /// to the states `next` that follow it (1 to [`LearnedStepper::bundle`]
-    /// of them; steps of the bundle past them are not counted): the mean
-    /// squared error of the normalised corrections over the values where
-    /// `mask` (`[N, fields]`) is 1, with Gaussian noise of standard
-    /// deviation `noise` added to each input state. While `accumulate`
-    /// holds, samples with the whole bundle also feed the normalisers.
+    /// The training loss of `sample`: the mean squared error of the
+    /// normalised corrections over the values where its mask is 1, with
+    /// Gaussian noise of standard deviation `noise` added to each input
+    /// state. While `accumulate` holds, samples with the whole bundle also
+    /// feed the normalisers.
     pub fn loss(
         &mut self,
         graph: &GraphTensors,
-        states: &[&Tensor],
-        next: &[&Tensor],
-        mask: &Tensor,
+        sample: &StepSample,
         noise: f64,
         accumulate: bool,
     ) -> Result<Tensor, LearnedError> {
-        self.check(graph, states)?;
+        let StepSample {
+            states,
+            residual,
+            next,
+            mask,
+        } = *sample;
+        self.check(graph, states, residual)?;
         let bundle = self.config.bundle;
         if next.is_empty() || next.len() > bundle {
             return Err(LearnedError::Shape(format!(
@@ -344,12 +401,13 @@ impl LearnedStepper {
         let (target, weight) = (Tensor::cat(&targets, 1), Tensor::cat(&weights, 1));
         if accumulate && next.len() == bundle {
             self.norms.accumulate(
-                &Self::node_inputs(graph, &noisy),
+                &Self::node_inputs(graph, &noisy, residual),
                 &graph.edge_features,
                 &target,
             );
         }
-        let error = (self.forward(graph, &noisy) - self.norms.output.normalize(&target)).square();
+        let error =
+            (self.forward(graph, &noisy, residual) - self.norms.output.normalize(&target)).square();
         Ok((error * &weight).sum(Kind::Float) / weight.sum(Kind::Float).clamp_min(1.0))
     }
 
@@ -390,6 +448,7 @@ pub struct FusedStepper {
     fields: usize,
     window: usize,
     bundle: usize,
+    step_residual: bool,
 }
 
 impl FusedStepper {
@@ -398,10 +457,20 @@ impl FusedStepper {
         self.window
     }
 
+    /// Whether it reads the step residual.
+    pub fn reads_step_residual(&self) -> bool {
+        self.step_residual
+    }
+
     /// The states of the bundle's steps after the window `states` (each
     /// `[nodes, fields]`, row-major, the current one last), the next one
-    /// first.
-    pub fn predict(&self, states: &[&[f64]]) -> Result<Vec<Vec<f64>>, LearnedError> {
+    /// first; with the step's `residual` (laid out as a state) for a model
+    /// that reads it, `None` for one that does not.
+    pub fn predict(
+        &self,
+        states: &[&[f64]],
+        residual: Option<&[f64]>,
+    ) -> Result<Vec<Vec<f64>>, LearnedError> {
         let nodes = self.receivers.nodes();
         let width = self.fields;
         if states.len() != self.window {
@@ -411,7 +480,26 @@ impl FusedStepper {
                 self.window
             )));
         }
-        if let Some(state) = states.iter().find(|s| s.len() != nodes * width) {
+        if self.step_residual != residual.is_some() {
+            return Err(LearnedError::Shape(format!(
+                "the model {} the step residual; {} given",
+                if self.step_residual {
+                    "reads"
+                } else {
+                    "does not read"
+                },
+                if residual.is_some() {
+                    "one was"
+                } else {
+                    "none was"
+                }
+            )));
+        }
+        if let Some(state) = states
+            .iter()
+            .chain(residual.as_ref())
+            .find(|s| s.len() != nodes * width)
+        {
             return Err(LearnedError::Shape(format!(
                 "{} state values; the model expects {nodes} nodes × {width} fields",
                 state.len()
@@ -434,12 +522,16 @@ impl FusedStepper {
                 .collect();
             differences.push(level[level.len() - 1].clone());
         }
-        let mut inputs = Vec::with_capacity(nodes * (width * self.window + types));
+        let columns = self.window + usize::from(self.step_residual);
+        let mut inputs = Vec::with_capacity(nodes * (width * columns + types));
         for (n, t) in self.node_types.chunks_exact(types).enumerate() {
             let row = n * width..(n + 1) * width;
             inputs.extend(current[row.clone()].iter().map(|&v| v as f32));
             for difference in &differences {
                 inputs.extend_from_slice(&difference[row.clone()]);
+            }
+            if let Some(r) = residual {
+                inputs.extend(r[row.clone()].iter().map(|&v| v as f32));
             }
             inputs.extend_from_slice(t);
         }

@@ -19,14 +19,21 @@ pub trait GraphStepper {
     fn window(&self) -> usize {
         1
     }
+    /// Whether it reads the step residual (default false; see
+    /// [`crate::stepper::StepperConfig::step_residual`]).
+    fn reads_step_residual(&self) -> bool {
+        false
+    }
     /// The states of the steps after the window `states` (each `[N,
     /// fields]`, the current one last, as many as
-    /// [`GraphStepper::window`]): the next one, and more for a model that
-    /// predicts a bundle of steps.
+    /// [`GraphStepper::window`]), with the step's `residual` for a model
+    /// that reads it: the next one, and more for a model that predicts a
+    /// bundle of steps.
     fn predict(
         &self,
         graph: &GraphTensors,
         states: &[&Tensor],
+        residual: Option<&Tensor>,
     ) -> Result<Vec<Tensor>, LearnedError>;
 }
 
@@ -34,12 +41,16 @@ impl GraphStepper for LearnedStepper {
     fn window(&self) -> usize {
         LearnedStepper::window(self)
     }
+    fn reads_step_residual(&self) -> bool {
+        self.config.step_residual
+    }
     fn predict(
         &self,
         graph: &GraphTensors,
         states: &[&Tensor],
+        residual: Option<&Tensor>,
     ) -> Result<Vec<Tensor>, LearnedError> {
-        LearnedStepper::predict(self, graph, states)
+        LearnedStepper::predict(self, graph, states, residual)
     }
 }
 
@@ -65,7 +76,13 @@ impl GraphStepper for TorchScriptStepper {
         &self,
         graph: &GraphTensors,
         states: &[&Tensor],
+        residual: Option<&Tensor>,
     ) -> Result<Vec<Tensor>, LearnedError> {
+        if residual.is_some() {
+            return Err(LearnedError::Shape(
+                "a TorchScript stepper reads the state alone, not the step residual".into(),
+            ));
+        }
         let [state] = states else {
             return Err(LearnedError::Shape(format!(
                 "{} states given; a TorchScript stepper reads the current one",

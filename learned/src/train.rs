@@ -20,7 +20,7 @@ use tch::{Kind, Tensor};
 use crate::adam::Adam;
 use crate::error::LearnedError;
 use crate::files::write_bytes;
-use crate::stepper::{LearnedStepper, MAX_WINDOW};
+use crate::stepper::{LearnedStepper, StepSample, MAX_WINDOW};
 use crate::tensors::GraphTensors;
 
 /// Training settings.
@@ -163,6 +163,11 @@ pub struct Trajectory {
     pub mask: Tensor,
     /// The states, one per step.
     pub states: Vec<Tensor>,
+    /// The residual of each step's equations at the extrapolated state
+    /// (from state `i` to `i + 1`), for models that read it
+    /// ([`crate::stepper::StepperConfig::step_residual`]); empty where not
+    /// recorded.
+    pub residuals: Vec<Tensor>,
     /// Solver-in-the-loop branches off it (none for plain trajectories).
     pub branches: Vec<Branch>,
 }
@@ -177,6 +182,8 @@ pub struct Branch {
     /// After each perturbed state, the classical step from the history
     /// that ends with it: the state a model should predict there.
     pub targets: Vec<Tensor>,
+    /// The step residual of each target's step (empty where not recorded).
+    pub residuals: Vec<Tensor>,
 }
 
 /// A training sample: where its window ends and what follows it.
@@ -194,11 +201,29 @@ enum Sample {
 
 impl Sample {
     /// All samples of `data` for a model reading `window` states and
-    /// predicting `bundle` steps; an error for a branch that starts past
-    /// the end of its trajectory.
-    fn all(data: &[Trajectory], window: usize, bundle: usize) -> Result<Vec<Sample>, LearnedError> {
+    /// predicting `bundle` steps (and the step residual, if `residual`);
+    /// an error for a branch that starts past the end of its trajectory,
+    /// or data without the residuals a model reads.
+    fn all(
+        data: &[Trajectory],
+        window: usize,
+        bundle: usize,
+        residual: bool,
+    ) -> Result<Vec<Sample>, LearnedError> {
         let mut samples = Vec::new();
         for (k, t) in data.iter().enumerate() {
+            let steps = t.states.len().saturating_sub(1);
+            let lacking = t.residuals.len() != steps
+                || t.branches
+                    .iter()
+                    .any(|b| b.residuals.len() != b.targets.len());
+            if residual && lacking {
+                return Err(LearnedError::Shape(format!(
+                    "trajectory {k} has no step residual for every step ({} for {steps} \
+                     steps); the model reads them (generate the data again)",
+                    t.residuals.len()
+                )));
+            }
             let plain = window - 1..t.states.len().saturating_sub(bundle);
             samples.extend(plain.map(|i| Sample::Plain { k, i }));
             for (b, branch) in t.branches.iter().enumerate() {
@@ -222,19 +247,21 @@ impl Sample {
         Ok(samples)
     }
 
-    /// Its trajectory, input window (oldest first) and targets (the next
-    /// state first; up to `bundle` of them).
-    fn of<'a>(
-        &self,
-        data: &'a [Trajectory],
-        window: usize,
-        bundle: usize,
-    ) -> (&'a Trajectory, Vec<&'a Tensor>, Vec<&'a Tensor>) {
+    /// Its trajectory, input window (oldest first), the step residual
+    /// (where recorded) and targets (the next state first; up to `bundle`
+    /// of them).
+    fn of<'a>(&self, data: &'a [Trajectory], window: usize, bundle: usize) -> SampleTensors<'a> {
         match *self {
             Sample::Plain { k, i } => {
                 let t = &data[k];
                 let inputs = t.states[i + 1 - window..=i].iter().collect();
-                (t, inputs, t.states[i + 1..=i + bundle].iter().collect())
+                let residual = t.residuals.get(i);
+                (
+                    t,
+                    inputs,
+                    residual,
+                    t.states[i + 1..=i + bundle].iter().collect(),
+                )
             }
             Sample::Branched { k, b, j } => {
                 let t = &data[k];
@@ -245,11 +272,20 @@ impl Sample {
                     .iter()
                     .chain(&branch.perturbed[j + 1 - own..=j])
                     .collect();
-                (t, inputs, vec![&branch.targets[j]])
+                let residual = branch.residuals.get(j);
+                (t, inputs, residual, vec![&branch.targets[j]])
             }
         }
     }
 }
+
+/// A sample's trajectory, input window, step residual and targets.
+type SampleTensors<'a> = (
+    &'a Trajectory,
+    Vec<&'a Tensor>,
+    Option<&'a Tensor>,
+    Vec<&'a Tensor>,
+);
 
 /// What a training step reports.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -297,7 +333,8 @@ pub fn train(
 ) -> Result<Vec<f64>, LearnedError> {
     model.config.validate()?;
     let (window, bundle) = (model.window(), model.bundle());
-    let samples = Sample::all(data, window, bundle)?;
+    let residual = model.config.step_residual;
+    let samples = Sample::all(data, window, bundle, residual)?;
     if samples.is_empty() {
         return Err(LearnedError::Shape(format!(
             "no training samples: every trajectory needs at least {} states",
@@ -313,9 +350,16 @@ pub fn train(
         on_step,
         |model, step, draw| {
             let sample = samples[(draw % samples.len() as u64) as usize];
-            let (t, inputs, next) = sample.of(data, window, bundle);
+            let (t, inputs, r, next) = sample.of(data, window, bundle);
+            let r = r.filter(|_| residual);
             let warming = step < config.warmup;
-            let loss = model.loss(&t.graph, &inputs, &next, &t.mask, config.noise, warming)?;
+            let sample = StepSample {
+                states: &inputs,
+                residual: r,
+                next: &next,
+                mask: &t.mask,
+            };
+            let loss = model.loss(&t.graph, &sample, config.noise, warming)?;
             if step + 1 == config.warmup {
                 model.freeze_normalizers();
             }
@@ -482,10 +526,17 @@ impl OneStepErrors {
         let weight = t.mask.to_kind(Kind::Float);
         let values = weight.sum(Kind::Float).double_value(&[]);
         let window = model.window();
-        for states in t.states.windows(window + 1) {
+        for (i, states) in t.states.windows(window + 1).enumerate() {
             let (inputs, next) = states.split_at(window);
             let inputs: Vec<&Tensor> = inputs.iter().collect();
-            let predicted = model.predict(&t.graph, &inputs)?;
+            // The residual of the step from the window's last state.
+            let residual = match model.config.step_residual {
+                true => Some(t.residuals.get(i + window - 1).ok_or_else(|| {
+                    LearnedError::Shape("a held-out trajectory has no step residuals".into())
+                })?),
+                false => None,
+            };
+            let predicted = model.predict(&t.graph, &inputs, residual)?;
             let sq = |a: &Tensor| {
                 ((a - &next[0]).square() * &weight)
                     .sum(Kind::Float)
@@ -587,14 +638,20 @@ fn extrapolation(states: &[Tensor], m: usize) -> Vec<Tensor> {
 /// The rollout errors ([`rollout_errors`]) of the model, and of the
 /// baselines a learned stepper must beat: persistence (the state stays),
 /// and linear (`2 xₙ − xₙ₋₁`), quadratic and cubic extrapolation
-/// ([`crate::extrapolation::weights`]).
+/// ([`crate::extrapolation::weights`]). A model that reads the step
+/// residual has none here (the residual of its own states needs the
+/// solver: a run with the check off measures its rollouts).
 pub fn rollouts(model: &LearnedStepper, data: &Trajectory) -> Result<Rollouts, LearnedError> {
     let window = model.window();
-    Ok(Rollouts {
-        learned: rollout_errors(data, &mut |states| {
+    let learned = match model.config.step_residual {
+        true => Vec::new(),
+        false => rollout_errors(data, &mut |states| {
             let inputs: Vec<&Tensor> = states[states.len() - window..].iter().collect();
-            model.predict(&data.graph, &inputs)
+            model.predict(&data.graph, &inputs, None)
         })?,
+    };
+    Ok(Rollouts {
+        learned,
         persistence: rollout_errors(data, &mut |states| Ok(extrapolation(states, 1)))?,
         linear: rollout_errors(data, &mut |states| Ok(extrapolation(states, 2)))?,
         quadratic: rollout_errors(data, &mut |states| Ok(extrapolation(states, 3)))?,
@@ -605,7 +662,7 @@ pub fn rollouts(model: &LearnedStepper, data: &Trajectory) -> Result<Rollouts, L
 /// Per-step rollout RMSEs of a model and its baselines on one trajectory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rollouts {
-    /// The model's.
+    /// The model's (empty for a model that reads the step residual).
     pub learned: Vec<f64>,
     /// Persistence's.
     pub persistence: Vec<f64>,
@@ -634,19 +691,21 @@ mod tests {
             graph: GraphTensors::new(&MeshGraph::from_mesh(&mesh, &[]).unwrap(), Device::Cpu),
             mask: value(1.0),
             states: (0..5).map(|k| value(k as f64)).collect(),
+            residuals: Vec::new(),
             branches: vec![Branch {
                 start,
                 perturbed: vec![value(10.0), value(11.0)],
                 targets: vec![value(20.0), value(21.0)],
+                residuals: Vec::new(),
             }],
         };
         let read = |data: &[Trajectory], window: usize| -> Vec<(Vec<f64>, f64)> {
-            Sample::all(data, window, 1)
+            Sample::all(data, window, 1, false)
                 .unwrap()
                 .iter()
                 .filter(|s| matches!(s, Sample::Branched { .. }))
                 .map(|s| {
-                    let (_, inputs, targets) = s.of(data, window, 1);
+                    let (_, inputs, _, targets) = s.of(data, window, 1);
                     let inputs = inputs.iter().map(|x| x.double_value(&[0])).collect();
                     (inputs, targets[0].double_value(&[0]))
                 })
@@ -661,14 +720,17 @@ mod tests {
         // From state 0 a window of 4 fits no step of a 2-step branch.
         assert!(read(&[trajectory(0)], 4).is_empty());
         assert_eq!(read(&[trajectory(0)], 3), [(vec![0.0, 10.0, 11.0], 21.0)]);
-        assert!(Sample::all(&[trajectory(5)], 1, 1).is_err());
+        assert!(Sample::all(&[trajectory(5)], 1, 1, false).is_err());
+        // A model that reads step residuals is refused data without them.
+        let error = Sample::all(&data, 1, 1, true).err().unwrap().to_string();
+        assert!(error.contains("no step residual"), "{error}");
         // A bundle of 2: plain samples end where two states follow;
         // branch samples keep their one target.
-        let bundled: Vec<(Vec<f64>, Vec<f64>)> = Sample::all(&data, 2, 2)
+        let bundled: Vec<(Vec<f64>, Vec<f64>)> = Sample::all(&data, 2, 2, false)
             .unwrap()
             .iter()
             .map(|s| {
-                let (_, inputs, targets) = s.of(&data, 2, 2);
+                let (_, inputs, _, targets) = s.of(&data, 2, 2);
                 let v = |x: Vec<&Tensor>| x.iter().map(|x| x.double_value(&[0])).collect();
                 (v(inputs), v(targets))
             })

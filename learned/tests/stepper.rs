@@ -53,10 +53,17 @@ fn trajectory(n: usize, seed: u64, steps: usize) -> Trajectory {
         states.push(matrix(&u, 1, Device::Cpu));
     }
     let mask: Vec<f64> = interior.iter().map(|&i| f64::from(u8::from(i))).collect();
+    // Stand-ins for step residuals (the fused test reads them): the
+    // squared change of each step.
+    let residuals = states
+        .windows(2)
+        .map(|pair| (&pair[1] - &pair[0]).square())
+        .collect();
     Trajectory {
         graph: tensors,
         mask: matrix(&mask, 1, Device::Cpu),
         states,
+        residuals,
         branches: Vec::new(),
     }
 }
@@ -74,6 +81,7 @@ fn config() -> StepperConfig {
         window: 1,
         window_inputs: None,
         bundle: 1,
+        step_residual: false,
     }
 }
 
@@ -117,15 +125,15 @@ fn a_small_model_learns_graph_diffusion_and_beats_persistence() {
     model.save(dir.path()).unwrap();
     let loaded = LearnedStepper::load(dir.path(), Device::Cpu).unwrap();
     let t = &held_out[0];
-    let a = values(&model.predict(&t.graph, &[&t.states[0]]).unwrap()[0]);
-    let b = values(&loaded.predict(&t.graph, &[&t.states[0]]).unwrap()[0]);
+    let a = values(&model.predict(&t.graph, &[&t.states[0]], None).unwrap()[0]);
+    let b = values(&loaded.predict(&t.graph, &[&t.states[0]], None).unwrap()[0]);
     assert_eq!(a, b);
     let two_fields = Tensor::zeros(
         [t.graph.num_nodes as i64, 2],
         (pde_learned::tch::Kind::Float, Device::Cpu),
     );
     let err = loaded
-        .predict(&t.graph, &[&two_fields])
+        .predict(&t.graph, &[&two_fields], None)
         .unwrap_err()
         .to_string();
     assert!(
@@ -164,11 +172,20 @@ fn a_fused_stepper_predicts_what_libtorch_predicts() {
     let training: Vec<Trajectory> = (0..2).map(|s| trajectory(8, s, 6)).collect();
     let mesh = generate::rectangle([0.0, 0.0], [1.0, 1.0], [11, 11], CellKind::Tri3).unwrap();
     let graph = MeshGraph::from_mesh(&mesh, &["left", "right", "bottom", "top"]).unwrap();
-    let states = trajectory(11, 20, 4).states;
-    for (window, bundle) in [(1, 1), (2, 1), (4, 1), (2, 3)] {
+    let held_out = trajectory(11, 20, 4);
+    let states = held_out.states;
+    for (window, bundle, residual) in [
+        (1, 1, false),
+        (2, 1, false),
+        (4, 1, false),
+        (2, 3, false),
+        (2, 1, true),
+    ] {
         let mut narrow = config().with_window(window);
         narrow.gnn.latent = 16;
         narrow.bundle = bundle;
+        narrow.step_residual = residual;
+        let residual = residual.then(|| &held_out.residuals[window - 1]);
         let mut model = LearnedStepper::new(narrow, Device::Cpu);
         let settings = TrainConfig {
             steps: 40,
@@ -178,14 +195,16 @@ fn a_fused_stepper_predicts_what_libtorch_predicts() {
         train(&mut model, &training, &settings, 0, None, |_| {}).unwrap();
         let inputs: Vec<&Tensor> = states[..window].iter().collect();
         let expected: Vec<Vec<f64>> = model
-            .predict(&GraphTensors::new(&graph, Device::Cpu), &inputs)
+            .predict(&GraphTensors::new(&graph, Device::Cpu), &inputs, residual)
             .unwrap()
             .iter()
             .map(values)
             .collect();
         let inputs: Vec<Vec<f64>> = inputs.iter().map(|s| values(s)).collect();
         let inputs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
-        let fused = model.fused(&graph).unwrap().predict(&inputs).unwrap();
+        let residual = residual.map(values);
+        let fused = model.fused(&graph).unwrap();
+        let fused = fused.predict(&inputs, residual.as_deref()).unwrap();
         assert_eq!((expected.len(), fused.len()), (bundle, bundle));
         for (expected, fused) in expected.iter().zip(&fused) {
             let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -205,9 +224,22 @@ fn a_fused_stepper_predicts_what_libtorch_predicts() {
         } else {
             vec![inputs[0]]
         };
-        let err = model.fused(&graph).unwrap().predict(&wrong);
+        let err = model
+            .fused(&graph)
+            .unwrap()
+            .predict(&wrong, residual.as_deref());
         assert!(
             err.unwrap_err().to_string().contains("window of"),
+            "window {window}"
+        );
+        // So is a residual the model does not read, or none where it does.
+        let other = match &residual {
+            Some(_) => None,
+            None => Some(inputs[0]),
+        };
+        let err = model.fused(&graph).unwrap().predict(&inputs, other);
+        assert!(
+            err.unwrap_err().to_string().contains("step residual"),
             "window {window}"
         );
     }
@@ -385,7 +417,10 @@ fn a_window_outside_its_range_is_refused() {
         let bad = config().with_window(window);
         let mut model = LearnedStepper::new(bad, Device::Cpu);
         let states: Vec<&Tensor> = t.states.iter().take(window).collect();
-        let err = model.predict(&t.graph, &states).unwrap_err().to_string();
+        let err = model
+            .predict(&t.graph, &states, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(&format!("window {window}")), "{err}");
         let settings = TrainConfig {
             steps: 2,
@@ -411,6 +446,9 @@ fn a_window_outside_its_range_is_refused() {
     old.window_inputs = None;
     let model = LearnedStepper::new(old, Device::Cpu);
     let states: Vec<&Tensor> = t.states.iter().take(2).collect();
-    let err = model.predict(&t.graph, &states).unwrap_err().to_string();
+    let err = model
+        .predict(&t.graph, &states, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("earlier version"), "{err}");
 }

@@ -48,7 +48,7 @@ fn a_torchscript_stepper_runs_from_rust() {
     let tensors = GraphTensors::new(&graph, Device::Cpu);
     let next = values(
         &stepper
-            .predict(&tensors, &[&matrix(&u, 1, Device::Cpu)])
+            .predict(&tensors, &[&matrix(&u, 1, Device::Cpu)], None)
             .unwrap()[0],
     );
     for (a, b) in next.iter().zip(&expected) {

@@ -117,14 +117,25 @@ fn builtin() -> Vec<StepperEntry> {
                         "stepper.bundle: {b}: steps per bundle are 1 to {MAX_BUNDLE}"
                     ));
                 }
+                if let Some(k) = spec.residual_correction {
+                    let linear = spec.window == Some(2) && spec.bundle.unwrap_or(1) == 1;
+                    if !k.is_finite() || !linear {
+                        problems.push(format!(
+                            "stepper.residual_correction: {k}: a finite multiple of the step \
+                             residual, added to linear extrapolation (window: 2, bundle: 1), \
+                             where the residual is taken"
+                        ));
+                    }
+                }
                 problems
             },
             build: |spec, _, _, _| {
                 let window = spec.window.unwrap_or(1);
-                Ok(Box::new(Extrapolation::new(
-                    window,
-                    spec.bundle.unwrap_or(1),
-                )?))
+                let extrapolation = Extrapolation::new(window, spec.bundle.unwrap_or(1))?;
+                Ok(Box::new(match spec.residual_correction {
+                    Some(k) => extrapolation.with_residual_correction(k)?,
+                    None => extrapolation,
+                }))
             },
         },
     ]
@@ -149,6 +160,7 @@ pub(crate) fn model_predictor(
         model: Some(model.to_path_buf()),
         window: None,
         bundle: None,
+        residual_correction: None,
         from: None,
         residual_tolerance: residual_tolerance_default(),
         device: DeviceKind::Cpu,
@@ -175,6 +187,13 @@ fn model_keys(spec: &StepperSpec) -> Vec<String> {
                  remove the key"
             ));
         }
+    }
+    if spec.residual_correction.is_some() {
+        problems.push(
+            "stepper.residual_correction: extrapolation only (a model that reads the step \
+             residual learns its own correction: train stepper's `step_residual`); remove the key"
+                .into(),
+        );
     }
     problems
 }
@@ -263,6 +282,12 @@ pub struct StepperSpec {
     /// own step. A model records its own.
     #[serde(default)]
     pub bundle: Option<usize>,
+    /// `extrapolation` only: add this multiple of the step residual (the
+    /// residual of the step's equations at the extrapolation) to linear
+    /// extrapolation (`window: 2`, one step per bundle): the control for
+    /// models that read the step residual.
+    #[serde(default)]
+    pub residual_correction: Option<f64>,
     /// Classical steps until this time, learned ones after (learned models
     /// are trained on developed flows, not on the start from rest).
     /// Default: the start time.

@@ -40,9 +40,17 @@ impl Predictor for GraphFlowStep {
         }
     }
 
+    fn reads_step_residual(&self) -> bool {
+        match &self.network {
+            Inference::Fused(stepper) => stepper.reads_step_residual(),
+            Inference::Torch { stepper, .. } => stepper.reads_step_residual(),
+        }
+    }
+
     fn predict(
         &mut self,
         states: &[Vec<f64>],
+        residual: Option<&[f64]>,
         dt: f64,
     ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError> {
         if self
@@ -54,7 +62,7 @@ impl Predictor for GraphFlowStep {
         let next = match &self.network {
             Inference::Fused(stepper) => {
                 let states: Vec<&[f64]> = states.iter().map(Vec::as_slice).collect();
-                stepper.predict(&states)
+                stepper.predict(&states, residual)
             }
             Inference::Torch {
                 stepper,
@@ -66,8 +74,9 @@ impl Predictor for GraphFlowStep {
                     .map(|s| matrix(s, self.fields, *device))
                     .collect();
                 let states: Vec<_> = states.iter().collect();
+                let residual = residual.map(|r| matrix(r, self.fields, *device));
                 stepper
-                    .predict(graph, &states)
+                    .predict(graph, &states, residual.as_ref())
                     .map(|bundle| bundle.iter().map(values).collect())
             }
         };

@@ -237,6 +237,10 @@ impl CheckedStep for FlowWithScalar {
         self.flow.predictor_states(count, dt)
     }
 
+    fn extrapolation_residual(&mut self, t: f64, dt: f64) -> Result<Vec<f64>, StepError> {
+        self.flow.extrapolation_residual(t, dt)
+    }
+
     fn try_prediction(
         &mut self,
         t: f64,

@@ -28,15 +28,22 @@ pub trait Predictor {
     fn window(&self) -> usize {
         1
     }
+    /// Whether it reads the step's extrapolation residual
+    /// ([`CheckedStep::extrapolation_residual`]; default false).
+    fn reads_step_residual(&self) -> bool {
+        false
+    }
     /// The states at `t + dt`, `t + 2 dt`, … (one, or a bundle of
     /// successive steps) from the window `states` (the last
     /// [`Predictor::window`] committed states, `dt` apart, the one at `t`
-    /// last; each in the layout of [`CheckedStep::predictor_states`]);
-    /// `None` when it cannot take a step of `dt` (it was trained for
-    /// another).
+    /// last; each in the layout of [`CheckedStep::predictor_states`]) and,
+    /// for a predictor that reads it, the step's extrapolation `residual`
+    /// (`None` for one that does not); `None` when it cannot take a step
+    /// of `dt` (it was trained for another).
     fn predict(
         &mut self,
         states: &[Vec<f64>],
+        residual: Option<&[f64]>,
         dt: f64,
     ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError>;
 }
@@ -44,11 +51,15 @@ pub trait Predictor {
 /// Polynomial extrapolation through the last `window` committed states
 /// (degree `window − 1`: persistence, linear, quadratic, cubic), one step
 /// ahead or a bundle of steps: the control a learned step must beat, in
-/// the same check.
+/// the same check. Linear extrapolation may add a multiple of the step
+/// residual ([`Extrapolation::with_residual_correction`]): the control for
+/// models that read it.
 #[derive(Clone, Debug)]
 pub struct Extrapolation {
     /// Per step of the bundle, the weights of the states.
     weights: Vec<Vec<f64>>,
+    /// The multiple of the step residual added, if any.
+    residual_correction: Option<f64>,
 }
 
 impl Extrapolation {
@@ -69,16 +80,38 @@ impl Extrapolation {
             weights: (1..=bundle)
                 .map(|k| extrapolation::weights_ahead(window, k))
                 .collect(),
+            residual_correction: None,
         })
+    }
+
+    /// Linear extrapolation one step ahead plus `k` times the step residual
+    /// ([`CheckedStep::extrapolation_residual`], the residual of the step's
+    /// equations at that same extrapolation): a correction by the step's
+    /// own equations, pointwise, with no learning (the flow's residual is
+    /// about half the extrapolation's velocity error, so `k` near 2 to 3).
+    /// Refused unless `k` is finite and this is linear extrapolation (a
+    /// window of 2) one step ahead.
+    pub fn with_residual_correction(mut self, k: f64) -> Result<Self, PhysicsError> {
+        if !k.is_finite() || self.window() != 2 || self.weights.len() != 1 {
+            return Err(PhysicsError::Surrogate(format!(
+                "a residual correction ({k}) corrects linear extrapolation (window 2) one \
+                 step ahead (bundle 1), the extrapolation the step residual is taken at"
+            )));
+        }
+        self.residual_correction = Some(k);
+        Ok(self)
     }
 }
 
 impl Predictor for Extrapolation {
     fn describe(&self) -> String {
         let window = self.window();
-        match self.weights.len() {
-            1 => format!("extrapolation through {window} states"),
-            bundle => format!("extrapolation through {window} states, {bundle} steps per bundle"),
+        match (self.weights.len(), self.residual_correction) {
+            (_, Some(k)) => format!("linear extrapolation plus {k} times the step residual"),
+            (1, None) => format!("extrapolation through {window} states"),
+            (bundle, None) => {
+                format!("extrapolation through {window} states, {bundle} steps per bundle")
+            }
         }
     }
 
@@ -86,9 +119,14 @@ impl Predictor for Extrapolation {
         self.weights[0].len()
     }
 
+    fn reads_step_residual(&self) -> bool {
+        self.residual_correction.is_some()
+    }
+
     fn predict(
         &mut self,
         states: &[Vec<f64>],
+        residual: Option<&[f64]>,
         _: f64,
     ) -> Result<Option<Vec<Vec<f64>>>, PhysicsError> {
         if states.len() != self.window() {
@@ -98,9 +136,24 @@ impl Predictor for Extrapolation {
                 self.window()
             )));
         }
+        let correction = match (self.residual_correction, residual) {
+            (None, _) => None,
+            (Some(k), Some(r)) if r.len() == states[0].len() => Some((k, r)),
+            (Some(_), r) => {
+                return Err(PhysicsError::Surrogate(format!(
+                    "a residual correction needs the step residual, one value per state \
+                     value ({}); {} given",
+                    states[0].len(),
+                    r.map_or(0, <[f64]>::len)
+                )))
+            }
+        };
         let ahead = |weights: &[f64]| {
             (0..states[0].len())
-                .map(|i| states.iter().zip(weights).map(|(x, w)| w * x[i]).sum())
+                .map(|i| {
+                    let x: f64 = states.iter().zip(weights).map(|(x, w)| w * x[i]).sum();
+                    x + correction.map_or(0.0, |(k, r)| k * r[i])
+                })
                 .collect()
         };
         Ok(Some(self.weights.iter().map(|w| ahead(w)).collect()))
@@ -119,6 +172,14 @@ pub trait CheckedStep: Stepper {
     /// run, and after a change of step size, a predictor with a window
     /// waits).
     fn predictor_states(&self, count: usize, dt: f64) -> Option<Vec<Vec<f64>>>;
+    /// The residual of the step from `t` by `dt` at the extrapolation of
+    /// the committed states, in the layout of
+    /// [`CheckedStep::predictor_states`]: what the extrapolation leaves
+    /// for a predictor to correct, from the step's own discrete equations
+    /// (so that it shows the errors of accepted states in the history as
+    /// the classical step answers them). The system it assembles serves
+    /// the step's check and fallback too.
+    fn extrapolation_residual(&mut self, t: f64, dt: f64) -> Result<Vec<f64>, StepError>;
     /// Makes `predicted` the tried step from `t` to `t + dt` and measures
     /// it: the relative residual of the step's discrete system (0 for the
     /// classical answer, about 1 for a state no better than not stepping;
@@ -300,7 +361,11 @@ impl<M: CheckedStep> LearnedStep<M> {
         let Some(states) = self.model.predictor_states(self.predictor.window(), dt) else {
             return Ok(None);
         };
-        let Some(bundle) = self.predictor.predict(&states, dt)? else {
+        let residual = match self.predictor.reads_step_residual() {
+            true => Some(self.model.extrapolation_residual(t, dt)?),
+            false => None,
+        };
+        let Some(bundle) = self.predictor.predict(&states, residual.as_deref(), dt)? else {
             return Ok(None);
         };
         self.pending = bundle

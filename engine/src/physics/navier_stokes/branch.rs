@@ -71,13 +71,17 @@ pub struct Branch {
     /// After each perturbed state, the classical step from the history
     /// that ends with it.
     pub targets: Vec<Vec<f64>>,
+    /// The extrapolation residual of each target's step, while the flow
+    /// records them ([`NavierStokes::record_step_residuals`]); else empty.
+    pub residuals: Vec<Vec<f64>>,
 }
 
 impl NavierStokes {
     /// A branch from the committed state at `t`. Step `k` takes the
-    /// classical step's answer, adds the error `error(history, answer)`
-    /// (`history`: the committed vertex states, oldest first; its failure
-    /// ends the branch), sized by `errors` (the residual check,
+    /// classical step's answer, adds the error `error(history, answer,
+    /// residual)` (`history`: the committed vertex states, oldest first;
+    /// `residual`: the step's extrapolation residual, while the flow
+    /// records them; its failure ends the branch), sized by `errors` (the residual check,
     /// [`CheckedStep::try_prediction`], is linear in it), and commits that
     /// state as an accepted prediction would be; the classical answer from
     /// there is the step's target. `t`
@@ -89,7 +93,7 @@ impl NavierStokes {
         t: f64,
         dt: f64,
         errors: BranchErrors,
-        error: impl FnMut(&[Vec<f64>], &[f64]) -> Result<Vec<f64>, StepError>,
+        error: impl FnMut(&[Vec<f64>], &[f64], Option<&[f64]>) -> Result<Vec<f64>, StepError>,
     ) -> Result<Branch, StepError> {
         debug_assert!((t - self.time()).abs() <= 1e-9 * dt, "a branch starts at the committed time");
         let saved = (self.history.clone(), self.force);
@@ -105,7 +109,7 @@ impl NavierStokes {
         mut t: f64,
         dt: f64,
         errors: BranchErrors,
-        mut error: impl FnMut(&[Vec<f64>], &[f64]) -> Result<Vec<f64>, StepError>,
+        mut error: impl FnMut(&[Vec<f64>], &[f64], Option<&[f64]>) -> Result<Vec<f64>, StepError>,
     ) -> Result<Branch, StepError> {
         let mut branch = Branch::default();
         let mut answer = self.classical_answer(t, dt)?;
@@ -115,7 +119,8 @@ impl NavierStokes {
                 .iter()
                 .map(|(_, x)| self.vertex_values(x))
                 .collect();
-            let shape = error(&history, &answer)?;
+            let residual = self.last_step_residual().map(<[f64]>::to_vec);
+            let shape = error(&history, &answer, residual.as_deref())?;
             let shifted = |scale: f64| -> Vec<f64> {
                 answer
                     .iter()
@@ -133,6 +138,9 @@ impl NavierStokes {
             t += dt;
             answer = self.classical_answer(t, dt)?;
             branch.targets.push(answer.clone());
+            if let Some(residual) = self.last_step_residual() {
+                branch.residuals.push(residual.to_vec());
+            }
         }
         Ok(branch)
     }

@@ -130,10 +130,14 @@ pub struct NavierStokes {
     /// How many committed states `history` keeps (at least 2).
     kept_states: usize,
     tried: Option<Tried>,
-    /// The right-hand side of the step system a check assembled (its
-    /// matrix is `matrix`), for the classical step that follows when the
-    /// prediction is rejected; any other assembly or commit drops it.
+    /// The right-hand side of the step system a check (or a predictor's
+    /// extrapolation residual) assembled (its matrix is `matrix`), for the
+    /// checks and the classical step of the same step that follow; any
+    /// other assembly or commit drops it.
     checked: Option<CheckedSystem>,
+    /// Whether classical steps keep their extrapolation residual
+    /// ([`NavierStokes::record_step_residuals`]), and the last one's.
+    step_residuals: (bool, Option<Vec<f64>>),
     force: Option<[f64; 3]>,
     /// The time-step matrix without convection, `a0 M + ν A + B terms`,
     /// for the `a0` and time it was assembled with.
@@ -216,6 +220,7 @@ impl NavierStokes {
             projection: Mutex::new(Cholesky::new()),
             vertex_interpolation: None,
             checked: None,
+            step_residuals: (false, None),
         })
     }
 
@@ -358,6 +363,22 @@ impl NavierStokes {
         fixed.sort_by_key(|&(i, _)| i);
         fixed.dedup_by_key(|&mut (i, _)| i);
         Ok(fixed.into_iter().unzip())
+    }
+
+    /// Sets the boundary values at time `t` in `x`; returns the Dirichlet
+    /// dofs and, per unknown, whether it is one.
+    fn set_boundary_values(
+        &self,
+        x: &mut [f64],
+        t: f64,
+    ) -> Result<(Vec<usize>, Vec<bool>), PhysicsError> {
+        let (dofs, values) = self.dirichlet(t)?;
+        let mut fixed = vec![false; x.len()];
+        for (&i, v) in dofs.iter().zip(values) {
+            x[i] = v;
+            fixed[i] = true;
+        }
+        Ok((dofs, fixed))
     }
 
     /// Assembles the linearised system into `self.matrix` and returns its
@@ -708,28 +729,57 @@ impl NavierStokes {
     /// `self.matrix`, before Dirichlet elimination); returns its right-hand
     /// side.
     fn step_system(&mut self, t: f64, dt: f64) -> Result<Vec<f64>, PhysicsError> {
-        let (_, x_n) = self.history.back().expect("initial state");
-        let bdf2 = self.integrator == Integrator::Bdf2 && self.history.len() >= 2;
+        let star = self.extrapolated(t, dt);
         // Variable-step BDF2: (α u^{n+1} - h) / dt with the extrapolated
         // convecting velocity u* = (1 + ω) u^n - ω u^{n-1}, ω = dt / dt_old.
-        let (alpha, h, star) = if bdf2 {
-            let (t1, x_1) = &self.history[self.history.len() - 2];
-            let w = dt / (t - t1);
-            let h: Vec<f64> = x_n
-                .iter()
-                .zip(x_1)
-                .map(|(a, b)| (1.0 + w) * a - w * w / (1.0 + w) * b)
-                .collect();
-            let star: Vec<f64> = x_n
-                .iter()
-                .zip(x_1)
-                .map(|(a, b)| (1.0 + w) * a - w * b)
-                .collect();
-            ((1.0 + 2.0 * w) / (1.0 + w), h, star)
-        } else {
-            (1.0, x_n.clone(), x_n.clone())
+        let (_, x_n) = self.history.back().expect("initial state");
+        let (alpha, h) = match self.bdf2_ratio(t, dt) {
+            Some(w) => {
+                let (_, x_1) = &self.history[self.history.len() - 2];
+                let h: Vec<f64> = x_n
+                    .iter()
+                    .zip(x_1)
+                    .map(|(a, b)| (1.0 + w) * a - w * w / (1.0 + w) * b)
+                    .collect();
+                ((1.0 + 2.0 * w) / (1.0 + w), h)
+            }
+            None => (1.0, x_n.clone()),
         };
         self.assemble_step(alpha / dt, 1.0 / dt, &h, &star, t + dt)
+    }
+
+    /// The system of the step from `t` by `dt` in `matrix`, and its
+    /// right-hand side: the one a check (or a predictor's extrapolation
+    /// residual) assembled for this step, which nothing has changed since,
+    /// or else assembled now.
+    fn step_rhs(&mut self, t: f64, dt: f64) -> Result<Vec<f64>, PhysicsError> {
+        match self.checked.take().filter(|c| c.t == t && c.dt == dt) {
+            Some(c) => Ok(c.rhs),
+            None => self.step_system(t, dt),
+        }
+    }
+
+    /// `ω = dt / dt_old` of a BDF2 step from `t` by `dt`; `None` for a
+    /// backward-Euler step (the integrator, or the first step).
+    fn bdf2_ratio(&self, t: f64, dt: f64) -> Option<f64> {
+        let bdf2 = self.integrator == Integrator::Bdf2 && self.history.len() >= 2;
+        bdf2.then(|| dt / (t - self.history[self.history.len() - 2].0))
+    }
+
+    /// The committed states extrapolated to `t + dt`: `(1 + ω) xₙ − ω xₙ₋₁`
+    /// for a BDF2 step (its convecting velocity), else `xₙ`.
+    fn extrapolated(&self, t: f64, dt: f64) -> Vec<f64> {
+        let (_, x_n) = self.history.back().expect("initial state");
+        match self.bdf2_ratio(t, dt) {
+            Some(w) => {
+                let (_, x_1) = &self.history[self.history.len() - 2];
+                x_n.iter()
+                    .zip(x_1)
+                    .map(|(a, b)| (1.0 + w) * a - w * b)
+                    .collect()
+            }
+            None => x_n.clone(),
+        }
     }
 
     /// Largest absolute velocity value of `x` (NaN if any is).
@@ -747,11 +797,10 @@ impl NavierStokes {
         dt: f64,
         guess: Vec<f64>,
     ) -> Result<StepReport, StepError> {
-        let checked = self.checked.take().filter(|c| c.t == t && c.dt == dt);
-        let rhs = match checked {
-            Some(c) => c.rhs,
-            None => self.step_system(t, dt)?,
-        };
+        let rhs = self.step_rhs(t, dt)?;
+        if self.step_residuals.0 {
+            self.step_residuals.1 = Some(self.extrapolation_residual(t, dt, &rhs)?);
+        }
         let rows = self.residual_rows(&rhs);
         let mut x = guess;
         let iterations = self.solve_system(rhs, t + dt, &mut x)?;
@@ -798,13 +847,8 @@ impl NavierStokes {
         mut x: Vec<f64>,
         solved: &[usize],
     ) -> Result<StepResidual, PhysicsError> {
-        let rhs = self.step_system(t, dt)?;
-        let (dofs, values) = self.dirichlet(t + dt)?;
-        let mut fixed = vec![false; x.len()];
-        for (&i, v) in dofs.iter().zip(values) {
-            x[i] = v;
-            fixed[i] = true;
-        }
+        let rhs = self.step_rhs(t, dt)?;
+        let (dofs, fixed) = self.set_boundary_values(&mut x, t + dt)?;
         let a = &self.matrix;
         let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
         let mut in_block = vec![false; x.len()];

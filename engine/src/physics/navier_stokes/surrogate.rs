@@ -21,7 +21,7 @@
 //! the edge rows, before, left 0.04–0.05 on the DFG mesh: a floor below
 //! which no prediction could pass.)
 
-use super::NavierStokes;
+use super::{CheckedSystem, NavierStokes};
 use crate::fem::FunctionSpace;
 use crate::physics::PhysicsError;
 use crate::physics::learned_step::CheckedStep;
@@ -196,6 +196,106 @@ impl NavierStokes {
             .collect()
     }
 
+    /// Makes classical steps keep their extrapolation residual
+    /// ([`NavierStokes::last_step_residual`]), for training data: the
+    /// input of a stepper that reads it, paired with the step's answer.
+    pub fn record_step_residuals(&mut self, on: bool) {
+        self.step_residuals = (on, None);
+    }
+
+    /// The extrapolation residual of the last classical step tried (see
+    /// [`CheckedStep::extrapolation_residual`]), while
+    /// [`NavierStokes::record_step_residuals`] is on.
+    pub fn last_step_residual(&self) -> Option<&[f64]> {
+        self.step_residuals.1.as_deref()
+    }
+
+    /// The vertex interpolation and the edge rows, built at first use.
+    fn interpolation(&mut self) -> Result<&(VertexInterpolation, Vec<usize>), PhysicsError> {
+        if self.vertex_interpolation.is_none() {
+            let interpolation = VertexInterpolation::new(self.velocity_space())?;
+            let rows = (0..self.dim())
+                .flat_map(|c| {
+                    let start = self.space.range(0, c).start;
+                    interpolation.edge_dofs().map(move |d| start + d)
+                })
+                .collect();
+            self.vertex_interpolation = Some((interpolation, rows));
+        }
+        Ok(self.vertex_interpolation.as_ref().expect("built above"))
+    }
+
+    /// The residual `b − A x̃` of the step from `t` by `dt` (its system
+    /// assembled into `matrix`, right-hand side `rhs`) at the extrapolated
+    /// state `x̃` (the BDF2 convecting velocity `(1 + ω) xₙ − ω xₙ₋₁` with
+    /// the new boundary values), per mesh vertex in the layout of
+    /// [`NavierStokes::vertex_state`]: the momentum equations tested with
+    /// the vertex's linear hat function (the residual of its P2 vertex row
+    /// plus half of those of the edge midpoints around it, since the hat
+    /// is the P2 vertex function plus half the edge functions) and the
+    /// continuity row of its pressure dof, each times `dt` over the area
+    /// of the cells around the vertex. The mass term dominates the
+    /// momentum equations, so those are about half the extrapolation's
+    /// velocity error near the vertex. Rows boundary conditions set count
+    /// 0.
+    pub(super) fn extrapolation_residual(
+        &mut self,
+        t: f64,
+        dt: f64,
+        rhs: &[f64],
+    ) -> Result<Vec<f64>, PhysicsError> {
+        let x = self.extrapolated(t, dt);
+        self.vertex_residual(x, t, dt, rhs)
+    }
+
+    /// The vertex residual of [`NavierStokes::extrapolation_residual`] at
+    /// the state `x` (its boundary values set here).
+    fn vertex_residual(
+        &mut self,
+        mut x: Vec<f64>,
+        t: f64,
+        dt: f64,
+        rhs: &[f64],
+    ) -> Result<Vec<f64>, PhysicsError> {
+        self.interpolation()?;
+        let (_, fixed) = self.set_boundary_values(&mut x, t + dt)?;
+        let a = &self.matrix;
+        let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
+        let residual = |row: usize| -> f64 {
+            if fixed[row] {
+                return 0.0;
+            }
+            rhs[row] - (ptr[row]..ptr[row + 1]).map(|k| val[k] * x[col[k]]).sum::<f64>()
+        };
+        let (interpolation, _) = self.vertex_interpolation.as_ref().expect("built above");
+        let (d, width) = (self.dim(), self.dim() + 1);
+        let mut out = vec![0.0; self.mesh_points() * width];
+        for c in 0..d {
+            let offset = self.space.offset(0, c);
+            for (dof, site) in interpolation.dofs.iter().enumerate() {
+                let r = residual(offset + dof);
+                match *site {
+                    DofSite::Vertex(n) => out[n * width + c] += r,
+                    DofSite::Edge(a, b) => {
+                        out[a * width + c] += 0.5 * r;
+                        out[b * width + c] += 0.5 * r;
+                    }
+                }
+            }
+        }
+        let q = self.pressure_space();
+        for n in 0..self.mesh_points() {
+            if let Some(i) = q.vertex_dof(n) {
+                out[n * width + d] = residual(self.space.offset(1, 0) + i);
+            }
+        }
+        for (values, area) in out.chunks_mut(width).zip(&interpolation.node_area) {
+            let scale = if *area > 0.0 { dt / area } else { 0.0 };
+            values.iter_mut().for_each(|v| *v *= scale);
+        }
+        Ok(out)
+    }
+
     fn mesh_points(&self) -> usize {
         self.velocity_space().mesh().num_points()
     }
@@ -252,17 +352,8 @@ impl CheckedStep for NavierStokes {
                 self.mesh_points()
             ))));
         }
-        if self.vertex_interpolation.is_none() {
-            let interpolation = VertexInterpolation::new(self.velocity_space())?;
-            let rows = (0..self.dim())
-                .flat_map(|c| {
-                    let start = self.space.range(0, c).start;
-                    interpolation.edge_dofs().map(move |d| start + d)
-                })
-                .collect();
-            self.vertex_interpolation = Some((interpolation, rows));
-        }
-        let (interpolation, edge_rows) = self.vertex_interpolation.take().expect("set above");
+        self.interpolation()?;
+        let (interpolation, edge_rows) = self.vertex_interpolation.take().expect("built above");
         let x = self.state_from_vertices(&interpolation, predicted);
         let residual = self.try_completed_state(t, dt, x, &edge_rows);
         self.vertex_interpolation = Some((interpolation, edge_rows));
@@ -275,6 +366,13 @@ impl CheckedStep for NavierStokes {
             fallback: None,
         };
         Ok((residual, report))
+    }
+
+    fn extrapolation_residual(&mut self, t: f64, dt: f64) -> Result<Vec<f64>, StepError> {
+        let rhs = self.step_rhs(t, dt)?;
+        let residual = NavierStokes::extrapolation_residual(self, t, dt, &rhs)?;
+        self.checked = Some(CheckedSystem { t, dt, rhs });
+        Ok(residual)
     }
 
     fn fallback(&mut self, t: f64, dt: f64) -> Result<StepReport, StepError> {
