@@ -688,6 +688,27 @@ fn a_registered_stepper_kind_runs_from_a_case_file() {
         rows[2..].iter().all(|r| (r[1] <= 0.5) == (r[2] == 1.0)),
         "accepted exactly up to the tolerance: {csv}"
     );
+    // The summary's residuals after an accepted step and after a classical
+    // one are the means of the rows that follow each.
+    let mean_after = |accepted: bool| {
+        let after: Vec<f64> = rows
+            .windows(2)
+            .filter(|w| (w[0][2] == 1.0) == accepted && w[1][1].is_finite())
+            .map(|w| w[1][1])
+            .collect();
+        after.iter().sum::<f64>() / after.len() as f64
+    };
+    for (accepted, key) in [
+        (true, "residual_after_accepted_mean"),
+        (false, "residual_after_classical_mean"),
+    ] {
+        let summary = stepper[key].as_f64().unwrap();
+        let expected = mean_after(accepted);
+        assert!(
+            (summary - expected).abs() < 1e-6 * expected,
+            "{key}: {summary} vs {expected}"
+        );
+    }
     assert!(dir.path().join("extrapolation/stepper.png").exists());
     // In bundles of three: extrapolating two steps ahead through the
     // states is extrapolating one step through them and the accepted

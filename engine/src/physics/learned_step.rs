@@ -230,6 +230,12 @@ pub struct LearnedStepStats {
     /// Linear-solver iterations of the other classical steps (started
     /// from the current state).
     pub classical_iterations: usize,
+    /// Sum and count of the (finite) residuals of predictions right after
+    /// an accepted step, whose history holds the accepted state's error.
+    pub after_accepted: (f64, usize),
+    /// The same after a classical step (a fallback or before the learned
+    /// steps): the predictor's own error, from classical states.
+    pub after_classical: (f64, usize),
 }
 
 impl LearnedStepStats {
@@ -254,6 +260,8 @@ impl LearnedStepStats {
             "iterations_per_fallback": per(self.fallback_iterations as f64, self.fallbacks),
             "iterations_per_classical_step":
                 per(self.classical_iterations as f64, self.classical_steps),
+            "residual_after_accepted_mean": per(self.after_accepted.0, self.after_accepted.1),
+            "residual_after_classical_mean": per(self.after_classical.0, self.after_classical.1),
         })
     }
 }
@@ -400,6 +408,14 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
         let predicted = Instant::now();
         let (residual, report) = self.model.try_prediction(t, dt, &next)?;
         let accepted = residual <= self.tolerance;
+        let history = match self.last {
+            Some(StepOutcome { accepted: true, .. }) => &mut self.stats.after_accepted,
+            _ => &mut self.stats.after_classical,
+        };
+        if residual.is_finite() {
+            history.0 += residual;
+            history.1 += 1;
+        }
         self.last = Some(StepOutcome { residual, accepted });
         let stats = &mut self.stats;
         stats.predict_seconds += (predicted - started).as_secs_f64();
@@ -471,6 +487,17 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
                 t.classical_iterations as f64,
             ],
         );
+        let last_accepted = self.last.is_some_and(|l| l.accepted);
+        s.push(
+            "history_stats",
+            vec![
+                t.after_accepted.0,
+                t.after_accepted.1 as f64,
+                t.after_classical.0,
+                t.after_classical.1 as f64,
+                f64::from(u8::from(last_accepted)),
+            ],
+        );
         Some(s)
     }
 
@@ -505,7 +532,18 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
             fallback_solve_seconds: v[10],
             fallback_iterations: v[11] as usize,
             classical_iterations: v[12] as usize,
+            after_accepted: (0.0, 0),
+            after_classical: (0.0, 0),
         };
+        // Checkpoints from before session 22 have no history statistics.
+        if let Some(h) = snapshot.find("history_stats").filter(|h| h.len() == 5) {
+            self.stats.after_accepted = (h[0], h[1] as usize);
+            self.stats.after_classical = (h[2], h[3] as usize);
+            self.last = Some(StepOutcome {
+                residual: f64::NAN,
+                accepted: h[4] == 1.0,
+            });
+        }
         Ok(())
     }
 }
