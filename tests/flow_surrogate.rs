@@ -17,6 +17,10 @@ use pde_engine::physics::navier_stokes::{BranchErrors, FlowBoundary, NavierStoke
 use pde_engine::physics::{PhysicsError, Snapshot, StepError, Stepper};
 use pde_mesh::{generate, CellKind};
 
+#[path = "common/dfg.rs"]
+mod dfg;
+use dfg::dfg_channel;
+
 const DT: f64 = 0.02;
 const STEPS: usize = 15;
 
@@ -362,25 +366,6 @@ fn a_checkpoint_keeps_the_rest_of_the_bundle() {
     restored.restore(&old).unwrap();
     restored.try_step(DT, DT).unwrap();
     assert_eq!(calls.get(), 1);
-}
-
-/// The DFG 2D-2 channel (Re = 100) on the linear level-1 mesh learned
-/// steppers are trained on.
-fn dfg_channel() -> NavierStokes {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../meshes/dfg_cylinder_l1_p1.msh"
-    );
-    let mesh = Arc::new(pde_mesh::io::gmsh::read(path).unwrap());
-    let mut ns = NavierStokes::new(mesh, 0.001, Box::new(SparseLu::new())).unwrap();
-    let inflow = Arc::new(|x: [f64; 3], _: f64| {
-        [4.0 * 1.5 * x[1] * (0.41 - x[1]) / (0.41 * 0.41), 0.0, 0.0]
-    });
-    ns.set_boundary("inlet", FlowBoundary::Velocity(inflow));
-    ns.set_boundary("walls", FlowBoundary::NoSlip);
-    ns.set_boundary("cylinder", FlowBoundary::NoSlip);
-    ns.set_boundary("outlet", FlowBoundary::DoNothing);
-    ns
 }
 
 /// A predictor with a window waits for its states: from the start of a
