@@ -244,20 +244,8 @@ impl NavierStokes {
         dt: f64,
         rhs: &[f64],
     ) -> Result<Vec<f64>, PhysicsError> {
-        let x = self.extrapolated(t, dt);
-        self.vertex_residual(x, t, dt, rhs)
-    }
-
-    /// The vertex residual of [`NavierStokes::extrapolation_residual`] at
-    /// the state `x` (its boundary values set here).
-    fn vertex_residual(
-        &mut self,
-        mut x: Vec<f64>,
-        t: f64,
-        dt: f64,
-        rhs: &[f64],
-    ) -> Result<Vec<f64>, PhysicsError> {
         self.interpolation()?;
+        let mut x = self.extrapolated(t, dt);
         let (_, fixed) = self.set_boundary_values(&mut x, t + dt)?;
         let a = &self.matrix;
         let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
