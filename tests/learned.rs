@@ -285,6 +285,17 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         !refused.status.success() && message.contains("no step residual"),
         "{message}"
     );
+    // BDF2's base (`window_inputs: bdf2`) is for a window of two only.
+    let refused = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
+        .args(["train", "stepper"])
+        .arg(config(10, "bdf2", "window: 3\nwindow_inputs: bdf2\n"))
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && message.contains("BDF2's base reads a window of 2"),
+        "{message}"
+    );
 
     // The models in a case: the held-out cylinder's mesh and inflow.
     let held_out = &trajectories[3];

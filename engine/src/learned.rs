@@ -31,7 +31,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use pde_learned::gnn::GnnConfig;
 use pde_learned::graph::MeshGraph;
-use pde_learned::stepper::{LearnedStepper, StepperConfig};
+use pde_learned::stepper::{LearnedStepper, StepperConfig, WindowInputs};
 use pde_learned::tch::{Device, Tensor};
 use pde_learned::tensors::{matrix, GraphTensors};
 use pde_learned::train::{
@@ -154,6 +154,13 @@ pub struct TrainStepperConfig {
     /// than one it predicts the correction to their extrapolation.
     #[serde(default = "one")]
     pub window: usize,
+    /// How the network sees a window of two or more states:
+    /// `backward_differences` (the default: the current state and its
+    /// backward differences, correcting the polynomial extrapolation) or
+    /// `bdf2` (window 2: the current state alone, correcting BDF2's mass
+    /// terms `(4 x_n − x_{n−1}) / 3`; see [`WindowInputs::Bdf2`]).
+    #[serde(default)]
+    pub window_inputs: Option<WindowInputs>,
     /// Successive steps one forward pass predicts (temporal bundling, 1 to
     /// 16, default 1): the network's cost per step shrinks by as much,
     /// and every step is still checked when a run takes it.
@@ -256,6 +263,10 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
         step_residual: config.step_residual,
     }
     .with_window(config.window);
+    let stepper = StepperConfig {
+        window_inputs: config.window_inputs.or(stepper.window_inputs),
+        ..stepper
+    };
     stepper
         .validate()
         .with_context(|| format!("{}: window and bundle", path.display()))?;

@@ -80,6 +80,14 @@ pub enum WindowInputs {
     /// inputs. (Models that saw the changes between successive states
     /// instead had to cancel them against each other to find it.)
     BackwardDifferences,
+    /// The current state alone (a window of two): the network predicts the
+    /// correction to `(4 x_n − x_{n−1}) / 3`, the part of the BDF2 step
+    /// that its mass terms make, i.e. `2/3 dt` times the time derivative
+    /// the step solves for. An error in the history then moves the
+    /// prediction by BDF2's own weights (4/3 of an error in `x_n`, −1/3 of
+    /// one in `x_{n−1}`) and by what the network makes of it as a state,
+    /// not by the twice that linear extrapolation through `∇x_n` would.
+    Bdf2,
 }
 
 fn window_default() -> usize {
@@ -105,7 +113,29 @@ impl StepperConfig {
     /// and the one-hot node type.
     fn node_inputs(&self) -> i64 {
         let residual = usize::from(self.step_residual);
-        (self.fields.len() * (self.window + residual) + self.type_groups.len() + 1) as i64
+        (self.fields.len() * (self.state_columns() + residual) + self.type_groups.len() + 1) as i64
+    }
+
+    /// How many state-sized columns of the window the network reads: the
+    /// current state and its backward differences, or the current state
+    /// alone ([`WindowInputs::Bdf2`]).
+    fn state_columns(&self) -> usize {
+        match self.window_inputs {
+            Some(WindowInputs::Bdf2) => 1,
+            _ => self.window,
+        }
+    }
+
+    /// The weights `w` (oldest state first) of the base `Σ w_j x_j` the
+    /// network's correction is added to, `ahead` steps after the window:
+    /// the polynomial extrapolation through the window
+    /// ([`extrapolation::weights_ahead`]), or BDF2's mass terms
+    /// ([`WindowInputs::Bdf2`], one step ahead).
+    pub fn base_weights(&self, ahead: usize) -> Vec<f64> {
+        match self.window_inputs {
+            Some(WindowInputs::Bdf2) => vec![-1.0 / 3.0, 4.0 / 3.0],
+            _ => extrapolation::weights_ahead(self.window, ahead),
+        }
     }
 
     /// Values per node of the network's output: the fields at each step of
@@ -137,16 +167,32 @@ impl StepperConfig {
                 self.window
             )));
         }
+        if self.window == 1 && self.window_inputs.is_some() {
+            return Err(LearnedError::Shape(
+                "window 1: `window_inputs` is for a window of two or more states".into(),
+            ));
+        }
+        if self.window_inputs == Some(WindowInputs::Bdf2) && (self.window, self.bundle) != (2, 1) {
+            return Err(LearnedError::Shape(format!(
+                "window {}, bundle {}: a model on BDF2's base reads a window of 2 and \
+                 predicts one step per forward pass",
+                self.window, self.bundle
+            )));
+        }
         Ok(())
     }
 }
 
 /// `Σ w_j x_j` over a window of states: their extrapolation `ahead` steps
-/// ahead (what the model corrects at that step of its bundle).
+/// ahead.
 pub(crate) fn extrapolate(states: &[&Tensor], ahead: usize) -> Tensor {
-    let weights = extrapolation::weights_ahead(states.len(), ahead);
+    combine(states, &extrapolation::weights_ahead(states.len(), ahead))
+}
+
+/// `Σ w_j x_j` over a window of states.
+fn combine(states: &[&Tensor], weights: &[f64]) -> Tensor {
     let mut sum = states[0] * weights[0];
-    for (x, w) in states.iter().zip(&weights).skip(1) {
+    for (x, w) in states.iter().zip(weights).skip(1) {
         sum += *x * *w;
     }
     sum
@@ -207,12 +253,18 @@ impl LearnedStepper {
         self.config.bundle
     }
 
-    /// The extrapolations the bundle's corrections `correction` (`[N,
-    /// bundle × fields]`) are added to, and so the states it predicts.
+    /// The base the network corrects `ahead` steps after the window
+    /// ([`StepperConfig::base_weights`]).
+    fn base(&self, states: &[&Tensor], ahead: usize) -> Tensor {
+        combine(states, &self.config.base_weights(ahead))
+    }
+
+    /// The bases the bundle's corrections `correction` (`[N, bundle ×
+    /// fields]`) are added to, and so the states it predicts.
     fn corrected(&self, states: &[&Tensor], correction: &Tensor) -> Vec<Tensor> {
         let fields = self.config.fields.len() as i64;
         (0..self.config.bundle)
-            .map(|k| extrapolate(states, k + 1) + correction.narrow(1, k as i64 * fields, fields))
+            .map(|k| self.base(states, k + 1) + correction.narrow(1, k as i64 * fields, fields))
             .collect()
     }
 
@@ -268,12 +320,18 @@ impl LearnedStepper {
     }
 
     /// The network's node inputs: the current state, its backward
-    /// differences `∇x_n, ∇²x_n, …` through the window, the step residual
-    /// (for a model that reads it), the node types.
-    fn node_inputs(graph: &GraphTensors, states: &[&Tensor], residual: Option<&Tensor>) -> Tensor {
+    /// differences `∇x_n, ∇²x_n, …` through the window (unless it reads the
+    /// current state alone), the step residual (for a model that reads it),
+    /// the node types.
+    fn node_inputs(
+        &self,
+        graph: &GraphTensors,
+        states: &[&Tensor],
+        residual: Option<&Tensor>,
+    ) -> Tensor {
         let mut columns: Vec<Tensor> = vec![states[states.len() - 1].shallow_clone()];
         let mut level: Vec<Tensor> = states.iter().map(|x| x.shallow_clone()).collect();
-        while level.len() > 1 {
+        while level.len() > 1 && columns.len() < self.config.state_columns() {
             level = level.windows(2).map(|pair| &pair[1] - &pair[0]).collect();
             columns.push(level[level.len() - 1].shallow_clone());
         }
@@ -289,7 +347,7 @@ impl LearnedStepper {
         states: &[&Tensor],
         residual: Option<&Tensor>,
     ) -> Tensor {
-        let nodes = Self::node_inputs(graph, states, residual);
+        let nodes = self.node_inputs(graph, states, residual);
         self.net.forward(
             &self.norms.node.normalize(&nodes),
             &self.norms.edge.normalize(&graph.edge_features),
@@ -340,7 +398,10 @@ impl LearnedStepper {
                 .collect(),
             fields: self.config.fields.len(),
             window: self.config.window,
-            bundle: self.config.bundle,
+            state_columns: self.config.state_columns(),
+            base_weights: (1..=self.config.bundle)
+                .map(|k| self.config.base_weights(k))
+                .collect(),
             step_residual: self.config.step_residual,
         })
     }
@@ -394,14 +455,14 @@ impl LearnedStepper {
         let mask = mask.to_kind(Kind::Float);
         let (targets, weights): (Vec<Tensor>, Vec<Tensor>) = (0..bundle)
             .map(|k| match next.get(k) {
-                Some(x) => (*x - extrapolate(&noisy, k + 1), mask.shallow_clone()),
+                Some(x) => (*x - self.base(&noisy, k + 1), mask.shallow_clone()),
                 None => (mask.zeros_like(), mask.zeros_like()),
             })
             .unzip();
         let (target, weight) = (Tensor::cat(&targets, 1), Tensor::cat(&weights, 1));
         if accumulate && next.len() == bundle {
             self.norms.accumulate(
-                &Self::node_inputs(graph, &noisy, residual),
+                &self.node_inputs(graph, &noisy, residual),
                 &graph.edge_features,
                 &target,
             );
@@ -447,7 +508,10 @@ pub struct FusedStepper {
     edges: Vec<f32>,
     fields: usize,
     window: usize,
-    bundle: usize,
+    /// [`StepperConfig::state_columns`].
+    state_columns: usize,
+    /// [`StepperConfig::base_weights`] of each step of the bundle.
+    base_weights: Vec<Vec<f64>>,
     step_residual: bool,
 }
 
@@ -515,14 +579,14 @@ impl FusedStepper {
             .map(|x| x.iter().map(|&v| v as f32).collect())
             .collect();
         let mut differences = Vec::with_capacity(self.window - 1);
-        while level.len() > 1 {
+        while level.len() > 1 && differences.len() + 1 < self.state_columns {
             level = level
                 .windows(2)
                 .map(|pair| pair[1].iter().zip(&pair[0]).map(|(a, b)| a - b).collect())
                 .collect();
             differences.push(level[level.len() - 1].clone());
         }
-        let columns = self.window + usize::from(self.step_residual);
+        let columns = self.state_columns + usize::from(self.step_residual);
         let mut inputs = Vec::with_capacity(nodes * (width * columns + types));
         for (n, t) in self.node_types.chunks_exact(types).enumerate() {
             let row = n * width..(n + 1) * width;
@@ -538,15 +602,17 @@ impl FusedStepper {
         let correction = self
             .network
             .forward(&self.receivers, &inputs, &self.edges)?;
-        let outputs = width * self.bundle;
-        Ok((0..self.bundle)
-            .map(|k| {
-                let weights = extrapolation::weights_ahead(self.window, k + 1);
+        let outputs = width * self.base_weights.len();
+        Ok(self
+            .base_weights
+            .iter()
+            .enumerate()
+            .map(|(k, weights)| {
                 (0..nodes * width)
                     .map(|i| {
                         let base: f32 = states
                             .iter()
-                            .zip(&weights)
+                            .zip(weights)
                             .map(|(s, &w)| s[i] as f32 * w as f32)
                             .sum();
                         let (n, field) = (i / width, i % width);

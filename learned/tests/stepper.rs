@@ -7,8 +7,8 @@
 //! seen; saved and loaded, it predicts the same.
 
 use pde_learned::graph::MeshGraph;
-use pde_learned::stepper::{LearnedStepper, StepperConfig};
-use pde_learned::tch::{Device, Tensor};
+use pde_learned::stepper::{LearnedStepper, StepperConfig, WindowInputs};
+use pde_learned::tch::{Device, Kind, Tensor};
 use pde_learned::tensors::{matrix, values, GraphTensors};
 use pde_learned::train::{
     checkpoint_step, one_step_rmse, read_loss_log, train, TrainConfig, Trajectory,
@@ -174,14 +174,19 @@ fn a_fused_stepper_predicts_what_libtorch_predicts() {
     let graph = MeshGraph::from_mesh(&mesh, &["left", "right", "bottom", "top"]).unwrap();
     let held_out = trajectory(11, 20, 4);
     let states = held_out.states;
-    for (window, bundle, residual) in [
-        (1, 1, false),
-        (2, 1, false),
-        (4, 1, false),
-        (2, 3, false),
-        (2, 1, true),
+    for (window, bundle, residual, bdf2) in [
+        (1, 1, false, false),
+        (2, 1, false, false),
+        (4, 1, false, false),
+        (2, 3, false, false),
+        (2, 1, true, false),
+        (2, 1, false, true),
+        (2, 1, true, true),
     ] {
         let mut narrow = config().with_window(window);
+        if bdf2 {
+            narrow.window_inputs = Some(WindowInputs::Bdf2);
+        }
         narrow.gnn.latent = 16;
         narrow.bundle = bundle;
         narrow.step_residual = residual;
@@ -451,4 +456,57 @@ fn a_window_outside_its_range_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("earlier version"), "{err}");
+    // BDF2's base takes a window of 2 and one step per pass.
+    for (window, bundle) in [(3, 1), (2, 2)] {
+        let mut bad = config().with_window(window);
+        bad.window_inputs = Some(WindowInputs::Bdf2);
+        bad.bundle = bundle;
+        let model = LearnedStepper::new(bad, Device::Cpu);
+        let states: Vec<&Tensor> = t.states.iter().take(window).collect();
+        let err = model
+            .predict(&t.graph, &states, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("BDF2's base"), "{err}");
+    }
+    // A window of one has no window inputs to choose.
+    let mut single = config();
+    single.window_inputs = Some(WindowInputs::BackwardDifferences);
+    let model = LearnedStepper::new(single, Device::Cpu);
+    let err = model
+        .predict(&t.graph, &[&t.states[0]], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`window_inputs`"), "{err}");
+}
+
+/// On BDF2's base the network reads the current state alone, and an
+/// untrained network (its output denormalised to about zero) predicts
+/// `(4 x_n − x_{n−1}) / 3`: the older state enters through the base only.
+#[test]
+fn a_bdf2_model_corrects_the_mass_terms_of_bdf2() {
+    let _serial = seeded();
+    let t = trajectory(6, 3, 4);
+    let mut bdf2 = config().with_window(2);
+    bdf2.window_inputs = Some(WindowInputs::Bdf2);
+    bdf2.gnn.latent = 16;
+    let model = LearnedStepper::new(bdf2, Device::Cpu);
+    // Zero weights in the decoder's last layer: no correction at all.
+    pde_learned::tch::no_grad(|| {
+        for (name, mut tensor) in model.vs.variables() {
+            if name.contains("decoder") {
+                let _ = tensor.zero_();
+            }
+        }
+    });
+    let states: Vec<&Tensor> = t.states.iter().take(2).collect();
+    let predicted = &model.predict(&t.graph, &states, None).unwrap()[0];
+    let expected = (states[1] * 4.0 - states[0]) / 3.0;
+    let difference = (predicted - &expected).abs().max().double_value(&[]);
+    assert!(difference < 1e-6, "{difference}");
+    // Changing the older state moves the prediction by −1/3 of it.
+    let older = states[0] + 0.3;
+    let moved = &model.predict(&t.graph, &[&older, states[1]], None).unwrap()[0];
+    let shift = (moved - predicted).mean(Kind::Float).double_value(&[]);
+    assert!((shift + 0.1).abs() < 1e-6, "{shift}");
 }
