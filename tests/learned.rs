@@ -32,6 +32,17 @@ fn run(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `pde-engine train stepper CONFIG`, which must fail: its error message.
+fn train_refusal(config: &Path) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
+        .args(["train", "stepper"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{} was not refused", config.display());
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// `generate flows` into `dir/output`: small cylinder flows (one held out)
 /// with the keys `keys` (count, seed, steps) and solver-in-the-loop
 /// branches `{branches}`.
@@ -232,15 +243,8 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
             .replace("latent: 32", "latent: 16"),
     )
     .unwrap();
-    let refused = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
-        .args(["train", "stepper", other.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        !refused.status.success() && message.contains("initial_model"),
-        "{message}"
-    );
+    let message = train_refusal(&other);
+    assert!(message.contains("initial_model"), "{message}");
 
     // Rollouts of 10 steps on the held-out geometry: the model beats both
     // baselines; the control (the same network, normalisers fitted, no
@@ -274,26 +278,13 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
         index.replace("\"residuals\": true", "\"residuals\": false"),
     )
     .unwrap();
-    let refused = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
-        .args(["train", "stepper"])
-        .arg(config(10, "refused", residual_keys))
-        .output()
-        .unwrap();
+    let message = train_refusal(&config(10, "refused", residual_keys));
     std::fs::write(&without, index).unwrap();
-    let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        !refused.status.success() && message.contains("no step residual"),
-        "{message}"
-    );
+    assert!(message.contains("no step residual"), "{message}");
     // BDF2's base (`window_inputs: bdf2`) is for a window of two only.
-    let refused = Command::new(env!("CARGO_BIN_EXE_pde-engine"))
-        .args(["train", "stepper"])
-        .arg(config(10, "bdf2", "window: 3\nwindow_inputs: bdf2\n"))
-        .output()
-        .unwrap();
-    let message = String::from_utf8_lossy(&refused.stderr);
+    let message = train_refusal(&config(10, "bdf2", "window: 3\nwindow_inputs: bdf2\n"));
     assert!(
-        !refused.status.success() && message.contains("BDF2's base reads a window of 2"),
+        message.contains("BDF2's base reads a window of 2"),
         "{message}"
     );
 

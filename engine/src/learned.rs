@@ -252,7 +252,7 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
     let training = load_split(&index, &data_dir, Split::Train, device)?;
     let test = load_split(&index, &data_dir, Split::Test, device)?;
     let start = first_step(config.resume, &out, config.training.seed)?;
-    let stepper = StepperConfig {
+    let mut stepper = StepperConfig {
         fields: index.fields.clone(),
         type_groups: index.type_groups.clone(),
         gnn: config.model.clone(),
@@ -263,10 +263,9 @@ pub fn train_stepper(path: &Path, progress: bool) -> Result<serde_json::Value> {
         step_residual: config.step_residual,
     }
     .with_window(config.window);
-    let stepper = StepperConfig {
-        window_inputs: config.window_inputs.or(stepper.window_inputs),
-        ..stepper
-    };
+    if let Some(inputs) = config.window_inputs {
+        stepper.window_inputs = Some(inputs);
+    }
     stepper
         .validate()
         .with_context(|| format!("{}: window and bundle", path.display()))?;

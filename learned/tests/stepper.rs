@@ -480,8 +480,8 @@ fn a_window_outside_its_range_is_refused() {
     assert!(err.contains("`window_inputs`"), "{err}");
 }
 
-/// On BDF2's base the network reads the current state alone, and an
-/// untrained network (its output denormalised to about zero) predicts
+/// On BDF2's base the network reads the current state alone, and a
+/// network whose decoder is zeroed (no correction) predicts
 /// `(4 x_n − x_{n−1}) / 3`: the older state enters through the base only.
 #[test]
 fn a_bdf2_model_corrects_the_mass_terms_of_bdf2() {
@@ -491,7 +491,7 @@ fn a_bdf2_model_corrects_the_mass_terms_of_bdf2() {
     bdf2.window_inputs = Some(WindowInputs::Bdf2);
     bdf2.gnn.latent = 16;
     let model = LearnedStepper::new(bdf2, Device::Cpu);
-    // Zero weights in the decoder's last layer: no correction at all.
+    // Every decoder weight zero: no correction at all.
     pde_learned::tch::no_grad(|| {
         for (name, mut tensor) in model.vs.variables() {
             if name.contains("decoder") {
