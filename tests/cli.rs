@@ -907,6 +907,10 @@ fn check_refuses_what_the_run_would_refuse() {
             "solver.preconditioner: omega is 1.5; expected a number in (0, 1]",
         ),
         (
+            format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nstepper: {{kind: extrapolation, window: 2, correction: magic}}\n"),
+            "line 6 column 55: unknown variant `magic`, expected one of none, projection, stokes",
+        ),
+        (
             format!("{square}physics:\n  heat: {{}}\ntime: {{end: 1, dt: 0.1}}\nsolver: {{kind: pardiso}}\n"),
             "line 6 column 16: unknown variant `pardiso`, expected one of cholesky, lu, lagged_lu, cg, gmres, bicgstab",
         ),

@@ -98,7 +98,7 @@ struct CaseStepper<'a> {
 }
 
 impl LearnedFlowStep for CaseStepper<'_> {
-    fn wrap(&self, flow: FlowWithScalar) -> Result<LearnedStep<FlowWithScalar>> {
+    fn wrap(&self, mut flow: FlowWithScalar) -> Result<LearnedStep<FlowWithScalar>> {
         let build = stepper_kinds()
             .iter()
             .find(|e| e.name == self.spec.kind)
@@ -107,6 +107,7 @@ impl LearnedFlowStep for CaseStepper<'_> {
         let predictor = build(self.spec, self.base, &flow.flow, self.time.dt)?;
         let from = self.spec.from.unwrap_or(self.time.start);
         let tolerance = self.spec.residual_tolerance;
+        flow.flow.set_prediction_correction(self.spec.correction);
         Ok(LearnedStep::new(flow, predictor, from, tolerance))
     }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::Case;
 use crate::physics::checks::{check_group, is_positive};
 use crate::physics::learned_step::{Extrapolation, Predictor};
-use crate::physics::navier_stokes::NavierStokes;
+use crate::physics::navier_stokes::{NavierStokes, PredictionCorrection};
 use crate::physics::Physics;
 use pde_learned::extrapolation::{MAX_BUNDLE, MAX_WINDOW};
 
@@ -163,6 +163,7 @@ pub(crate) fn model_predictor(
         residual_correction: None,
         from: None,
         residual_tolerance: residual_tolerance_default(),
+        correction: PredictionCorrection::None,
         device: DeviceKind::Cpu,
         type_groups: None,
         baseline: false,
@@ -301,6 +302,12 @@ pub struct StepperSpec {
     /// Default 0.01.
     #[serde(default = "residual_tolerance_default")]
     pub residual_tolerance: f64,
+    /// What is done to each prediction before the check judges it: `none`
+    /// (default), `projection` (onto the discretely divergence-free
+    /// velocities) or `stokes` (one correction of its residual by the
+    /// step's Stokes operator; [`PredictionCorrection`]).
+    #[serde(default)]
+    pub correction: PredictionCorrection,
     /// `cpu` (default) or `cuda`.
     #[serde(default)]
     pub device: DeviceKind,

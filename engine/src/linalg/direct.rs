@@ -204,6 +204,59 @@ impl SparseLu {
     }
 }
 
+/// The LU factor of one matrix kept for many solves with it (a constant
+/// operator), without [`SparseLu`]'s comparison of each matrix it is
+/// given with the one it factorised.
+///
+/// ```
+/// use pde_engine::linalg::direct::LuFactor;
+/// use pde_engine::linalg::zeros_with_pattern;
+/// use pde_mesh::Csr;
+/// let pattern = Csr { offsets: vec![0, 2, 4], indices: vec![0, 1, 0, 1] };
+/// let mut a = zeros_with_pattern(pattern);
+/// a.val_mut().copy_from_slice(&[4.0, 1.0, 2.0, 3.0]);
+/// let lu = LuFactor::new(&a).unwrap();
+/// let mut x = vec![0.0; 2];
+/// lu.solve(&[5.0, 5.0], &mut x).unwrap();
+/// assert!((x[0] - 1.0).abs() < 1e-14 && (x[1] - 1.0).abs() < 1e-14);
+/// assert!(lu.solve(&[5.0], &mut x).is_err());
+/// ```
+pub struct LuFactor {
+    lu: Arc<Lu<usize, f64>>,
+    rows: usize,
+}
+
+impl LuFactor {
+    /// Factorises `a` (square, non-singular).
+    pub fn new(a: &SparseMatrix) -> Result<Self, SolverError> {
+        if a.nrows() != a.ncols() {
+            return Err(SolverError::Dimension(format!(
+                "a {}x{} matrix has no LU factor",
+                a.nrows(),
+                a.ncols()
+            )));
+        }
+        let lu = SparseLu::new().factor(a)?;
+        Ok(LuFactor {
+            lu,
+            rows: a.nrows(),
+        })
+    }
+
+    /// `x = A⁻¹ b`.
+    pub fn solve(&self, b: &[f64], x: &mut [f64]) -> Result<(), SolverError> {
+        if b.len() != self.rows || x.len() != self.rows {
+            return Err(SolverError::Dimension(format!(
+                "a factor of {} rows, right-hand side {}, solution {}",
+                self.rows,
+                b.len(),
+                x.len()
+            )));
+        }
+        solve_with(&self.lu, b, x)
+    }
+}
+
 /// `x = A^{-1} b` with the factor of `A^T` (see [`SparseLu`]).
 fn solve_with(lu: &Lu<usize, f64>, b: &[f64], x: &mut [f64]) -> Result<(), SolverError> {
     x.copy_from_slice(b);

@@ -16,11 +16,13 @@
 //!   is far more accurate than integrating the stress over the boundary.
 
 mod branch;
+mod correction;
 mod forces;
 mod spec;
 mod surrogate;
 
 pub use branch::{Branch, BranchErrors};
+pub use correction::PredictionCorrection;
 pub use forces::ForcesSpec;
 pub use spec::{
     CarriedScalarSpec, FlowBoundarySpec, FlowSpec, NavierStokesSpec, NewtonSpec, StokesSpec,
@@ -152,6 +154,10 @@ pub struct NavierStokes {
     /// How vertex values (of a predicted step) become the velocity dofs,
     /// and the rows of the edge-midpoint velocity dofs; built at first use.
     vertex_interpolation: Option<(surrogate::VertexInterpolation, Vec<usize>)>,
+    /// What is done to predicted states before the check.
+    correction: PredictionCorrection,
+    /// The factorised Stokes operator of the correction, built at first use.
+    stokes: Option<correction::StokesOperator>,
 }
 
 /// Quadrature degree: exact for the convection term `(w·∇u)·v` of P2 on
@@ -219,6 +225,8 @@ impl NavierStokes {
             convection_positions,
             projection: Mutex::new(Cholesky::new()),
             vertex_interpolation: None,
+            correction: PredictionCorrection::None,
+            stokes: None,
             checked: None,
             step_residuals: (false, None),
         })
@@ -839,7 +847,8 @@ impl NavierStokes {
     /// Gauss–Seidel sweeps over these rows instead stalled where convection
     /// dominates and left exact vertex values a residual of 0.04–0.05 on
     /// the DFG mesh, measured.) If the solve fails (a NaN prediction), `x`
-    /// is judged as it is.
+    /// is judged as it is. Then the prediction correction
+    /// ([`NavierStokes::set_prediction_correction`]) is applied.
     pub(super) fn try_completed_state(
         &mut self,
         t: f64,
@@ -883,6 +892,9 @@ impl NavierStokes {
                 }
             }
         }
+        self.correct_prediction(&mut x, &rhs, &dofs, &fixed)?;
+        let a = &self.matrix;
+        let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
         // Squared norms of the residual of `x` and of its scale (the sum
         // of the magnitudes of its terms), [momentum, continuity].
         let split = self.pressure_offset();
@@ -1067,12 +1079,16 @@ impl Model for NavierStokes {
     }
 
     fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut summary = serde_json::json!({
             "model": self.name(),
             "elements": "Taylor-Hood P2/P1",
             "unknowns": self.space.num_dofs(),
             "nu": self.nu,
             "integrator": format!("{:?}", self.integrator),
-        })
+        });
+        if self.correction != PredictionCorrection::None {
+            summary["prediction_correction"] = self.correction.name().into();
+        }
+        summary
     }
 }
