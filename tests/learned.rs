@@ -221,6 +221,24 @@ fn a_small_gnn_trained_on_generated_flows_beats_persistence() {
     assert!(mil.iter().all(|&(p, a)| p.min(a) < 1e-5), "{mil:?}");
     assert!(mil.iter().any(|&(p, a)| p < 1e-5 && a > 1e-3), "{mil:?}");
     assert!(mix.iter().all(|&(p, a)| p.min(a) > 1e-5), "{mix:?}");
+    // With the runs' prediction correction, an accepted step commits the
+    // corrected prediction: neither the model's nor the classical answer.
+    generate_flows(
+        dir.path(),
+        "data_mil_stokes",
+        "count: 2\nseed: 4\nsteps: 12",
+        "every: 5, length: 2, residual: 0.5, model: model, correction: stokes",
+    );
+    let corrected = first_states(&dir.path().join("data_mil_stokes"), &model_dir);
+    eprintln!("in the loop with the stokes correction: {corrected:?}");
+    assert!(
+        corrected.iter().all(|&(p, a)| a < 1e-5 || p > 1e-4),
+        "{corrected:?}"
+    );
+    assert!(
+        corrected.iter().any(|&(p, a)| p > 1e-4 && a > 1e-3),
+        "{corrected:?}"
+    );
     let tune = dir.path().join("tune.yaml");
     std::fs::write(
         &tune,

@@ -26,6 +26,7 @@ use crate::physics::checks::is_positive;
 use crate::physics::learned_step::{CheckedStep, Extrapolation, Predictor};
 use crate::physics::navier_stokes::{
     Branch, BranchErrors, FlowBoundarySpec, FlowSpec, NavierStokes, NavierStokesSpec, NewtonSpec,
+    PredictionCorrection,
 };
 use crate::physics::spec::{BuildContext, CheckContext, ModelSpec};
 use crate::physics::{Model, PhysicsError, StepError};
@@ -105,6 +106,12 @@ pub struct SolverInTheLoop {
     /// residual drawn below `residual`. Needs the `torch` feature.
     #[serde(default)]
     pub model: Option<PathBuf>,
+    /// What the runs the branches stand for do to a prediction before its
+    /// check (a case's `stepper.correction`): each perturbed state is
+    /// committed corrected, as such a run commits an accepted step.
+    /// Default `none`.
+    #[serde(default)]
+    pub correction: PredictionCorrection,
 }
 
 impl SolverInTheLoop {
@@ -405,8 +412,9 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             .solver_in_the_loop
             .as_ref()
             .filter(|_| k + config.held_out < config.count);
-        if branching.is_some() {
+        if let Some(sil) = branching {
             flow.keep_states(MAX_WINDOW);
+            flow.set_prediction_correction(sil.correction);
         }
         // The model in the loop, on this flow's mesh.
         let mut model = match branching.and_then(|sil| sil.model.as_ref()) {
