@@ -1,6 +1,6 @@
 //! The GNN stepper that ships in `models/cylinder_gnn` (trained by
-//! `cases/learned/train_cylinder.yaml` on the flows of
-//! `cases/learned/cylinder_family.yaml`; docs/learned.md measures it) steps
+//! `cases/learned/train_cylinder_loop.yaml` on the flows of
+//! `cases/learned/cylinder_family_loop.yaml`; docs/learned.md measures it) steps
 //! the DFG 2D-2 case of `cases/learned/cylinder_gnn.yaml`, whose cylinder
 //! it never saw, at that case's residual tolerance (0.02): from t = 2 on, a
 //! share of its steps must pass the check, and from the classical history
@@ -28,11 +28,11 @@ use dfg::dfg_channel;
 
 /// Learned steps from t = 2 to the end of the shortened run.
 const STEPS: u64 = 50;
-/// Of those, how many the shipped model must get accepted (measured 16;
+/// Of those, how many the shipped model must get accepted (measured 15;
 /// the control 0).
 const ACCEPTED: u64 = 10;
 /// Of those, how many it must get accepted with the `stokes` correction
-/// (measured 33; the control 0).
+/// (measured 34; the control 0).
 const ACCEPTED_CORRECTED: u64 = 25;
 /// The residual tolerance of `cases/learned/cylinder_gnn.yaml`.
 const TOLERANCE: f64 = 0.02;
@@ -186,7 +186,7 @@ fn from_classical_histories_every_prediction_of_the_shipped_stepper_passes() {
         smallest(&residuals[1]),
         largest(&residuals[1])
     );
-    // Measured 0.0071 to 0.0084, the control 0.059 to 0.068 (0.02 is the
+    // Measured 0.0074 to 0.0089, the control 0.057 to 0.065 (0.02 is the
     // case's tolerance).
     assert!(largest(&residuals[0]) < TOLERANCE, "{:?}", residuals[0]);
     assert!(smallest(&residuals[1]) > TOLERANCE, "{:?}", residuals[1]);
