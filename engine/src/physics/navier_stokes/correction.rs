@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::NavierStokes;
 use crate::fem::bc;
 use crate::linalg::direct::LuFactor;
+use crate::linalg::spmv;
 use crate::physics::PhysicsError;
 
 /// What is done to a predicted state (its edge values solved for) before
@@ -65,11 +66,6 @@ impl NavierStokes {
         self.correction = correction;
     }
 
-    /// What is done to predicted states before the check.
-    pub fn prediction_correction(&self) -> PredictionCorrection {
-        self.correction
-    }
-
     /// Applies the prediction correction to `x`, a state with the step's
     /// boundary values (`dofs`, marked in `fixed`) in the step's system
     /// (`matrix`, right-hand side `rhs`, the matrix without convection in
@@ -87,11 +83,14 @@ impl NavierStokes {
             PredictionCorrection::Projection => self.pressure_offset(),
             PredictionCorrection::Stokes => 0,
         };
-        let a = &self.matrix;
-        let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
         let mut r = vec![0.0; x.len()];
-        for row in (first_row..x.len()).filter(|&row| !fixed[row]) {
-            r[row] = rhs[row] - (ptr[row]..ptr[row + 1]).map(|k| val[k] * x[col[k]]).sum::<f64>();
+        spmv(&self.matrix, x, &mut r);
+        for (row, r) in r.iter_mut().enumerate() {
+            *r = if row < first_row || fixed[row] {
+                0.0
+            } else {
+                rhs[row] - *r
+            };
         }
         if r.iter().any(|v| !v.is_finite()) {
             return Ok(());
