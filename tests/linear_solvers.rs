@@ -8,7 +8,7 @@ use std::sync::Arc;
 use faer::sparse::Triplet;
 
 use pde_engine::fem::{assembly, bc, FunctionSpace};
-use pde_engine::linalg::direct::{Cholesky, SparseLu};
+use pde_engine::linalg::direct::{Cholesky, LaggedLu, SparseLu};
 use pde_engine::linalg::factor::{Ic0, IncompleteCholesky};
 use pde_engine::linalg::krylov::{BiCgStab, Cg, Gmres, Tolerance};
 use pde_engine::linalg::precond::{Identity, Ilu0, Jacobi, Ssor};
@@ -114,6 +114,43 @@ fn nonsymmetric_solvers_agree_with_lu() {
     // ILU(0) pays for itself.
     assert!(iterations[1].1 * 3 < iterations[0].1, "{iterations:?}");
     assert!(iterations[3].1 < iterations[2].1, "{iterations:?}");
+}
+
+/// A sequence of slowly drifting matrices: `LaggedLu` keeps its factor
+/// while GMRES converges from it, factorises again when it fails, and
+/// past the drift of that failure factorises without trying; every answer
+/// meets the tolerance.
+#[test]
+fn lagged_lu_learns_the_drift_at_which_its_factor_fails() {
+    let (a0, b) = advection_diffusion(24);
+    // Drift k: each value scaled by 1 + 0.002 k sin(i), about 0.14 % k.
+    let drifted = |k: f64| {
+        let mut a = a0.clone();
+        for (i, v) in a.val_mut().iter_mut().enumerate() {
+            *v *= 1.0 + 0.002 * k * (i as f64).sin();
+        }
+        a
+    };
+    let mut lu = LaggedLu::new(TOL, 4);
+    solve(&mut lu, &drifted(0.0), &b);
+    let mut k = 0.0;
+    while lu.failed_attempts() == 0 {
+        k += 1.0;
+        assert!(k < 50.0, "GMRES never needed more than 4 iterations");
+        solve(&mut lu, &drifted(k), &b);
+    }
+    // Refactorised at drift k; a solve twice as far from the new factor
+    // as the failed one was from the old factorises at once.
+    let failed_at = k;
+    let factorizations = lu.factorizations();
+    let (_, iterations) = solve(&mut lu, &drifted(3.0 * failed_at), &b);
+    assert_eq!(iterations, 0);
+    assert_eq!(lu.factorizations(), factorizations + 1);
+    assert_eq!(lu.failed_attempts(), 1);
+    // A small drift from the new factor is still solved by GMRES with it.
+    let (_, iterations) = solve(&mut lu, &drifted(3.0 * failed_at + 0.25), &b);
+    assert!(iterations > 0);
+    assert_eq!(lu.factorizations(), factorizations + 1);
 }
 
 #[test]
