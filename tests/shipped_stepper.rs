@@ -2,12 +2,11 @@
 //! `cases/learned/train_cylinder_loop.yaml` on the flows of
 //! `cases/learned/cylinder_family_loop.yaml`; docs/learned.md measures it) steps
 //! the DFG 2D-2 case of `cases/learned/cylinder_gnn.yaml`, whose cylinder
-//! it never saw, at that case's residual tolerance (0.02): from t = 2 on, a
-//! share of its steps must pass the check, and from the classical history
-//! (the prediction checked, the classical step taken) every step. The
-//! control, the same network untrained (fresh weights, the trained
-//! normalisers kept), passes none. With the `stokes` prediction correction
-//! the model passes on more steps and the control still on none.
+//! it never saw, with that case's `stokes` prediction correction and
+//! residual tolerance (0.02): from t = 2 on, most of its steps must pass
+//! the check, and from the classical history (the prediction checked, the
+//! classical step taken) every step. The control, the same network
+//! untrained (fresh weights, the trained normalisers kept), passes none.
 //! (The control a trained model must beat, cubic extrapolation, passes 19
 //! of 100 on this case, docs/learned.md.)
 
@@ -28,12 +27,9 @@ use dfg::dfg_channel;
 
 /// Learned steps from t = 2 to the end of the shortened run.
 const STEPS: u64 = 50;
-/// Of those, how many the shipped model must get accepted (measured 15;
+/// Of those, how many the shipped model must get accepted (measured 38;
 /// the control 0).
-const ACCEPTED: u64 = 10;
-/// Of those, how many it must get accepted with the `stokes` correction
-/// (measured 34; the control 0).
-const ACCEPTED_CORRECTED: u64 = 25;
+const ACCEPTED: u64 = 30;
 /// The residual tolerance of `cases/learned/cylinder_gnn.yaml`.
 const TOLERANCE: f64 = 0.02;
 
@@ -41,10 +37,10 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The case file with the model `model` and the prediction correction
-/// `correction`, run to t = 2.5 without the baseline, into `dir`; its
-/// summary's `stepper` record.
-fn run_with(model: &Path, correction: &str, dir: &Path, name: &str) -> serde_json::Value {
+/// The case file (with its `stokes` correction) with the model `model`,
+/// run to t = 2.5 without the baseline, into `dir`; its summary's
+/// `stepper` record.
+fn run_with(model: &Path, dir: &Path, name: &str) -> serde_json::Value {
     let root = repository();
     let text = std::fs::read_to_string(root.join("cases/learned/cylinder_gnn.yaml")).unwrap();
     let mut lines = Vec::new();
@@ -59,7 +55,6 @@ fn run_with(model: &Path, correction: &str, dir: &Path, name: &str) -> serde_jso
             "model" => format!("{indent}model: {}", model.display()),
             "end" => format!("{indent}end: 2.5"),
             "baseline" => format!("{indent}baseline: false"),
-            "correction" => format!("{indent}correction: {correction}"),
             "directory" => format!("{indent}directory: {}", dir.join(name).display()),
             _ => line.to_string(),
         });
@@ -103,35 +98,23 @@ fn the_shipped_stepper_passes_the_check_where_the_untrained_one_does_not() {
     let control_dir = dir.path().join("control_model");
     control.save(&control_dir).unwrap();
 
-    for (correction, accepted) in [("none", ACCEPTED), ("stokes", ACCEPTED_CORRECTED)] {
-        let learned = run_with(
-            &shipped,
-            correction,
-            dir.path(),
-            &format!("shipped_{correction}"),
+    let learned = run_with(&shipped, dir.path(), "shipped");
+    let untrained = run_with(&control_dir, dir.path(), "control");
+    let count = |s: &serde_json::Value, key: &str| s[key].as_u64().unwrap();
+    eprintln!(
+        "accepted of {STEPS}: shipped {}, control {}",
+        count(&learned, "learned_steps"),
+        count(&untrained, "learned_steps")
+    );
+    for s in [&learned, &untrained] {
+        assert_eq!(
+            count(s, "learned_steps") + count(s, "fallbacks"),
+            STEPS,
+            "{s}"
         );
-        let untrained = run_with(
-            &control_dir,
-            correction,
-            dir.path(),
-            &format!("control_{correction}"),
-        );
-        let count = |s: &serde_json::Value, key: &str| s[key].as_u64().unwrap();
-        eprintln!(
-            "correction {correction}: accepted of {STEPS}: shipped {}, control {}",
-            count(&learned, "learned_steps"),
-            count(&untrained, "learned_steps")
-        );
-        for s in [&learned, &untrained] {
-            assert_eq!(
-                count(s, "learned_steps") + count(s, "fallbacks"),
-                STEPS,
-                "{s}"
-            );
-        }
-        assert!(count(&learned, "learned_steps") >= accepted, "{learned}");
-        assert!(count(&untrained, "learned_steps") == 0, "{untrained}");
     }
+    assert!(count(&learned, "learned_steps") >= ACCEPTED, "{learned}");
+    assert!(count(&untrained, "learned_steps") == 0, "{untrained}");
 }
 
 /// From the classical history (each step's prediction, given the step
@@ -186,7 +169,7 @@ fn from_classical_histories_every_prediction_of_the_shipped_stepper_passes() {
         smallest(&residuals[1]),
         largest(&residuals[1])
     );
-    // Measured 0.0074 to 0.0089, the control 0.057 to 0.065 (0.02 is the
+    // Measured 0.0174 to 0.0197, the control 0.071 to 0.083 (0.02 is the
     // case's tolerance).
     assert!(largest(&residuals[0]) < TOLERANCE, "{:?}", residuals[0]);
     assert!(smallest(&residuals[1]) > TOLERANCE, "{:?}", residuals[1]);

@@ -40,7 +40,8 @@ pub struct TrainConfig {
     /// Largest gradient norm; larger gradients are scaled down. Default 1.
     #[serde(default = "clip_norm_default")]
     pub clip_norm: f64,
-    /// Standard deviation of the noise added to input states. Default 0.02.
+    /// Standard deviation of the noise added to the input states' free
+    /// values (those the mask counts). Default 0.02.
     #[serde(default = "noise_default")]
     pub noise: f64,
     /// First steps that only feed the normalisers. Default 100.
