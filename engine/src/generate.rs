@@ -407,7 +407,9 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
             learned: None,
         };
         let mut flow = spec.0.flow(true, &build)?;
-        flow.record_step_residuals(true);
+        // Step residuals (an assembly each) from the first recorded state
+        // on: none are recorded for the warm-up.
+        flow.record_step_residuals(config.warmup_steps == 0);
         let branching = config
             .solver_in_the_loop
             .as_ref()
@@ -444,7 +446,15 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
         // comparison with a learned stepper).
         let mut solving = Duration::ZERO;
         let mut from = 0;
-        for end in branch_points.iter().copied().chain([steps]) {
+        let mut ends: Vec<usize> = branch_points
+            .iter()
+            .copied()
+            .chain([config.warmup_steps, steps])
+            .filter(|&end| end > 0)
+            .collect();
+        ends.sort_unstable();
+        ends.dedup();
+        for end in ends {
             let started = Instant::now();
             let mut record = OnStep(|info: &StepInfo, m: &NavierStokes| {
                 if from + info.step >= config.warmup_steps {
@@ -470,7 +480,10 @@ pub fn generate(path: &Path, progress: bool) -> Result<PathBuf> {
                 .run(&mut flow, None, &mut [&mut record])
                 .with_context(|| format!("trajectory {k} (U = {u:.3})"))?;
             solving += started.elapsed();
-            if let Some(sil) = branching.filter(|_| end < steps) {
+            if end == config.warmup_steps {
+                flow.record_step_residuals(true);
+            }
+            if let Some(sil) = branching.filter(|_| end < steps && branch_points.contains(&end)) {
                 let t = end as f64 * config.dt;
                 let branch = sil
                     .branch(&mut flow, t, config.dt, &mut branch_draws, model.as_mut())
