@@ -409,8 +409,8 @@ impl LearnedStepper {
     /// The training loss of `sample`: the mean squared error of the
     /// normalised corrections over the values where its mask is 1, with
     /// Gaussian noise of standard deviation `noise` added to those values
-    /// of each input state. While `accumulate` holds, samples with the whole bundle also
-    /// feed the normalisers.
+    /// of each input state. While `accumulate` holds, samples with the
+    /// whole bundle also feed the normalisers.
     pub fn loss(
         &mut self,
         graph: &GraphTensors,

@@ -68,35 +68,27 @@ impl<S: Clone, N> FactorCache<S, N> {
         Ok(&self.numeric.as_ref().expect("factorised above").1)
     }
 
-    /// `‖a − F‖ / ‖F‖` (Frobenius norms) for the matrix `F` last
-    /// factorised; infinite without one of `a`'s pattern.
-    fn drift(&self, a: &SparseMatrix) -> f64 {
-        match (self.kept(a), &self.numeric) {
-            (Some(_), Some((values, _))) => {
-                let (change, size) = values
-                    .iter()
-                    .zip(a.val())
-                    .fold((0.0, 0.0), |(c, s), (f, v)| {
-                        (c + (v - f) * (v - f), s + f * f)
-                    });
-                (change / size).sqrt()
-            }
-            _ => f64::INFINITY,
-        }
-    }
-
-    /// The factor kept from the last factorisation, if it has `a`'s pattern
-    /// (its values may be older than `a`'s).
-    fn kept(&self, a: &SparseMatrix) -> Option<&N> {
+    /// The values last factorised and their factor, if they have `a`'s
+    /// pattern (the values may be older than `a`'s).
+    fn kept(&self, a: &SparseMatrix) -> Option<(&[f64], &N)> {
         let s = a.symbolic();
         let same_pattern = self
             .symbolic
             .as_ref()
             .is_some_and(|(ptr, col, _)| ptr[..] == s.row_ptr()[..] && col[..] == s.col_idx()[..]);
         same_pattern
-            .then(|| self.numeric.as_ref().map(|(_, n)| n))
+            .then(|| self.numeric.as_ref().map(|(v, n)| (&v[..], n)))
             .flatten()
     }
+}
+
+/// `‖to − from‖ / ‖from‖` (Euclidean norms): how far a matrix's values
+/// have drifted from those of the same pattern.
+fn relative_change(from: &[f64], to: &[f64]) -> f64 {
+    let (change, size) = from.iter().zip(to).fold((0.0, 0.0), |(c, s), (f, t)| {
+        (c + (t - f) * (t - f), s + f * f)
+    });
+    (change / size).sqrt()
 }
 
 fn report(a: &SparseMatrix, b: &[f64], x: &[f64]) -> SolveReport {
@@ -371,6 +363,37 @@ impl LaggedLu {
     pub fn failed_attempts(&self) -> usize {
         self.failed_attempts
     }
+
+    /// GMRES preconditioned by the factor `lu`, from `x`, for at most
+    /// `refactor_after` iterations: its report (and `x` its answer) if it
+    /// converged, `None` (and `x` as it was) if not.
+    fn gmres_with(
+        &self,
+        lu: &Arc<Lu<usize, f64>>,
+        a: &SparseMatrix,
+        b: &[f64],
+        x: &mut [f64],
+    ) -> Result<Option<SolveReport>, SolverError> {
+        let tolerance = Tolerance {
+            max_iterations: self.refactor_after,
+            ..self.tolerance
+        };
+        let restart = self.refactor_after.max(1);
+        let mut gmres = Gmres::new(
+            Box::new(FactorPreconditioner(lu.clone())),
+            tolerance,
+            restart,
+        );
+        let mut guess = x.to_vec();
+        match gmres.solve(a, b, &mut guess) {
+            Ok(report) => {
+                x.copy_from_slice(&guess);
+                Ok(Some(report))
+            }
+            Err(SolverError::NotConverged { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl LinearSolver for LaggedLu {
@@ -381,32 +404,17 @@ impl LinearSolver for LaggedLu {
         x: &mut [f64],
     ) -> Result<SolveReport, SolverError> {
         check_sizes(a, b, x)?;
-        let drift = self.lu.cache.drift(a);
-        if drift >= self.drift_limit {
-            self.drift_limit *= DRIFT_PROBE;
-        } else if let Some(lu) = self.lu.cache.kept(a) {
-            let tolerance = Tolerance {
-                max_iterations: self.refactor_after,
-                ..self.tolerance
-            };
-            let restart = self.refactor_after.max(1);
-            let mut gmres = Gmres::new(
-                Box::new(FactorPreconditioner(lu.clone())),
-                tolerance,
-                restart,
-            );
-            let mut guess = x.to_vec();
-            match gmres.solve(a, b, &mut guess) {
-                Ok(report) => {
-                    x.copy_from_slice(&guess);
-                    return Ok(report);
-                }
-                Err(SolverError::NotConverged { .. }) => {
+        let kept = self.lu.cache.kept(a);
+        match kept.map(|(values, lu)| (relative_change(values, a.val()), lu)) {
+            None => {}
+            Some((drift, _)) if drift >= self.drift_limit => self.drift_limit *= DRIFT_PROBE,
+            Some((drift, lu)) => match self.gmres_with(lu, a, b, x)? {
+                Some(report) => return Ok(report),
+                None => {
                     self.drift_limit = drift;
                     self.failed_attempts += 1;
                 }
-                Err(e) => return Err(e),
-            }
+            },
         }
         let lu = self.lu.factor(a)?;
         solve_with(&lu, b, x)?;
