@@ -246,7 +246,9 @@ fn an_oracle_passes_the_check_and_stays_on_the_classical_trajectory() {
     // solved classically.
     let record = ns.record();
     let cost = &record["cost_per_prediction"];
-    assert!(cost["predict_seconds"].as_f64().unwrap() > 0.0, "{record}");
+    let predict = cost["predict_seconds"].as_f64().unwrap();
+    let network = cost["network_seconds"].as_f64().unwrap();
+    assert!(network > 0.0 && network <= predict, "{record}");
     assert!(cost["check_seconds"].as_f64().unwrap() > 0.0, "{record}");
     assert!(record["seconds_per_fallback_solve"].is_null(), "{record}");
 }
@@ -375,6 +377,8 @@ fn a_checkpoint_keeps_the_rest_of_the_bundle() {
     let calls = oracle.calls.clone();
     let mut restored = LearnedStep::new(channel(), Box::new(oracle), 0.0, 0.01);
     restored.restore(&snapshot).unwrap();
+    assert_eq!(restored.stats, ns.stats, "the counts and costs continue");
+    assert!(restored.stats.network_seconds > 0.0);
     for k in 1..3 {
         restored.try_step(k as f64 * DT, DT).unwrap();
         restored.commit();

@@ -217,8 +217,13 @@ pub struct LearnedStepStats {
     /// Wall time of classical steps (fallbacks and others; a fallback's
     /// rejected prediction included).
     pub classical_seconds: f64,
-    /// Wall time of the predictor over all predictions (accepted or not).
+    /// Wall time of the predictor over all predictions (accepted or not):
+    /// the states it reads (the step's assembly, for a model that reads
+    /// the step residual) and its forward passes.
     pub predict_seconds: f64,
+    /// The part of `predict_seconds` spent in the predictor's forward
+    /// passes alone (the network).
+    pub network_seconds: f64,
     /// Wall time of the checks over all predictions (the model's rebuild
     /// of its state from the prediction and the residual).
     pub check_seconds: f64,
@@ -254,6 +259,7 @@ impl LearnedStepStats {
                 per(self.classical_seconds, self.fallbacks + self.classical_steps),
             "cost_per_prediction": {
                 "predict_seconds": per(self.predict_seconds, self.learned_steps + self.fallbacks),
+                "network_seconds": per(self.network_seconds, self.learned_steps + self.fallbacks),
                 "check_seconds": per(self.check_seconds, self.learned_steps + self.fallbacks),
             },
             "seconds_per_fallback_solve": per(self.fallback_solve_seconds, self.fallbacks),
@@ -373,7 +379,10 @@ impl<M: CheckedStep> LearnedStep<M> {
             true => Some(self.model.extrapolation_residual(t, dt)?),
             false => None,
         };
-        let Some(bundle) = self.predictor.predict(&states, residual.as_deref(), dt)? else {
+        let forward = Instant::now();
+        let bundle = self.predictor.predict(&states, residual.as_deref(), dt)?;
+        self.stats.network_seconds += forward.elapsed().as_secs_f64();
+        let Some(bundle) = bundle else {
             return Ok(None);
         };
         self.pending = bundle
@@ -487,6 +496,7 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
                 t.classical_iterations as f64,
             ],
         );
+        s.push("network_seconds", vec![t.network_seconds]);
         let last_accepted = self.last.is_some_and(|l| l.accepted);
         s.push(
             "history_stats",
@@ -528,6 +538,11 @@ impl<M: CheckedStep> Stepper for LearnedStep<M> {
             learned_seconds: v[6],
             classical_seconds: v[7],
             predict_seconds: v[8],
+            // Checkpoints from before session 26 have no network time.
+            network_seconds: snapshot
+                .find("network_seconds")
+                .and_then(|n| n.first().copied())
+                .unwrap_or(0.0),
             check_seconds: v[9],
             fallback_solve_seconds: v[10],
             fallback_iterations: v[11] as usize,
