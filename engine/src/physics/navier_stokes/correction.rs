@@ -17,7 +17,6 @@ use serde::Deserialize;
 use super::NavierStokes;
 use crate::fem::bc;
 use crate::linalg::direct::LuFactor;
-use crate::linalg::spmv;
 use crate::physics::PhysicsError;
 
 /// What is done to a predicted state (its edge values solved for) before
@@ -83,15 +82,8 @@ impl NavierStokes {
             PredictionCorrection::Projection => self.pressure_offset(),
             PredictionCorrection::Stokes => 0,
         };
-        let mut r = vec![0.0; x.len()];
-        spmv(&self.matrix, x, &mut r);
-        for (row, r) in r.iter_mut().enumerate() {
-            *r = if row < first_row || fixed[row] {
-                0.0
-            } else {
-                rhs[row] - *r
-            };
-        }
+        let mut r = self.residual_at(rhs, x, fixed);
+        r[..first_row].fill(0.0);
         if r.iter().any(|v| !v.is_finite()) {
             return Ok(());
         }

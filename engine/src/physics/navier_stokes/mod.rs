@@ -389,6 +389,17 @@ impl NavierStokes {
         Ok((dofs, fixed))
     }
 
+    /// The residual `b − A x` of the system in `matrix` with right-hand
+    /// side `rhs`, 0 in the rows boundary conditions set (`fixed`).
+    fn residual_at(&self, rhs: &[f64], x: &[f64], fixed: &[bool]) -> Vec<f64> {
+        let mut r = vec![0.0; x.len()];
+        spmv(&self.matrix, x, &mut r);
+        for ((r, b), fixed) in r.iter_mut().zip(rhs).zip(fixed) {
+            *r = if *fixed { 0.0 } else { b - *r };
+        }
+        r
+    }
+
     /// Assembles the linearised system into `self.matrix` and returns its
     /// right-hand side:
     /// `a0 (u, v) + ν (∇u, ∇v) + ((w·∇)u, v) [+ ((u·∇)w, v)] - (p, ∇·v) - (q, ∇·u)`

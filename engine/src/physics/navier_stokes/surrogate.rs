@@ -247,14 +247,8 @@ impl NavierStokes {
         self.interpolation()?;
         let mut x = self.extrapolated(t, dt);
         let (_, fixed) = self.set_boundary_values(&mut x, t + dt)?;
-        let a = &self.matrix;
-        let (ptr, col, val) = (a.symbolic().row_ptr(), a.symbolic().col_idx(), a.val());
-        let residual = |row: usize| -> f64 {
-            if fixed[row] {
-                return 0.0;
-            }
-            rhs[row] - (ptr[row]..ptr[row + 1]).map(|k| val[k] * x[col[k]]).sum::<f64>()
-        };
+        let rows = self.residual_at(rhs, &x, &fixed);
+        let residual = |row: usize| rows[row];
         let (interpolation, _) = self.vertex_interpolation.as_ref().expect("built above");
         let (d, width) = (self.dim(), self.dim() + 1);
         let mut out = vec![0.0; self.mesh_points() * width];
