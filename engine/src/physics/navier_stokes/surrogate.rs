@@ -247,15 +247,14 @@ impl NavierStokes {
         self.interpolation()?;
         let mut x = self.extrapolated(t, dt);
         let (_, fixed) = self.set_boundary_values(&mut x, t + dt)?;
-        let rows = self.residual_at(rhs, &x, &fixed);
-        let residual = |row: usize| rows[row];
+        let residual = self.residual_at(rhs, &x, &fixed);
         let (interpolation, _) = self.vertex_interpolation.as_ref().expect("built above");
         let (d, width) = (self.dim(), self.dim() + 1);
         let mut out = vec![0.0; self.mesh_points() * width];
         for c in 0..d {
             let offset = self.space.offset(0, c);
             for (dof, site) in interpolation.dofs.iter().enumerate() {
-                let r = residual(offset + dof);
+                let r = residual[offset + dof];
                 match *site {
                     DofSite::Vertex(n) => out[n * width + c] += r,
                     DofSite::Edge(a, b) => {
@@ -268,7 +267,7 @@ impl NavierStokes {
         let q = self.pressure_space();
         for n in 0..self.mesh_points() {
             if let Some(i) = q.vertex_dof(n) {
-                out[n * width + d] = residual(self.space.offset(1, 0) + i);
+                out[n * width + d] = residual[self.space.offset(1, 0) + i];
             }
         }
         for (values, area) in out.chunks_mut(width).zip(&interpolation.node_area) {
