@@ -3,10 +3,14 @@
 //! Both keep their symbolic analysis while the matrix pattern stays the same,
 //! and their numeric factor while the values do too (a time loop with a fixed
 //! step factorises once).
+//!
+//! Factorisations and solves run on one thread unless the system is large
+//! and the pool wide (see [`parallelism`]).
 
-use faer::linalg::solvers::Solve;
-use faer::sparse::linalg::solvers::{Llt, Lu, SymbolicLlt, SymbolicLu};
-use faer::Side;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::sparse::linalg::{cholesky, lu};
+use faer::sparse::SparseColMatRef;
+use faer::{Conj, Par, Side};
 
 use std::sync::Arc;
 
@@ -15,6 +19,33 @@ use super::{
     check_sizes, relative_residual, LinearSolver, Preconditioner, SolveReport, SolverError,
     SparseMatrix,
 };
+
+/// The number of unknowns from which direct factorisations and solves may
+/// use faer's global parallelism (rayon's pool) rather than one thread.
+pub const PARALLEL_FROM: usize = 200_000;
+
+/// The parallelism of a factorisation or solve with `n` unknowns: faer's
+/// global parallelism for `n ≥` [`PARALLEL_FROM`] on more than two threads,
+/// one thread otherwise. On two threads the parallel kernels cost more than
+/// they save at every size measured, 5,800 to 10⁶ unknowns (LU of the DFG
+/// systems, Cholesky of P1 Poisson; docs/performance.md).
+fn parallelism(n: usize) -> Par {
+    let global = faer::get_global_parallelism();
+    if n >= PARALLEL_FROM && global.degree() > 2 {
+        global
+    } else {
+        Par::Seq
+    }
+}
+
+/// `A^T` without copying: a CSR matrix viewed as CSC is its transpose.
+fn transpose(a: &SparseMatrix) -> SparseColMatRef<'_, usize, f64> {
+    a.as_ref().transpose()
+}
+
+fn factorization_error(e: impl std::fmt::Debug, hint: &str) -> SolverError {
+    SolverError::Factorization(format!("{e:?}{hint}"))
+}
 
 /// The analysis and factor of the last matrix seen, with the counts of each.
 struct FactorCache<S, N> {
@@ -100,10 +131,54 @@ fn report(a: &SparseMatrix, b: &[f64], x: &[f64]) -> SolveReport {
     }
 }
 
+/// The numeric factor `L` of a Cholesky factorisation with its analysis.
+struct CholeskyFactor {
+    symbolic: Arc<cholesky::SymbolicCholesky<usize>>,
+    values: Vec<f64>,
+}
+
+impl CholeskyFactor {
+    /// Factorises `a` (symmetric: its CSC view is itself) with the
+    /// analysis of its pattern.
+    fn new(
+        symbolic: Arc<cholesky::SymbolicCholesky<usize>>,
+        a: &SparseMatrix,
+    ) -> Result<Self, SolverError> {
+        let par = parallelism(a.nrows());
+        let mut values = vec![0.0; symbolic.len_val()];
+        let scratch = symbolic.factorize_numeric_llt_scratch::<f64>(par, Default::default());
+        let mut buffer = MemBuffer::try_new(scratch).map_err(|e| factorization_error(e, ""))?;
+        symbolic
+            .factorize_numeric_llt(
+                &mut values,
+                transpose(a),
+                Side::Lower,
+                Default::default(),
+                par,
+                MemStack::new(&mut buffer),
+                Default::default(),
+            )
+            .map_err(|e| factorization_error(e, " (is the matrix symmetric positive definite?)"))?;
+        Ok(CholeskyFactor { symbolic, values })
+    }
+
+    /// `x ← A⁻¹ x`.
+    fn solve_in_place(&self, x: &mut [f64]) {
+        let par = parallelism(x.len());
+        let mut buffer = MemBuffer::new(self.symbolic.solve_in_place_scratch::<f64>(1, par));
+        cholesky::LltRef::new(&self.symbolic, &self.values).solve_in_place_with_conj(
+            Conj::No,
+            faer::ColMut::from_slice_mut(x).as_mat_mut(),
+            par,
+            MemStack::new(&mut buffer),
+        );
+    }
+}
+
 /// Sparse Cholesky `A = L L^T` for symmetric positive definite matrices.
 #[derive(Default)]
 pub struct Cholesky {
-    cache: FactorCache<SymbolicLlt<usize>, Llt<usize, f64>>,
+    cache: FactorCache<Arc<cholesky::SymbolicCholesky<usize>>, CholeskyFactor>,
 }
 
 impl Cholesky {
@@ -131,31 +206,71 @@ impl LinearSolver for Cholesky {
         x: &mut [f64],
     ) -> Result<SolveReport, SolverError> {
         check_sizes(a, b, x)?;
-        // A symmetric CSR matrix is its own CSC transpose.
         let llt = self.cache.factor(
             a,
             |a| {
-                SymbolicLlt::try_new(a.as_ref().transpose().symbolic(), Side::Lower)
-                    .map_err(|e| SolverError::Factorization(format!("{e:?}")))
+                cholesky::factorize_symbolic_cholesky(
+                    transpose(a).symbolic(),
+                    Side::Lower,
+                    cholesky::SymmetricOrdering::Amd,
+                    Default::default(),
+                )
+                .map(Arc::new)
+                .map_err(|e| factorization_error(e, ""))
             },
-            |sym, a| {
-                Llt::try_new_with_symbolic(sym, a.as_ref().transpose(), Side::Lower).map_err(|e| {
-                    SolverError::Factorization(format!(
-                        "{e:?} (is the matrix symmetric positive definite?)"
-                    ))
-                })
-            },
+            CholeskyFactor::new,
         )?;
         x.copy_from_slice(b);
-        llt.solve_in_place(faer::ColMut::from_slice_mut(x).as_mat_mut());
+        llt.solve_in_place(x);
         Ok(report(a, b, x))
+    }
+}
+
+/// The numeric LU factor of `A^T` with its analysis (see [`SparseLu`]).
+struct LuParts {
+    symbolic: Arc<lu::SymbolicLu<usize>>,
+    numeric: lu::NumericLu<usize, f64>,
+}
+
+impl LuParts {
+    /// Factorises `A^T` with the analysis of its pattern.
+    fn new(symbolic: Arc<lu::SymbolicLu<usize>>, a: &SparseMatrix) -> Result<Self, SolverError> {
+        let par = parallelism(a.nrows());
+        let mut numeric = lu::NumericLu::new();
+        let scratch = symbolic.factorize_numeric_lu_scratch::<f64>(par, Default::default());
+        let mut buffer = MemBuffer::try_new(scratch).map_err(|e| factorization_error(e, ""))?;
+        symbolic
+            .factorize_numeric_lu(
+                &mut numeric,
+                transpose(a),
+                par,
+                MemStack::new(&mut buffer),
+                Default::default(),
+            )
+            .map_err(|e| factorization_error(e, " (is the matrix singular?)"))?;
+        Ok(LuParts { symbolic, numeric })
+    }
+
+    /// `x ← A⁻¹ x`, solving with the transpose of the factor of `A^T`.
+    fn solve_in_place(&self, x: &mut [f64]) {
+        let par = parallelism(x.len());
+        let scratch = self
+            .symbolic
+            .solve_transpose_in_place_scratch::<f64>(1, par);
+        let mut buffer = MemBuffer::new(scratch);
+        lu::LuRef::new_unchecked(&self.symbolic, &self.numeric).solve_transpose_in_place_with_conj(
+            Conj::No,
+            faer::ColMut::from_slice_mut(x).as_mat_mut(),
+            par,
+            MemStack::new(&mut buffer),
+        );
     }
 }
 
 /// Sparse LU with partial pivoting, for any non-singular matrix.
 #[derive(Default)]
 pub struct SparseLu {
-    cache: FactorCache<SymbolicLu<usize>, Arc<Lu<usize, f64>>>,
+    cache: FactorCache<Arc<lu::SymbolicLu<usize>>, Arc<LuParts>>,
 }
 
 impl SparseLu {
@@ -191,23 +306,18 @@ impl LinearSolver for SparseLu {
 
 impl SparseLu {
     /// The factor of `a` (computed unless `a` is the matrix last factorised).
-    fn factor(&mut self, a: &SparseMatrix) -> Result<Arc<Lu<usize, f64>>, SolverError> {
+    fn factor(&mut self, a: &SparseMatrix) -> Result<Arc<LuParts>, SolverError> {
         // The CSR matrix viewed as CSC is A^T: factorise that, then solve
         // with its transpose, A, without copying the matrix.
         self.cache
             .factor(
                 a,
                 |a| {
-                    SymbolicLu::try_new(a.as_ref().transpose().symbolic())
-                        .map_err(|e| SolverError::Factorization(format!("{e:?}")))
-                },
-                |sym, a| {
-                    Lu::try_new_with_symbolic(sym, a.as_ref().transpose())
+                    lu::factorize_symbolic_lu(transpose(a).symbolic(), Default::default())
                         .map(Arc::new)
-                        .map_err(|e| {
-                            SolverError::Factorization(format!("{e:?} (is the matrix singular?)"))
-                        })
+                        .map_err(|e| factorization_error(e, ""))
                 },
+                |sym, a| LuParts::new(sym, a).map(Arc::new),
             )
             .cloned()
     }
@@ -231,7 +341,7 @@ impl SparseLu {
 /// assert!(lu.solve(&[5.0], &mut x).is_err());
 /// ```
 pub struct LuFactor {
-    lu: Arc<Lu<usize, f64>>,
+    lu: Arc<LuParts>,
     rows: usize,
 }
 
@@ -267,9 +377,9 @@ impl LuFactor {
 }
 
 /// `x = A^{-1} b` with the factor of `A^T` (see [`SparseLu`]).
-fn solve_with(lu: &Lu<usize, f64>, b: &[f64], x: &mut [f64]) -> Result<(), SolverError> {
+fn solve_with(lu: &LuParts, b: &[f64], x: &mut [f64]) -> Result<(), SolverError> {
     x.copy_from_slice(b);
-    lu.solve_transpose_in_place(faer::ColMut::from_slice_mut(x).as_mat_mut());
+    lu.solve_in_place(x);
     if x.iter().any(|v| !v.is_finite()) {
         return Err(SolverError::Factorization(
             "the LU solution is not finite: the matrix is singular".into(),
@@ -279,7 +389,7 @@ fn solve_with(lu: &Lu<usize, f64>, b: &[f64], x: &mut [f64]) -> Result<(), Solve
 }
 
 /// A kept LU factor used as a preconditioner.
-struct FactorPreconditioner(Arc<Lu<usize, f64>>);
+struct FactorPreconditioner(Arc<LuParts>);
 
 impl Preconditioner for FactorPreconditioner {
     fn setup(&mut self, _a: &SparseMatrix) -> Result<(), SolverError> {
@@ -288,8 +398,7 @@ impl Preconditioner for FactorPreconditioner {
 
     fn apply(&self, r: &[f64], z: &mut [f64]) {
         z.copy_from_slice(r);
-        self.0
-            .solve_transpose_in_place(faer::ColMut::from_slice_mut(z).as_mat_mut());
+        self.0.solve_in_place(z);
     }
 
     fn name(&self) -> &'static str {
@@ -369,7 +478,7 @@ impl LaggedLu {
     /// converged, `None` (and `x` as it was) if not.
     fn gmres_with(
         &self,
-        lu: &Arc<Lu<usize, f64>>,
+        lu: &Arc<LuParts>,
         a: &SparseMatrix,
         b: &[f64],
         x: &mut [f64],
