@@ -4,8 +4,8 @@
 //! and their numeric factor while the values do too (a time loop with a fixed
 //! step factorises once).
 //!
-//! Factorisations and solves run on one thread unless the system is large
-//! and the pool wide (see [`parallelism`]).
+//! Factorisations and solves run on one thread unless the system has at
+//! least [`PARALLEL_FROM`] unknowns and the pool more than two threads.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::sparse::linalg::{cholesky, lu};
